@@ -1,0 +1,194 @@
+"""Command line: ``python -m emnist_core {train,evaluate,predict,report} --help``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+EXAMPLES = """examples:
+  python -m emnist_core train --model seed-cnn --out assets/seed-cnn.keras
+  python -m emnist_core evaluate --model cnn --images emnist-bymerge-test-images-idx3-ubyte.gz \\
+      --labels emnist-bymerge-test-labels-idx1-ubyte.gz --json
+  python -m emnist_core predict --model cnn --json my_letter.png
+  python -m emnist_core report --model seed-cnn
+"""
+
+
+def _add_data_dir(p):
+    p.add_argument("--data-dir", help="folder with EMNIST files (default: $EMNIST_DATA_DIR, ./data, "
+                   "../shared/emnist, ~/.cache/emnist_sketch_lab/data)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .datasets import DATASETS
+    from .models import REGISTRY
+
+    parser = argparse.ArgumentParser(
+        prog="python -m emnist_core", description="EMNIST Sketch Lab: train, score and use handwriting models.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train an architecture and save it with a model card and report")
+    p.add_argument("--model", required=True, choices=list(REGISTRY), help="architecture to train")
+    p.add_argument("--dataset", default="pool47", choices=DATASETS, help="dataset (default: pool47)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the architecture's)")
+    p.add_argument("--batch-size", type=int, help="batch size (default: the architecture's)")
+    p.add_argument("--learning-rate", type=float, help="peak learning rate (default: the architecture's)")
+    p.add_argument("--subset", type=int, help="train on a stratified sample of this many images")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--out", help="output .keras path (default: ./models/MODEL.keras)")
+    _add_data_dir(p)
+
+    p = sub.add_parser("evaluate", help="score a model on a dataset's test part or on your own files")
+    p.add_argument("--model", required=True, help="shipped name (mlp, cnn, seed-mlp, seed-cnn) or .keras path")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--dataset", choices=DATASETS, help="use this dataset's test part (default: pool47)")
+    src.add_argument("--images", help="IDX images file (.gz or not); needs --labels")
+    src.add_argument("--csv", help="Kaggle-style CSV: label then 784 pixels per row, no header")
+    p.add_argument("--labels", help="IDX labels file that goes with --images")
+    p.add_argument("--split", help="EMNIST split the files use (default: read from the file name, else bymerge)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--save-report", action="store_true",
+                   help="write the full report beside the model (MODEL.report.json)")
+    _add_data_dir(p)
+
+    p = sub.add_parser("predict", help="predict the character in image files")
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG ...), one character each")
+    p.add_argument("--model", default="cnn", help="shipped name or .keras path (default: cnn)")
+    p.add_argument("--top", type=int, default=5, help="how many guesses to show (default: 5)")
+    p.add_argument("--json", action="store_true", help='one JSON object per line: {"file", "top"}')
+
+    p = sub.add_parser("report", help="draw the report's figures (curves, confusion matrix, sample grids) as PNG")
+    p.add_argument("--model", required=True, help="shipped name or .keras path")
+    p.add_argument("--out-dir", help="where to write the PNGs (default: beside the model, in figures/NAME)")
+    _add_data_dir(p)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from .datasets import DataNotFoundError
+    from .files import DataFileError
+    from .predictor import ModelFileError
+    from .preprocess import ImageInputError
+
+    try:
+        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "report": cmd_report}[
+            args.command](args)
+    except (DataNotFoundError, DataFileError, ModelFileError, ImageInputError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing was saved", file=sys.stderr)
+        return 130
+
+
+class _ConsoleProgress:
+    """Prints a progress bar per epoch (tqdm) and a line of metrics at each epoch's end."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_batch(self, epoch, batch, batches, logs):
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=batches, desc=f"epoch {epoch + 1}", unit="batch", leave=False, file=sys.stderr)
+        self.bar.update(1)
+        if batch % 20 == 0:
+            self.bar.set_postfix(loss=f"{logs.get('loss', 0):.4f}", acc=f"{logs.get('accuracy', 0):.4f}")
+
+    def on_epoch(self, epoch, epochs, logs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        metrics = "  ".join(f"{k}={v:.4f}" for k, v in logs.items())
+        print(f"epoch {epoch}/{epochs}  {metrics}", file=sys.stderr, flush=True)
+
+
+def cmd_train(args) -> int:
+    from . import datasets as ds
+    from .evaluation import evaluate_arrays, report_path, save_report
+    from .training import TrainConfig, save_model, train
+
+    config = TrainConfig(model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, subset=args.subset, seed=args.seed)
+    out = Path(args.out or Path("models") / f"{args.model}.keras")
+    data = ds.load_dataset(args.dataset, args.data_dir)
+    result = train(config, data, listener=_ConsoleProgress(), evaluate_test=False)
+    report = evaluate_arrays(result.model, data.x_test, data.labels_as_classes(data.y_test), data.label_map)
+    report.update(model=out.name, dataset=data.name, part="test")
+    result.test_metrics = {k: report[k] for k in ("n", "accuracy", "loss", "mean_recall")}
+    result.card["test_metrics"] = result.test_metrics
+    save_model(result, out, command_path=args.out and str(args.out))
+    save_report(report, report_path(out))
+    print(json.dumps({"model": str(out), **result.test_metrics}))
+    return 0
+
+
+def _split_from_name(path: str) -> str | None:
+    m = re.match(r"emnist-([a-z]+)-", Path(path).name)
+    return m.group(1) if m else None
+
+
+def cmd_evaluate(args) -> int:
+    import numpy as np
+
+    from . import datasets as ds
+    from .evaluation import evaluate_arrays, report_path, save_report
+    from .labels import label_map, to_bymerge
+    from .predictor import load_model, resolve_model_path
+
+    model_path = resolve_model_path(args.model)
+    if args.images or args.csv:
+        if args.images and not args.labels:
+            raise ValueError("--images needs --labels (the IDX labels file that goes with it)")
+        split = args.split or _split_from_name(args.images or args.csv) or "bymerge"
+        x, y = ds.load_files(args.images or args.csv, args.labels, split=split)
+        y, source = to_bymerge(y, split), str(args.images or args.csv)
+    else:
+        data = ds.load_dataset(args.dataset or "pool47", args.data_dir)
+        x, y, split, source = data.x_test, data.labels_as_classes(data.y_test), data.name, f"{data.name} test"
+    model = load_model(model_path)
+    report = evaluate_arrays(model, np.asarray(x), y, label_map("bymerge"), with_details=args.save_report)
+    report.update(model=model_path.name, data=source, split=split)
+    if args.save_report:
+        save_report(report, report_path(model_path))
+    summary = {k: report[k] for k in ("model", "data", "split", "n", "accuracy", "loss", "mean_recall")}
+    print(json.dumps(summary) if args.json else "\n".join(f"{k:12s} {v}" for k, v in summary.items()))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .predictor import Predictor
+    from .preprocess import ImageInputError, load_image
+
+    predictor = Predictor.load([args.model])
+    failed = 0
+    for path in args.images:
+        try:
+            _, tops = predictor.predict_drawing(load_image(path), k=max(1, args.top))
+            top = [[label, round(p, 6)] for label, p in tops[args.model]]
+            line = {"file": path, "top": top}
+        except ImageInputError as exc:
+            failed += 1
+            line = {"file": path, "error": str(exc)}
+        if args.json:
+            print(json.dumps(line), flush=True)
+        elif "error" in line:
+            print(f"{path}: error: {line['error']}")
+        else:
+            print(f"{path}: " + ", ".join(f"{label} {p:.1%}" for label, p in line["top"]))
+    return 1 if failed else 0
+
+
+def cmd_report(args) -> int:
+    from .figures import write_figures
+
+    for path in write_figures(args.model, args.out_dir, args.data_dir):
+        print(path)
+    return 0

@@ -1,0 +1,218 @@
+"""Named datasets with fixed train/validation/test partitions.
+
+``pool47``: the union of the official ByMerge and ByClass *test* sets (ByClass labels merged into
+the 47 ByMerge classes, exact-duplicate images removed): 216,168 images, partitioned 80/10/10,
+stratified by class. The partition is keyed on image content, so it is the same on every machine
+and whatever order the files are read in.
+
+``bymerge``, ``balanced``, ``byclass``, ``letters``, ``digits``, ``mnist``: the official train and
+test files; validation is a stratified 10% of train, as in the seed report.
+
+Data directory search order (first that exists wins): the ``data_dir`` argument (CLI
+``--data-dir``), ``$EMNIST_DATA_DIR``, ``./data``, ``../shared/emnist`` beside the project,
+``~/.cache/emnist_sketch_lab/data`` (where ``download`` puts files). A folder is also searched
+one level down in ``gzip/`` (the layout of NIST's archive).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import files
+from .labels import SPLITS, LabelMap, byclass_to_bymerge, label_map
+
+DATASETS = ("pool47",) + SPLITS
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+POOL_FRACTIONS = (0.8, 0.1, 0.1)
+OFFICIAL_VALIDATION = 0.1
+PARTITION_SEED = 47  # fixed forever: changing it changes every published figure
+
+
+class DataNotFoundError(FileNotFoundError):
+    """No folder or file holds the data asked for; the message says where we looked."""
+
+
+def candidate_dirs(data_dir=None) -> list[Path]:
+    found = []
+    for d in (
+        data_dir,
+        os.environ.get("EMNIST_DATA_DIR"),
+        Path.cwd() / "data",
+        PROJECT_ROOT.parent / "shared" / "emnist",
+        files.cache_dir() / "data",
+    ):
+        if d:
+            found.append(Path(d).expanduser())
+    return found
+
+
+def find_files(split: str, part: str, data_dir=None) -> tuple[Path, Path | None]:
+    """Locate ``split``/``part`` as an IDX pair (gz or not) or a Kaggle CSV.
+
+    Returns ``(images, labels)`` for IDX, ``(csv, None)`` for CSV. An explicit ``data_dir``
+    must exist; the fallbacks are skipped when absent.
+    """
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DataNotFoundError(f"data directory {data_dir} does not exist")
+    searched = []
+    for base in candidate_dirs(data_dir):
+        for folder in (base, base / "gzip"):
+            if not folder.is_dir():
+                continue
+            searched.append(str(folder))
+            stem = folder / f"emnist-{split}-{part}"
+            for suffix in (".gz", ""):
+                images = Path(f"{stem}-images-idx3-ubyte{suffix}")
+                labels = Path(f"{stem}-labels-idx1-ubyte{suffix}")
+                if images.exists() and labels.exists():
+                    return images, labels
+            csv = Path(f"{stem}.csv")
+            if csv.exists():
+                return csv, None
+    where = ", ".join(searched) or "no existing folder"
+    raise DataNotFoundError(
+        f"EMNIST {split} {part} files not found (looked in {where}). Put emnist-{split}-{part}-images-idx3-ubyte.gz "
+        f"and -labels-idx1-ubyte.gz (NIST's gzip archive) or emnist-{split}-{part}.csv (Kaggle) in a folder and "
+        "pass it with --data-dir or EMNIST_DATA_DIR, or run: python -m emnist_core download --split " + split
+    )
+
+
+def load_files(images_path, labels_path=None, split: str = "bymerge") -> tuple[np.ndarray, np.ndarray]:
+    """Load and validate one IDX pair or CSV against ``split``'s label map (cached)."""
+    lm = label_map(split)
+    images_path = Path(images_path)
+    if labels_path is None:
+        build = lambda: files.read_csv(images_path)  # noqa: E731
+        keys = [images_path]
+    else:
+        labels_path = Path(labels_path)
+        build = lambda: (files.read_idx_images(images_path), files.read_idx_labels(labels_path))  # noqa: E731
+        keys = [images_path, labels_path]
+    for p in keys:
+        if not p.exists():
+            raise files.DataFileError(p, "file not found")
+    images, labels = files.cached_arrays(keys, images_path.name.split(".")[0], build)
+    files.check_pair(images, labels, lm, images_path, labels_path)
+    return images, labels
+
+
+def load_split(split: str, part: str, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """Official ``split`` ("bymerge", ...) and ``part`` ("train" or "test")."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if part not in ("train", "test"):
+        raise ValueError(f"part must be 'train' or 'test', not {part!r}")
+    return load_files(*find_files(split, part, data_dir), split=split)
+
+
+def content_keys(images: np.ndarray) -> np.ndarray:
+    """A stable 64-bit key per image, from its pixels alone."""
+    flat = np.ascontiguousarray(images).reshape(len(images), -1)
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little") for row in flat],
+        dtype=np.uint64,
+    )
+
+
+def partition(images: np.ndarray, labels: np.ndarray, fractions) -> list[np.ndarray]:
+    """Stratified split into index arrays, one per fraction, keyed on image content.
+
+    Ordering by content key before scikit-learn's stratified split makes the result independent
+    of load order; a fixed ``random_state`` makes it the same on every machine.
+    """
+    from sklearn.model_selection import train_test_split
+
+    order = np.argsort(content_keys(images), kind="stable")
+    remaining, parts, left = order, [], 1.0
+    for frac in fractions[:-1]:
+        take, remaining = train_test_split(
+            remaining, train_size=frac / left, stratify=labels[remaining], random_state=PARTITION_SEED
+        )
+        parts.append(np.sort(take))
+        left -= frac
+    parts.append(np.sort(remaining))
+    return parts
+
+
+@dataclass
+class Dataset:
+    name: str
+    label_map: LabelMap
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    description: str
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return self.label_map.num_classes
+
+    def counts(self) -> dict:
+        return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
+
+    def labels_as_classes(self, y: np.ndarray) -> np.ndarray:
+        """File labels -> 0-based class indices (only letters starts at 1)."""
+        return np.asarray(y) - self.label_map.min_label
+
+
+def pool47_arrays(data_dir=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The deduplicated ByMerge-test + ByClass-test union, in a canonical (content) order."""
+    mi, ml = find_files("bymerge", "test", data_dir)
+    ci, cl = find_files("byclass", "test", data_dir)
+    sources = [str(p) for p in (mi, ml, ci, cl) if p is not None]
+
+    def build():
+        xm, ym = load_files(mi, ml, "bymerge")
+        xc, yc = load_files(ci, cl, "byclass")
+        x = np.concatenate([xm, xc])
+        y = np.concatenate([ym, byclass_to_bymerge(yc)])
+        keys = content_keys(x)
+        # Exact duplicates share a key; keep one of each (their labels agree after merging).
+        _, first = np.unique(keys, return_index=True)
+        return np.ascontiguousarray(x[first]), y[first]
+
+    x, y = files.cached_arrays([p for p in (mi, ml, ci, cl) if p], "pool47", build)
+    return x, y, sources
+
+
+def load_dataset(name: str = "pool47", data_dir=None) -> Dataset:
+    """A named dataset with its fixed partition (see module doc)."""
+    if name == "pool47":
+        x, y, sources = pool47_arrays(data_dir)
+        # The partition is cached too: hashing and splitting 216k images costs a second or two.
+        part, _ = files.cached_arrays([Path(s) for s in sources], "pool47-partition", lambda: _partition_codes(x, y))
+        tr, va, te = (np.flatnonzero(np.asarray(part) == i) for i in range(3))
+        return Dataset(
+            "pool47", label_map("bymerge"), x[tr], y[tr], x[va], y[va], x[te], y[te],
+            "Union of the official EMNIST ByMerge and ByClass test sets, ByClass merged to the 47 ByMerge "
+            "classes, exact duplicates removed; stratified 80/10/10 train/validation/test partition keyed "
+            f"on image content (scikit-learn train_test_split, random_state={PARTITION_SEED}).",
+            sources,
+        )
+    if name not in SPLITS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    x_train, y_train = load_split(name, "train", data_dir)
+    x_test, y_test = load_split(name, "test", data_dir)
+    tr, va = partition(x_train, y_train, (1 - OFFICIAL_VALIDATION, OFFICIAL_VALIDATION))
+    return Dataset(
+        name, label_map(name), x_train[tr], y_train[tr], x_train[va], y_train[va], x_test, y_test,
+        f"Official EMNIST {name} train/test; validation is a stratified 10% of train keyed on image content.",
+        [str(p) for p in (*find_files(name, "train", data_dir), *find_files(name, "test", data_dir)) if p],
+    )
+
+
+def _partition_codes(x, y):
+    """0/1/2 (train/validation/test) per pool image, paired with a dummy so the cache takes it."""
+    tr, va, te = partition(x, y, POOL_FRACTIONS)
+    part = np.zeros(len(y), dtype=np.int8)
+    part[va], part[te] = 1, 2
+    return part, np.zeros(0, dtype=np.int8)

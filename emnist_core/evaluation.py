@@ -1,0 +1,91 @@
+"""Evaluation reports: accuracy, loss, per-class precision/recall, confusion matrix, mistakes.
+
+A report is a plain dict (saved as JSON beside the model), so the app can show it without data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .files import atomic_write
+
+EVAL_BATCH = 2048
+TOP_K_MISTAKES = 3
+
+
+def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
+    """Class probabilities for many images, in batches (never one eager call on a whole set)."""
+    out = []
+    for start in range(0, len(x), EVAL_BATCH):
+        batch = np.asarray(x[start : start + EVAL_BATCH], dtype=np.float32)
+        out.append(np.asarray(model.predict_on_batch(batch)))
+    return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
+
+
+def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_details: bool = True) -> dict:
+    """Metrics from probabilities ``(N, C)`` and 0-based class indices ``y``."""
+    from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
+
+    classes = np.arange(label_map.num_classes)
+    pred = probs.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=classes, zero_division=0)
+    present = support > 0
+    report = {
+        "n": int(len(y)),
+        "accuracy": float((pred == y).mean()) if len(y) else 0.0,
+        "loss": float(log_loss(y, np.clip(probs, 1e-7, 1), labels=classes)) if len(y) else 0.0,
+        "mean_recall": float(recall[present].mean()) if present.any() else 0.0,
+    }
+    if not with_details:
+        return report
+    names = list(label_map.names)
+    cm = confusion_matrix(y, pred, labels=classes)
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1]
+    pairs = []
+    for flat in order:
+        t, p = np.unravel_index(flat, off.shape)
+        if off[t, p] == 0:
+            break
+        pairs.append({"true": names[t], "predicted": names[p], "count": int(off[t, p])})
+    wrong = np.flatnonzero(pred != y)
+    top = np.argsort(probs[wrong], axis=1)[:, ::-1][:, :TOP_K_MISTAKES]
+    report.update(
+        classes=names,
+        per_class={
+            names[i]: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                       "support": int(support[i])}
+            for i in classes
+        },
+        confusion_matrix=cm.tolist(),
+        confused_pairs=pairs,
+        # Index into the evaluated set, true class, then the top-3 (class, probability).
+        misclassified=[
+            [int(i), int(y[i]), [[int(c), round(float(probs[i, c]), 4)] for c in top[j]]]
+            for j, i in enumerate(wrong)
+        ],
+    )
+    return report
+
+
+def evaluate_arrays(model, x, y, label_map, with_details: bool = True) -> dict:
+    return report_from_probabilities(predict_probabilities(model, x), np.asarray(y), label_map, with_details)
+
+
+def report_path(model_path) -> Path:
+    p = Path(model_path)
+    return p.with_name(p.name.removesuffix(".keras") + ".report.json")
+
+
+def save_report(report: dict, path) -> Path:
+    path = Path(path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(report, separators=(",", ":"))))
+    return path
+
+
+def load_report(path) -> dict:
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,142 @@
+"""EMNIST label maps: the one place that knows which index means which character.
+
+The official mapping files ship inside the package (``emnist_core/mappings``), so a label
+map is always available, even on a machine with no dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+SPLITS = ("balanced", "bymerge", "byclass", "letters", "digits", "mnist")
+
+# ByMerge folds these lower-case letters into their upper-case class because the two cases
+# look alike when handwritten (Cohen et al. 2017).
+MERGED_LOWERCASE = "cijklmopsuvwxyz"
+
+# Classes that handwriting makes hard to tell apart. The app uses these notes to explain a
+# prediction whose top guesses fall in one group.
+LOOKALIKE_GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("O", "0", "D", "Q"), "O, 0, D and Q are often confused: a round loop is drawn for all of them; "
+     "a 0 is usually narrower, a D has a straight left side, a Q a tail."),
+    (("Z", "2"), "Z and 2 are often confused: a 2 has a curved top, a Z a straight one."),
+    (("S", "5"), "S and 5 are often confused: a 5 has a flat top stroke and a corner."),
+    (("I", "1", "L", "T"), "I, 1, L and T are often confused: a single vertical stroke fits all of "
+     "them; serifs, a foot or a top bar tell them apart."),
+    (("g", "9", "q"), "g, 9 and q are often confused: all are a loop with a descender; a g's tail "
+     "curls left, a q's goes straight down."),
+    (("B", "8"), "B and 8 are often confused: a B has a straight left side."),
+    (("G", "6"), "G and 6 are often confused: a 6 closes its loop at the bottom."),
+    (("U", "V"), "U and V are often confused: a V has a sharp bottom point."),
+    (("Y", "4"), "Y and 4 are often confused when the 4 is drawn open."),
+    (("b", "6"), "b and 6 are often confused: a b has a straight tall stem."),
+    (("a", "d"), "a and d are often confused: a d's stem rises above the bowl."),
+    (("F", "f"), "F and f are often confused: an f's top is curved."),
+    (("n", "h"), "n and h are often confused: an h's left stem is tall."),
+    (("r", "t"), "r and t are often confused when the t's cross bar is short."),
+    (("A", "4"), "A and 4 are often confused when the A is drawn with an open top."),
+)
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """Index <-> display name for one EMNIST split."""
+
+    split: str
+    indices: tuple[int, ...]  # the label values as stored in the files
+    names: tuple[str, ...]  # display name per label, same order as ``indices``
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.indices)
+
+    @property
+    def min_label(self) -> int:
+        return self.indices[0]
+
+    @property
+    def max_label(self) -> int:
+        return self.indices[-1]
+
+    def name(self, label: int) -> str:
+        return self.names[self.indices.index(int(label))]
+
+    def index_of(self, name: str) -> int:
+        """The label value for a display name ("O" -> 24 in ByMerge)."""
+        try:
+            return self.indices[self.names.index(name)]
+        except ValueError:
+            raise ValueError(
+                f"{name!r} is not a class of EMNIST {self.split}; choose one of {' '.join(self.names)}"
+            ) from None
+
+
+def parse_mapping(text: str, split: str) -> LabelMap:
+    """Parse an official mapping file: ``index char-code`` per line.
+
+    The letters map has a third column (``index upper lower``): each class holds both cases,
+    shown as "Aa".
+    """
+    indices, names = [], []
+    for line_no, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            numbers = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"mapping for {split}, line {line_no}: expected integers, got {line!r}") from None
+        if len(numbers) < 2:
+            raise ValueError(f"mapping for {split}, line {line_no}: expected 'index char-code', got {line!r}")
+        indices.append(numbers[0])
+        names.append("".join(chr(c) for c in numbers[1:]))
+    if indices != sorted(indices) or len(set(indices)) != len(indices):
+        raise ValueError(f"mapping for {split}: indices are not unique and increasing")
+    return LabelMap(split=split, indices=tuple(indices), names=tuple(names))
+
+
+@lru_cache(maxsize=None)
+def label_map(split: str = "bymerge") -> LabelMap:
+    """The official label map of ``split`` (one of ``SPLITS``)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown EMNIST split {split!r}; choose one of {', '.join(SPLITS)}")
+    text = resources.files("emnist_core").joinpath("mappings", f"emnist-{split}-mapping.txt").read_text()
+    return parse_mapping(text, split)
+
+
+def byclass_to_bymerge(labels):
+    """Map ByClass labels (62 classes) to ByMerge labels (47) with the official merge rule."""
+    import numpy as np
+
+    byclass, bymerge = label_map("byclass"), label_map("bymerge")
+    table = np.empty(byclass.num_classes, dtype=np.int64)
+    for label, name in zip(byclass.indices, byclass.names):
+        merged = name.upper() if name in MERGED_LOWERCASE else name
+        table[label] = bymerge.index_of(merged)
+    return table[np.asarray(labels)]
+
+
+def lookalike_note(names) -> str | None:
+    """A note on the first look-alike group that holds two of ``names`` (top guesses)."""
+    names = list(names)
+    for group, note in LOOKALIKE_GROUPS:
+        if sum(n in group for n in names) >= 2:
+            return note
+    return None
+
+
+def to_bymerge(labels, split: str):
+    """Labels of ``split`` -> ByMerge class indices (what the shipped models predict)."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    if split in ("bymerge", "balanced", "digits", "mnist"):
+        return labels.astype(np.int64)  # same indices: digits are 0-9 everywhere
+    if split == "byclass":
+        return byclass_to_bymerge(labels)
+    raise ValueError(
+        f"EMNIST {split} labels cannot be scored against the 47 ByMerge classes "
+        "(each letters class mixes both cases); use bymerge, balanced, byclass, digits or mnist files"
+    )

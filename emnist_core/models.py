@@ -1,0 +1,89 @@
+"""The model registry: every architecture the CLI and the app can train, by name.
+
+All models take upright uint8-range images of shape (28, 28) (what ``preprocess`` and the loaders
+return) and scale them to [0, 1] themselves, so no caller can forget or repeat that step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+from keras import layers
+
+INPUT_SHAPE = (28, 28)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: str  # "mlp" or "cnn": which side of the app it belongs to
+    description: str
+    build: Callable[[int], keras.Model]
+    # Defaults for the training command; the seed models use the report's settings.
+    hyperparameters: dict = field(default_factory=dict)
+
+
+SEED_HYPERPARAMETERS = {"epochs": 10, "batch_size": 256, "learning_rate": 1e-3}
+
+
+def _inputs():
+    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
+    return inputs, layers.Rescaling(1.0 / 255, name="scale")(inputs)
+
+
+def build_seed_mlp(num_classes: int = 47) -> keras.Model:
+    """The report's MLP: 784-512-512-47, ReLU, dropout 0.2."""
+    inputs, x = _inputs()
+    x = layers.Flatten()(x)
+    for _ in range(2):
+        x = layers.Dense(512, activation="relu")(x)
+        x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed_mlp")
+
+
+def build_seed_cnn(num_classes: int = 47) -> keras.Model:
+    """The report's CNN: two blocks of [3x3 conv + LeakyReLU] x 2, max-pool, dropout; 3 dense layers."""
+    inputs, x = _inputs()
+    x = layers.Reshape((*INPUT_SHAPE, 1))(x)
+    for filters in (32, 64):
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same")(x)
+            x = layers.LeakyReLU(negative_slope=0.3)(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dense(128, activation="relu")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed_cnn")
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("seed-mlp", "mlp", "The seed report's MLP (784-512-512-47, ReLU, dropout 0.2).",
+                  build_seed_mlp, dict(SEED_HYPERPARAMETERS)),
+        ModelSpec("seed-cnn", "cnn", "The seed report's CNN (2x[2x conv3x3 LeakyReLU, max-pool, dropout], "
+                  "32 then 64 filters, dense 256-128-47).", build_seed_cnn, dict(SEED_HYPERPARAMETERS)),
+    )
+}
+
+
+def model_spec(name: str) -> ModelSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; choose one of {', '.join(REGISTRY)}") from None
+
+
+def build_model(name: str, num_classes: int = 47) -> keras.Model:
+    return model_spec(name).build(num_classes)
+
+
+def summary_text(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, **_: lines.append(line))
+    return "\n".join(lines)

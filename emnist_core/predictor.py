@@ -1,0 +1,111 @@
+"""Prediction with the shipped (or any saved) models, loaded once and called cheaply.
+
+``model.predict`` costs ~33 ms of set-up per call; a traced ``tf.function`` with a fixed input
+signature costs well under a millisecond per image, so that is what ``Predictor`` calls.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .labels import LabelMap, label_map
+from .preprocess import SIDE, preprocess
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+SHIPPED = ("seed-mlp", "seed-cnn")
+# The app's live pair: the best MLP and the best CNN shipped.
+ALIASES = {"mlp": "seed-mlp", "cnn": "seed-cnn"}
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupt or not a model we can run."""
+
+
+def resolve_model_path(name_or_path, models_dir=None) -> Path:
+    """A shipped model name (``cnn``, ``seed-mlp`` ...) or a path to a ``.keras`` file -> its path."""
+    text = str(name_or_path)
+    name = ALIASES.get(text, text)
+    for folder in (models_dir, ASSETS_DIR):
+        if folder is not None and "/" not in name and not name.endswith(".keras"):
+            candidate = Path(folder) / f"{name}.keras"
+            if candidate.exists():
+                return candidate
+    path = Path(text)
+    if path.suffix == ".keras":
+        if not path.exists():
+            raise ModelFileError(f"{path}: model file not found")
+        return path
+    known = ", ".join([*ALIASES, *SHIPPED])
+    raise ModelFileError(f"unknown model {text!r}: give a shipped name ({known}) or a path to a .keras file")
+
+
+def load_model(path):
+    """Load a ``.keras`` file for inference, in Keras' safe mode (no arbitrary code)."""
+    import keras
+
+    path = Path(path)
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a bad archive; one clear message for all
+        raise ModelFileError(
+            f"{path}: not a loadable Keras model ({type(exc).__name__}: {str(exc)[:200]}); "
+            "retrain it or restore the shipped file"
+        ) from None
+
+
+def load_card(path) -> dict | None:
+    """The model card beside a model file, or None when there is none."""
+    from .training import card_path
+
+    p = card_path(path)
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class Predictor:
+    """Several models side by side: ``predict`` gives each one's probabilities for 28x28 images."""
+
+    def __init__(self, models: dict, labels: LabelMap | None = None):
+        import tensorflow as tf
+
+        self.labels = labels or label_map("bymerge")
+        self.models = dict(models)
+        spec = tf.TensorSpec([None, SIDE, SIDE], tf.float32)
+        self._fns = {
+            name: tf.function(lambda x, m=model: m(x, training=False), input_signature=[spec], reduce_retracing=True)
+            for name, model in self.models.items()
+        }
+        warm = np.zeros((1, SIDE, SIDE), np.float32)
+        for fn in self._fns.values():
+            fn(warm)  # trace now, not on the first user's stroke
+
+    @classmethod
+    def load(cls, names=("mlp", "cnn"), models_dir=None) -> "Predictor":
+        return cls({name: load_model(resolve_model_path(name, models_dir)) for name in names})
+
+    def probabilities(self, images) -> dict[str, np.ndarray]:
+        """``images``: uint8/float (N, 28, 28) or one (28, 28) -> {model name: (N, classes)}."""
+        x = np.asarray(images, dtype=np.float32)
+        if x.shape == (SIDE, SIDE):
+            x = x[None]
+        if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
+            raise ValueError(f"expected 28x28 images, got shape {x.shape}; use preprocess() first")
+        return {name: fn(x).numpy() for name, fn in self._fns.items()}
+
+    def top_k(self, images, k: int = 5) -> dict[str, list[list[tuple[str, float]]]]:
+        """Best ``k`` (label, probability) per image per model, best first."""
+        out = {}
+        for name, probs in self.probabilities(images).items():
+            order = np.argsort(probs, axis=1)[:, ::-1][:, :k]
+            out[name] = [[(self.labels.names[c], float(p[c])) for c in row] for p, row in zip(probs, order)]
+        return out
+
+    def predict_drawing(self, image, k: int = 5):
+        """Any drawing or photo -> (the 28x28 the models see, {model: top-k})."""
+        x = preprocess(image)
+        return x, {name: tops[0] for name, tops in self.top_k(x, k).items()}

@@ -1,0 +1,212 @@
+"""Training: one function that the CLI and the app both call.
+
+``train(config)`` -> ``TrainResult`` with the trained model, its history and a model card.
+Progress goes to a ``listener`` (any object with ``on_batch`` / ``on_epoch``; both optional);
+``cancel`` (a ``threading.Event``) stops training between batches and raises ``TrainingCancelled``.
+``save_model`` writes the model without optimizer state plus its card, each atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import datasets as ds
+from .files import atomic_write
+from .models import build_model, model_spec, summary_text
+
+MIN_VALIDATION = 500
+
+
+class TrainingCancelled(Exception):
+    """Training was cancelled; nothing was saved."""
+
+
+@dataclass
+class TrainConfig:
+    model: str = "seed-cnn"
+    dataset: str = "pool47"
+    epochs: int | None = None  # None: the architecture's default
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    subset: int | None = None  # train on a stratified sample of this many images
+    seed: int = 0
+
+    def resolved(self) -> "TrainConfig":
+        """Fill unset hyperparameters from the architecture's defaults, and validate them."""
+        defaults = model_spec(self.model).hyperparameters
+        cfg = TrainConfig(**asdict(self))
+        cfg.epochs = int(cfg.epochs or defaults.get("epochs", 10))
+        cfg.batch_size = int(cfg.batch_size or defaults.get("batch_size", 256))
+        cfg.learning_rate = float(cfg.learning_rate or defaults.get("learning_rate", 1e-3))
+        if cfg.epochs < 1 or cfg.epochs > 1000:
+            raise ValueError(f"epochs must be between 1 and 1000, got {cfg.epochs}")
+        if cfg.batch_size < 1 or cfg.batch_size > 8192:
+            raise ValueError(f"batch size must be between 1 and 8192, got {cfg.batch_size}")
+        if not 0 < cfg.learning_rate <= 1:
+            raise ValueError(f"learning rate must be in (0, 1], got {cfg.learning_rate}")
+        if cfg.subset is not None and cfg.subset < 100:
+            raise ValueError(f"subset must be at least 100 images, got {cfg.subset}")
+        return cfg
+
+    def command(self, out: str) -> str:
+        args = ["python", "-m", "emnist_core", "train", "--model", self.model, "--dataset", self.dataset,
+                "--epochs", str(self.epochs), "--batch-size", str(self.batch_size),
+                "--learning-rate", repr(self.learning_rate), "--seed", str(self.seed)]
+        if self.subset:
+            args += ["--subset", str(self.subset)]
+        return shlex.join(args + ["--out", out])
+
+
+@dataclass
+class TrainResult:
+    model: object
+    config: TrainConfig
+    history: dict
+    card: dict = field(default_factory=dict)
+    test_metrics: dict = field(default_factory=dict)
+
+
+def _stratified_subset(x, y, size, seed):
+    if size is None or size >= len(y):
+        return x, y
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
+    idx.sort()
+    return x[idx], y[idx]
+
+
+def _progress_callback(listener, cancel, epochs, steps):
+    import keras
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if listener is not None and hasattr(listener, "on_batch"):
+                listener.on_batch(self.epoch, batch + 1, steps, dict(logs or {}))
+            if cancel is not None and cancel.is_set():
+                self.model.stop_training = True  # Keras 3 checks this after every batch
+
+        def on_epoch_end(self, epoch, logs=None):
+            if listener is not None and hasattr(listener, "on_epoch") and not (cancel and cancel.is_set()):
+                listener.on_epoch(epoch + 1, epochs, {k: float(v) for k, v in (logs or {}).items()})
+
+    return Progress()
+
+
+def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
+          cancel: threading.Event | None = None, data_dir=None, evaluate_test: bool = True) -> TrainResult:
+    """Train ``config.model`` on ``config.dataset``; see the module doc."""
+    import keras
+
+    from .evaluation import evaluate_arrays
+
+    cfg = config.resolved()
+    data = dataset if dataset is not None else ds.load_dataset(cfg.dataset, data_dir)
+    x_train, y_train = _stratified_subset(data.x_train, data.labels_as_classes(data.y_train), cfg.subset, cfg.seed)
+    val_size = None if cfg.subset is None else max(MIN_VALIDATION, len(y_train) // 8)
+    x_val, y_val = _stratified_subset(data.x_val, data.labels_as_classes(data.y_val), val_size, cfg.seed)
+
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_model(cfg.model, data.num_classes)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    steps = int(np.ceil(len(y_train) / cfg.batch_size))
+    started = time.time()
+    history = model.fit(
+        np.asarray(x_train, dtype=np.float32), y_train,
+        batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True,
+        validation_data=(np.asarray(x_val, dtype=np.float32), y_val),
+        callbacks=[_progress_callback(listener, cancel, cfg.epochs, steps)], verbose=0,
+    )
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training was cancelled; no model was saved")
+    seconds = time.time() - started
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+    test = {}
+    if evaluate_test:
+        test = evaluate_arrays(model, data.x_test, data.labels_as_classes(data.y_test), data.label_map,
+                               with_details=False)
+    card = model_card(model, cfg, data, hist, test, seconds, len(y_train), len(y_val))
+    return TrainResult(model, cfg, hist, card, test)
+
+
+def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, test, seconds, n_train, n_val) -> dict:
+    import keras
+    import tensorflow as tf
+
+    spec = model_spec(cfg.model)
+    return {
+        "name": cfg.model,
+        "architecture": {
+            "name": cfg.model,
+            "kind": spec.kind,
+            "description": spec.description,
+            "parameters": int(model.count_params()),
+            "summary": summary_text(model),
+        },
+        "data": {
+            "dataset": data.name,
+            "description": data.description,
+            "sources": [Path(s).name for s in data.sources],
+            "partition": data.counts(),
+            "used": {"train": n_train, "validation": n_val, "test": len(data.y_test)},
+            "classes": list(data.label_map.names),
+        },
+        "hyperparameters": {
+            "epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
+            "optimizer": "Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7)", "loss": "sparse categorical cross-entropy",
+            "subset": cfg.subset, "seed": cfg.seed,
+        },
+        "history": history,
+        "test_metrics": {k: v for k, v in test.items() if not isinstance(v, (list, dict))},
+        "training_seconds": round(seconds, 1),
+        "versions": {
+            "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__,
+        },
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": None,  # filled in by save_model, which knows the output path
+    }
+
+
+def card_path(model_path) -> Path:
+    p = Path(model_path)
+    return p.with_name(p.name.removesuffix(".keras") + ".card.json")
+
+
+def save_model(result: TrainResult, path, command_path: str | None = None) -> Path:
+    """Save ``result.model`` (no optimizer state) and its card beside it, each atomically."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"model files end in .keras, got {path.name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A copy rebuilt from its config is never compiled: it carries the weights but no optimizer (a third of the size).
+    bare = result.model.__class__.from_config(result.model.get_config())
+    bare.set_weights(result.model.get_weights())
+    card = dict(result.card)
+    card["command"] = result.config.command(command_path or str(path))
+    card["file"] = path.name
+    atomic_write(path, lambda tmp: bare.save(tmp))
+    atomic_write(card_path(path), lambda tmp: tmp.write_text(json.dumps(card, indent=1)))
+    return path
+
+
+def command_line() -> str:
+    return shlex.join(["python", "-m", "emnist_core", *sys.argv[1:]])
