@@ -109,3 +109,12 @@ class Predictor:
         """Any drawing or photo -> (the 28x28 the models see, {model: top-k})."""
         x = preprocess(image)
         return x, {name: tops[0] for name, tops in self.top_k(x, k).items()}
+
+
+def models_dir() -> Path:
+    """Writable folder for retrained models (``EMNIST_MODELS_DIR``); never ``assets/``."""
+    import os
+
+    from .files import cache_dir
+
+    return Path(os.environ.get("EMNIST_MODELS_DIR") or cache_dir() / "models")

@@ -106,6 +106,38 @@ def _progress_callback(listener, cancel, epochs, steps):
     return Progress()
 
 
+def _augmented_setup(x_train, y_train, x_val, y_val, cfg, opts, num_classes, steps):
+    """tf.data with augmentation and one-hot (smoothed) targets; AdamW, warm-up then cosine decay."""
+    import keras
+    import tensorflow as tf
+
+    from .augment import augment_batch
+
+    def one_hot(y):
+        return tf.one_hot(y, num_classes)
+
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((np.asarray(x_train, np.uint8), np.asarray(y_train, np.int32)))
+        .shuffle(len(y_train), seed=cfg.seed, reshuffle_each_iteration=True)
+        .batch(cfg.batch_size)
+        .enumerate()
+        .map(lambda i, b: (augment_batch(b[0], tf.stack([tf.cast(cfg.seed, tf.int64), i])), one_hot(b[1])),
+             num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val_ds = tf.data.Dataset.from_tensor_slices(
+        (np.asarray(x_val, np.float32), keras.utils.to_categorical(y_val, num_classes))
+    ).batch(1024)
+    warmup = min(steps, max(1, steps * cfg.epochs // 10))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate / 10, decay_steps=steps * cfg.epochs - warmup, alpha=0.01,
+        warmup_target=cfg.learning_rate, warmup_steps=warmup,
+    )
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=opts.get("weight_decay", 0.0))
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=opts.get("label_smoothing", 0.0))
+    return (train_ds,), dict(validation_data=val_ds, shuffle=False), loss, optimizer
+
+
 def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
           cancel: threading.Event | None = None, data_dir=None, evaluate_test: bool = True) -> TrainResult:
     """Train ``config.model`` on ``config.dataset``; see the module doc."""
@@ -120,19 +152,23 @@ def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
     x_val, y_val = _stratified_subset(data.x_val, data.labels_as_classes(data.y_val), val_size, cfg.seed)
 
     keras.utils.set_random_seed(cfg.seed)
+    opts = model_spec(cfg.model).hyperparameters
     model = build_model(cfg.model, data.num_classes)
-    model.compile(
-        optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
     steps = int(np.ceil(len(y_train) / cfg.batch_size))
+    if opts.get("augment"):
+        fit_data, fit_kwargs, loss, optimizer = _augmented_setup(x_train, y_train, x_val, y_val, cfg, opts,
+                                                                 data.num_classes, steps)
+    else:
+        fit_data = (np.asarray(x_train, dtype=np.float32), y_train)
+        fit_kwargs = dict(batch_size=cfg.batch_size, shuffle=True,
+                          validation_data=(np.asarray(x_val, dtype=np.float32), y_val))
+        loss = "sparse_categorical_crossentropy"
+        optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     started = time.time()
     history = model.fit(
-        np.asarray(x_train, dtype=np.float32), y_train,
-        batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True,
-        validation_data=(np.asarray(x_val, dtype=np.float32), y_val),
-        callbacks=[_progress_callback(listener, cancel, cfg.epochs, steps)], verbose=0,
+        *fit_data, epochs=cfg.epochs, verbose=0,
+        callbacks=[_progress_callback(listener, cancel, cfg.epochs, steps)], **fit_kwargs,
     )
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training was cancelled; no model was saved")
@@ -171,8 +207,7 @@ def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, test, seconds
         },
         "hyperparameters": {
             "epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-            "optimizer": "Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7)", "loss": "sparse categorical cross-entropy",
-            "subset": cfg.subset, "seed": cfg.seed,
+            "subset": cfg.subset, "seed": cfg.seed, **_recipe(cfg.model),
         },
         "history": history,
         "test_metrics": {k: v for k, v in test.items() if not isinstance(v, (list, dict))},
@@ -183,6 +218,22 @@ def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, test, seconds
         },
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": None,  # filled in by save_model, which knows the output path
+    }
+
+
+def _recipe(name: str) -> dict:
+    opts = model_spec(name).hyperparameters
+    if not opts.get("augment"):
+        return {"optimizer": "Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7), constant learning rate",
+                "loss": "sparse categorical cross-entropy"}
+    from . import augment
+
+    return {
+        "optimizer": f"AdamW(weight_decay={opts['weight_decay']}), linear warm-up over one epoch (at most 10% of training) then cosine decay to 1%",
+        "loss": f"categorical cross-entropy, label smoothing {opts['label_smoothing']}",
+        "augmentation": {"rotation_degrees": augment.ROTATION_DEGREES, "shear": augment.SHEAR,
+                         "scale": list(augment.SCALE), "shift_pixels": augment.SHIFT_PIXELS,
+                         "stroke_change": augment.STROKE_CHANGE},
     }
 
 

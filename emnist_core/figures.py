@@ -1,0 +1,124 @@
+"""The seed report's figures: training curves, confusion-matrix heatmap, sample and mistake grids.
+
+Each ``*_figure`` function returns a matplotlib Figure (the app shows them with ``gr.Plot``);
+``write_figures`` saves them all as PNG for one model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display here, on a server or in CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def curves_figure(history: dict, title: str = ""):
+    """Loss and accuracy per epoch, training beside validation."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for key, style in ((metric, "-o"), (f"val_{metric}", "-s")):
+            values = history.get(key) or []
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, ms=3,
+                        label="validation" if key.startswith("val_") else "training")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_figure(report: dict, title: str = "", normalize: bool = True):
+    """Heatmap of the confusion matrix; rows normalised to recall so rare classes stay visible."""
+    cm = np.asarray(report["confusion_matrix"], dtype=np.float64)
+    names = report["classes"]
+    if normalize:
+        cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(9.5, 8.5))
+    # A log-like colour scale shows the off-diagonal mistakes beside a bright diagonal.
+    image = ax.imshow(np.sqrt(cm), cmap="viridis")
+    ax.set_xticks(range(len(names)), names, fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    bar = fig.colorbar(image, ax=ax, fraction=0.046)
+    bar.set_label("sqrt(fraction of the true class)" if normalize else "sqrt(count)")
+    ax.set_title(title or "Confusion matrix")
+    fig.tight_layout()
+    return fig
+
+
+def grid_figure(images, captions, columns: int = 10, title: str = "", colors=None):
+    """A grid of 28x28 images (upright, ink white) with a caption under each."""
+    n = len(images)
+    rows = max(1, int(np.ceil(n / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=255)
+            ax.set_title(captions[i], fontsize=7, color=(colors[i] if colors else "black"))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
+    """Write every figure of ``model`` (shipped name or path) as PNG; returns the paths.
+
+    Curves come from the model card and the matrix from the saved report; the two image grids
+    need the test images and are skipped, with a note, when the data is not found.
+    """
+    import sys
+
+    from . import datasets as ds
+    from .evaluation import load_report, report_path
+    from .predictor import Predictor, load_card, load_model, resolve_model_path
+
+    path = resolve_model_path(model)
+    name = path.name.removesuffix(".keras")
+    out = Path(out_dir) if out_dir else path.parent / "figures" / name
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(fig, filename):
+        fig.savefig(out / filename, dpi=110)
+        plt.close(fig)
+        written.append(out / filename)
+
+    card = load_card(path)
+    if card:
+        save(curves_figure(card["history"], f"{name}: training curves"), "curves.png")
+    rp = report_path(path)
+    if not rp.exists():
+        raise FileNotFoundError(f"{rp} not found: run `python -m emnist_core evaluate --model {model} --save-report`")
+    report = load_report(rp)
+    save(confusion_figure(report, f"{name}: confusion matrix on {report.get('dataset', 'the')} test"),
+         "confusion_matrix.png")
+    try:
+        data = ds.load_dataset(report.get("dataset", "pool47"), data_dir)
+    except ds.DataNotFoundError as exc:
+        print(f"note: sample grids skipped ({exc})", file=sys.stderr)
+        return written
+    names = report["classes"]
+    x, y = data.x_test, data.labels_as_classes(data.y_test)
+    predictor = Predictor({name: load_model(path)})
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(len(y), 50, replace=False))
+    probs = predictor.probabilities(x[sample])[name]
+    pred = probs.argmax(axis=1)
+    save(grid_figure(x[sample], [f"{names[t]} -> {names[p]}" for t, p in zip(y[sample], pred)],
+                     colors=["black" if t == p else "red" for t, p in zip(y[sample], pred)],
+                     title=f"{name}: sample predictions (true -> predicted)"), "samples.png")
+    wrong = report["misclassified"][:: max(1, len(report["misclassified"]) // 100)][:100]
+    save(grid_figure([x[i] for i, _, _ in wrong],
+                     [f"{names[t]} -> {names[top[0][0]]} ({top[0][1]:.0%})" for _, t, top in wrong],
+                     title=f"{name}: 100 misclassified test images"), "misclassified.png")
+    return written
