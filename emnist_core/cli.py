@@ -1,4 +1,4 @@
-"""Command line: ``python -m emnist_core {train,evaluate,predict,report} --help``."""
+"""Command line: ``python -m emnist_core {train,evaluate,predict,report,download} --help``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ EXAMPLES = """examples:
       --labels emnist-bymerge-test-labels-idx1-ubyte.gz --json
   python -m emnist_core predict --model cnn --json my_letter.png
   python -m emnist_core report --model seed-cnn
+  python -m emnist_core download --split bymerge --part test
 """
 
 
@@ -24,6 +25,7 @@ def _add_data_dir(p):
 
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import DATASETS
+    from .labels import SPLITS
     from .models import REGISTRY
 
     parser = argparse.ArgumentParser(
@@ -66,20 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="shipped name or .keras path")
     p.add_argument("--out-dir", help="where to write the PNGs (default: beside the model, in figures/NAME)")
     _add_data_dir(p)
+
+    p = sub.add_parser("download", help="fetch NIST's official EMNIST archive and keep one split, checksum-verified")
+    p.add_argument("--split", required=True, choices=SPLITS, help="which split's files to keep")
+    p.add_argument("--part", default="both", choices=("train", "test", "both"), help="default: both")
+    p.add_argument("--data-dir", help="where to put the files (default: ~/.cache/emnist_sketch_lab/data, "
+                   "which the other commands search)")
+    p.add_argument("--url", help="archive address (default: $EMNIST_DOWNLOAD_URL, else NIST's gzip.zip); "
+                   "file:///path/gzip.zip uses a copy already on disk")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .datasets import DataNotFoundError
+    from .download import DownloadError
     from .files import DataFileError
     from .predictor import ModelFileError
     from .preprocess import ImageInputError
 
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "report": cmd_report}[
-            args.command](args)
-    except (DataNotFoundError, DataFileError, ModelFileError, ImageInputError, ValueError) as exc:
+        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "report": cmd_report,
+                "download": cmd_download}[args.command](args)
+    except (DataNotFoundError, DataFileError, DownloadError, ModelFileError, ImageInputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -191,4 +202,15 @@ def cmd_report(args) -> int:
 
     for path in write_figures(args.model, args.out_dir, args.data_dir):
         print(path)
+    return 0
+
+
+def cmd_download(args) -> int:
+    from .download import default_data_dir, download
+
+    paths = download(args.split, args.part, data_dir=args.data_dir, url=args.url)
+    for path in paths:
+        print(path)
+    if args.data_dir and paths[0].parent.resolve() != default_data_dir().resolve():
+        print(f"the other commands find them with --data-dir {args.data_dir} (or EMNIST_DATA_DIR)", file=sys.stderr)
     return 0
