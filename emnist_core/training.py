@@ -45,9 +45,10 @@ class TrainConfig:
         """Fill unset hyperparameters from the architecture's defaults, and validate them."""
         defaults = model_spec(self.model).hyperparameters
         cfg = TrainConfig(**asdict(self))
-        cfg.epochs = int(cfg.epochs or defaults.get("epochs", 10))
-        cfg.batch_size = int(cfg.batch_size or defaults.get("batch_size", 256))
-        cfg.learning_rate = float(cfg.learning_rate or defaults.get("learning_rate", 1e-3))
+        pick = lambda value, key: defaults[key] if value is None else value  # noqa: E731
+        cfg.epochs = int(pick(cfg.epochs, "epochs"))
+        cfg.batch_size = int(pick(cfg.batch_size, "batch_size"))
+        cfg.learning_rate = float(pick(cfg.learning_rate, "learning_rate"))
         if cfg.epochs < 1 or cfg.epochs > 1000:
             raise ValueError(f"epochs must be between 1 and 1000, got {cfg.epochs}")
         if cfg.batch_size < 1 or cfg.batch_size > 8192:

@@ -1,0 +1,60 @@
+"""Single-image latency: our Predictor against model.predict and predict_on_batch, plus preprocessing.
+
+Usage: python bench/bench_predict.py [--repeats 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from emnist_core.predictor import ALIASES, Predictor, load_model, resolve_model_path  # noqa: E402
+from emnist_core.preprocess import preprocess  # noqa: E402
+
+
+def timed(fn, repeats):
+    fn()  # warm-up (tracing, first allocation)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return np.percentile(np.array(times) * 1000, [50, 95])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--models", nargs="+", default=list(ALIASES))
+    args = parser.parse_args()
+
+    canvas = np.full((800, 800, 4), 255, np.uint8)
+    canvas[150:650, 380:420, :3] = 0  # a '1' as a sketchpad would send it
+    image = preprocess(canvas)[None].astype(np.float32)
+    print(f"{'what':<34}{'p50 ms':>9}{'p95 ms':>9}")
+    p50, p95 = timed(lambda: preprocess(canvas), args.repeats)
+    print(f"{'preprocess 800x800 RGBA':<34}{p50:>9.2f}{p95:>9.2f}")
+    for name in args.models:
+        model = load_model(resolve_model_path(name))
+        predictor = Predictor({name: model})
+        rows = [
+            ("Predictor (traced tf.function)", lambda: predictor.probabilities(image)),
+            ("model.predict_on_batch", lambda: model.predict_on_batch(image)),
+            ("model.predict", lambda: model.predict(image, verbose=0)),
+        ]
+        for label, fn in rows:
+            p50, p95 = timed(fn, args.repeats if "predict" not in label or "batch" in label else args.repeats // 5)
+            print(f"{name + ': ' + label:<34}{p50:>9.2f}{p95:>9.2f}")
+    both = Predictor.load(args.models)
+    p50, p95 = timed(lambda: both.predict_drawing(canvas), args.repeats)
+    print(f"{'canvas -> top-5 of ' + '+'.join(args.models):<34}{p50:>9.2f}{p95:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()

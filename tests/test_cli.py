@@ -1,0 +1,81 @@
+"""The CLI forms that people and scripts depend on, run as real subprocesses."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, l_shapes, write_csv, write_idx_pair
+from emnist_core.datasets import Dataset
+from emnist_core.labels import label_map
+from emnist_core.training import TrainConfig, save_model, train
+
+
+def run_cli(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "emnist_core", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc
+
+
+def synthetic(n, seed):
+    """Two easy classes: 'L' shapes (class 21, "L") and their mirror images (class 7, "7"-ish)."""
+    x = l_shapes(n, seed)
+    y = np.full(n, 21)
+    x[n // 2 :], y[n // 2 :] = x[n // 2 :, :, ::-1], 7
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    x, y = synthetic(400, 0)
+    data = Dataset("synthetic", label_map("bymerge"), x, y, x[:50], y[:50], x[:100], y[:100], "two shapes", [])
+    result = train(TrainConfig(model="seed-mlp", epochs=3, batch_size=32), data)
+    return save_model(result, tmp_path_factory.mktemp("m") / "tiny.keras")
+
+
+def test_evaluate_idx_pair_json(tmp_path, tiny_model):
+    x, y = synthetic(60, 1)
+    images, labels = write_idx_pair(tmp_path, "bymerge", "test", x, y)
+    out = json.loads(run_cli("evaluate", "--model", tiny_model, "--images", images, "--labels", labels,
+                             "--json").stdout)
+    assert out["n"] == 60 and out["accuracy"] > 0.9
+
+
+def test_evaluate_csv_json(tmp_path, tiny_model):
+    x, y = synthetic(40, 2)
+    csv = write_csv(tmp_path / "emnist-bymerge-test.csv", x, y)
+    out = json.loads(run_cli("evaluate", "--model", tiny_model, "--csv", csv, "--json").stdout)
+    assert out["n"] == 40 and 0.9 < out["accuracy"] <= 1
+
+
+def test_predict_json_lines(tmp_path, tiny_model):
+    paths = []
+    for i, glyph in enumerate(synthetic(2, 3)[0][[0, 1]]):
+        canvas = Image.fromarray(255 - glyph).resize((400, 400), Image.Resampling.NEAREST)
+        canvas.save(tmp_path / f"c{i}.png")
+        paths.append(tmp_path / f"c{i}.png")
+    (tmp_path / "blank.png").write_bytes(b"not an image")
+    proc = run_cli("predict", "--model", tiny_model, "--json", *paths, tmp_path / "blank.png", check=False)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["file"] for line in lines] == [str(p) for p in paths] + [str(tmp_path / "blank.png")]
+    for line in lines[:2]:
+        assert len(line["top"]) >= 5
+        probs = [p for _, p in line["top"]]
+        assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0001
+    assert lines[0]["top"][0][0] == "L"
+    assert "error" in lines[2] and proc.returncode == 1
+
+
+def test_bad_model_name_is_a_clear_error():
+    proc = run_cli("predict", "--model", "nope", "x.png", check=False)
+    assert proc.returncode == 2 and "unknown model 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_every_command_has_help():
+    for command in ("train", "evaluate", "predict", "report"):
+        assert "--model" in run_cli(command, "--help").stdout

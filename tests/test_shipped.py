@@ -1,0 +1,47 @@
+"""The shipped models: loadable in safe mode, documented, and their reports are reproducible."""
+
+import json
+
+import numpy as np
+import pytest
+
+from emnist_core.evaluation import evaluate_arrays, load_report, report_path
+from emnist_core.predictor import ALIASES, ASSETS_DIR, SHIPPED, Predictor, load_card, load_model, resolve_model_path
+
+NAMES = list(SHIPPED)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_model_has_card_and_report(name):
+    path = resolve_model_path(name)
+    card, report = load_card(path), load_report(report_path(path))
+    assert card["data"]["dataset"] == "pool47" and card["data"]["partition"]["test"] == 21617
+    assert card["command"].startswith("python -m emnist_core train --model")
+    assert len(card["history"]["val_accuracy"]) == card["hyperparameters"]["epochs"]
+    assert report["n"] == 21617 and abs(report["accuracy"] - card["test_metrics"]["accuracy"]) < 1e-9
+    assert np.asarray(report["confusion_matrix"]).sum() == report["n"]
+    assert len(report["misclassified"]) == round(report["n"] * (1 - report["accuracy"]))
+    assert path.stat().st_size < 12e6  # saved without optimizer state
+
+
+def test_aliases_point_at_shipped_models():
+    for alias, name in ALIASES.items():
+        assert resolve_model_path(alias) == ASSETS_DIR / f"{name}.keras"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_report_accuracy_reproduces_on_pool47_test(name, pool47):
+    model = load_model(resolve_model_path(name))
+    again = evaluate_arrays(model, pool47.x_test, pool47.labels_as_classes(pool47.y_test), pool47.label_map,
+                            with_details=False)
+    assert again["accuracy"] == pytest.approx(load_report(report_path(resolve_model_path(name)))["accuracy"], abs=2e-4)
+
+
+def test_predictor_top5_on_real_images(pool47):
+    predictor = Predictor.load(("mlp", "cnn"))
+    tops = predictor.top_k(pool47.x_test[:200], k=5)
+    truth = [pool47.label_map.name(v) for v in pool47.y_test[:200]]
+    for name, per_image in tops.items():
+        assert all(len(t) == 5 for t in per_image)
+        hit = np.mean([t[0][0] == true for t, true in zip(per_image, truth)])
+        assert hit > 0.8, name
