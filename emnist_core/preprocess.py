@@ -50,9 +50,10 @@ class EmptyCanvasError(ImageInputError):
 def ink_map(image) -> np.ndarray:
     """Any image -> float32 (H, W) in [0, 1], ink high, background 0.
 
-    Accepts a PIL image or an array: grey (H, W) or (H, W, 1), RGB, RGBA; uint8, uint16, bool or
-    float (0-1 or 0-255). Transparent pixels count as white paper. Dark-on-light and
-    light-on-dark are told apart by the border, which is background in any sensible drawing.
+    Accepts a PIL image or an array: grey (H, W) or (H, W, 1), RGB, RGBA; uint8, uint16, bool,
+    other integers or float (0-1 or 0-255; a larger range is scaled by its maximum). Transparent
+    pixels count as white paper. Dark-on-light and light-on-dark are told apart by the border,
+    which is background in any sensible drawing.
     """
     return _ink_u8(image).astype(np.float32) * (1 / 255)
 
@@ -60,10 +61,21 @@ def ink_map(image) -> np.ndarray:
 def _ink_u8(image) -> np.ndarray:
     """``ink_map`` as uint8 0-255: on an 800x800 canvas, integer maths keeps this to a few ms."""
     if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGBA") if image.mode in ("P", "PA", "LA") else image)
-    a = np.asarray(image)
+        if image.width * image.height > MAX_IMAGE_PIXELS:
+            raise ImageInputError(f"The image is {image.width}x{image.height}, over {MAX_IMAGE_PIXELS:,} pixels; "
+                                  "scale it down first.")
+        try:  # a lazily opened file is decoded only here
+            image = np.asarray(image if image.mode in ARRAY_MODES else image.convert("RGBA"))
+        except (OSError, ValueError) as exc:
+            raise ImageInputError(f"The image cannot be decoded ({str(exc)[:80]}).") from None
+    try:
+        a = np.asarray(image)
+    except ValueError:  # ragged nested lists
+        raise ImageInputError("Expected an image array, got rows of different lengths.") from None
     if a.dtype == object or a.size == 0:
         raise ImageInputError("Expected an image array, got an empty or non-numeric value.")
+    if not a.dtype.isnative:  # big-endian 16-bit PNG data would not compare equal to uint16
+        a = a.astype(a.dtype.newbyteorder("="))
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
