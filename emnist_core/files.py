@@ -122,8 +122,13 @@ def read_csv(path) -> tuple[np.ndarray, np.ndarray]:
         frame = pd.read_csv(path, header=None, dtype=np.uint8, engine="c")
     except pd.errors.EmptyDataError:
         raise DataFileError(path, "file is empty") from None
-    except (ValueError, OverflowError) as exc:
-        raise DataFileError(path, f"not an EMNIST CSV: values must be integers 0-255 ({exc})") from None
+    except (ValueError, OverflowError) as exc:  # a header row, a short or long row, 300, -1, 0.5, binary ...
+        # pandas' messages can span lines; the first one says what is wrong.
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:100]
+        raise DataFileError(
+            path, f"not an EMNIST CSV: every row must be 785 integers 0-255, label then 784 pixels, no header "
+            f"({detail})"
+        ) from None
     if frame.shape[1] != 1 + SIDE * SIDE:
         raise DataFileError(
             path, f"rows have {frame.shape[1]} columns, expected 785 (label then 784 pixels, no header)"

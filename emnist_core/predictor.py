@@ -62,9 +62,10 @@ def load_card(path) -> dict | None:
 
     p = card_path(path)
     try:
-        return json.loads(p.read_text())
+        card = json.loads(p.read_text())
     except (OSError, ValueError):
         return None
+    return card if isinstance(card, dict) else None  # a damaged card counts as none
 
 
 class Predictor:
@@ -81,8 +82,18 @@ class Predictor:
             for name, model in self.models.items()
         }
         warm = np.zeros((1, SIDE, SIDE), np.float32)
-        for fn in self._fns.values():
-            fn(warm)  # trace now, not on the first user's stroke
+        for name, fn in self._fns.items():
+            try:
+                out = fn(warm)  # trace now, not on the first user's stroke
+            except Exception as exc:  # TF and Keras raise many types for a model built for other inputs
+                raise ModelFileError(f"model {name}: does not take 28x28 images ({type(exc).__name__}); "
+                                     "use a model trained by emnist_core") from None
+            shape, classes = tuple(getattr(out, "shape", ())), self.labels.num_classes
+            if shape != (1, classes):
+                raise ModelFileError(
+                    f"model {name}: gives outputs of shape {shape[1:]} per image, not the {classes} class "
+                    f"scores of EMNIST {self.labels.split}; was it trained on another split?"
+                )
 
     @classmethod
     def load(cls, names=("mlp", "cnn"), models_dir=None) -> "Predictor":
