@@ -7,6 +7,7 @@ signature costs well under a millisecond per image, so that is what ``Predictor`
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +48,17 @@ def load_model(path):
     import keras
 
     path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    if not zipfile.is_zipfile(path):  # Keras would report this as "file not found"
+        raise ModelFileError(f"{path}: not a loadable Keras model (a .keras file is a zip archive; this one is "
+                             "cut short or another kind of file); retrain it or restore the shipped file")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a bad archive; one clear message for all
+        if "arbitrary code execution" in str(exc):  # the words of Keras' safe-mode refusal
+            raise ModelFileError(f"{path}: refused by Keras' safe mode: the model holds Python code (such as a "
+                                 "Lambda layer) that would run on loading; rebuild it from standard layers") from None
         raise ModelFileError(
             f"{path}: not a loadable Keras model ({type(exc).__name__}: {str(exc)[:200]}); "
             "retrain it or restore the shipped file"
