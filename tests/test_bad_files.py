@@ -128,7 +128,8 @@ def _flip_bytes(data: bytes, start: int, step: int = 7) -> bytes:
 
 
 IMAGE_DAMAGE = {
-    "wrong magic": (lambda raw, gz: gzip.compress(idx_bytes(np.zeros((4, 28, 28)), 2049)), "magic number 2049 is not 2051"),
+    "wrong magic": (lambda raw, gz: gzip.compress(idx_bytes(np.zeros((4, 28, 28)), 2049)),
+                    "magic number 2049 is not 2051"),
     "truncated": (lambda raw, gz: gzip.compress(raw[:-100]), "the file is truncated or corrupt"),
     "count too high": (lambda raw, gz: gzip.compress(np.array([2051, 5, 28, 28], ">u4").tobytes() + raw[16:]),
                        "header says 5 images"),
@@ -182,14 +183,17 @@ def _csv_rows(tmp_path, edit):
     return path
 
 
+NOT_785 = "every row must be 785 integers"
 CSV_DAMAGE = {
-    "too few columns": (lambda lines: [",".join(line.split(",")[:100]) for line in lines], "rows have 100 columns, expected 785"),
-    "header row": (lambda lines: ["label," + ",".join(f"p{i}" for i in range(784))] + lines, "every row must be 785 integers"),
-    "one long row": (lambda lines: [lines[0] + ",0,0"] + lines[1:], "every row must be 785 integers"),
-    "one short row": (lambda lines: [lines[0].rsplit(",", 2)[0]] + lines[1:], "every row must be 785 integers"),
-    "value 300": (lambda lines: [lines[0].replace(",0,", ",300,", 1)] + lines[1:], "every row must be 785 integers"),
-    "negative": (lambda lines: [lines[0].replace(",0,", ",-1,", 1)] + lines[1:], "every row must be 785 integers"),
-    "label out of range": (lambda lines: ["99" + lines[0][lines[0].index(","):]] + lines[1:], "label 99 is outside 0-46"),
+    "too few columns": (lambda lines: [",".join(line.split(",")[:100]) for line in lines],
+                        "rows have 100 columns, expected 785"),
+    "header row": (lambda lines: ["label," + ",".join(f"p{i}" for i in range(784))] + lines, NOT_785),
+    "one long row": (lambda lines: [lines[0] + ",0,0"] + lines[1:], NOT_785),
+    "one short row": (lambda lines: [lines[0].rsplit(",", 2)[0]] + lines[1:], NOT_785),
+    "value 300": (lambda lines: [lines[0].replace(",0,", ",300,", 1)] + lines[1:], NOT_785),
+    "negative": (lambda lines: [lines[0].replace(",0,", ",-1,", 1)] + lines[1:], NOT_785),
+    "label out of range": (lambda lines: ["99" + lines[0][lines[0].index(","):]] + lines[1:],
+                           "label 99 is outside 0-46"),
     "empty": (lambda lines: [], "file is empty"),
 }
 

@@ -152,7 +152,8 @@ def test_a_single_dot_becomes_a_centred_blob():
 def test_greyscale_colour_and_16_bit_agree():
     grey = _glyph()
     ref = preprocess(grey).astype(int)
-    for variant in (np.stack([grey] * 3, -1), grey.astype(np.uint16) * 257, (grey.astype(np.uint16) * 257).astype(">u2"),
+    deep = grey.astype(np.uint16) * 257
+    for variant in (np.stack([grey] * 3, -1), deep, deep.astype(">u2"),
                     grey.astype(np.int32) * 257, grey.astype(np.float64) * 4, Image.fromarray(grey).convert("CMYK")):
         assert np.abs(preprocess(variant).astype(int) - ref).max() <= 2
 
@@ -253,7 +254,8 @@ def tiny_model(tmp_path_factory):
     """An untrained 47-class model: enough for the CLI to run end to end, quickly."""
     import keras
 
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(47, activation="softmax")])
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(47, activation="softmax")])
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     model.save(path)
     return path
