@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=5, help="how many guesses to show (default: 5)")
     p.add_argument("--json", action="store_true", help='one JSON object per line: {"file", "top"}')
 
+    p = sub.add_parser("roundtrip", help="redraw test images as browser-style canvases and score the full predict path")
+    p.add_argument("--model", nargs="+", default=["mlp", "cnn"], help="models to score (default: mlp cnn)")
+    p.add_argument("--n", type=int, default=2000, help="test images to redraw (default: 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for the choice and the drawing (default: 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_data_dir(p)
+
     p = sub.add_parser("report", help="draw the report's figures (curves, confusion matrix, sample grids) as PNG")
     p.add_argument("--model", required=True, help="shipped name or .keras path")
     p.add_argument("--out-dir", help="where to write the PNGs (default: beside the model, in figures/NAME)")
@@ -88,8 +95,9 @@ def main(argv=None) -> int:
     from .preprocess import ImageInputError
 
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "report": cmd_report,
-                "download": cmd_download}[args.command](args)
+        command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "report": cmd_report,
+                   "roundtrip": cmd_roundtrip, "download": cmd_download}[args.command]
+        return command(args)
     except (DataNotFoundError, DataFileError, DownloadError, ModelFileError, ImageInputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -195,6 +203,28 @@ def cmd_predict(args) -> int:
         else:
             print(f"{path}: " + ", ".join(f"{label} {p:.1%}" for label, p in line["top"]))
     return 1 if failed else 0
+
+
+def cmd_roundtrip(args) -> int:
+    from . import datasets as ds
+    from .predictor import Predictor
+    from .roundtrip import canvas_roundtrip
+
+    data = ds.load_dataset("pool47", args.data_dir)
+    result = canvas_roundtrip(Predictor.load(args.model), data.x_test, data.labels_as_classes(data.y_test),
+                              n=args.n, seed=args.seed)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['n']} pool47 test images, redrawn as hard-edged 800x800 canvases (seed {args.seed})")
+    print(f"{'model':<12}{'28x28':>9}{'canvas':>9}{'gap (points)':>14}")
+    for name, m in result["models"].items():
+        print(f"{name:<12}{m['accuracy_28x28']:>9.2%}{m['accuracy_canvas']:>9.2%}{m['gap_points']:>14.2f}")
+    stats = result["ink_statistics"]
+    print("\nink statistics (mean, std)   EMNIST 28x28 | drawn canvases after preprocessing")
+    for key in stats["emnist_28x28"]:
+        print(f"  {key:<18} {stats['emnist_28x28'][key]} | {stats['canvas_preprocessed'][key]}")
+    return 0
 
 
 def cmd_report(args) -> int:
