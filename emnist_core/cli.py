@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=5, help="how many guesses to show (default: 5)")
     p.add_argument("--json", action="store_true", help='one JSON object per line: {"file", "top"}')
 
+    p = sub.add_parser("calibrate", help="fit a class-prior correction on validation data and save the corrected model")
+    p.add_argument("--model", required=True, help="trained model (.keras path or shipped name) with its card")
+    p.add_argument("--out", required=True, help="output .keras path for the corrected model")
+    _add_data_dir(p)
+
     p = sub.add_parser("roundtrip", help="redraw test images as browser-style canvases and score the full predict path")
     p.add_argument("--model", nargs="+", default=["mlp", "cnn"], help="models to score (default: mlp cnn)")
     p.add_argument("--n", type=int, default=2000, help="test images to redraw (default: 2000)")
@@ -96,7 +101,8 @@ def main(argv=None) -> int:
 
     try:
         command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "report": cmd_report,
-                   "roundtrip": cmd_roundtrip, "download": cmd_download}[args.command]
+                   "roundtrip": cmd_roundtrip, "download": cmd_download,
+                   "calibrate": cmd_calibrate}[args.command]
         return command(args)
     except (DataNotFoundError, DataFileError, DownloadError, ModelFileError, ImageInputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -203,6 +209,43 @@ def cmd_predict(args) -> int:
         else:
             print(f"{path}: " + ", ".join(f"{label} {p:.1%}" for label, p in line["top"]))
     return 1 if failed else 0
+
+
+def cmd_calibrate(args) -> int:
+    import numpy as np
+
+    from . import datasets as ds
+    from .calibration import fit_tau, training_log_prior, with_prior_correction
+    from .evaluation import evaluate_arrays, predict_probabilities, report_path, save_report
+    from .predictor import load_card, load_model, resolve_model_path
+    from .training import command_line, write_model
+
+    source = resolve_model_path(args.model)
+    card = load_card(source)
+    if card is None:
+        raise ValueError(f"{source}: no model card beside it; calibrate needs the card to know its dataset")
+    data = ds.load_dataset(card["data"]["dataset"], args.data_dir)
+    model = load_model(source)
+    y_val, y_test = data.labels_as_classes(data.y_val), data.labels_as_classes(data.y_test)
+    log_prior = training_log_prior(data.labels_as_classes(data.y_train), data.num_classes)
+    tau, table = fit_tau(predict_probabilities(model, data.x_val), y_val, log_prior)
+    corrected = with_prior_correction(model, log_prior, tau)
+    out = Path(args.out)
+    report = evaluate_arrays(corrected, data.x_test, y_test, data.label_map)
+    report.update(model=out.name, dataset=data.name, part="test")
+    metrics = {k: report[k] for k in ("n", "accuracy", "loss", "mean_recall")}
+    card.update(
+        name=out.name.removesuffix(".keras"),
+        calibration={"method": "logit adjustment by the training class prior", "tau": tau,
+                     "fitted_on": f"{data.name} validation ({len(y_val)} images)", "validation_table": table},
+        uncalibrated_test_metrics=card.get("test_metrics"), test_metrics=metrics,
+        command=f"{card['command']} && {command_line()}",
+    )
+    card["architecture"]["parameters"] = int(corrected.count_params())
+    write_model(corrected, out, card)
+    save_report(report, report_path(out))
+    print(json.dumps({"model": str(out), "tau": tau, **metrics}))
+    return 0
 
 
 def cmd_roundtrip(args) -> int:

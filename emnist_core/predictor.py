@@ -47,6 +47,8 @@ def load_model(path):
     """Load a ``.keras`` file for inference, in Keras' safe mode (no arbitrary code)."""
     import keras
 
+    from . import calibration  # noqa: F401  registers PriorCorrection, a layer of the shipped models
+
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")

@@ -245,17 +245,25 @@ def card_path(model_path) -> Path:
 
 def save_model(result: TrainResult, path, command_path: str | None = None) -> Path:
     """Save ``result.model`` (no optimizer state) and its card beside it, each atomically."""
+    card = dict(result.card)
+    card["command"] = result.config.command(command_path or str(path))
+    return write_model(result.model, path, card)
+
+
+def write_model(model, path, card: dict) -> Path:
+    """Write ``model`` without optimizer state, then its ``card``; each file appears whole or not at all."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"model files end in .keras, got {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A copy rebuilt from its config is never compiled: it carries the weights but no optimizer (a third of the size).
-    bare = result.model.__class__.from_config(result.model.get_config())
-    bare.set_weights(result.model.get_weights())
-    card = dict(result.card)
-    card["command"] = result.config.command(command_path or str(path))
-    card["file"] = path.name
-    atomic_write(path, lambda tmp: bare.save(tmp))
+    if getattr(model, "optimizer", None) is not None:
+        # A copy rebuilt from its config is never compiled: it carries the weights but no optimizer
+        # (a third of the size).
+        bare = model.__class__.from_config(model.get_config())
+        bare.set_weights(model.get_weights())
+        model = bare
+    card = {**card, "file": path.name}
+    atomic_write(path, lambda tmp: model.save(tmp))
     atomic_write(card_path(path), lambda tmp: tmp.write_text(json.dumps(card, indent=1)))
     return path
 
