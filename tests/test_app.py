@@ -1,0 +1,222 @@
+"""API tests: the app launched in this process, driven over HTTP with gradio_client, as other programs use it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+gradio_client = pytest.importorskip("gradio_client")
+CANVAS = 400
+# Characters drawn as pen strokes on the canvas, in fractions of its side: distinct shapes with no
+# look-alike class, so any usable model reads them.
+STROKES = {
+    "7": [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]],
+    "X": [[(0.25, 0.15), (0.75, 0.85)], [(0.75, 0.15), (0.25, 0.85)]],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sketch_file(folder: Path, char: str | None, size: int = CANVAS) -> Path:
+    """A sketchpad composite (black ink on white RGBA) of ``char`` drawn with a round pen; None: blank."""
+    image = Image.new("RGBA", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    for stroke in STROKES.get(char, []):
+        draw.line([(x * size, y * size) for x, y in stroke], fill="black", width=size // 14, joint="curve")
+    path = folder / f"sketch-{char or 'blank'}-{size}.png"
+    image.save(path)
+    return path
+
+
+def sketch(path) -> dict:
+    return {"background": None, "layers": [], "composite": gradio_client.handle_file(str(path))}
+
+
+@pytest.fixture(scope="module")
+def app_module(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EMNIST_MODELS_DIR", str(tmp_path_factory.mktemp("models")))  # retrained models go here
+        import app
+
+        yield app
+
+
+@pytest.fixture(scope="module")
+def client(app_module):
+    port = free_port()
+    app_module.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        app_module.demo.close()
+
+
+@pytest.fixture
+def with_data(app_module):
+    app_module.lab.data_ready.wait(120)
+    if app_module.lab.dataset is None:
+        pytest.skip(f"EMNIST test images not available: {app_module.lab.data_message}")
+    return app_module.lab.dataset
+
+
+@pytest.mark.parametrize("char", sorted(STROKES))
+def test_drawn_character_is_read_by_both_models(client, tmp_path, char):
+    mlp, cnn, preview, verdict = client.predict(sketch(sketch_file(tmp_path, char)), api_name="/predict")
+    for top in (mlp, cnn):
+        confidences = [c["confidence"] for c in top["confidences"]]
+        assert len(confidences) == 5 and confidences == sorted(confidences, reverse=True)
+        assert top["label"] == char
+    assert preview.startswith("<img") and "data:image/png;base64," in preview
+    assert f"Both models read {char}" in verdict
+
+
+def test_only_composite_is_enough(client, tmp_path):
+    """A client may send the composite alone, and at Gradio's default canvas size."""
+    mlp, cnn, _, _ = client.predict({"composite": gradio_client.handle_file(str(sketch_file(tmp_path, "7", 800)))},
+                                    api_name="/predict")
+    assert mlp["label"] == cnn["label"] == "7"
+
+
+@pytest.mark.parametrize("value", ["blank", "none"])
+def test_empty_canvas_gets_a_message_not_an_error(client, tmp_path, value):
+    payload = sketch(sketch_file(tmp_path, None)) if value == "blank" else {"background": None, "layers": [],
+                                                                             "composite": None}
+    mlp, cnn, _, verdict = client.predict(payload, api_name="/predict")
+    assert not mlp and not cnn  # cleared labels
+    assert "empty" in verdict and "draw a character" in verdict
+
+
+def test_photo_goes_through_the_same_preprocessing(client, tmp_path):
+    # A "photo": grey paper, dark ink, larger than the canvas and not square.
+    image = Image.new("RGB", (900, 600), (200, 200, 190))
+    ImageDraw.Draw(image).line([(300, 100), (600, 100), (420, 520)], fill=(40, 40, 60), width=40)
+    image.save(tmp_path / "photo.jpg")
+    mlp, cnn, preview, _ = client.predict(gradio_client.handle_file(str(tmp_path / "photo.jpg")),
+                                          api_name="/predict_photo")
+    assert mlp["label"] == cnn["label"] == "7"
+    assert "data:image/png" in preview
+
+
+def test_o_0_gallery_shows_captioned_test_images(client, app_module, with_data):
+    report = app_module.lab.live["mlp"].report
+    o, zero = report["classes"].index("O"), report["classes"].index("0")
+    expected = report["confusion_matrix"][o][zero]
+    images, note = client.predict("mlp", "O", "0", api_name="/gallery")
+    assert len(images) == min(expected, app_module.GALLERY_MAX) > 0
+    for item in images:
+        assert Path(item["image"]).exists()
+        assert item["caption"].startswith("O -> 0 (") and item["caption"].endswith("%)")
+    assert f"{expected} test images of **O** read as **0**" in note
+    confidences = [int(item["caption"].split("(")[1].rstrip("%)")) for item in images]
+    assert confidences == sorted(confidences, reverse=True)
+
+
+def test_shortcut_and_pair_endpoints_fill_the_gallery(client, app_module, with_data):
+    true, pred, images, _ = client.predict("cnn", api_name="/gallery_Z_2")
+    assert (true, pred) == ("Z", "2")
+    assert all(item["caption"].startswith("Z -> 2 (") for item in images)
+    _, _, pairs, _, _ = client.predict("cnn", api_name="/confusions")  # the ranking a person chooses from
+    top = app_module.lab.live["cnn"].report["confused_pairs"][0]
+    assert pairs["choices"][0] == [f"{top['true']} -> {top['predicted']}: {top['count']}",
+                                   f"{top['true']} -> {top['predicted']}"]
+    true, pred, images, _ = client.predict("cnn", f"{top['true']} -> {top['predicted']}", api_name="/gallery_pair")
+    assert (true, pred) == (top["true"], top["predicted"])
+    assert len(images) == min(top["count"], app_module.GALLERY_MAX)
+
+
+@pytest.mark.parametrize("true, pred, says", [("O", "O", "two different"), ("?", "0", "not an EMNIST"),
+                                               ("o", "0", "read as")])
+def test_gallery_input_is_validated(client, with_data, true, pred, says):
+    images, note = client.predict("mlp", true, pred, api_name="/gallery")
+    assert says in note
+    assert bool(images) == (says == "read as")  # lower-case o is merged into O in ByMerge
+
+
+def test_without_data_the_shipped_report_still_shows(client, app_module, monkeypatch):
+    def missing():
+        raise app_module.datasets.DataNotFoundError("EMNIST bymerge test files not found (looked in nowhere)")
+
+    monkeypatch.setattr(app_module.lab, "dataset", None)
+    monkeypatch.setattr(app_module.lab, "data_message", "")
+    app_module.lab._load_data(missing)
+    summary, matrix, pairs, table, note = client.predict("mlp", api_name="/confusions")
+    assert "accuracy" in summary and matrix is not None
+    assert table["data"] and len(table["data"]) == 47
+    assert "EMNIST_DATA_DIR" in note
+    images, note = client.predict("mlp", "O", "0", api_name="/gallery")
+    assert images == [] and "EMNIST_DATA_DIR" in note
+    status, *_ = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
+    assert "EMNIST_DATA_DIR" in status
+
+
+def test_missing_data_dir_is_reported(app_module, monkeypatch, tmp_path):
+    monkeypatch.setenv("EMNIST_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(app_module.datasets.DataNotFoundError, match="nowhere"):
+        app_module.load_data()
+
+
+def test_training_can_be_turned_off(client, app_module, monkeypatch):
+    monkeypatch.setattr(app_module, "TRAINING_DISABLED", True)
+    status, *_ = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
+    assert "turned off" in status
+
+
+def test_cancel_stops_training_and_one_job_runs_at_a_time(client, app_module, with_data):
+    models = Path(os.environ["EMNIST_MODELS_DIR"])
+    before, previous = set(models.glob("*.keras")), app_module.lab.job
+    job = client.submit("seed-cnn", 5, 32, 1e-3, 5000, api_name="/train")  # a minute or more if let run
+    deadline = time.monotonic() + 60
+    while app_module.lab.job is previous or app_module.lab.job.batch == 0:
+        assert time.monotonic() < deadline and not job.done(), "training did not start"
+        time.sleep(0.05)
+    status, _ = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
+    assert status.startswith("Busy")
+    assert "Cancelling" in client.predict(api_name="/cancel_training")
+    status, _ = job.result(timeout=60)
+    assert "cancelled" in status
+    assert set(models.glob("*.keras")) == before
+    assert not app_module.lab.train_lock.locked()
+
+
+def test_bad_training_settings_get_a_message(client, with_data):
+    status, *_ = client.predict("seed-mlp", 1, 128, 5.0, 500, api_name="/train")
+    assert "learning rate" in status
+
+
+def test_tiny_retrain_runs_and_can_be_put_live(client, app_module, with_data, tmp_path):
+    shipped = app_module.lab.live["mlp"].path
+    status, curves = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
+    assert status.startswith("Done. **Test accuracy:"), status
+    assert curves is not None
+    path = Path(os.environ["EMNIST_MODELS_DIR"]) / Path(status.split("Saved to `")[1].split("`")[0]).name
+    assert path.exists() and path.with_name(path.stem + ".report.json").exists()
+    assert app_module.predictor.ASSETS_DIR not in path.parents
+
+    message = client.predict(api_name="/use_model")
+    assert "is live" in message, message
+    assert app_module.lab.live["mlp"].path == path
+    summary, *_ = client.predict("mlp", api_name="/confusions")
+    assert path.stem in summary
+    mlp, cnn, _, _ = client.predict(sketch(sketch_file(tmp_path, "7")), api_name="/predict")
+    assert mlp["confidences"] and cnn["label"] == "7"  # a 500-image MLP may misread; it must still answer
+
+    message = client.predict(api_name="/restore_models")
+    assert "shipped models are live" in message
+    assert app_module.lab.live["mlp"].path == shipped
+
+
+def test_choosing_an_architecture_offers_its_own_settings(client, app_module):
+    for name, spec in app_module.REGISTRY.items():
+        epochs, batch_size, learning_rate = client.predict(name, api_name="/architecture_defaults")
+        assert (epochs, batch_size, learning_rate) == (spec.hyperparameters["epochs"], spec.hyperparameters[
+            "batch_size"], spec.hyperparameters["learning_rate"])
