@@ -51,6 +51,7 @@ PREDICT_CONCURRENCY = 16  # a classroom drawing at once
 # in Lab.start_job is what allows a single training job.
 TRAIN_CONCURRENCY = 4
 POLL_SECONDS = 0.5
+DATA_WAIT_SECONDS = 60
 DEFAULT_TRAIN_SIZE = 20_000
 DEFAULT_ARCHITECTURE = "seed-mlp"
 MAX_EPOCHS = 50
@@ -453,10 +454,12 @@ def architecture_defaults(arch):
 
 def retrain_setup():
     """The Retrain tab's data note, and the training-set slider's range once the data is known."""
+    lab.data_ready.wait(DATA_WAIT_SECONDS)  # at start-up the data may still be loading
     if lab.dataset is None:
         return data_note(), gr.update()
     n = len(lab.dataset.y_train)
-    return f"{n:,} training images available.", gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n))
+    return (f"{n:,} training images available. Progress shows here while a model trains.",
+            gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)))
 
 
 def cancel_training():
@@ -585,7 +588,6 @@ def build_demo() -> gr.Blocks:
                 gr.Markdown(TRAINING_OFF_MESSAGE if TRAINING_DISABLED else
                             "Train a model from the registry on part of the training images. One job runs at a "
                             "time on this server; drawing keeps working meanwhile.")
-                retrain_data = gr.Markdown()
                 start_epochs, start_batch, start_lr = architecture_defaults(DEFAULT_ARCHITECTURE)
                 with gr.Row():
                     arch = gr.Dropdown(list(REGISTRY), value=DEFAULT_ARCHITECTURE, label="Architecture")
@@ -597,10 +599,9 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     start_button = gr.Button("Start", variant="primary", interactive=not TRAINING_DISABLED)
                     cancel_button = gr.Button("Cancel", variant="stop", interactive=not TRAINING_DISABLED)
-                # Progress shows on a box the job never writes to: Gradio keeps the full bar there even
-                # while the curves below update.
-                train_progress = gr.Markdown("Progress shows here while a model trains.", container=True,
-                                             padding=True, min_height=90)
+                # Also where the progress bar shows: the job never writes to this box, so Gradio keeps the
+                # full bar there while the curves below update.
+                train_info = gr.Markdown(container=True, padding=True, min_height=80)
                 train_status = gr.Markdown()
                 train_curves = gr.Plot(label="Loss and accuracy per epoch")
                 candidate = gr.State(None)
@@ -642,7 +643,7 @@ def build_demo() -> gr.Blocks:
         arch.input(architecture_defaults, arch, [epochs, batch_size, learning_rate], api_name="architecture_defaults")
         start_button.click(start_training, [arch, epochs, batch_size, learning_rate, train_size],
                            [train_status, train_curves, candidate, use_button], api_name="train",
-                           concurrency_limit=TRAIN_CONCURRENCY, show_progress_on=train_progress)
+                           concurrency_limit=TRAIN_CONCURRENCY, show_progress_on=train_info)
         cancel_button.click(cancel_training, None, train_status, api_name="cancel_training", queue=False)
         use_button.click(use_model, candidate, live_status, api_name="use_model").then(
             model_names, None, model_pick, api_name="names_after_use", api_visibility="private")
@@ -654,7 +655,7 @@ def build_demo() -> gr.Blocks:
 
         # On page load: pick the brush, say what data there is. The other tabs fill when opened.
         demo.load(None, js=SELECT_BRUSH_JS)
-        demo.load(retrain_setup, None, [retrain_data, train_size], api_name="retrain_setup", api_visibility="private")
+        demo.load(retrain_setup, None, [train_info, train_size], api_name="retrain_setup", api_visibility="private")
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY)
     return demo
 
