@@ -453,13 +453,13 @@ def architecture_defaults(arch):
 
 
 def retrain_setup():
-    """The Retrain tab's data note, and the training-set slider's range once the data is known."""
+    """The Retrain tab's data note, the training-set slider's range, and whether Start can work."""
     lab.data_ready.wait(DATA_WAIT_SECONDS)  # at start-up the data may still be loading
     if lab.dataset is None:
-        return data_note(), gr.update()
+        return data_note(), gr.update(), gr.update(interactive=False)
     n = len(lab.dataset.y_train)
     return (f"{n:,} training images available. Progress shows here while a model trains.",
-            gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)))
+            gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)), gr.update(interactive=not TRAINING_DISABLED))
 
 
 def cancel_training():
@@ -655,7 +655,8 @@ def build_demo() -> gr.Blocks:
 
         # On page load: pick the brush, say what data there is. The other tabs fill when opened.
         demo.load(None, js=SELECT_BRUSH_JS)
-        demo.load(retrain_setup, None, [train_info, train_size], api_name="retrain_setup", api_visibility="private")
+        demo.load(retrain_setup, None, [train_info, train_size, start_button], api_name="retrain_setup",
+                  api_visibility="private")
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY)
     return demo
 

@@ -171,7 +171,7 @@ def test_training_can_be_turned_off(client, app_module, monkeypatch):
     assert "turned off" in status
 
 
-def test_cancel_stops_training_and_one_job_runs_at_a_time(client, app_module, with_data):
+def test_cancel_stops_training_and_one_job_runs_at_a_time(client, app_module, with_data, tmp_path):
     models = Path(os.environ["EMNIST_MODELS_DIR"])
     before, previous = set(models.glob("*.keras")), app_module.lab.job
     job = client.submit("seed-cnn", 5, 32, 1e-3, 5000, api_name="/train")  # a minute or more if let run
@@ -181,6 +181,9 @@ def test_cancel_stops_training_and_one_job_runs_at_a_time(client, app_module, wi
         time.sleep(0.05)
     status, _ = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
     assert status.startswith("Busy")
+    mlp, cnn, _, _ = client.predict(sketch(sketch_file(tmp_path, "7")), api_name="/predict")  # drawing still works
+    assert mlp["label"] == cnn["label"] == "7"
+    assert not job.done()
     assert "Cancelling" in client.predict(api_name="/cancel_training")
     status, _ = job.result(timeout=60)
     assert "cancelled" in status
