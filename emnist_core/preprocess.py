@@ -24,13 +24,17 @@ BLUR_SIGMA = 1.0
 # around our 64-pixel working size reproduces that (21.8 for hard-edged canvases, 21.9 for scans).
 # Tuned with `python -m emnist_core roundtrip`, which prints both sets of statistics.
 BORDER = 7
-# Half intensity bounds the ink, so a soft scan and a hard-edged brush stroke are framed alike.
-INK_THRESHOLD = 0.5
+# About half intensity bounds the ink, so a soft scan and a hard-edged brush stroke are framed alike.
+# Just under half: a box-reduced hard edge is exactly 127.5, and rounding must not decide the frame.
+INK_THRESHOLD = 0.45
 # Pen widths vary from brush to brush. Strokes outside the range of EMNIST writers' pens are
 # thickened or thinned into it; inside it they are left alone, as EMNIST's own variety is.
 STROKE_RANGE = (8.0, 12.0)  # pixels at NIST_CHAR_SIZE; gives 5.2 px at 28x28, as EMNIST
 MAX_STROKE_STEPS = 4
 MAX_INPUT_SIDE = 4096  # larger arrays are shrunk first; the character never needs more detail
+# Canvases over this size are box-reduced by Pillow (2-4x, in C) before any other work: the 64-pixel
+# working size needs no more, and an 800x800 sketch then costs what a 400x400 one does.
+WORK_SIDE = 512
 # A file over this many pixels is refused before it is decoded: 25 M is a 5000x5000 photo, and a
 # small PNG can claim 20000x20000 (a decompression bomb) that would take gigabytes to decode.
 MAX_IMAGE_PIXELS = 25_000_000
@@ -63,7 +67,7 @@ def ink_map(image) -> np.ndarray:
     return _ink_u8(image).astype(np.float32) * (1 / 255)
 
 
-def _ink_u8(image) -> np.ndarray:
+def _ink_u8(image, reduce: bool = True) -> np.ndarray:
     """``ink_map`` as uint8 0-255: on an 800x800 canvas, integer maths keeps this to a few ms."""
     if isinstance(image, Image.Image):
         if image.width * image.height > MAX_IMAGE_PIXELS:
@@ -90,6 +94,9 @@ def _ink_u8(image) -> np.ndarray:
         a = a[::step, ::step]
     if a.dtype != np.uint8:
         a = np.round(_to_unit_float(a) * 255).astype(np.uint8)
+    if reduce and max(a.shape[:2]) > WORK_SIDE:
+        factor = min(4, -(-max(a.shape[:2]) // WORK_SIDE))
+        a = np.asarray(Image.fromarray(np.ascontiguousarray(a)).reduce(factor))
     grey = a
     if a.ndim == 3:
         grey = np.asarray(Image.fromarray(np.ascontiguousarray(a[:, :, :3]), "RGB").convert("L"))
@@ -135,9 +142,14 @@ def preprocess(image) -> np.ndarray:
 
     Raises ``EmptyCanvasError`` when there is no ink, ``ImageInputError`` for unreadable input.
     """
+    threshold = round(INK_THRESHOLD * 255)
     ink = _ink_u8(image)
-    mask = ink >= round(INK_THRESHOLD * 255)
+    mask = ink >= threshold
     rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):  # a mark thinner than the reduction may have faded: look again at full size
+        ink = _ink_u8(image, reduce=False)
+        mask = ink >= threshold
+        rows = np.flatnonzero(mask.any(axis=1))
     if not len(rows):
         raise EmptyCanvasError()
     cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
@@ -179,19 +191,23 @@ def stroke_width(ink: np.ndarray) -> float:
 
 
 def normalise_stroke(img: Image.Image) -> Image.Image:
-    """Grow or shrink the ink by whole pixels into ``STROKE_RANGE``."""
+    """Grow or shrink the ink into ``STROKE_RANGE``: whole pixels, then a blend for the fraction.
+
+    The blend keeps the result continuous in the input, so a pixel more or less of pen width
+    never flips a whole step.
+    """
     width = stroke_width(np.asarray(img))
     low, high = STROKE_RANGE
-    target = min(max(width, low), high)
-    steps = int(round((target - width) / 2))
-    steps = max(-MAX_STROKE_STEPS, min(MAX_STROKE_STEPS, steps))
-    grow = ImageFilter.MaxFilter(3) if steps > 0 else ImageFilter.MinFilter(3)
+    need = (min(max(width, low), high) - width) / 2  # pixels to add (or remove) on each side
+    need = max(-MAX_STROKE_STEPS, min(MAX_STROKE_STEPS, need))
+    step = ImageFilter.MaxFilter(3) if need > 0 else ImageFilter.MinFilter(3)
+    whole, fraction = int(abs(need)), abs(need) % 1
     out = img
-    for _ in range(abs(steps)):
-        thinner = out.filter(grow)
-        if steps < 0 and np.asarray(thinner).max() < 128:
+    for i in range(whole + (fraction > 0)):
+        nxt = out.filter(step)
+        if need < 0 and np.asarray(nxt).max() < 128:
             break  # never erase a thin character
-        out = thinner
+        out = nxt if i < whole else Image.blend(out, nxt, fraction)
     return out
 
 
