@@ -76,6 +76,11 @@ def test_bad_model_name_is_a_clear_error():
     assert proc.returncode == 2 and "unknown model 'nope'" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_every_command_has_help():
-    for command in ("train", "evaluate", "predict", "report"):
-        assert "--model" in run_cli(command, "--help").stdout
+def test_every_command_has_help(capsys):
+    from emnist_core.cli import main
+
+    assert "roundtrip" in run_cli("--help").stdout
+    for command in ("train", "evaluate", "predict", "report", "calibrate", "roundtrip"):
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0 and "--model" in capsys.readouterr().out
