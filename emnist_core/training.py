@@ -234,7 +234,8 @@ def _recipe(name: str) -> dict:
         "loss": f"categorical cross-entropy, label smoothing {opts['label_smoothing']}",
         "augmentation": {"rotation_degrees": augment.ROTATION_DEGREES, "shear": augment.SHEAR,
                          "scale": list(augment.SCALE), "shift_pixels": augment.SHIFT_PIXELS,
-                         "stroke_change": augment.STROKE_CHANGE},
+                         "stroke_change": augment.STROKE_CHANGE, "hard_ink_rate": augment.HARD_INK_RATE,
+                         "hard_ink_levels": list(augment.HARD_INK_LEVELS)},
     }
 
 
