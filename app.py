@@ -7,13 +7,18 @@ GRADIO_SERVER_PORT). Environment:
 
 - ``EMNIST_DATA_DIR``: folder of the EMNIST gzip files; needed for the test images and retraining.
 - ``EMNIST_MODELS_DIR``: where retrained models are written (never ``assets/``).
-- ``EMNIST_DISABLE_TRAINING=1``: turn retraining off, e.g. on a public Space.
+- ``EMNIST_DISABLE_TRAINING=1``: turn retraining off, e.g. on a public Space (the API refuses it too).
+
+Every input is checked at the boundary: a bad upload or API payload gets a short message, a damaged
+shipped model is reported at the top of the page while the others serve.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import logging
+import math
 import os
 import threading
 import time
@@ -32,7 +37,7 @@ from PIL import Image  # noqa: E402
 
 from emnist_core import datasets, evaluation, figures, labels, predictor, training  # noqa: E402
 from emnist_core.models import REGISTRY  # noqa: E402
-from emnist_core.preprocess import ImageInputError  # noqa: E402
+from emnist_core.preprocess import MAX_IMAGE_PIXELS, ImageInputError  # noqa: E402
 
 SLOTS = {"mlp": "MLP", "cnn": "CNN"}  # the app always compares one live model of each kind
 CLASSES = list(labels.label_map("bymerge").names)
@@ -45,7 +50,10 @@ PREVIEW_PX = 168  # the 28x28 input, shown 6x enlarged
 GALLERY_MAX = 48
 GALLERY_ZOOM = 4
 PAIRS_SHOWN = 24
+CLASS_ECHO = 12  # characters of a typed class shown back in a message
 SHORTCUTS = (("O", "0"), ("0", "O"), ("Z", "2"), ("2", "Z"))
+REPORT_KEYS = {"n", "accuracy", "mean_recall", "classes", "per_class", "confusion_matrix", "confused_pairs",
+               "misclassified"}
 PREDICT_CONCURRENCY = 16  # a classroom drawing at once
 # More than one, so a second teacher is told "busy" at once instead of waiting in the queue; the lock
 # in Lab.start_job is what allows a single training job.
@@ -57,6 +65,10 @@ DEFAULT_ARCHITECTURE = "seed-mlp"
 MAX_EPOCHS = 50
 BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
 TRAINING_DISABLED = os.environ.get("EMNIST_DISABLE_TRAINING", "").strip().lower() in ("1", "true", "yes")
+# Gradio refuses bigger uploads before the app sees them; a phone photo of a character is a few MB.
+MAX_UPLOAD = "10mb"
+LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD}  # for every launch: `python app.py`, the tests and the benches
+log = logging.getLogger("emnist_sketch_lab")
 
 EMPTY_MESSAGE = "The canvas is empty: draw a character first."
 DATA_HELP = (
@@ -65,6 +77,14 @@ DATA_HELP = (
     "or fetch them with `python -m emnist_core download --split bymerge --part test` (then `--split byclass`)."
 )
 TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE_TRAINING=1`)."
+MAX_MESSAGE = 300  # characters of an error message, at most
+IMAGE_TYPES = "a PNG, JPEG, GIF, BMP or WebP of one character"
+NOT_AN_IMAGE = f"That file is not an image: upload {IMAGE_TYPES}."
+EMPTY_FILE = f"That file is empty (0 bytes): upload {IMAGE_TYPES}."
+DAMAGED_IMAGE = "That image file is damaged or cut short: save it again, or upload another."
+NO_MODEL_MESSAGE = "No model could be loaded on this server: see the note at the top of the page."
+MODELS_IN_ASSETS = ("The folder for retrained models (`EMNIST_MODELS_DIR`) is the shipped `assets/` folder or "
+                    "inside it; set it to another folder, so that retraining never touches the shipped models.")
 # Gradio's sketchpad starts, and starts again after Clear, with no tool selected: select the brush
 # whenever no tool is, so that every first stroke draws.
 SELECT_BRUSH_JS = """
@@ -102,10 +122,54 @@ class LiveModel:
 
 
 def load_live(slot: str, name_or_path) -> LiveModel:
+    """Load a model for ``slot``; ModelFileError, naming the file, when it cannot serve."""
     path = predictor.resolve_model_path(name_or_path)
-    report = evaluation.report_path(path)
-    return LiveModel(slot, path.name.removesuffix(".keras"), path, predictor.load_model(path),
-                     predictor.load_card(path), evaluation.load_report(report) if report.exists() else None)
+    model = predictor.load_model(path)  # Keras safe mode: a file cannot run code on loading
+    predictor.Predictor({str(path): model})  # refuses a model built for other inputs or classes
+    return LiveModel(slot, path.name.removesuffix(".keras"), path, model, predictor.load_card(path),
+                     read_report(evaluation.report_path(path)))
+
+
+def read_report(path: Path) -> dict | None:
+    """A model's evaluation report, or None when it is missing or damaged: the Confusions tab then says
+    how to make one, and the rest of the app works without it."""
+    if not path.exists():
+        return None
+    try:
+        report = evaluation.load_report(path)
+    except (OSError, ValueError) as exc:  # unreadable, not JSON
+        log.warning("report not used: %s: %s", path, exc)
+        return None
+    if not (isinstance(report, dict) and REPORT_KEYS <= report.keys()):
+        log.warning("report not used: %s: not an evaluation report", path)
+        return None
+    return report
+
+
+def shipped_candidates(slot: str) -> list[str]:
+    """A slot's shipped models, preferred first: its alias, then the registry's other models of that kind."""
+    return list(dict.fromkeys([predictor.ALIASES[slot], *(n for n, s in REGISTRY.items() if s.kind == slot)]))
+
+
+def load_shipped(assets_dir) -> tuple[dict[str, LiveModel], list[str]]:
+    """The first shipped model of each kind that loads, and why each one that failed did.
+
+    One damaged file must not take the app down: the other kind, or another shipped model of the
+    same kind, still serves.
+    """
+    live, problems = {}, []
+    for slot in SLOTS:
+        for name in shipped_candidates(slot):
+            path = Path(assets_dir) / f"{name}.keras"
+            if name != predictor.ALIASES[slot] and not path.exists():
+                continue  # only the alias must ship; the others are fallbacks when present
+            try:
+                live[slot] = load_live(slot, path)
+                break
+            except predictor.ModelFileError as exc:
+                problems.append(str(exc))
+                log.warning("shipped model not loaded: %s", exc)
+    return live, problems
 
 
 def load_data():
@@ -115,8 +179,9 @@ def load_data():
 class Lab:
     """All server state: the live models, the test data (or why it is missing), the one training job."""
 
-    def __init__(self, data_loader=load_data):
-        self.shipped = {slot: load_live(slot, slot) for slot in SLOTS}
+    def __init__(self, data_loader=load_data, assets_dir=predictor.ASSETS_DIR):
+        self.assets_dir = Path(assets_dir)
+        self.shipped, self.load_problems = load_shipped(self.assets_dir)
         self.live = dict(self.shipped)
         self.predictor = predictor.Predictor({slot: m.model for slot, m in self.live.items()})
         self.dataset = None
@@ -153,11 +218,18 @@ class Lab:
         new = predictor.Predictor({slot: m.model for slot, m in live.items()})
         self.live, self.predictor = live, new
 
-    def start_job(self, config) -> "TrainingJob | None":
+    def models_folder(self) -> Path:
+        """Where retrained models go; ValueError when that is the shipped assets folder or inside it."""
+        folder, assets = predictor.models_dir().resolve(), self.assets_dir.resolve()
+        if folder == assets or assets in folder.parents:
+            raise ValueError(MODELS_IN_ASSETS)
+        return folder
+
+    def start_job(self, config, folder: Path) -> "TrainingJob | None":
         """Start training in a thread, or None when a job is already running on this server."""
         if not self.train_lock.acquire(blocking=False):
             return None
-        self.job = TrainingJob(config, self.dataset, self.train_lock)
+        self.job = TrainingJob(config, self.dataset, self.train_lock, folder)
         threading.Thread(target=self.job.run, name="training", daemon=True).start()
         return self.job
 
@@ -165,8 +237,8 @@ class Lab:
 class TrainingJob:
     """One training run in its own thread: the UI polls its progress and may cancel it."""
 
-    def __init__(self, config, dataset, lock: threading.Lock):
-        self.config, self.dataset, self.lock = config, dataset, lock
+    def __init__(self, config, dataset, lock: threading.Lock, folder: Path):
+        self.config, self.dataset, self.lock, self.folder = config, dataset, lock, folder
         self.cancel, self.done = threading.Event(), threading.Event()
         self.epoch, self.batch, self.batches = 0, 0, 1
         self.history: dict[str, list[float]] = {}
@@ -207,12 +279,10 @@ class TrainingJob:
                                                 data.label_map)
             self.report = {**report, "dataset": data.name, "part": "test"}
             result.card["test_metrics"] = {k: v for k, v in self.report.items() if isinstance(v, (int, float))}
-            self.stage = "saving"
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            path = predictor.models_dir() / f"{self.config.model}-{stamp}.keras"
-            training.save_model(result, path)
-            evaluation.save_report(self.report, evaluation.report_path(path))
-            self.path = path
+            if self.cancel.is_set():  # pressed while evaluating: still nothing saved
+                raise training.TrainingCancelled()
+            self.stage = "saving"  # from here on the model is kept: cancel_training says so
+            self.path = self.save(result)
         except training.TrainingCancelled:
             self.cancelled = True
         except Exception as exc:  # shown to the teacher; the server keeps serving
@@ -222,10 +292,111 @@ class TrainingJob:
             self.done.set()
             self.lock.release()
 
+    def save(self, result) -> Path:
+        """Write the model, its card and its report; if any write fails, remove the others, so that no
+        part of a model is left behind (each file is itself written atomically)."""
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = self.folder / f"{self.config.model}-{stamp}.keras"
+        written = (path, training.card_path(path), evaluation.report_path(path))
+        try:
+            training.save_model(result, path)
+            evaluation.save_report(self.report, written[2])
+        except BaseException:
+            for leftover in written:
+                leftover.unlink(missing_ok=True)
+            raise
+        return path
+
 
 def format_seconds(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+# ---------------------------------------------------------------- input checks
+# Gradio turns each request's payload into the handlers' values before any handler runs, and answers
+# what it cannot convert with a bare "Error". These checks answer with what to send instead.
+
+def refuse(message: str, cause: Exception | None = None) -> gr.Error:
+    """A bad input's message, for the page or the API caller; not a server fault, so no traceback in the log."""
+    if len(message) > MAX_MESSAGE:  # Gradio's own messages quote the value sent, which may be huge
+        message = f"{message[:MAX_MESSAGE // 2]} ... {message[-MAX_MESSAGE // 2:]}"
+    log.info("input refused: %s%s", message, f" ({type(cause).__name__}: {str(cause)[:200]})" if cause else "")
+    return gr.Error(message, print_exception=False)
+
+
+def check_image_file(source):
+    """An upload (a path, or bytes from the canvas) must be a non-empty image within MAX_IMAGE_PIXELS,
+    judged from its header: a PNG of a few kB can claim 20000x20000 pixels, gigabytes once decoded."""
+    data = source if isinstance(source, (bytes, bytearray)) else None
+    if (len(data) if data is not None else os.path.getsize(source)) == 0:
+        raise refuse(EMPTY_FILE)
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else source) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:  # Pillow's own, larger limit, met while reading the header
+        raise refuse(f"That image has over {MAX_IMAGE_PIXELS:,} pixels: scale it down first.") from None
+    except (OSError, SyntaxError, ValueError):  # UnidentifiedImageError is an OSError
+        raise refuse(NOT_AN_IMAGE) from None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise refuse(f"That image is {width}x{height} pixels, over {MAX_IMAGE_PIXELS:,}: scale it down first.")
+
+
+class Sketchpad(gr.Sketchpad):
+    """gr.Sketchpad that checks each image it is sent (canvas layers, or files from the API) before decoding it."""
+
+    def get_block_name(self):
+        return "imageeditor"  # the front-end component of gr.Sketchpad
+
+    def convert_and_format_image(self, file, flatten_on_white=False):
+        if file is not None:
+            check_image_file(file if isinstance(file, (bytes, bytearray)) else file.path)
+        return super().convert_and_format_image(file, flatten_on_white)
+
+
+class PhotoUpload(gr.Image):
+    """gr.Image that checks the uploaded file before decoding it."""
+
+    def get_block_name(self):
+        return "image"  # the front-end component of gr.Image
+
+    def preprocess(self, payload):
+        if payload is not None and payload.url and payload.url.startswith("data:"):
+            check_image_file(base64.b64decode(payload.url.partition(",")[2]))
+        elif payload is not None and payload.path:
+            check_image_file(payload.path)
+        return super().preprocess(payload)
+
+
+def expected_value(component) -> str:
+    """What an API caller should send for ``component``, in words."""
+    if isinstance(component, gr.ImageEditor):
+        return 'a sketch: {"composite": an image file}'
+    if isinstance(component, gr.Image):
+        return "an image file"
+    if isinstance(component, (gr.Slider, gr.Number)):
+        return "a number"
+    return "one of its choices"
+
+
+def input_problem(block_fn, exc: Exception) -> str:
+    """What to send instead of a payload Gradio could not convert (wrong shape or type, undecodable pixels)."""
+    if isinstance(exc.__cause__, (OSError, SyntaxError)):  # Pillow read the header but not the pixels
+        return DAMAGED_IMAGE
+    takes = "; ".join(f"{block.label}: {expected_value(block)}" for block in block_fn.inputs if not block.stateful)
+    return f"/{block_fn.api_name} cannot use what was sent. It takes {takes or 'no input'}."
+
+
+class CheckedBlocks(gr.Blocks):
+    """gr.Blocks that answers a payload it cannot convert with input_problem's message, not a bare "Error"."""
+
+    async def preprocess_data(self, block_fn, *args, **kwargs):
+        try:
+            return await super().preprocess_data(block_fn, *args, **kwargs)
+        except gr.Error as exc:  # Gradio's own checks (a value not among the choices ...): no traceback either
+            raise refuse(exc.message) from None
+        except Exception as exc:  # pydantic's ValidationError, Gradio's ComponentProcessingError ...
+            raise refuse(input_problem(block_fn, exc), exc.__cause__ or exc) from None
 
 
 # ---------------------------------------------------------------- Draw
@@ -249,7 +420,8 @@ def predict(sketch):
         x28, tops = lab.predictor.predict_drawing(image, TOP_K)
     except ImageInputError as exc:  # includes EmptyCanvasError, with its own message
         return None, None, preview_html(None), str(exc)
-    return dict(tops["mlp"]), dict(tops["cnn"]), preview_html(x28), verdict(tops)
+    mlp, cnn = (dict(tops[slot]) if slot in tops else None for slot in SLOTS)  # a slot may have no model
+    return mlp, cnn, preview_html(x28), verdict(tops)
 
 
 def predict_photo(image):
@@ -259,6 +431,8 @@ def predict_photo(image):
 
 
 def verdict(tops) -> str:
+    if len(tops) < len(SLOTS):
+        return lone_verdict(tops)
     (mlp, p_mlp), (cnn, p_cnn) = tops["mlp"][0], tops["cnn"][0]
     if mlp == cnn:
         text = f"**Both models read {mlp}** (MLP {p_mlp:.0%}, CNN {p_cnn:.0%})."
@@ -270,6 +444,21 @@ def verdict(tops) -> str:
     )
     note = labels.lookalike_note(list(guesses))
     return f"{text}\n\n{note}" if note else text
+
+
+def lone_verdict(tops) -> str:
+    """The verdict when a shipped model failed to load and its slot is empty."""
+    if not tops:
+        return NO_MODEL_MESSAGE
+    (slot, top), = tops.items()
+    missing = ", ".join(SLOTS[s] for s in SLOTS if s not in tops)
+    return f"**The {SLOTS[slot]} reads {top[0][0]}** ({top[0][1]:.0%}); no {missing} is available on this server."
+
+
+def missing_model(slot) -> str:
+    if slot in SLOTS:
+        return f"No {SLOTS[slot]} is available on this server: its model file could not be loaded."
+    return f"Unknown model; choose one of {', '.join(SLOTS)}."
 
 
 def preview_html(x28) -> str:
@@ -298,10 +487,10 @@ def confusions(slot):
     """Model slot -> (summary, heatmap, pair choices, per-class table, data note)."""
     live = lab.live.get(slot)
     if live is None:
-        raise gr.Error(f"Unknown model {slot!r}; choose one of {', '.join(SLOTS)}.")
+        raise refuse(missing_model(slot))
     report = live.report
     if report is None:
-        text = (f"No evaluation report for {live.title}: run "
+        text = (f"No usable evaluation report (`{evaluation.report_path(live.path).name}`) for {live.title}: run "
                 f"`python -m emnist_core evaluate --model {live.path} --save-report`.")
         return text, None, gr.update(choices=[], value=None), None, data_note()
     summary = (f"**{live.title}** on {report['n']:,} {report.get('dataset', '')} test images: "
@@ -339,14 +528,15 @@ def class_name(text, names) -> str:
         return text
     if text in labels.MERGED_LOWERCASE and text.upper() in names:
         return text.upper()
-    raise ValueError(f"{text!r} is not an EMNIST ByMerge class; choose one of {' '.join(names)}")
+    shown = text if len(text) <= CLASS_ECHO else text[:CLASS_ECHO] + "..."  # the message stays short
+    raise ValueError(f"{shown!r} is not an EMNIST ByMerge class; choose one of {' '.join(names)}")
 
 
 def gallery(slot, true_class, predicted_class):
     """(model slot, true class, predicted class) -> (test images of that mistake with captions, message)."""
     live = lab.live.get(slot)
     if live is None:
-        return [], f"Unknown model {slot!r}; choose one of {', '.join(SLOTS)}."
+        return [], missing_model(slot)
     if live.report is None:
         return [], f"No evaluation report for {live.title}."
     if not true_class or not predicted_class:
@@ -398,16 +588,23 @@ def start_training(arch, epochs, batch_size, learning_rate, train_size, progress
     if lab.dataset is None:
         yield update(lab.data_message)
         return
+    try:
+        folder = lab.models_folder()
+    except ValueError as exc:
+        yield update(str(exc))
+        return
     n_train = len(lab.dataset.y_train)
     try:
+        size = setting(train_size, "training images")
         config = training.TrainConfig(
-            model=str(arch), dataset=DATASET, epochs=int(epochs), batch_size=int(batch_size),
-            learning_rate=float(learning_rate), subset=None if int(train_size) >= n_train else int(train_size),
+            model=str(arch), dataset=DATASET, epochs=setting(epochs, "epochs"),
+            batch_size=setting(batch_size, "batch size"), learning_rate=setting(learning_rate, "learning rate", float),
+            subset=None if size >= n_train else size,
         ).resolved()
     except (TypeError, ValueError) as exc:
         yield update(f"Check the settings: {exc}")
         return
-    job = lab.start_job(config)
+    job = lab.start_job(config, folder)
     if job is None:
         yield update("Busy: another training job is running on this server. Try again when it has finished.")
         return
@@ -430,6 +627,17 @@ def start_training(arch, epochs, batch_size, learning_rate, train_size, progress
         yield update(f"Done. {comparison(job)}", job.history, str(job.path))
 
 
+def setting(value, name, kind=int):
+    """A number from the form or a direct call, or ValueError naming the setting (None, NaN, text ...)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a number")
+    return kind(number)
+
+
 def curves(history, name):
     if not history:
         return None
@@ -440,9 +648,12 @@ def curves(history, name):
 
 def comparison(job) -> str:
     kind = REGISTRY[job.config.model].kind
-    live = lab.live[kind]
+    live = lab.live.get(kind)
     mine = f"**Test accuracy: {job.report['accuracy']:.1%}** on {job.report['n']:,} images"
-    theirs = f"the live {live.title} has " + (f"{live.report['accuracy']:.1%}" if live.report else "no report")
+    if live is None:
+        theirs = f"no {SLOTS[kind]} is live to compare with"
+    else:
+        theirs = f"the live {live.title} has " + (f"{live.report['accuracy']:.1%}" if live.report else "no report")
     return f"{mine}; {theirs}.\n\nSaved to `{job.path}`. *Use this model* serves it in the Draw and Confusions tabs."
 
 
@@ -466,24 +677,42 @@ def cancel_training():
     job = lab.job
     if job is None or job.done.is_set():
         return "No training job is running."
+    if job.stage == "saving":
+        return "Too late to cancel: the model is being saved."
     job.cancel.set()
-    return "Cancelling after the current batch..."
+    return "Cancelling after the current batch..." if job.stage == "training" else "Cancelling before saving..."
 
 
 def use_model(candidate):
     """Serve the model this session just trained (its path is held server-side in a gr.State)."""
     if TRAINING_DISABLED:
         return TRAINING_OFF_MESSAGE
-    if not candidate or not Path(candidate).exists():
+    path = retrained_path(candidate)
+    if path is None:
         return "Train a model first; *Use this model* serves the model you just trained."
     try:
-        live = lab.put_live(candidate)
+        live = lab.put_live(path)
     except (ValueError, predictor.ModelFileError) as exc:
         return f"Could not use it: {exc}"
     return f"**{live.title}** is live in the Draw and Confusions tabs for everyone on this server."
 
 
+def retrained_path(candidate) -> Path | None:
+    """``candidate`` as a model file directly in the retrained-models folder, else None. The State holds
+    the path of the job's own model; this check keeps any other value from serving a file elsewhere."""
+    if not candidate:
+        return None
+    try:
+        folder = lab.models_folder()
+    except ValueError:
+        return None
+    path = Path(str(candidate)).resolve()
+    return path if path.parent == folder and path.suffix == ".keras" and path.is_file() else None
+
+
 def restore_models():
+    if TRAINING_DISABLED:
+        return TRAINING_OFF_MESSAGE
     lab.restore()
     return "The shipped models are live again: " + ", ".join(m.title for m in lab.live.values()) + "."
 
@@ -492,13 +721,18 @@ def restore_models():
 
 def model_card(slot):
     """Slot -> (card text, training curves, architecture summary)."""
-    live = lab.live[slot]
+    live = lab.live.get(slot)
+    if live is None:
+        return f"### {SLOTS[slot]}\n{missing_model(slot)}", None, ""
     card = live.card or {}
     arch, data = card.get("architecture", {}), card.get("data", {})
     lines = [f"### {live.title}", arch.get("description", ""), ""]
     if arch.get("parameters"):
         lines.append(f"- **Parameters:** {arch['parameters']:,}")
     lines.append(f"- **File:** `{live.path}`")
+    if live.card is None:
+        lines.append(f"- **No model card** (`{training.card_path(live.path).name}` is missing or damaged): restore "
+                     "it beside the model file, or retrain the model to write a new one.")
     if data:
         used = ", ".join(f"{k} {v:,}" for k, v in data.get("used", {}).items())
         lines.append(f"- **Data:** {data.get('dataset', '?')} ({used}). {data.get('description', '')}")
@@ -530,15 +764,25 @@ def model_cards():
 
 # ---------------------------------------------------------------- layout
 
+def load_note() -> str:
+    """Which shipped model files failed to load at start, and what to do, for the top of the page."""
+    serving = ", ".join(m.title for m in lab.shipped.values()) or "no model"
+    problems = "\n".join(f"- {problem}" for problem in lab.load_problems)
+    return (f"**Some shipped model files could not be loaded;** serving: {serving}. Restore the files from the "
+            f"project's `assets/` (or retrain), then restart the app.\n\n{problems}")
+
+
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="EMNIST Sketch Lab") as demo:
+    with CheckedBlocks(title="EMNIST Sketch Lab") as demo:
         gr.Markdown("# EMNIST Sketch Lab\nDraw one character (a digit, a capital, or one of a b d e f g h n q r t) "
                     "and compare how an MLP and a CNN read it.")
+        if lab.load_problems:
+            gr.Markdown(load_note(), elem_id="load-note", container=True, padding=True)
         with gr.Tabs():
             with gr.Tab("Draw", id="draw"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=320):
-                        sketchpad = gr.Sketchpad(
+                        sketchpad = Sketchpad(
                             label="Draw here", type="numpy", image_mode="RGBA", canvas_size=(CANVAS, CANVAS),
                             height=480, layers=False, transforms=(), elem_id="sketchpad",
                             brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
@@ -557,11 +801,11 @@ def build_demo() -> gr.Blocks:
                             verdict_box = gr.Markdown("Draw a character: the predictions update with every stroke.",
                                                       elem_id="verdict", container=True, padding=True)
                         with gr.Accordion("...or upload a photo or scan of one character", open=False):
-                            photo = gr.Image(label="Photo", type="pil", image_mode="RGBA",
-                                             sources=["upload", "clipboard"], height=240)
+                            photo = PhotoUpload(label="Photo", type="pil", image_mode="RGBA",
+                                                sources=["upload", "clipboard"], height=240, elem_id="photo")
             with gr.Tab("Confusions", id="confusions") as confusions_tab:
                 with gr.Row():
-                    model_pick = gr.Radio(model_choices(), value="mlp", label="Model", scale=1)
+                    model_pick = gr.Radio(model_choices(), value=next(iter(lab.live), None), label="Model", scale=1)
                     summary = gr.Markdown()
                 data_box = gr.Markdown()
                 with gr.Row(equal_height=False):
@@ -665,4 +909,4 @@ lab = Lab()
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(**LAUNCH_OPTIONS)

@@ -1,0 +1,656 @@
+"""Robustness and security of the app, over its API as strangers would use it: bad input, bad files,
+retraining faults, untrusted content. The app runs in this process, launched as ``python app.py`` launches it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import struct
+import threading
+import time
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from conftest import idx_bytes, l_shapes, write_csv, write_idx_pair
+from test_app import app_module, free_port, sketch, sketch_file, with_data  # noqa: F401  (shared fixtures)
+
+gradio_client = pytest.importorskip("gradio_client")
+httpx = pytest.importorskip("httpx")
+from gradio_client.exceptions import AppError  # noqa: E402
+
+MAX_MESSAGE = 305  # characters: the app's 300, and the ' ... ' where it shortened a quoted value
+TINY_TRAIN = ("seed-mlp", 1, 128, 1e-3, 500)  # architecture, epochs, batch size, learning rate, images
+SHIPPED = ("seed-mlp", "seed-cnn")
+
+
+def assert_clear(message):
+    """A short message for a person: no traceback, no source lines."""
+    text = str(message)
+    assert 0 < len(text) <= MAX_MESSAGE, text
+    assert "Traceback" not in text and 'File "' not in text and "Error:" not in text, text
+
+
+@pytest.fixture(scope="module")
+def base_url(app_module):
+    port = free_port()
+    app_module.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                           **app_module.LAUNCH_OPTIONS)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        app_module.demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(base_url):
+    return gradio_client.Client(f"{base_url}/", verbose=False)
+
+
+def assert_still_serves(client, folder):
+    mlp, cnn, _, _ = client.predict(sketch(sketch_file(folder, "7")), api_name="/predict")
+    assert mlp["label"] == cnn["label"] == "7"
+
+
+def call(base_url, api, data) -> tuple[str, object]:
+    """One call through Gradio's REST API without gradio_client, as any program can make it -> (event, data)."""
+    posted = httpx.post(f"{base_url}/gradio_api/call/{api}", json={"data": data}, timeout=30)
+    posted.raise_for_status()
+    stream = httpx.get(f"{base_url}/gradio_api/call/{api}/{posted.json()['event_id']}", timeout=60).text
+    events = [line[6:].strip() for line in stream.splitlines() if line.startswith("event:")]
+    payloads = [line[5:].strip() for line in stream.splitlines() if line.startswith("data:")]
+    return events[-1], json.loads(payloads[-1])
+
+
+def files_in(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every entry under ``folder``, hidden temporaries included, with its size and modification time."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+# 1. Bad input ---------------------------------------------------------------------------------------
+
+def png_bomb(path: Path, width: int, height: int) -> Path:
+    """A valid 1-bit PNG of ``width`` x ``height``: a few kB on disk, width*height bytes once decoded."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row, packer = b"\0" * (1 + (width + 7) // 8), zlib.compressobj(9)
+    data = b"".join(packer.compress(row * min(500, height - y)) for y in range(0, height, 500)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return path
+
+
+def image_file(folder: Path, kind: str) -> Path:
+    """One input file of each kind the issue lists; the name always ends in .png, whatever the content."""
+    path = folder / f"{kind.replace(' ', '-')}.png"
+    seven = Image.open(sketch_file(folder, "7")).convert("L")
+    if kind == "blank white":
+        Image.new("RGBA", seven.size, "white").save(path)
+    elif kind == "transparent":
+        Image.new("RGBA", seven.size, (0, 0, 0, 0)).save(path)
+    elif kind == "full ink":
+        Image.new("RGBA", seven.size, "black").save(path)
+    elif kind == "single dot":
+        dot = Image.new("L", seven.size, 255)
+        dot.putpixel((200, 200), 0)
+        dot.save(path)
+    elif kind == "greyscale":
+        seven.save(path)
+    elif kind == "16-bit":
+        Image.fromarray(np.asarray(seven).astype(np.uint16) * 257).save(path)
+    elif kind == "bomb":
+        png_bomb(path, 20_000, 20_000)
+    elif kind == "over the pixel limit":
+        png_bomb(path, 6000, 6000)  # under Pillow's own limit, over the app's
+    elif kind == "not an image":
+        path.write_bytes(b"these are my notes, not a picture\n" * 20)
+    elif kind == "zero bytes":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        seven.save(folder / "whole.png")
+        whole = (folder / "whole.png").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+# Inputs the models can read, or that hold no character: an answer in the verdict box, never an error.
+READABLE = {"greyscale": "7", "16-bit": "7", "single dot": None}
+NO_CHARACTER = ("blank white", "transparent", "full ink")
+# Files that are no image the app can use: refused with a message before any handler runs.
+REFUSED = {
+    "not an image": "That file is not an image: upload a PNG, JPEG",
+    "zero bytes": "That file is empty (0 bytes)",
+    "bomb": "over 25,000,000 pixels: scale it down first",
+    "over the pixel limit": "That image is 6000x6000 pixels, over 25,000,000: scale it down first",
+    "truncated": "damaged or cut short",
+}
+ENDPOINTS = {"/predict": lambda path: sketch(path), "/predict_photo": gradio_client.handle_file}
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+@pytest.mark.parametrize("kind", [*READABLE, *NO_CHARACTER])
+def test_odd_images_get_predictions_or_a_message(client, tmp_path, endpoint, kind):
+    mlp, cnn, preview, verdict = client.predict(ENDPOINTS[endpoint](image_file(tmp_path, kind)), api_name=endpoint)
+    assert_clear(verdict)
+    if kind in NO_CHARACTER:
+        assert not mlp and not cnn and "img" not in preview  # labels and preview cleared
+        assert "draw a character" in verdict
+    else:
+        assert mlp["confidences"] and cnn["confidences"] and "read" in verdict
+        assert READABLE[kind] in (None, mlp["label"]) and READABLE[kind] in (None, cnn["label"])
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+@pytest.mark.parametrize("kind", list(REFUSED))
+def test_bad_files_are_refused_before_decoding_and_the_server_keeps_serving(client, tmp_path, monkeypatch, endpoint,
+                                                                             kind):
+    decoded = []  # the server runs in this process: record every image Pillow decodes
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or real_load(self))
+    with pytest.raises(AppError) as refused:
+        client.predict(ENDPOINTS[endpoint](image_file(tmp_path, kind)), api_name=endpoint)
+    assert REFUSED[kind] in refused.value.message
+    assert_clear(refused.value.message)
+    assert all(w * h <= 25_000_000 for w, h in decoded), decoded  # no pixel of an oversized image decoded
+    assert_still_serves(client, tmp_path)
+
+
+@pytest.mark.parametrize("payload", [[1, 2, 3], "a drawing", 7, {"composite": "/etc/passwd"},
+                                     {"composite": [[0, 255], [255, 0]]}, {"layers": "abc"}],
+                         ids=["list", "string", "number", "path string", "nested list", "layers string"])
+def test_sketch_payloads_of_the_wrong_shape_get_a_message(client, tmp_path, payload):
+    with pytest.raises(AppError) as refused:
+        client.predict(payload, api_name="/predict")
+    assert refused.value.message.startswith("/predict cannot use what was sent")
+    assert '{"composite": an image file}' in refused.value.message
+    assert_clear(refused.value.message)
+    assert_still_serves(client, tmp_path)
+
+
+@pytest.mark.parametrize("payload", [{}, {"layers": []}, {"background": None, "layers": [], "composite": None}, None],
+                         ids=["no keys", "layers only", "all empty", "none"])
+def test_sketch_payloads_without_an_image_read_as_an_empty_canvas(client, payload):
+    mlp, cnn, _, verdict = client.predict(payload, api_name="/predict")
+    assert not mlp and not cnn and verdict == "The canvas is empty: draw a character first."
+
+
+@pytest.mark.parametrize("payload", [[[0, 255]], "a photo", {"orig_name": "x.png"}], ids=["list", "string", "no file"])
+def test_photo_payloads_of_the_wrong_shape_get_a_message(client, payload):
+    with pytest.raises(AppError) as refused:
+        client.predict(payload, api_name="/predict_photo")
+    message = refused.value.message
+    assert message == "/predict_photo cannot use what was sent. It takes Photo: an image file." or \
+        message == "Upload a photo or scan of one character.", message
+
+
+ARRAYS = {  # what no JSON payload can carry, given straight to the handler
+    "NaN": np.full((400, 400), np.nan),
+    "infinite": np.full((400, 400, 4), np.inf, np.float32),
+    "1-D": np.zeros(400),
+    "4-D": np.zeros((2, 40, 40, 4)),
+    "5 channels": np.zeros((40, 40, 5), np.uint8),
+    "0x0": np.zeros((0, 0)),
+    "objects": np.array([[object(), None]]),
+    "ragged rows": [[0, 255], [255]],
+    "text": "a drawing",
+    "number": 7,
+}
+
+
+@pytest.mark.parametrize("name", list(ARRAYS))
+@pytest.mark.parametrize("handler", ["predict", "predict_photo"])
+def test_unreadable_arrays_get_a_message_from_the_handlers(app_module, name, handler):
+    value = ARRAYS[name]
+    mlp, cnn, preview, verdict = getattr(app_module, handler)({"composite": value} if handler == "predict" else value)
+    assert mlp is None and cnn is None and "img" not in preview
+    assert_clear(verdict)
+    if name in ("NaN", "infinite"):
+        assert "NaN or infinite" in verdict
+
+
+@pytest.fixture
+def fake_data(app_module, monkeypatch):
+    """Training images as far as the Retrain tab's checks go: enough to reach the settings' validation."""
+    monkeypatch.setattr(app_module.lab, "dataset", SimpleNamespace(y_train=np.zeros(5000)))
+
+
+@pytest.mark.parametrize("body, says", [('["seed-mlp", NaN, 128, 0.001, 500]', "epochs must be a number"),
+                                        ('["seed-mlp", 1, 128, Infinity, 500]', "learning rate must be a number"),
+                                        ('["seed-mlp", 1, 128, 0.001, -Infinity]', "less than minimum value 500")])
+def test_nan_and_infinity_sent_over_http_get_a_message(base_url, fake_data, body, says):
+    posted = httpx.post(f"{base_url}/gradio_api/call/train", content=f'{{"data": {body}}}',
+                        headers={"content-type": "application/json"}, timeout=30)
+    stream = httpx.get(f"{base_url}/gradio_api/call/train/{posted.json()['event_id']}", timeout=60).text
+    assert says in stream and "Traceback" not in stream
+
+
+@pytest.mark.parametrize("settings, says", [
+    (("seed-mlp", "abc", 128, 1e-3, 500), "/train cannot use what was sent. It takes Architecture: one of its"),
+    (("seed-mlp", 1, 128, 1e-3, 100), "Value 100 is less than minimum value 500."),
+    (("seed-mlp", 1000, 128, 1e-3, 500), "Value 1000 is greater than maximum value 50."),
+    (("seed-mlp", 1, 7, 1e-3, 500), "Value: 7 is not in the list of choices"),
+    (("seed-mlp", 1, 128, 0.0, 500), "learning rate must be in (0, 1], got 0.0"),
+    (("../../etc/passwd", 1, 128, 1e-3, 500), "Value: ../../etc/passwd is not in the list of choices"),
+    (("seed-mlp", 1, 128, None, 500), "learning rate must be a number"),
+])
+def test_bad_training_settings_get_a_message_and_start_nothing(client, app_module, fake_data, settings, says):
+    previous = app_module.lab.job
+    try:
+        status, *_ = client.predict(*settings, api_name="/train")
+    except AppError as refused:  # refused by Gradio's own checks, before the handler runs
+        status = refused.message
+    assert says in status
+    assert_clear(status)
+    assert app_module.lab.job is previous
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), None, "many", [3]])
+def test_non_numbers_in_training_settings_are_named(app_module, fake_data, value):
+    for position, name in enumerate(["epochs", "learning rate", "training images"]):
+        settings = ["seed-mlp", 1, 128, 1e-3, 500]
+        settings[[1, 3, 4][position]] = value
+        status, *_ = next(app_module.start_training(*settings))
+        assert status == f"Check the settings: {name} must be a number"
+
+
+@pytest.mark.parametrize("true, says", [("../../etc/passwd", "is not an EMNIST ByMerge class"),
+                                        ("x" * 10_000, "'xxxxxxxxxxxx...' is not an EMNIST ByMerge class"),
+                                        ("<script>alert(1)</script>", "is not an EMNIST ByMerge class"),
+                                        ("", "Choose a pair")])
+def test_gallery_names_are_checked_and_echoed_short(client, true, says):
+    images, note = client.predict("mlp", true, "0", api_name="/gallery")
+    assert images == [] and says in note
+    assert_clear(note)
+
+
+@pytest.mark.parametrize("api, args", [("/gallery", ("../assets", "O", "0")), ("/confusions", ("/etc/passwd",)),
+                                       ("/gallery_pair", ("mlp", "O -> ../../0")),
+                                       ("/architecture_defaults", ("../seed-mlp",)), ("/gallery_O_0", ("~/x",)),
+                                       ("/confusions", ("m" * 100_000,))])
+def test_names_outside_the_choices_are_refused(client, api, args):
+    with pytest.raises(AppError) as refused:
+        client.predict(*args, api_name=api)
+    assert "is not in the list of choices" in refused.value.message
+    assert_clear(refused.value.message)  # a huge value is not echoed whole
+
+
+# 2. Bad files -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def assets_copy(app_module, tmp_path):
+    """The shipped models with their cards and reports, copied so that a test may damage them."""
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    for name in SHIPPED:
+        for suffix in (".keras", ".card.json", ".report.json"):
+            shutil.copy(app_module.predictor.ASSETS_DIR / f"{name}{suffix}", folder)
+    return folder
+
+
+def no_data():
+    raise FileNotFoundError("no data in this test")
+
+
+def test_a_damaged_shipped_model_is_reported_and_the_other_serves(client, app_module, assets_copy, monkeypatch,
+                                                                  tmp_path, caplog):
+    damaged = assets_copy / "seed-cnn.keras"
+    damaged.write_bytes(damaged.read_bytes()[:5000])  # cut short, as by an interrupted copy
+    lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
+    assert set(lab.live) == {"mlp"}
+    assert len(lab.load_problems) == 1 and str(damaged) in lab.load_problems[0]
+    assert "not a loadable Keras model" in lab.load_problems[0]
+    assert any(str(damaged) in record.getMessage() for record in caplog.records)  # the server log says so too
+
+    monkeypatch.setattr(app_module, "lab", lab)
+    config = app_module.build_demo().config
+    notes = [c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == "load-note"]
+    assert len(notes) == 1 and str(damaged) in notes[0] and "Restore the files" in notes[0]
+    assert "serving: MLP · seed-mlp" in notes[0]
+
+    mlp, cnn, _, verdict = client.predict(sketch(sketch_file(tmp_path, "7")), api_name="/predict")
+    assert mlp["label"] == "7" and not cnn  # the CNN label is cleared
+    assert verdict.startswith("**The MLP reads 7**") and "no CNN is available" in verdict
+    with pytest.raises(AppError, match="No CNN is available on this server"):
+        client.predict("cnn", api_name="/confusions")
+    images, note = client.predict("cnn", "O", "0", api_name="/gallery")
+    assert images == [] and "No CNN is available" in note
+    cards = client.predict(api_name="/model_cards")
+    assert "seed-mlp" in cards[0] and "No CNN is available" in cards[3]
+
+
+def test_without_any_model_the_app_still_starts_and_says_so(app_module, tmp_path, monkeypatch):
+    empty = tmp_path / "empty-assets"
+    empty.mkdir()
+    lab = app_module.Lab(data_loader=lambda: None, assets_dir=empty)
+    assert lab.live == {} and len(lab.load_problems) == 2
+    assert all("model file not found" in problem for problem in lab.load_problems)
+    monkeypatch.setattr(app_module, "lab", lab)
+    app_module.build_demo()
+    *_, verdict = app_module.predict({"composite": np.asarray(Image.open(sketch_file(tmp_path, "7")))})
+    assert verdict == app_module.NO_MODEL_MESSAGE
+
+
+def test_a_damaged_model_falls_back_to_another_shipped_model_of_its_kind(app_module, assets_copy):
+    for suffix in (".keras", ".card.json"):  # a second CNN under another registry name
+        shutil.copy(assets_copy / f"seed-cnn{suffix}", assets_copy / f"cnn-bn{suffix}")
+    (assets_copy / "seed-cnn.keras").write_text("renamed notes, not a model\n")
+    lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
+    assert lab.live["cnn"].name == "cnn-bn" and lab.live["mlp"].name == "seed-mlp"
+    assert len(lab.load_problems) == 1 and "seed-cnn.keras" in lab.load_problems[0]
+
+
+def test_unsafe_or_unfit_models_are_refused_at_start(app_module, assets_copy, tmp_path):
+    import keras
+
+    marker = tmp_path / "code-ran"
+    touch_marker = eval(f"lambda t: (open({str(marker)!r}, 'w').close(), t)[1]")  # the path saved in the code
+    unsafe = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Lambda(touch_marker),
+                               keras.layers.Dense(47, activation="softmax")])
+    unsafe.save(assets_copy / "seed-mlp.keras")
+    keras.saving.load_model(assets_copy / "seed-mlp.keras", safe_mode=False)
+    assert marker.exists()  # loading it unsafely runs its code: only safe mode stands in the way
+    marker.unlink()
+    letters = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(26)])
+    letters.save(assets_copy / "seed-cnn.keras")
+
+    lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
+    assert lab.live == {} and not marker.exists()
+    mlp_problem, cnn_problem = lab.load_problems
+    assert "seed-mlp.keras: refused by Keras' safe mode" in mlp_problem
+    assert "seed-cnn.keras" in cnn_problem and "not the 47 class scores" in cnn_problem
+
+
+def test_a_missing_card_and_a_damaged_report_are_named_with_what_to_do(app_module, assets_copy,
+                                                                      monkeypatch):
+    (assets_copy / "seed-mlp.card.json").unlink()
+    (assets_copy / "seed-cnn.report.json").write_text('{"n": 5, "accuracy"')
+    lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
+    assert set(lab.live) == {"mlp", "cnn"} and lab.load_problems == []  # both still serve
+    monkeypatch.setattr(app_module, "lab", lab)
+    card, _, _ = app_module.model_card("mlp")
+    assert "No model card** (`seed-mlp.card.json` is missing or damaged): restore it" in card
+    summary, matrix, *_ = app_module.confusions("cnn")
+    assert "No usable evaluation report (`seed-cnn.report.json`)" in summary and "--save-report" in summary
+    assert matrix is None
+
+
+def bad_data_folder(folder: Path, damage: str) -> Path:
+    """EMNIST test files for both splits of pool47, the ByMerge one damaged; -> the damaged file."""
+    images, labels = l_shapes(60), np.arange(60) % 47
+    write_idx_pair(folder, "byclass", "test", images, labels)
+    bad_images, bad_labels = write_idx_pair(folder, "bymerge", "test", images, labels)
+    if damage == "wrong magic number":
+        with open(bad_images, "wb") as f:  # not gzipped: the reader takes both
+            f.write(idx_bytes(images, 2049))
+        return bad_images
+    if damage == "wrong count":
+        import gzip
+
+        with gzip.open(bad_labels, "wb") as f:
+            f.write(idx_bytes(labels[:50], 2049))
+        return bad_labels
+    bad_images.unlink()
+    bad_labels.unlink()
+    csv = write_csv(folder / "emnist-bymerge-test.csv", images, labels)
+    csv.write_text("\n".join(",".join(line.split(",")[:10]) for line in csv.read_text().splitlines()))
+    return csv
+
+
+@pytest.mark.parametrize("damage, says", [("wrong magic number", "magic number 2049 is not 2051"),
+                                          ("wrong count", "50 labels for 60 images"),
+                                          ("wrong columns", "rows have 10 columns, expected 785")])
+def test_damaged_dataset_files_are_named_in_the_app(client, app_module, monkeypatch, tmp_path, damage,
+                                                    says):
+    bad = bad_data_folder(tmp_path / "data", damage)
+    monkeypatch.setattr(app_module.lab, "dataset", None)
+    monkeypatch.setattr(app_module.lab, "data_message", "")
+    app_module.lab._load_data(lambda: app_module.datasets.load_dataset("pool47", tmp_path / "data"))
+    *_, note = client.predict("mlp", api_name="/confusions")
+    assert str(bad) in note and says in note and "EMNIST_DATA_DIR" in note  # the file, the fault, what to do
+    status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
+    assert str(bad) in status
+    assert_still_serves(client, tmp_path)
+
+
+# 3. Retraining faults -----------------------------------------------------------------------------
+
+def models_folder() -> Path:
+    return Path(os.environ["EMNIST_MODELS_DIR"])
+
+
+@pytest.mark.parametrize("stage", ["training", "evaluating"])
+def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_module, with_data, monkeypatch,
+                                                                stage):
+    models_folder().mkdir(parents=True, exist_ok=True)
+    before, answers = files_in(models_folder()), []
+    module, name = (app_module.training, "train") if stage == "training" else (app_module.evaluation,
+                                                                                 "evaluate_arrays")
+    real = getattr(module, name)
+
+    def cancel_then_go_on(*args, **kwargs):  # a teacher presses Cancel as this stage begins
+        answers.append(app_module.cancel_training())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, cancel_then_go_on)
+    status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
+    assert answers and answers[0].startswith("Cancelling")
+    assert status == "Training cancelled; nothing was saved."
+    assert files_in(models_folder()) == before
+    assert not app_module.lab.train_lock.locked()
+
+
+def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(client, app_module, with_data,
+                                                                               monkeypatch):
+    assets = app_module.lab.assets_dir
+    shipped_before = {p.name: p.read_bytes() for p in assets.iterdir() if p.name.startswith(SHIPPED)}
+    models_folder().mkdir(parents=True, exist_ok=True)
+    before, answers = files_in(models_folder()), []
+    real_save = app_module.training.save_model
+
+    def cancel_then_save(*args, **kwargs):  # Cancel pressed while saving: too late, the model is kept whole
+        answers.append(app_module.cancel_training())
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(app_module.training, "save_model", cancel_then_save)
+    status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
+    assert answers == ["Too late to cancel: the model is being saved."]
+    assert status.startswith("Done. **Test accuracy:"), status
+    new = set(files_in(models_folder())) - set(before)
+    stem = Path(status.split("Saved to `")[1].split("`")[0]).stem
+    assert new == {f"{stem}.keras", f"{stem}.card.json", f"{stem}.report.json"}
+    assert not list(assets.glob(f"{stem}*"))
+    assert {p.name: p.read_bytes() for p in assets.iterdir() if p.name.startswith(SHIPPED)} == shipped_before
+
+
+def fake_dataset():
+    return SimpleNamespace(name="pool47", y_train=np.zeros(5000), x_test=np.zeros((3, 28, 28), np.uint8),
+                           y_test=np.zeros(3, int), label_map=None, labels_as_classes=lambda y: y)
+
+
+@pytest.mark.parametrize("fails", ["model", "card", "report"])
+def test_a_failed_save_leaves_no_part_of_a_model(app_module, monkeypatch, tmp_path, fails):
+    def write(path, what):
+        Path(path).write_text(what)  # written whole, as atomic_write does
+        if what == fails:
+            raise OSError(28, "No space left on device")
+
+    def save_model(result, path):
+        write(path, "model")
+        write(app_module.training.card_path(path), "card")
+
+    monkeypatch.setattr(app_module.training, "train", lambda *a, **k: SimpleNamespace(model=None, card={}))
+    monkeypatch.setattr(app_module.evaluation, "evaluate_arrays", lambda *a: {"n": 3, "accuracy": 1.0})
+    monkeypatch.setattr(app_module.training, "save_model", save_model)
+    monkeypatch.setattr(app_module.evaluation, "save_report", lambda report, path: write(path, "report"))
+    lock = threading.Lock()
+    lock.acquire()
+    job = app_module.TrainingJob(app_module.training.TrainConfig("seed-mlp", epochs=1), fake_dataset(), lock, tmp_path)
+    job.run()
+    assert job.error == "OSError: [Errno 28] No space left on device" and job.path is None
+    assert list(tmp_path.iterdir()) == []
+    assert not lock.locked()
+
+
+@pytest.fixture
+def endless_training(app_module, monkeypatch):
+    """Training that runs until cancelled, on a stand-in dataset: what the job logic sees, in no time."""
+    started = threading.Event()
+
+    def train(config, dataset, listener=None, cancel=None, **kwargs):
+        started.set()
+        cancel.wait(60)
+        raise app_module.training.TrainingCancelled()
+
+    monkeypatch.setattr(app_module.training, "train", train)
+    monkeypatch.setattr(app_module.lab, "dataset", fake_dataset())
+    yield started
+    job = app_module.lab.job
+    if job is not None and not job.done.is_set():  # a test that failed half-way: free the lock for the next
+        job.cancel.set()
+        job.done.wait(30)
+
+
+def test_simultaneous_requests_start_one_job_and_tell_the_others_it_is_busy(client, app_module, endless_training):
+    jobs = [client.submit(*TINY_TRAIN, api_name="/train") for _ in range(app_module.TRAIN_CONCURRENCY)]
+    assert endless_training.wait(30)
+    deadline = time.monotonic() + 30
+    while sum(job.done() for job in jobs) < len(jobs) - 1:
+        assert time.monotonic() < deadline, "the other requests got no answer"
+        time.sleep(0.05)
+    busy = [job for job in jobs if job.done()]
+    assert all(job.result()[0].startswith("Busy: another training job") for job in busy)
+    (running,) = [job for job in jobs if not job.done()]
+    assert "Cancelling" in client.predict(api_name="/cancel_training")
+    assert running.result(timeout=30)[0] == "Training cancelled; nothing was saved."
+    assert not app_module.lab.train_lock.locked()
+
+
+@pytest.mark.parametrize("where", [".", "retrained"])
+def test_a_models_folder_in_assets_is_refused(client, app_module, monkeypatch, endless_training, where):
+    monkeypatch.setenv("EMNIST_MODELS_DIR", str(app_module.lab.assets_dir / where))
+    previous = app_module.lab.job
+    status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
+    assert status == app_module.MODELS_IN_ASSETS
+    assert app_module.lab.job is previous and not endless_training.is_set()
+
+
+def test_use_model_serves_only_model_files_in_the_models_folder(client, app_module, base_url,
+                                                                 tmp_path):
+    folder = models_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    outside = tmp_path / "seed-mlp-copy.keras"
+    for suffix in (".keras", ".card.json"):
+        shutil.copy(app_module.lab.assets_dir / f"seed-mlp{suffix}", tmp_path / f"seed-mlp-copy{suffix}")
+    (folder / "notes.txt").write_text("not a model")
+    live = dict(app_module.lab.live)
+    climbing_out = f"{folder}/{os.path.relpath(outside, folder)}"  # starts in the models folder, ends outside
+    for candidate in (outside, climbing_out, "/etc/passwd", app_module.lab.assets_dir / "seed-mlp.keras",
+                      folder / "notes.txt", folder, "seed-mlp", "../seed-mlp.keras"):
+        assert app_module.use_model(str(candidate)).startswith("Train a model first"), candidate
+        assert app_module.lab.live == live
+    event, answer = call(base_url, "use_model", [str(outside)])  # a value for the server-side State is ignored
+    assert event == "complete" and answer[0].startswith("Train a model first")
+    assert app_module.lab.live == live
+
+    for suffix in (".keras", ".card.json"):  # the same file, in the models folder: served
+        shutil.copy(tmp_path / f"seed-mlp-copy{suffix}", folder)
+    try:
+        assert "is live" in app_module.use_model(str(folder / outside.name))
+        assert app_module.lab.live["mlp"].path == folder / outside.name
+    finally:
+        app_module.lab.restore()
+
+
+def test_the_training_switch_is_enforced_by_the_api(client, app_module, monkeypatch, endless_training,
+                                                     base_url):
+    monkeypatch.setattr(app_module, "TRAINING_DISABLED", True)
+    live, previous = dict(app_module.lab.live), app_module.lab.job
+    status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
+    assert status == app_module.TRAINING_OFF_MESSAGE
+    assert client.predict(api_name="/use_model") == app_module.TRAINING_OFF_MESSAGE
+    assert client.predict(api_name="/restore_models") == app_module.TRAINING_OFF_MESSAGE
+    assert call(base_url, "train", list(TINY_TRAIN))[1][0] == app_module.TRAINING_OFF_MESSAGE  # any HTTP client
+    assert app_module.lab.job is previous and not endless_training.is_set() and app_module.lab.live == live
+    buttons = {c["props"].get("value"): c["props"].get("interactive")
+               for c in app_module.build_demo().config["components"] if c["type"] == "button"}
+    assert buttons["Start"] is False and buttons["Restore shipped models"] is False
+
+
+# 4. Untrusted content -----------------------------------------------------------------------------
+
+def test_uploads_over_the_size_limit_are_refused(client, app_module, base_url, tmp_path):
+    limit = 10 * 1024 * 1024
+    assert app_module.MAX_UPLOAD == "10mb"
+    big = tmp_path / "big.png"
+    big.write_bytes(os.urandom(limit + 1))
+    answer = httpx.post(f"{base_url}/gradio_api/upload", files={"files": ("big.png", big.read_bytes())}, timeout=60)
+    assert answer.status_code == 413 and f"maximum allowed size of {limit} bytes" in answer.text
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):  # gradio_client checks it first
+        client.predict(gradio_client.handle_file(str(big)), api_name="/predict_photo")
+    big.write_bytes(os.urandom(limit))
+    answer = httpx.post(f"{base_url}/gradio_api/upload", files={"files": ("big.png", big.read_bytes())}, timeout=60)
+    assert answer.status_code == 200  # the limit, not any upload, is what was refused
+    assert_still_serves(client, tmp_path)
+
+
+def test_no_file_is_served_beyond_what_the_ui_shows(app_module, base_url):
+    root = Path(app_module.__file__).resolve().parent
+    private = ["/etc/passwd", root / "app.py", "app.py", "assets/seed-cnn.keras", root / "assets" / "seed-cnn.keras",
+               root / "README.md", models_folder() / "x.keras", "/tmp/gradio/../../etc/passwd",
+               "..%2f..%2fetc%2fpasswd"]
+    for path in private:
+        answer = httpx.get(f"{base_url}/gradio_api/file={path}", timeout=10)
+        assert answer.status_code in (403, 404), (path, answer.status_code)
+        assert "root:" not in answer.text and "import" not in answer.text
+    for path in ("/file=/etc/passwd", "/app.py", "/assets/seed-cnn.keras", "/static/../app.py"):
+        assert httpx.get(f"{base_url}{path}", timeout=10).status_code == 404, path
+
+
+@pytest.mark.parametrize("payload", [
+    {"composite": {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}},
+    {"composite": {"path": "app.py", "meta": {"_type": "gradio.FileData"}}},
+    {"composite": {"url": "http://127.0.0.1:1/secret.png", "meta": {"_type": "gradio.FileData"}}},
+], ids=["server file", "app source", "server-side fetch"])
+def test_a_payload_cannot_make_the_server_read_its_own_files(base_url, payload):
+    event, answer = call(base_url, "predict", [payload])
+    assert event == "error" and answer["error"].startswith("/predict cannot use what was sent")
+
+
+def test_what_the_gallery_shows_is_served(app_module, base_url, with_data):
+    raw = gradio_client.Client(f"{base_url}/", verbose=False, download_files=False)
+    images, _ = raw.predict("mlp", "O", "0", api_name="/gallery")
+    assert images
+    answer = httpx.get(images[0]["image"]["url"], timeout=10)
+    assert answer.status_code == 200 and Image.open(io.BytesIO(answer.content)).size == (112, 112)
+
+
+def test_a_bad_upload_shows_its_message_on_the_page_and_the_page_goes_on(app_module, base_url, tmp_path):
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, sync_api  # skips when Playwright is absent
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{base_url}/")
+            page.get_by_text("...or upload a photo or scan of one character").click()
+            page.locator("#photo input[type=file]").set_input_files(str(image_file(tmp_path, "not an image")))
+            page.get_by_text(app_module.NOT_AN_IMAGE).first.wait_for()
+            assert "Traceback" not in page.content()
+            page.locator("#photo button[aria-label='Remove Image']").click()
+            page.locator("#photo input[type=file]").set_input_files(str(image_file(tmp_path, "greyscale")))
+            top = page.locator("#mlp-label [data-testid='label-output-value']")
+            top.wait_for()
+            assert top.inner_text().strip() == "7"
+        finally:
+            browser.close()
