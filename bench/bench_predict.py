@@ -37,9 +37,9 @@ def main() -> None:
     canvas = np.full((800, 800, 4), 255, np.uint8)
     canvas[150:650, 380:420, :3] = 0  # a '1' as a sketchpad would send it
     image = preprocess(canvas)[None].astype(np.float32)
-    print(f"{'what':<34}{'p50 ms':>9}{'p95 ms':>9}")
+    print(f"{'what':<44}{'p50 ms':>9}{'p95 ms':>9}")
     p50, p95 = timed(lambda: preprocess(canvas), args.repeats)
-    print(f"{'preprocess 800x800 RGBA':<34}{p50:>9.2f}{p95:>9.2f}")
+    print(f"{'preprocess 800x800 RGBA':<44}{p50:>9.2f}{p95:>9.2f}")
     for name in args.models:
         model = load_model(resolve_model_path(name))
         predictor = Predictor({name: model})
@@ -50,10 +50,10 @@ def main() -> None:
         ]
         for label, fn in rows:
             p50, p95 = timed(fn, args.repeats if "predict" not in label or "batch" in label else args.repeats // 5)
-            print(f"{name + ': ' + label:<34}{p50:>9.2f}{p95:>9.2f}")
+            print(f"{name + ': ' + label:<44}{p50:>9.2f}{p95:>9.2f}")
     both = Predictor.load(args.models)
     p50, p95 = timed(lambda: both.predict_drawing(canvas), args.repeats)
-    print(f"{'canvas -> top-5 of ' + '+'.join(args.models):<34}{p50:>9.2f}{p95:>9.2f}")
+    print(f"{'canvas -> top-5 of ' + '+'.join(args.models):<44}{p50:>9.2f}{p95:>9.2f}")
 
 
 if __name__ == "__main__":
