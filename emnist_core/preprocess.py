@@ -45,6 +45,9 @@ DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
 ARRAY_MODES = ("1", "L", "RGB", "RGBA", *DEEP_MODES)
 
 
+FILLED_MESSAGE = "The canvas is all one dark colour: clear it and draw a character first."
+
+
 class ImageInputError(ValueError):
     """The input is not an image we can read (wrong shape, dtype, NaN ...)."""
 
@@ -151,10 +154,24 @@ def preprocess(image) -> np.ndarray:
         mask = ink >= threshold
         rows = np.flatnonzero(mask.any(axis=1))
     if not len(rows):
+        if ink.size and int(np.median(_grey_sample(image))) < 128:
+            raise EmptyCanvasError(FILLED_MESSAGE)
         raise EmptyCanvasError()
     cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return emnist_frame(crop)
+
+
+def _grey_sample(image) -> np.ndarray:
+    """Grey levels (paper white) of an image that has no ink: tells a filled canvas from a blank one."""
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] == 4 and a.dtype == np.uint8:
+        return np.where(a[::8, ::8, 3] < 128, 255, a[::8, ::8, :3].mean(axis=2))  # transparent is paper
+    if a.ndim == 3 and a.dtype == np.uint8:
+        return a[::8, ::8, :3].mean(axis=2)
+    if a.ndim == 2 and a.dtype == np.uint8:
+        return a[::8, ::8]
+    return np.array([255])  # other inputs: say the plain "empty" message
 
 
 def emnist_frame(crop: np.ndarray) -> np.ndarray:

@@ -68,3 +68,10 @@ def test_no_ink_is_a_typed_error_with_a_message(blank):
 def test_unreadable_input_is_an_image_input_error(bad):
     with pytest.raises(ImageInputError):
         preprocess(bad)
+
+
+def test_a_filled_canvas_is_told_apart_from_a_blank_one():
+    with pytest.raises(EmptyCanvasError, match="all one dark colour"):
+        preprocess(np.zeros((400, 400, 3), np.uint8))
+    with pytest.raises(EmptyCanvasError, match="empty"):
+        preprocess(np.full((400, 400, 3), 255, np.uint8))
