@@ -93,14 +93,15 @@ def build_cnn_bn(num_classes: int = 47) -> keras.Model:
 
 
 def build_mlp_bn(num_classes: int = 47) -> keras.Model:
-    """The seed MLP grown: 784-1024-1024-512 with batch norm and dropout 0.3."""
+    """The seed MLP grown: 784-1024-1024-512 with batch norm and dropout 0.2."""
     inputs, x = _inputs()
     x = layers.Flatten()(x)
     for units in (1024, 1024, 512):
         x = layers.Dense(units, use_bias=False)(x)
         x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
-        x = layers.Dropout(0.3)(x)
+        # Augmentation already regularises: at 0.3 the model underfit (86% train vs 89% validation).
+        x = layers.Dropout(0.2)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="mlp_bn")
 
@@ -114,7 +115,7 @@ REGISTRY: dict[str, ModelSpec] = {
                   "32 then 64 filters, dense 256-128-47).", build_seed_cnn, dict(SEED_HYPERPARAMETERS)),
         ModelSpec("mlp-bn", "mlp", "Wider, deeper MLP (784-1024-1024-512-47) with batch norm and dropout, "
                   "trained with augmentation and label smoothing.", build_mlp_bn,
-                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 30}),
+                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 40}),
         ModelSpec("cnn-bn", "cnn", "VGG-style CNN, 3 blocks of 2 conv3x3+batch norm (32, 64, 128 filters), "
                   "dense 256, trained with augmentation and label smoothing.", build_cnn_bn,
                   dict(AUGMENTED_HYPERPARAMETERS)),
