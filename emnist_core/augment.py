@@ -58,7 +58,7 @@ def random_stroke(images, seed):
     return images + tf.abs(amount) * (target - images)
 
 
-def random_hard_ink(images, seed):
+def random_hard_ink(images, seed, rate=HARD_INK_RATE):
     """Redraw a share of the images as a brush would: cut at a level at 3x size, then back down.
 
     A sketchpad sends hard-edged ink; after preprocessing it is softer than a binary mask but
@@ -67,16 +67,19 @@ def random_hard_ink(images, seed):
     b = tf.shape(images)[0]
     s1, s2 = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     level = _uniform([b, 1, 1, 1], s1, *HARD_INK_LEVELS) * 255.0
-    chosen = _uniform([b, 1, 1, 1], s2, 0.0, 1.0) < HARD_INK_RATE
+    chosen = _uniform([b, 1, 1, 1], s2, 0.0, 1.0) < rate
     big = tf.image.resize(images, [84, 84], method="bilinear")
     hard = tf.cast(big >= level, tf.float32) * 255.0
     redrawn = tf.nn.avg_pool2d(hard, 3, 3, "VALID")
     return tf.where(chosen, redrawn, images)
 
 
-def augment_batch(images, seed):
+def augment_batch(images, seed, hard_ink_rate=HARD_INK_RATE):
     """uint8 or float (B, 28, 28) in 0-255 -> float32 (B, 28, 28), warped."""
     x = tf.cast(images, tf.float32)[..., None]
     s1, s2, s3 = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    x = random_stroke(random_hard_ink(random_affine(x, s1), s3), s2)
+    x = random_affine(x, s1)
+    if hard_ink_rate > 0:
+        x = random_hard_ink(x, s3, hard_ink_rate)
+    x = random_stroke(x, s2)
     return tf.clip_by_value(x[..., 0], 0.0, 255.0)

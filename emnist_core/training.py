@@ -117,12 +117,14 @@ def _augmented_setup(x_train, y_train, x_val, y_val, cfg, opts, num_classes, ste
     def one_hot(y):
         return tf.one_hot(y, num_classes)
 
+    hard_ink = opts.get("hard_ink_rate", 0.0)
+
     train_ds = (
         tf.data.Dataset.from_tensor_slices((np.asarray(x_train, np.uint8), np.asarray(y_train, np.int32)))
         .shuffle(len(y_train), seed=cfg.seed, reshuffle_each_iteration=True)
         .batch(cfg.batch_size)
         .enumerate()
-        .map(lambda i, b: (augment_batch(b[0], tf.stack([tf.cast(cfg.seed, tf.int64), i])), one_hot(b[1])),
+        .map(lambda i, b: (augment_batch(b[0], tf.stack([tf.cast(cfg.seed, tf.int64), i]), hard_ink), one_hot(b[1])),
              num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -234,7 +236,7 @@ def _recipe(name: str) -> dict:
         "loss": f"categorical cross-entropy, label smoothing {opts['label_smoothing']}",
         "augmentation": {"rotation_degrees": augment.ROTATION_DEGREES, "shear": augment.SHEAR,
                          "scale": list(augment.SCALE), "shift_pixels": augment.SHIFT_PIXELS,
-                         "stroke_change": augment.STROKE_CHANGE, "hard_ink_rate": augment.HARD_INK_RATE,
+                         "stroke_change": augment.STROKE_CHANGE, "hard_ink_rate": opts.get("hard_ink_rate", 0.0),
                          "hard_ink_levels": list(augment.HARD_INK_LEVELS)},
     }
 
