@@ -16,9 +16,10 @@ from .labels import LabelMap, label_map
 from .preprocess import SIDE, preprocess
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-SHIPPED = ("seed-mlp", "seed-cnn")
-# The app's live pair: the best MLP and the best CNN shipped.
-ALIASES = {"mlp": "seed-mlp", "cnn": "seed-cnn"}
+SHIPPED = ("seed-mlp", "seed-cnn", "mlp-bn", "cnn-bn", "mlp-bn-prior", "cnn-bn-prior")
+# The app's live pair: the best MLP and the best CNN shipped, with the class-prior correction,
+# because people draw letters as often as digits (see README's results).
+ALIASES = {"mlp": "mlp-bn-prior", "cnn": "cnn-bn-prior"}
 
 
 class ModelFileError(ValueError):
