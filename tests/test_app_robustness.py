@@ -285,8 +285,10 @@ def test_names_outside_the_choices_are_refused(client, api, args):
 # 2. Bad files -------------------------------------------------------------------------------------
 
 @pytest.fixture
-def assets_copy(app_module, tmp_path):
-    """The shipped models with their cards and reports, copied so that a test may damage them."""
+def assets_copy(app_module, tmp_path, monkeypatch):
+    """The seed models with their cards and reports, copied so that a test may damage them, and made
+    the live pair (whatever the shipped aliases are) so that damaging them hits what the app serves."""
+    monkeypatch.setattr(app_module.predictor, "ALIASES", {"mlp": "seed-mlp", "cnn": "seed-cnn"})
     folder = tmp_path / "assets"
     folder.mkdir()
     for name in SHIPPED:
