@@ -67,7 +67,7 @@ def ink_map(image) -> np.ndarray:
     pixels count as white paper. Dark-on-light and light-on-dark are told apart by the border,
     which is background in any sensible drawing.
     """
-    return _ink_u8(image).astype(np.float32) * (1 / 255)
+    return _ink_u8(image, reduce=False).astype(np.float32) * (1 / 255)
 
 
 def _ink_u8(image, reduce: bool = True) -> np.ndarray:
