@@ -87,5 +87,18 @@ def save_report(report: dict, path) -> Path:
     return path
 
 
+# What the app and the figures read from a full report (written with with_details=True).
+REPORT_KEYS = frozenset({"n", "accuracy", "mean_recall", "classes", "per_class", "confusion_matrix",
+                         "confused_pairs", "misclassified"})
+
+
 def load_report(path) -> dict:
-    return json.loads(Path(path).read_text())
+    """A saved full report; ValueError naming the file when it is not one (damaged, or a summary)."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text())
+    except ValueError:
+        raise ValueError(f"{path}: not a JSON evaluation report; run evaluate --save-report again") from None
+    if not (isinstance(report, dict) and REPORT_KEYS <= report.keys()):
+        raise ValueError(f"{path}: not a full evaluation report; run evaluate --save-report again")
+    return report
