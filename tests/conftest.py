@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,19 @@ def l_shapes(n: int, seed: int = 0) -> np.ndarray:
         out[i, y0 : 24, x0 : x0 + 3] = 255
         out[i, 21:24, x0 : 22] = 255
     return out
+
+
+@contextmanager
+def served(demo, **launch_options):
+    """``demo`` served on a free loopback port while the block runs; yields its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+
+from conftest import served
 
 gradio_client = pytest.importorskip("gradio_client")
 CANVAS = 400
@@ -18,12 +19,6 @@ STROKES = {
     "7": [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]],
     "X": [[(0.25, 0.15), (0.75, 0.85)], [(0.75, 0.15), (0.25, 0.85)]],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sketch_file(folder: Path, char: str | None, size: int = CANVAS) -> Path:
@@ -52,12 +47,8 @@ def app_module(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(app_module):
-    port = free_port()
-    app_module.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        app_module.demo.close()
+    with served(app_module.demo) as url:
+        yield gradio_client.Client(url, verbose=False)
 
 
 @pytest.fixture

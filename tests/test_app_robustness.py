@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from conftest import idx_bytes, l_shapes, write_csv, write_idx_pair
-from test_app import app_module, free_port, sketch, sketch_file, with_data  # noqa: F401  (shared fixtures)
+from conftest import idx_bytes, l_shapes, served, write_csv, write_idx_pair
+from test_app import app_module, sketch, sketch_file, with_data  # noqa: F401  (shared fixtures)
 
 gradio_client = pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
@@ -40,13 +40,8 @@ def assert_clear(message):
 
 @pytest.fixture(scope="module")
 def base_url(app_module):
-    port = free_port()
-    app_module.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                           **app_module.LAUNCH_OPTIONS)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        app_module.demo.close()
+    with served(app_module.demo, **app_module.LAUNCH_OPTIONS) as url:
+        yield url.rstrip("/")
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
+
+from conftest import served
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -18,12 +19,6 @@ TIMEOUT_MS = 20_000
 STEPS = 6  # mouse moves per segment: enough for a smooth line
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     if not Path(CHROMIUM).exists():
@@ -32,12 +27,8 @@ def url(tmp_path_factory):
         env.setenv("EMNIST_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
         import app
 
-        port = free_port()
-        app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-        try:
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            app.demo.close()
+        with served(app.demo) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
