@@ -18,9 +18,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from . import datasets as ds
+from .augment import augment_batch, batch_rng
 from .files import atomic_write
 from .models import build_model, model_spec, summary_text
 
@@ -88,8 +90,6 @@ def _stratified_subset(x, y, size, seed):
 
 
 def _progress_callback(listener, cancel, epochs, steps):
-    import keras
-
     class Progress(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch
@@ -107,30 +107,46 @@ def _progress_callback(listener, cancel, epochs, steps):
     return Progress()
 
 
+class TrainingBatches(keras.utils.PyDataset):
+    """Shuffled, augmented, one-hot batches from uint8 arrays, on any backend (no tf.data).
+
+    Each epoch's order and each batch's warps come from (seed, epoch, batch) alone, so a run is
+    reproducible and a batch can be rebuilt on its own (``batch(epoch, i)``).
+    """
+
+    def __init__(self, x, y, batch_size: int, num_classes: int, seed: int, hard_ink_rate: float):
+        super().__init__()
+        self.x, self.y = np.asarray(x, np.uint8), np.asarray(y, np.int64)
+        self.batch_size, self.num_classes = batch_size, num_classes
+        self.seed, self.hard_ink_rate = seed, hard_ink_rate
+        self.epoch = 0
+        self._order = self._epoch_order(0)
+
+    def _epoch_order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.y))
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def batch(self, epoch: int, i: int):
+        order = self._order if epoch == self.epoch else self._epoch_order(epoch)
+        idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+        images = augment_batch(self.x[idx], batch_rng(self.seed, epoch, i), self.hard_ink_rate)
+        return images, np.eye(self.num_classes, dtype=np.float32)[self.y[idx]]
+
+    def __getitem__(self, i: int):
+        return self.batch(self.epoch, i)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._epoch_order(self.epoch)
+
+
 def _augmented_setup(x_train, y_train, x_val, y_val, cfg, opts, num_classes, steps):
-    """tf.data with augmentation and one-hot (smoothed) targets; AdamW, warm-up then cosine decay."""
-    import keras
-    import tensorflow as tf
-
-    from .augment import augment_batch
-
-    def one_hot(y):
-        return tf.one_hot(y, num_classes)
-
-    hard_ink = opts.get("hard_ink_rate", 0.0)
-
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((np.asarray(x_train, np.uint8), np.asarray(y_train, np.int32)))
-        .shuffle(len(y_train), seed=cfg.seed, reshuffle_each_iteration=True)
-        .batch(cfg.batch_size)
-        .enumerate()
-        .map(lambda i, b: (augment_batch(b[0], tf.stack([tf.cast(cfg.seed, tf.int64), i]), hard_ink), one_hot(b[1])),
-             num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    val_ds = tf.data.Dataset.from_tensor_slices(
-        (np.asarray(x_val, np.float32), keras.utils.to_categorical(y_val, num_classes))
-    ).batch(1024)
+    """Augmented batches with one-hot (smoothed) targets; AdamW, warm-up then cosine decay."""
+    batches = TrainingBatches(x_train, y_train, cfg.batch_size, num_classes, cfg.seed,
+                              opts.get("hard_ink_rate", 0.0))
+    validation = (np.asarray(x_val, np.float32), np.eye(num_classes, dtype=np.float32)[np.asarray(y_val)])
     warmup = min(steps, max(1, steps * cfg.epochs // 10))
     schedule = keras.optimizers.schedules.CosineDecay(
         cfg.learning_rate / 10, decay_steps=steps * cfg.epochs - warmup, alpha=0.01,
@@ -138,14 +154,12 @@ def _augmented_setup(x_train, y_train, x_val, y_val, cfg, opts, num_classes, ste
     )
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=opts.get("weight_decay", 0.0))
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=opts.get("label_smoothing", 0.0))
-    return (train_ds,), dict(validation_data=val_ds, shuffle=False), loss, optimizer
+    return (batches,), dict(validation_data=validation, validation_batch_size=1024, shuffle=False), loss, optimizer
 
 
 def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
           cancel: threading.Event | None = None, data_dir=None, evaluate_test: bool = True) -> TrainResult:
     """Train ``config.model`` on ``config.dataset``; see the module doc."""
-    import keras
-
     from .evaluation import evaluate_arrays
 
     cfg = config.resolved()
@@ -186,10 +200,23 @@ def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
     return TrainResult(model, cfg, hist, card, test)
 
 
-def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, test, seconds, n_train, n_val) -> dict:
-    import keras
-    import tensorflow as tf
+def backend_versions() -> dict:
+    """Python, Keras, the backend Keras ran on and numpy: what a card needs to reproduce a run."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    backend = keras.backend.backend()
+    found = {"python": platform.python_version(), "keras": keras.__version__, "backend": backend}
+    for package in {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jax",),
+                    "torch": ("torch",)}.get(backend, ()):
+        try:
+            found[backend] = version(package)
+            break
+        except PackageNotFoundError:
+            continue
+    return {**found, "numpy": np.__version__}
+
+
+def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, test, seconds, n_train, n_val) -> dict:
     spec = model_spec(cfg.model)
     return {
         "name": cfg.model,
@@ -215,10 +242,7 @@ def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, test, seconds
         "history": history,
         "test_metrics": {k: v for k, v in test.items() if not isinstance(v, (list, dict))},
         "training_seconds": round(seconds, 1),
-        "versions": {
-            "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__,
-        },
+        "versions": backend_versions(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": None,  # filled in by save_model, which knows the output path
     }
