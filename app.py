@@ -38,12 +38,11 @@ from PIL import Image  # noqa: E402
 from emnist_core import datasets, evaluation, figures, labels, predictor, training  # noqa: E402
 from emnist_core.models import REGISTRY  # noqa: E402
 from emnist_core.preprocess import MAX_IMAGE_PIXELS, ImageInputError  # noqa: E402
+from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # noqa: E402  one brush for the app and the renderer
 
 SLOTS = {"mlp": "MLP", "cnn": "CNN"}  # the app always compares one live model of each kind
 CLASSES = list(labels.label_map("bymerge").names)
 DATASET = "pool47"  # the shipped reports index this dataset's test images
-CANVAS = 400  # sketchpad pixels: ample for a 28x28 target, and cheap to send and preprocess per stroke
-BRUSH = 14  # brush radius in canvas pixels: strokes about as thick, relative to a character, as NIST's pens
 TOP_K = 5
 NOTE_MIN_PROB = 0.10  # a second guess this likely counts when looking for a look-alike pair
 PREVIEW_PX = 168  # the 28x28 input, shown 6x enlarged
@@ -779,8 +778,8 @@ def build_demo() -> gr.Blocks:
                         sketchpad = Sketchpad(
                             label="Draw here", type="numpy", image_mode="RGBA", canvas_size=(CANVAS, CANVAS),
                             height=480, layers=False, transforms=(), elem_id="sketchpad",
-                            brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
-                            eraser=gr.Eraser(default_size=BRUSH * 2),
+                            brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+                            eraser=gr.Eraser(default_size=BRUSH_RADIUS * 2),
                         )
                     with gr.Column(scale=2, min_width=320):
                         with gr.Row():

@@ -23,6 +23,11 @@ def _add_data_dir(p):
                    "../shared/emnist, ~/.cache/emnist_sketch_lab/data)")
 
 
+def _add_unipen_dir(p):
+    p.add_argument("--unipen-dir", help="UNIPEN train_r01_v07 folder for the unipen datasets (default: "
+                   "$UNIPEN_DATA_DIR, ../shared/unipen/train_r01_v07)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import DATASETS
     from .labels import SPLITS
@@ -42,8 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, help="peak learning rate (default: the architecture's)")
     p.add_argument("--subset", type=int, help="train on a stratified sample of this many images")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--init", help="fine-tune: start from this model's weights (shipped name or .keras path, "
+                   "same architecture)")
     p.add_argument("--out", help="output .keras path (default: ./models/MODEL.keras)")
     _add_data_dir(p)
+    _add_unipen_dir(p)
 
     p = sub.add_parser("evaluate", help="score a model on a dataset's test part or on your own files")
     p.add_argument("--model", required=True, help="shipped name (mlp, cnn, seed-mlp, seed-cnn) or .keras path")
@@ -55,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="EMNIST split the files use (default: read from the file name, else bymerge)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save-report", action="store_true",
-                   help="write the full report beside the model (MODEL.report.json)")
+                   help="write the full report beside the model (MODEL.report.json; MODEL.DATASET.report.json "
+                   "for another dataset than pool47)")
     _add_data_dir(p)
+    _add_unipen_dir(p)
 
     p = sub.add_parser("predict", help="predict the character in image files")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG ...), one character each")
@@ -141,17 +151,27 @@ def cmd_train(args) -> int:
     from .training import TrainConfig, save_model, train
 
     config = TrainConfig(model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, subset=args.subset, seed=args.seed)
+                         learning_rate=args.learning_rate, subset=args.subset, seed=args.seed, init=args.init)
     out = Path(args.out or Path("models") / f"{args.model}.keras")
-    data = ds.load_dataset(args.dataset, args.data_dir)
+    data = ds.load_dataset(args.dataset, args.data_dir, args.unipen_dir)
     result = train(config, data, listener=_ConsoleProgress(), evaluate_test=False)
     report = evaluate_arrays(result.model, data.x_test, data.labels_as_classes(data.y_test), data.label_map)
     report.update(model=out.name, dataset=data.name, part="test")
     result.test_metrics = {k: report[k] for k in ("n", "accuracy", "loss", "mean_recall")}
     result.card["test_metrics"] = result.test_metrics
+    drawn = {}
+    if "unipen" in data.name:  # models for drawn input are scored on drawn characters too
+        drawn_data = data if data.name == "unipen" else ds.load_dataset("unipen", unipen_dir=args.unipen_dir)
+        drawn_report = evaluate_arrays(result.model, drawn_data.x_test, drawn_data.labels_as_classes(drawn_data.y_test),
+                                       data.label_map, sections=ds.unipen_sections(args.unipen_dir))
+        drawn_report.update(model=out.name, dataset="unipen", part="test")
+        drawn = {k: drawn_report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall", "sections")}
+        result.card["drawn_test_metrics"] = drawn
     save_model(result, out, command_path=args.out and str(args.out))
     save_report(report, report_path(out))
-    print(json.dumps({"model": str(out), **result.test_metrics}))
+    if drawn:
+        save_report(drawn_report, report_path(out, "unipen"))
+    print(json.dumps({"model": str(out), **result.test_metrics, **({"drawn": drawn} if drawn else {})}))
     return 0
 
 
@@ -176,14 +196,18 @@ def cmd_evaluate(args) -> int:
         x, y = ds.load_files(args.images or args.csv, args.labels, split=split)
         y, source = to_bymerge(y, split), str(args.images or args.csv)
     else:
-        data = ds.load_dataset(args.dataset or "pool47", args.data_dir)
+        data = ds.load_dataset(args.dataset or "pool47", args.data_dir, args.unipen_dir)
         x, y, split, source = data.x_test, data.labels_as_classes(data.y_test), data.name, f"{data.name} test"
+    # Drawn characters are scored per section too: digits, upper-case and lower-case letters.
+    sections = ds.unipen_sections(args.unipen_dir) if args.dataset == "unipen" else None
     model = load_model(model_path)
-    report = evaluate_arrays(model, np.asarray(x), y, label_map("bymerge"), with_details=args.save_report)
+    report = evaluate_arrays(model, np.asarray(x), y, label_map("bymerge"), with_details=args.save_report,
+                             sections=sections)
     report.update(model=model_path.name, data=source, split=split)
     if args.save_report:
-        save_report(report, report_path(model_path))
-    summary = {k: report[k] for k in ("model", "data", "split", "n", "accuracy", "loss", "mean_recall")}
+        save_report(report, report_path(model_path, "" if args.dataset in (None, "pool47") else args.dataset))
+    keys = ("model", "data", "split", "n", "accuracy", "top3", "loss", "mean_recall", "sections")
+    summary = {k: report[k] for k in keys if k in report}
     print(json.dumps(summary) if args.json else "\n".join(f"{k:12s} {v}" for k, v in summary.items()))
     return 0
 

@@ -8,6 +8,15 @@ and whatever order the files are read in.
 ``bymerge``, ``balanced``, ``byclass``, ``letters``, ``digits``, ``mnist``: the official train and
 test files; validation is a stratified 10% of train, as in the seed report.
 
+``unipen``: characters drawn with a pen (UNIPEN sections 1a/1b/1c, labels merged into the 47
+ByMerge classes, samples marked BAD left out), each rendered with the app's sketchpad brush and sent
+through ``preprocess``. Partitioned 80/10/10 **by writer** (no writer on two sides), keyed on a hash
+of the writer's name, so the split is the same on every machine and in any reading order.
+
+``pool47+unipen``: pool47 train + unipen train (and validation likewise) for models that read
+drawings; its test part is pool47 test, so its figures compare with the EMNIST-only models'. Drawn
+test figures come from ``unipen`` test.
+
 Data directory search order (first that exists wins): the ``data_dir`` argument (CLI
 ``--data-dir``), ``$EMNIST_DATA_DIR``, ``./data``, ``../shared/emnist`` beside the project,
 ``~/.cache/emnist_sketch_lab/data`` (where ``download`` puts files). A folder is also searched
@@ -26,11 +35,18 @@ import numpy as np
 from . import files
 from .labels import SPLITS, LabelMap, byclass_to_bymerge, label_map
 
-DATASETS = ("pool47",) + SPLITS
+DATASETS = ("pool47", "unipen", "pool47+unipen") + SPLITS
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POOL_FRACTIONS = (0.8, 0.1, 0.1)
 OFFICIAL_VALIDATION = 0.1
 PARTITION_SEED = 47  # fixed forever: changing it changes every published figure
+UNIPEN_FRACTIONS = (0.8, 0.1, 0.1)  # of writers: train, validation, test
+# Bump when the renderer or preprocessing changes, so cached drawn images are made again.
+UNIPEN_RENDER_VERSION = 1
+# Mixing weight of pool47+unipen: each UNIPEN training character appears this many times per epoch
+# (each time with its own random warp). At 1, drawn characters are ~30% of the training images.
+UNIPEN_COPIES = 1
+UNIPEN_SECTIONS = {"1a": "digits", "1b": "upper", "1c": "lower"}
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -184,7 +200,7 @@ def pool47_arrays(data_dir=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return x, y, sources
 
 
-def load_dataset(name: str = "pool47", data_dir=None) -> Dataset:
+def load_dataset(name: str = "pool47", data_dir=None, unipen_dir=None) -> Dataset:
     """A named dataset with its fixed partition (see module doc)."""
     if name == "pool47":
         x, y, sources = pool47_arrays(data_dir)
@@ -198,6 +214,10 @@ def load_dataset(name: str = "pool47", data_dir=None) -> Dataset:
             f"on image content (scikit-learn train_test_split, random_state={PARTITION_SEED}).",
             sources,
         )
+    if name == "unipen":
+        return unipen_dataset(unipen_dir)
+    if name == "pool47+unipen":
+        return combined_dataset(data_dir, unipen_dir)
     if name not in SPLITS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     x_train, y_train = load_split(name, "train", data_dir)
@@ -216,3 +236,100 @@ def _partition_codes(x, y):
     part = np.zeros(len(y), dtype=np.int8)
     part[va], part[te] = 1, 2
     return part, np.zeros(0, dtype=np.int8)
+
+
+def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
+    """Every usable UNIPEN character rendered and preprocessed: uint8 (N, 28, 28) and int32 (N, 4)
+    columns (class, section 0/1/2, part 0/1/2 for train/validation/test, writer number); cached."""
+    from . import unipen
+
+    root = unipen.find_unipen_dir(unipen_dir)
+    sources = sorted(p for sub in ("data", "include") for p in (root / sub).rglob("*") if p.is_file())
+
+    def build():
+        samples = [s for s in unipen.iter_samples(root)
+                   if s.quality != "BAD" and unipen.bymerge_class(s.label) is not None]
+        writers = sorted({s.writer for s in samples})
+        writer_number = {w: i for i, w in enumerate(writers)}
+        writer_part = {w: _unipen_part(w) for w in writers}
+        meta = np.array([[unipen.bymerge_class(s.label), list(UNIPEN_SECTIONS).index(s.section),
+                          writer_part[s.writer], writer_number[s.writer]] for s in samples], np.int32)
+        images = render_drawn([s.strokes for s in samples], [_key(s.source) for s in samples])
+        return images, meta
+
+    x, meta = files.cached_arrays(sources, f"unipen-r{UNIPEN_RENDER_VERSION}", build)
+    return x, meta, root
+
+
+def _key(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def _unipen_part(writer: str) -> int:
+    """0/1/2 (train/validation/test) for a writer, from a hash of the name: stable everywhere."""
+    u = _key(f"{PARTITION_SEED}:{writer}") / 2**64
+    return int(u >= UNIPEN_FRACTIONS[0]) + int(u >= UNIPEN_FRACTIONS[0] + UNIPEN_FRACTIONS[1])
+
+
+def render_drawn(strokes: list, seeds: list[int], workers: int | None = None) -> np.ndarray:
+    """Pen strokes -> the 28x28 images the models see, drawn on the app's sketchpad and preprocessed.
+
+    Each character's size, place and pen width come from its own seed, so the result does not
+    depend on order or on how the work is shared between processes (one per core).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = 2000
+    jobs = [(strokes[i : i + chunk], seeds[i : i + chunk]) for i in range(0, len(strokes), chunk)]
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        parts = [_render_chunk(job) for job in jobs]
+    else:
+        # spawn, not fork: a forked TensorFlow process can hang in its worker threads.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = list(pool.map(_render_chunk, jobs))
+    return np.concatenate(parts) if parts else np.zeros((0, 28, 28), np.uint8)
+
+
+def _render_chunk(job) -> np.ndarray:
+    from .preprocess import preprocess
+    from .sketchpad import render_strokes
+
+    strokes, seeds = job
+    return np.stack([preprocess(render_strokes(s, np.random.default_rng(seed))) for s, seed in zip(strokes, seeds)])
+
+
+def unipen_dataset(unipen_dir=None) -> Dataset:
+    x, meta, root = unipen_arrays(unipen_dir)
+    y, part = meta[:, 0].astype(np.int64), meta[:, 2]
+    tr, va, te = (np.flatnonzero(part == i) for i in range(3))
+    return Dataset(
+        "unipen", label_map("bymerge"), x[tr], y[tr], x[va], y[va], x[te], y[te],
+        "UNIPEN train_r01_v07 sections 1a/1b/1c (pen-drawn isolated characters), labels merged into the 47 "
+        "ByMerge classes, BAD samples left out, each rendered with the app's sketchpad brush at a random size, "
+        "place and pen width and preprocessed like a browser drawing; partitioned 80/10/10 by writer (hash of "
+        f"the writer's name, seed {PARTITION_SEED}).",
+        [str(root)],
+    )
+
+
+def unipen_sections(unipen_dir=None, part: int = 2) -> np.ndarray:
+    """Section names ("digits", "upper", "lower") of the unipen images of one part (2: test), in order."""
+    _, meta, _ = unipen_arrays(unipen_dir)
+    names = np.array(list(UNIPEN_SECTIONS.values()))
+    return names[meta[meta[:, 2] == part, 1]]
+
+
+def combined_dataset(data_dir=None, unipen_dir=None) -> Dataset:
+    pool, drawn = load_dataset("pool47", data_dir), unipen_dataset(unipen_dir)
+    copies = lambda a: np.concatenate([a] * UNIPEN_COPIES)  # noqa: E731
+    return Dataset(
+        "pool47+unipen", pool.label_map,
+        np.concatenate([pool.x_train, copies(drawn.x_train)]), np.concatenate([pool.y_train, copies(drawn.y_train)]),
+        np.concatenate([pool.x_val, drawn.x_val]), np.concatenate([pool.y_val, drawn.y_val]),
+        pool.x_test, pool.y_test,
+        f"pool47 train + unipen train (x{UNIPEN_COPIES}) for training, pool47 + unipen validation; test is pool47 "
+        "test (drawn test figures: the unipen dataset's test part). " + drawn.description,
+        pool.sources + drawn.sources,
+    )

@@ -33,9 +33,11 @@ def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_
     pred = probs.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=classes, zero_division=0)
     present = support > 0
+    top3 = np.argsort(probs, axis=1)[:, -3:]
     report = {
         "n": int(len(y)),
         "accuracy": float((pred == y).mean()) if len(y) else 0.0,
+        "top3": float((top3 == np.asarray(y)[:, None]).any(axis=1).mean()) if len(y) else 0.0,
         "loss": float(log_loss(y, np.clip(probs, 1e-7, 1), labels=classes)) if len(y) else 0.0,
         "mean_recall": float(recall[present].mean()) if present.any() else 0.0,
     }
@@ -72,13 +74,25 @@ def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_
     return report
 
 
-def evaluate_arrays(model, x, y, label_map, with_details: bool = True) -> dict:
-    return report_from_probabilities(predict_probabilities(model, x), np.asarray(y), label_map, with_details)
+def evaluate_arrays(model, x, y, label_map, with_details: bool = True, sections=None) -> dict:
+    """A report on (x, y); with ``sections`` (a name per image), also each section's accuracy."""
+    probs = predict_probabilities(model, x)
+    report = report_from_probabilities(probs, np.asarray(y), label_map, with_details)
+    if sections is not None:
+        report["sections"] = section_accuracy(probs, y, sections)
+    return report
 
 
-def report_path(model_path) -> Path:
+def section_accuracy(probs: np.ndarray, y, sections) -> dict:
+    """Accuracy per section (digits, upper, lower ...), in order of first appearance."""
+    sections, right = np.asarray(sections), probs.argmax(axis=1) == np.asarray(y)
+    return {str(name): float(right[sections == name].mean()) for name in dict.fromkeys(sections.tolist())}
+
+
+def report_path(model_path, dataset: str = "") -> Path:
+    """``NAME.report.json`` (pool47 test) or ``NAME.DATASET.report.json`` beside the model."""
     p = Path(model_path)
-    return p.with_name(p.name.removesuffix(".keras") + ".report.json")
+    return p.with_name(p.name.removesuffix(".keras") + (f".{dataset}" if dataset else "") + ".report.json")
 
 
 def save_report(report: dict, path) -> Path:

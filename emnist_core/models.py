@@ -108,6 +108,40 @@ def build_mlp_bn(num_classes: int = 47) -> keras.Model:
     return keras.Model(inputs, outputs, name="mlp_bn")
 
 
+def _preact_block(x, filters, stride):
+    """Pre-activation residual block (He et al. 2016): BN-ReLU-conv twice, projection when the shape changes."""
+    shortcut = x
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    x = layers.ReLU()(x)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(x)
+    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(0.1)(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    return layers.Add()([x, shortcut])
+
+
+WIDE_RESNET_STAGES = ((64, 1), (128, 2), (256, 2))  # (filters, stride) per stage, two blocks each
+
+
+def build_wide_resnet(num_classes: int = 47) -> keras.Model:
+    """Pre-activation wide ResNet, 3 stages of 2 blocks (64, 128, 256 filters); ~2.8M parameters."""
+    inputs, x = _inputs()
+    x = layers.Reshape((*INPUT_SHAPE, 1))(x)
+    x = layers.Conv2D(WIDE_RESNET_STAGES[0][0], 3, padding="same", use_bias=False)(x)
+    for filters, stride in WIDE_RESNET_STAGES:
+        x = _preact_block(x, filters, stride)
+        x = _preact_block(x, filters, 1)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="wide_resnet")
+
+
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -122,6 +156,18 @@ REGISTRY: dict[str, ModelSpec] = {
                   "dense 256, trained with augmentation and label smoothing.", build_cnn_bn,
                   # The shipped cnn-bn was trained before hard-ink redraws existed; 0 reproduces it.
                   {**AUGMENTED_HYPERPARAMETERS, "hard_ink_rate": 0.0}),
+        # Models that read drawings: the same architectures, fine-tuned from the EMNIST-only weights on
+        # pool47 + pen-drawn UNIPEN characters (python -m emnist_core train --dataset pool47+unipen --init ...).
+        ModelSpec("mlp-pen", "mlp", "mlp-bn's architecture for drawn input: fine-tuned from mlp-bn on pool47 + "
+                  "UNIPEN pen strokes rendered with the app's brush.", build_mlp_bn,
+                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 8, "learning_rate": 1e-3}),
+        ModelSpec("cnn-pen", "cnn", "cnn-bn's architecture for drawn input: fine-tuned from cnn-bn on pool47 + "
+                  "UNIPEN pen strokes rendered with the app's brush.", build_cnn_bn,
+                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 5, "learning_rate": 1e-3}),
+        ModelSpec("wide-resnet", "cnn", "Pre-activation wide ResNet (3 stages x 2 blocks, 64-128-256 filters, "
+                  "~2.8M parameters). For GPU training (about 20 epochs in a few GPU minutes; see README, "
+                  "Training on a GPU): not meant for CPU training (over 10 minutes an epoch on 2 cores, hours a run).",
+                  build_wide_resnet, {**AUGMENTED_HYPERPARAMETERS, "epochs": 20, "batch_size": 512}),
     )
 }
 

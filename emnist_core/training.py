@@ -42,6 +42,7 @@ class TrainConfig:
     learning_rate: float | None = None
     subset: int | None = None  # train on a stratified sample of this many images
     seed: int = 0
+    init: str | None = None  # start from this saved model's weights (a shipped name or a .keras path)
 
     def resolved(self) -> "TrainConfig":
         """Fill unset hyperparameters from the architecture's defaults, and validate them."""
@@ -67,6 +68,8 @@ class TrainConfig:
                 "--learning-rate", repr(self.learning_rate), "--seed", str(self.seed)]
         if self.subset:
             args += ["--subset", str(self.subset)]
+        if self.init:
+            args += ["--init", self.init]
         return shlex.join(args + ["--out", out])
 
 
@@ -87,6 +90,22 @@ def _stratified_subset(x, y, size, seed):
     idx, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
     idx.sort()
     return x[idx], y[idx]
+
+
+def _load_initial_weights(model, init: str) -> None:
+    """Fine-tuning: copy a saved model's weights into ``model`` (same architecture required).
+
+    A class-prior-corrected model has the same weights as the one it corrects (the correction is a
+    fixed layer), so either can be the start.
+    """
+    from .predictor import load_model, resolve_model_path
+
+    source = load_model(resolve_model_path(init))
+    mine, theirs = model.get_weights(), source.get_weights()
+    if [w.shape for w in mine] != [w.shape for w in theirs]:
+        raise ValueError(f"--init {init}: its weights do not fit architecture {model.name} "
+                         f"({len(theirs)} arrays vs {len(mine)}); start from a model of the same architecture")
+    model.set_weights(theirs)
 
 
 def _progress_callback(listener, cancel, epochs, steps):
@@ -171,6 +190,8 @@ def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
     keras.utils.set_random_seed(cfg.seed)
     opts = model_spec(cfg.model).hyperparameters
     model = build_model(cfg.model, data.num_classes)
+    if cfg.init:
+        _load_initial_weights(model, cfg.init)
     steps = int(np.ceil(len(y_train) / cfg.batch_size))
     if opts.get("augment"):
         fit_data, fit_kwargs, loss, optimizer = _augmented_setup(x_train, y_train, x_val, y_val, cfg, opts,
@@ -237,7 +258,7 @@ def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, test, seconds
         },
         "hyperparameters": {
             "epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-            "subset": cfg.subset, "seed": cfg.seed, **_recipe(cfg.model),
+            "subset": cfg.subset, "seed": cfg.seed, "init": cfg.init, **_recipe(cfg.model),
         },
         "history": history,
         "test_metrics": {k: v for k, v in test.items() if not isinstance(v, (list, dict))},

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import served
+from emnist_core.sketchpad import CANVAS
 
 gradio_client = pytest.importorskip("gradio_client")
-CANVAS = 400
 # Characters drawn as pen strokes on the canvas, in fractions of its side: distinct shapes with no
 # look-alike class, so any usable model reads them.
 STROKES = {
