@@ -154,7 +154,7 @@ def load_shipped(assets_dir) -> tuple[dict[str, LiveModel], list[str]]:
     for slot in SLOTS:
         for name in shipped_candidates(slot):
             path = Path(assets_dir) / f"{name}.keras"
-            if name != predictor.ALIASES[slot] and not path.exists():
+            if name != predictor.ALIASES[slot] and not predictor.model_exists(path):
                 continue  # only the alias must ship; the others are fallbacks when present
             try:
                 live[slot] = load_live(slot, path)

@@ -76,8 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("calibrate", help="fit a class-prior correction on validation data and save the corrected model")
     p.add_argument("--model", required=True, help="trained model (.keras path or shipped name) with its card")
-    p.add_argument("--out", required=True, help="output .keras path for the corrected model")
+    p.add_argument("--out", required=True, help="output .keras path for the corrected model (in the source's "
+                   "folder: a card that reuses the source's weights)")
+    p.add_argument("--fit-on", choices=DATASETS, help="fit tau on this dataset's validation part (default: the "
+                   "model's training dataset; unipen: fit for drawn input)")
     _add_data_dir(p)
+    _add_unipen_dir(p)
 
     p = sub.add_parser("roundtrip", help="redraw test images as browser-style canvases and score the full predict path")
     p.add_argument("--model", nargs="+", default=["mlp", "cnn"], help="models to score (default: mlp cnn)")
@@ -108,13 +112,15 @@ def main(argv=None) -> int:
     from .files import DataFileError
     from .predictor import ModelFileError
     from .preprocess import ImageInputError
+    from .unipen import UnipenNotFoundError
 
     try:
         command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "report": cmd_report,
                    "roundtrip": cmd_roundtrip, "download": cmd_download,
                    "calibrate": cmd_calibrate}[args.command]
         return command(args)
-    except (DataNotFoundError, DataFileError, DownloadError, ModelFileError, ImageInputError, ValueError) as exc:
+    except (DataNotFoundError, UnipenNotFoundError, DataFileError, DownloadError, ModelFileError, ImageInputError,
+            ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -241,34 +247,58 @@ def cmd_calibrate(args) -> int:
     from . import datasets as ds
     from .calibration import fit_tau, training_log_prior, with_prior_correction
     from .evaluation import evaluate_arrays, predict_probabilities, report_path, save_report
+    from .files import atomic_write
     from .predictor import load_card, load_model, resolve_model_path
-    from .training import command_line, write_model
+    from .training import card_path, command_line, write_model
 
     source = resolve_model_path(args.model)
     card = load_card(source)
     if card is None:
         raise ValueError(f"{source}: no model card beside it; calibrate needs the card to know its dataset")
-    data = ds.load_dataset(card["data"]["dataset"], args.data_dir)
+    data = ds.load_dataset(card["data"]["dataset"], args.data_dir, args.unipen_dir)
+    # The prior to divide out is the one the model learned; the fit is on the data it will serve.
+    fit = data if args.fit_on is None else ds.load_dataset(args.fit_on, args.data_dir, args.unipen_dir)
     model = load_model(source)
-    y_val, y_test = data.labels_as_classes(data.y_val), data.labels_as_classes(data.y_test)
+    y_fit, y_test = fit.labels_as_classes(fit.y_val), data.labels_as_classes(data.y_test)
     log_prior = training_log_prior(data.labels_as_classes(data.y_train), data.num_classes)
-    tau, table = fit_tau(predict_probabilities(model, data.x_val), y_val, log_prior)
+    tau, table = fit_tau(predict_probabilities(model, fit.x_val), y_fit, log_prior)
     corrected = with_prior_correction(model, log_prior, tau)
     out = Path(args.out)
     report = evaluate_arrays(corrected, data.x_test, y_test, data.label_map)
     report.update(model=out.name, dataset=data.name, part="test")
-    metrics = {k: report[k] for k in ("n", "accuracy", "loss", "mean_recall")}
+    metrics = {k: report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall")}
     card.update(
         name=out.name.removesuffix(".keras"),
         calibration={"method": "logit adjustment by the training class prior", "tau": tau,
-                     "fitted_on": f"{data.name} validation ({len(y_val)} images)", "validation_table": table},
+                     "fitted_on": f"{fit.name} validation ({len(y_fit)} images)", "validation_table": table},
         uncalibrated_test_metrics=card.get("test_metrics"), test_metrics=metrics,
         command=f"{card['command']} && {command_line()}",
     )
     card["architecture"]["parameters"] = int(corrected.count_params())
-    write_model(corrected, out, card)
+    drawn_report = None
+    if "unipen" in data.name or "unipen" in fit.name:
+        drawn = fit if fit.name == "unipen" else ds.load_dataset("unipen", unipen_dir=args.unipen_dir)
+        drawn_report = evaluate_arrays(corrected, drawn.x_test, drawn.labels_as_classes(drawn.y_test), data.label_map,
+                                       sections=ds.unipen_sections(args.unipen_dir))
+        drawn_report.update(model=out.name, dataset="unipen", part="test")
+        card["uncalibrated_drawn_test_metrics"] = card.get("drawn_test_metrics")
+        card["drawn_test_metrics"] = {k: drawn_report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall",
+                                                                   "sections")}
+    if out.parent.resolve() == source.parent.resolve() and source.is_file():
+        # Beside its source, the corrected model is a card that reuses the source's weights: one copy of them.
+        card.update(file=None, derived_from={"weights": source.name, "prior_correction": {
+            "tau": tau, "log_prior": [float(v) for v in log_prior]}})
+        if out.is_file():
+            out.unlink()  # an older full copy would shadow the card
+        atomic_write(card_path(out), lambda tmp: tmp.write_text(json.dumps(card, indent=1)))
+    else:
+        card.pop("derived_from", None)
+        write_model(corrected, out, card)
     save_report(report, report_path(out))
-    print(json.dumps({"model": str(out), "tau": tau, **metrics}))
+    if drawn_report is not None:
+        save_report(drawn_report, report_path(out, "unipen"))
+    print(json.dumps({"model": str(out), "tau": tau, **metrics,
+                      **({"drawn": card["drawn_test_metrics"]} if drawn_report else {})}))
     return 0
 
 

@@ -245,11 +245,12 @@ def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
     from . import unipen
 
     root = unipen.find_unipen_dir(unipen_dir)
+    sections = [s for s in UNIPEN_SECTIONS if (root / "data" / s).is_dir()]  # a copy may hold only some
     sources = sorted(p for sub in ("data", "include") for p in (root / sub).rglob("*") if p.is_file())
 
     def build():
         samples, strokes, seen = [], [], set()
-        for sample in unipen.iter_samples(root):
+        for sample in unipen.iter_samples(root, sections):
             if sample.quality == "BAD" or unipen.bymerge_class(sample.label) is None:
                 continue
             square = _square_pixels(sample)
@@ -262,7 +263,7 @@ def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
             seen.add(key)
             samples.append(sample)
             strokes.append(square)
-        group = _writer_groups(root, samples)
+        group = _writer_groups(root, sections, samples)
         groups = sorted(set(group.values()))
         part = {g: _unipen_part(g) for g in groups}
         meta = np.array([[unipen.bymerge_class(s.label), list(UNIPEN_SECTIONS).index(s.section),
@@ -288,7 +289,7 @@ def _strokes_key(strokes) -> bytes:
     return h.digest()
 
 
-def _writer_groups(root, kept) -> dict:
+def _writer_groups(root, sections, kept) -> dict:
     """Writer -> the group it is partitioned with. Writers whose files hold identical recordings (the same
     person under two ids, as in ibm's r01-04 / r02-04) are one group, so no recording crosses the split."""
     from . import unipen
@@ -303,7 +304,7 @@ def _writer_groups(root, kept) -> dict:
         return w
 
     first_writer = {}
-    for sample in unipen.iter_samples(root):
+    for sample in unipen.iter_samples(root, sections):
         key = _strokes_key(_square_pixels(sample))
         other = first_writer.setdefault(key, sample.writer)
         a, b = find(sample.writer), find(other)

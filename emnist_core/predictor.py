@@ -33,25 +33,34 @@ def resolve_model_path(name_or_path, models_dir=None) -> Path:
     for folder in (models_dir, ASSETS_DIR):
         if folder is not None and "/" not in name and not name.endswith(".keras"):
             candidate = Path(folder) / f"{name}.keras"
-            if candidate.exists():
+            if model_exists(candidate):
                 return candidate
     path = Path(text)
     if path.suffix == ".keras":
-        if not path.exists():
+        if not model_exists(path):
             raise ModelFileError(f"{path}: model file not found")
         return path
     known = ", ".join([*ALIASES, *SHIPPED])
     raise ModelFileError(f"unknown model {text!r}: give a shipped name ({known}) or a path to a .keras file")
 
 
+def model_exists(path) -> bool:
+    """A ``.keras`` file, or a derived model: a card beside it that names the weights it reuses."""
+    path = Path(path)
+    return path.is_file() or isinstance((load_card(path) or {}).get("derived_from"), dict)
+
+
 def load_model(path):
-    """Load a ``.keras`` file for inference, in Keras' safe mode (no arbitrary code)."""
+    """Load a ``.keras`` file (or a derived model, see ``model_exists``) for inference, in Keras' safe mode."""
     import keras
 
     from . import calibration  # noqa: F401  registers PriorCorrection, a layer of the shipped models
 
     path = Path(path)
     if not path.is_file():
+        derived = (load_card(path) or {}).get("derived_from")
+        if isinstance(derived, dict):
+            return _load_derived(path, derived)
         raise ModelFileError(f"{path}: model file not found")
     if not zipfile.is_zipfile(path):  # Keras would report this as "file not found"
         raise ModelFileError(f"{path}: not a loadable Keras model (a .keras file is a zip archive; this one is "
@@ -66,6 +75,33 @@ def load_model(path):
             f"{path}: not a loadable Keras model ({type(exc).__name__}: {str(exc)[:200]}); "
             "retrain it or restore the shipped file"
         ) from None
+
+
+def _load_derived(path: Path, derived: dict):
+    """A class-prior correction over another model's weights in the same folder: one copy of the weights.
+
+    The card holds ``derived_from = {"weights": "NAME.keras", "prior_correction": {"tau", "log_prior"}}``.
+    """
+    from .calibration import PriorCorrection, with_prior_correction
+
+    weights, correction = derived.get("weights"), derived.get("prior_correction") or {}
+    if not isinstance(weights, str) or Path(weights).name != weights or not weights.endswith(".keras"):
+        raise ModelFileError(f"{path}: its card's derived_from.weights must name a .keras file in the same folder")
+    base_path = path.with_name(weights)
+    if not base_path.is_file():
+        raise ModelFileError(f"{path}: reuses the weights of {weights}, which is missing; restore it or retrain")
+    base = load_model(base_path)
+    if isinstance(base.layers[-1], PriorCorrection):  # start from the uncorrected probabilities
+        import keras
+
+        base = keras.Model(base.inputs, base.layers[-1].input, name=base.name)
+    try:
+        tau, log_prior = float(correction["tau"]), [float(v) for v in correction["log_prior"]]
+    except (KeyError, TypeError, ValueError):
+        raise ModelFileError(f"{path}: its card's prior_correction needs a number tau and a list log_prior") from None
+    if len(log_prior) != base.output_shape[-1]:
+        raise ModelFileError(f"{path}: log_prior has {len(log_prior)} classes, {weights} gives {base.output_shape[-1]}")
+    return with_prior_correction(base, log_prior, tau)
 
 
 def load_card(path) -> dict | None:

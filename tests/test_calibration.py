@@ -39,3 +39,29 @@ def test_corrected_model_saves_and_loads_in_safe_mode(tmp_path):
     np.testing.assert_allclose(again.predict_on_batch(x).sum(1), 1, atol=1e-5)
     ratio = again.predict_on_batch(x)[:, 0] / model.predict_on_batch(x)[:, 0]
     assert (ratio < 1).all()  # the common class is damped
+
+
+def test_derived_model_reuses_weights_and_matches_a_full_copy(tmp_path):
+    import json
+
+    import pytest
+
+    from emnist_core.predictor import ModelFileError, model_exists, resolve_model_path
+
+    model = build_model("seed-mlp")
+    model.save(tmp_path / "base.keras")
+    log_prior = np.log(np.linspace(1, 3, 47) / np.linspace(1, 3, 47).sum())
+    full = with_prior_correction(model, log_prior, 0.7)
+    card = {"name": "base-prior", "derived_from": {"weights": "base.keras",
+                                                   "prior_correction": {"tau": 0.7, "log_prior": log_prior.tolist()}}}
+    (tmp_path / "base-prior.card.json").write_text(json.dumps(card))
+    path = tmp_path / "base-prior.keras"
+    assert not path.exists() and model_exists(path) and resolve_model_path(path) == path
+    x = np.random.default_rng(2).integers(0, 255, (4, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(load_model(path).predict_on_batch(x), full.predict_on_batch(x), atol=1e-6)
+
+    for weights, message in (("../base.keras", "same folder"), ("gone.keras", "missing")):
+        card["derived_from"]["weights"] = weights
+        (tmp_path / "base-prior.card.json").write_text(json.dumps(card))
+        with pytest.raises(ModelFileError, match=message):
+            load_model(path)

@@ -21,7 +21,21 @@ def test_shipped_model_has_card_and_report(name):
     assert report["n"] == 21617 and abs(report["accuracy"] - card["test_metrics"]["accuracy"]) < 1e-9
     assert np.asarray(report["confusion_matrix"]).sum() == report["n"]
     assert len(report["misclassified"]) == round(report["n"] * (1 - report["accuracy"]))
-    assert path.stat().st_size < 12e6  # saved without optimizer state
+    derived = card.get("derived_from")
+    weights = path.with_name(derived["weights"]) if derived else path  # a derived model reuses another's weights
+    assert weights.stat().st_size < 12e6  # saved without optimizer state
+    assert derived is None or not path.exists()  # one copy of each set of weights
+
+
+def test_assets_hold_no_two_copies_of_the_same_weights():
+    import hashlib
+    import zipfile
+
+    digests = {}
+    for path in ASSETS_DIR.glob("*.keras"):
+        with zipfile.ZipFile(path) as z:
+            digests.setdefault(hashlib.sha256(z.read("model.weights.h5")).hexdigest(), []).append(path.name)
+    assert all(len(names) == 1 for names in digests.values()), digests
 
 
 def test_aliases_point_at_shipped_models():

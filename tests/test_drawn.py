@@ -1,0 +1,155 @@
+"""Drawn input: the sketchpad renderer, the unipen dataset's partition, and `evaluate --dataset unipen --json`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from emnist_core import datasets as ds
+from emnist_core.preprocess import preprocess
+from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS, INK, PAPER, PEN_SCALE, render_strokes
+from emnist_core.unipen import find_unipen_dir
+
+# An "L" as a tablet records it: down the left side, then along the bottom; y points up.
+L_STROKE = np.array([[0, 100], [0, 0], [60, 0]], np.float32)
+
+
+def test_renderer_flips_y_and_draws_black_ink_on_white():
+    canvas = render_strokes([L_STROKE], np.random.default_rng(0))
+    assert canvas.shape == (CANVAS, CANVAS) and canvas.dtype == np.uint8
+    assert set(np.unique(canvas)) == {INK, PAPER}  # a hard-edged brush: no grey
+    rows, cols = np.nonzero(canvas == INK)
+    top, bottom = rows.min(), rows.max()
+    # The foot of the L is at the bottom of the canvas drawing, reaching right; the top has only the stem.
+    width_at = lambda r: np.ptp(cols[rows == r])  # noqa: E731
+    assert width_at(bottom - BRUSH_RADIUS // 2) > 2 * width_at(top + BRUSH_RADIUS // 2)
+    # The 28x28 image reads as an upright L too: more ink in the bottom rows' right half than the top's.
+    x = preprocess(canvas).astype(float)
+    assert x[18:24, 14:].sum() > 3 * x[4:10, 14:].sum()
+
+
+def test_renderer_uses_the_sketchpad_brush():
+    # A horizontal stroke's thickness is the brush's diameter, scaled within PEN_SCALE.
+    for seed in range(5):
+        canvas = render_strokes([np.array([[0, 0], [100, 0]], np.float32)], np.random.default_rng(seed))
+        thickness = (canvas == INK).any(axis=1).sum()
+        assert 2 * BRUSH_RADIUS * PEN_SCALE[0] - 2 <= thickness <= 2 * BRUSH_RADIUS * PEN_SCALE[1] + 2
+    app = (ROOT / "app.py").read_text()
+    assert "default_size=BRUSH_RADIUS" in app and "canvas_size=(CANVAS, CANVAS)" in app
+
+
+def test_a_single_tap_is_a_dot_not_an_error():
+    canvas = render_strokes([np.array([[5, 5]], np.float32)], np.random.default_rng(0))
+    assert (canvas == INK).sum() > 0
+    with pytest.raises(ValueError, match="no pen strokes"):
+        render_strokes([], np.random.default_rng(0))
+
+
+def test_rendering_depends_on_each_seed_only():
+    strokes = [[L_STROKE], [L_STROKE[::-1]], [L_STROKE * 3]]
+    seeds = [1, 2, 3]
+    forward = ds.render_drawn(strokes, seeds, workers=1)
+    backward = ds.render_drawn(strokes[::-1], seeds[::-1], workers=1)
+    np.testing.assert_array_equal(forward, backward[::-1])
+    np.testing.assert_array_equal(forward, ds.render_drawn(strokes, seeds, workers=1))
+    assert forward.shape == (3, 28, 28) and forward.dtype == np.uint8
+
+
+def _release(root: Path, writers: dict[str, list[tuple[str, np.ndarray]]]) -> Path:
+    """A small UNIPEN release: one data file per writer, each holding its characters."""
+    for writer, chars in writers.items():
+        body = f".WRITER_ID {writer}\n.X_POINTS_PER_INCH 500\n.Y_POINTS_PER_INCH 500\n"
+        for _, stroke in chars:
+            body += ".PEN_DOWN\n" + "".join(f"{int(x)} {int(y)}\n" for x, y in stroke) + ".PEN_UP\n"
+        inc = root / "include" / "con" / f"{writer}.dat"
+        inc.parent.mkdir(parents=True, exist_ok=True)
+        inc.write_text(body)
+        data = root / "data" / "1a" / "con" / f"{writer}.dat"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        data.write_text(f".INCLUDE con/{writer}.dat\n" + "".join(
+            f'.SEGMENT CHARACTER {i} ? "{label}"\n' for i, (label, _) in enumerate(chars)))
+    return root
+
+
+def _writer_in_part(part: int, avoid=(), after="") -> str:
+    return next(w for w in (f"w{i:03d}" for i in range(1000))
+                if ds._unipen_part(f"con/{w}") == part and w not in avoid and w > after)
+
+
+@pytest.fixture
+def small_release(tmp_path):
+    rng = np.random.default_rng(0)
+    strokes = {label: L_STROKE * (1 + 0.1 * i) + rng.integers(0, 5, L_STROKE.shape) for i, label in enumerate("0123456789")}
+    train_w, test_w = _writer_in_part(0), _writer_in_part(2)
+    # Alone the twin would be in train; it repeats a test writer's recording, so it joins that writer's group
+    # (which takes the side of its first name, test_w's).
+    twin = _writer_in_part(0, avoid=(train_w,), after=test_w)
+    writers = {
+        train_w: [(c, strokes[c] + 1) for c in "0123456789"],
+        test_w: [(c, strokes[c] + 2) for c in "0123"] + [("4", np.array([[7, 7], [7, 7]], np.float32))],  # a dot
+        twin: [("0", strokes["0"] + 2), ("5", strokes["5"] + 3)],  # the first is test_w's "0" again
+    }
+    return _release(tmp_path / "train_r01_v07", writers), train_w, test_w, twin
+
+
+def test_partition_keeps_writers_and_shared_recordings_on_one_side(small_release, monkeypatch, tmp_path):
+    root, train_w, test_w, twin = small_release
+    monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path / "cache"))
+    data = ds.load_dataset("unipen", unipen_dir=root)
+    # train_w's 10 characters are in train. test_w's 4 real ones (its dot dropped) and the twin's new "5"
+    # are one group (the twin's copy of test_w's "0" dropped), on the side of the group's first name.
+    side = ("train", "validation", "test")[ds._unipen_part(f"con/{min(test_w, twin)}")]
+    expected = {"train": 10, "validation": 0, "test": 0}
+    expected[side] += 5
+    assert data.counts() == expected
+    labels = {"train": data.y_train, "validation": data.y_val, "test": data.y_test}
+    group = sorted(labels[side].tolist())
+    if side == "train":
+        group = sorted((np.bincount(group, minlength=10) - 1).nonzero()[0].tolist())  # train_w has one of each
+    assert group == [0, 1, 2, 3, 5]
+    assert set(ds.unipen_sections(root, part=0)) == {"digits"}
+
+
+def test_evaluate_unipen_json_form(small_release, tmp_path):
+    from test_cli import run_cli
+
+    root = small_release[0]
+    proc = run_cli("evaluate", "--model", "mlp", "--dataset", "unipen", "--unipen-dir", root, "--json")
+    result = json.loads(proc.stdout)
+    assert {"accuracy", "top3", "n", "sections"} <= result.keys()
+    assert result["n"] == 5 and set(result["sections"]) == {"digits"}
+    assert 0 <= result["accuracy"] <= result["top3"] <= 1
+
+
+def test_evaluate_without_unipen_data_says_where_to_get_it(tmp_path):
+    from test_cli import run_cli
+
+    proc = run_cli("evaluate", "--model", "mlp", "--dataset", "unipen", "--unipen-dir", tmp_path / "nowhere",
+                   "--json", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert re.search(r"unipen", proc.stderr, re.I)
+
+
+@pytest.fixture(scope="session")
+def real_unipen():
+    try:
+        root = find_unipen_dir()
+    except FileNotFoundError as exc:
+        pytest.skip(f"UNIPEN data not found: {exc}")
+    return root
+
+
+def test_real_unipen_partition(real_unipen):
+    x, meta, _ = ds.unipen_arrays(real_unipen)
+    assert x.shape == (len(meta), 28, 28) and len(meta) > 85_000
+    groups_in = [set(meta[meta[:, 2] == part, 3]) for part in range(3)]
+    assert not (groups_in[0] & groups_in[1] or groups_in[0] & groups_in[2] or groups_in[1] & groups_in[2])
+    counts = np.bincount(meta[:, 2], minlength=3) / len(meta)
+    assert counts[0] > 0.6 and counts[1] > 0.05 and counts[2] > 0.05
+    assert (np.bincount(meta[meta[:, 2] == 0, 0], minlength=47) > 100).all()  # every class learnable
+    assert set(meta[:, 1]) == {0, 1, 2}
