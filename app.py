@@ -51,6 +51,10 @@ GALLERY_ZOOM = 4
 PAIRS_SHOWN = 24
 CLASS_ECHO = 12  # characters of a typed class shown back in a message
 SHORTCUTS = (("O", "0"), ("0", "O"), ("Z", "2"), ("2", "Z"))
+# The Confusions tab's test sets: EMNIST's scanned test images, or characters drawn with a pen by writers
+# no model trained on (UNIPEN test, rendered with the sketchpad's brush). Value: the report's dataset.
+TEST_SETS = (("EMNIST test images", DATASET), ("Drawn characters (UNIPEN)", "unipen"))
+TEST_SET_WORDS = {DATASET: "EMNIST test images", "unipen": "drawn test characters (UNIPEN writers never trained on)"}
 PREDICT_CONCURRENCY = 16  # a classroom drawing at once
 # More than one, so a second teacher is told "busy" at once instead of waiting in the queue; the lock
 # in Lab.start_job is what allows a single training job.
@@ -68,6 +72,8 @@ LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD}  # for every launch: `python app.
 log = logging.getLogger("emnist_sketch_lab")
 
 EMPTY_MESSAGE = "The canvas is empty: draw a character first."
+DRAWN_HELP = ("Set UNIPEN_DATA_DIR to a copy of UNIPEN train_r01_v07 (see README, Drawn input) and restart "
+              "the app to browse the models' mistakes on drawn characters.")
 DATA_HELP = (
     "Put the official EMNIST gzip files (`emnist-bymerge-test-*` and `emnist-byclass-test-*`, from NIST's "
     "`gzip.zip`) in a folder and start the app with `EMNIST_DATA_DIR=/path/to/folder python app.py`, "
@@ -111,7 +117,11 @@ class LiveModel:
     path: Path
     model: object
     card: dict | None
-    report: dict | None
+    report: dict | None  # on pool47 test
+    drawn_report: dict | None = None  # on unipen test
+
+    def report_on(self, test_set: str) -> dict | None:
+        return self.drawn_report if test_set == "unipen" else self.report
 
     @property
     def title(self) -> str:
@@ -124,7 +134,7 @@ def load_live(slot: str, name_or_path) -> LiveModel:
     model = predictor.load_model(path)  # Keras safe mode: a file cannot run code on loading
     predictor.Predictor({str(path): model})  # refuses a model built for other inputs or classes
     return LiveModel(slot, path.name.removesuffix(".keras"), path, model, predictor.load_card(path),
-                     read_report(evaluation.report_path(path)))
+                     read_report(evaluation.report_path(path)), read_report(evaluation.report_path(path, "unipen")))
 
 
 def read_report(path: Path) -> dict | None:
@@ -169,10 +179,14 @@ def load_data():
     return datasets.load_dataset(DATASET, os.environ.get("EMNIST_DATA_DIR") or None)
 
 
+def load_drawn():
+    return datasets.load_dataset("unipen", unipen_dir=os.environ.get("UNIPEN_DATA_DIR") or None)
+
+
 class Lab:
     """All server state: the live models, the test data (or why it is missing), the one training job."""
 
-    def __init__(self, data_loader=load_data, assets_dir=predictor.ASSETS_DIR):
+    def __init__(self, data_loader=load_data, assets_dir=predictor.ASSETS_DIR, drawn_loader=load_drawn):
         self.assets_dir = Path(assets_dir)
         self.shipped, self.load_problems = load_shipped(self.assets_dir)
         self.live = dict(self.shipped)
@@ -180,10 +194,13 @@ class Lab:
         self.dataset = None
         self.data_message = "The test images are still loading; try again in a few seconds."
         self.data_ready = threading.Event()
+        self.drawn = None  # the drawn test characters, when UNIPEN is on this server
+        self.drawn_message = "The drawn characters are still loading; try again in a minute."
         self.train_lock = threading.Lock()
         self.job: TrainingJob | None = None
         # Reading a test set from disk takes seconds: do it after start, not before the first prediction.
         threading.Thread(target=self._load_data, args=(data_loader,), name="load-data", daemon=True).start()
+        self.drawn_loader, self.drawn_loading, self.drawn_lock = drawn_loader, None, threading.Lock()
 
     def _load_data(self, loader):
         try:
@@ -192,6 +209,22 @@ class Lab:
             self.data_message = f"The EMNIST images are not available on this server ({exc}). {DATA_HELP}"
         finally:
             self.data_ready.set()
+
+    def _load_drawn(self):
+        try:
+            self.drawn = self.drawn_loader()
+        except (FileNotFoundError, ValueError) as exc:  # UnipenNotFoundError, UnipenFormatError
+            self.drawn_message = f"The drawn characters are not available on this server ({exc}). {DRAWN_HELP}"
+
+    def test_images(self, test_set: str):
+        """(test images of a test set, or None, and why they are missing)."""
+        if test_set != "unipen":
+            return (None if self.dataset is None else self.dataset.x_test), self.data_message
+        with self.drawn_lock:  # loaded when first asked for: drawing UNIPEN's characters takes a minute once
+            if self.drawn_loading is None:
+                self.drawn_loading = threading.Thread(target=self._load_drawn, name="load-drawn", daemon=True)
+                self.drawn_loading.start()
+        return (None if self.drawn is None else self.drawn.x_test), self.drawn_message
 
     def put_live(self, path) -> LiveModel:
         """Serve ``path`` (a retrained model) in its slot, for every user of this server."""
@@ -476,28 +509,38 @@ def model_names():
     return gr.update(choices=model_choices())
 
 
-def confusions(slot):
-    """Model slot -> (summary, heatmap, pair choices, per-class table, data note)."""
+def test_set_of(value) -> str:
+    """The Confusions tab's test set; anything else (an old client sends none) means EMNIST's."""
+    return "unipen" if value == "unipen" else DATASET
+
+
+def confusions(slot, test_set=DATASET):
+    """(model slot, test set) -> (summary, heatmap, pair choices, per-class table, data note)."""
     live = lab.live.get(slot)
     if live is None:
         raise refuse(missing_model(slot))
-    report = live.report
+    test_set = test_set_of(test_set)
+    report = live.report_on(test_set)
     if report is None:
-        text = (f"No usable evaluation report (`{evaluation.report_path(live.path).name}`) for {live.title}: run "
-                f"`python -m emnist_core evaluate --model {live.path} --save-report`.")
-        return text, None, gr.update(choices=[], value=None), None, data_note()
-    summary = (f"**{live.title}** on {report['n']:,} {report.get('dataset', '')} test images: "
+        flag = "--dataset unipen " if test_set == "unipen" else ""
+        text = (f"No usable evaluation report (`{evaluation.report_path(live.path, '' if test_set == DATASET else test_set).name}`) "
+                f"for {live.title}: run `python -m emnist_core evaluate --model {live.path} {flag}--save-report`.")
+        return text, None, gr.update(choices=[], value=None), None, data_note(test_set)
+    summary = (f"**{live.title}** on {report['n']:,} {TEST_SET_WORDS[test_set]}: "
                f"accuracy **{report['accuracy']:.1%}**, mean per-class accuracy {report['mean_recall']:.1%}.")
+    if report.get("sections"):
+        summary += " By section: " + ", ".join(f"{k} {v:.1%}" for k, v in report["sections"].items()) + "."
     pairs = [(f"{p['true']} -> {p['predicted']}: {p['count']}", f"{p['true']} -> {p['predicted']}")
              for p in report["confused_pairs"][:PAIRS_SHOWN]]
-    return (summary, heatmap(str(live.path)), gr.update(choices=pairs, value=None), per_class_table(report),
-            data_note())
+    return (summary, heatmap(str(live.path), test_set), gr.update(choices=pairs, value=None), per_class_table(report),
+            data_note(test_set))
 
 
 @lru_cache(maxsize=8)
-def heatmap(path: str):
+def heatmap(path: str, test_set: str = DATASET):
     live = next(m for m in lab.live.values() if str(m.path) == path)
-    fig = figures.confusion_figure(live.report, f"{live.name}: confusion matrix (rows: true class)")
+    where = "drawn characters" if test_set == "unipen" else "EMNIST test"
+    fig = figures.confusion_figure(live.report_on(test_set), f"{live.name} on {where}: confusion matrix (rows: true class)")
     plt.close(fig)  # Gradio renders it; pyplot need not keep it open
     return fig
 
@@ -508,10 +551,9 @@ def per_class_table(report) -> pd.DataFrame:
     return table.sort_values("accuracy").round(3)
 
 
-def data_note() -> str:
-    if lab.dataset is not None:
-        return ""
-    return lab.data_message
+def data_note(test_set=DATASET) -> str:
+    images, message = lab.test_images(test_set_of(test_set))
+    return "" if images is not None else message
 
 
 def class_name(text, names) -> str:
@@ -525,16 +567,18 @@ def class_name(text, names) -> str:
     raise ValueError(f"{shown!r} is not an EMNIST ByMerge class; choose one of {' '.join(names)}")
 
 
-def gallery(slot, true_class, predicted_class):
-    """(model slot, true class, predicted class) -> (test images of that mistake with captions, message)."""
+def gallery(slot, true_class, predicted_class, test_set=DATASET):
+    """(model slot, true class, predicted class, test set) -> (test images of that mistake with captions, message)."""
     live = lab.live.get(slot)
     if live is None:
         return [], missing_model(slot)
-    if live.report is None:
-        return [], f"No evaluation report for {live.title}."
+    test_set = test_set_of(test_set)
+    report = live.report_on(test_set)
+    if report is None:
+        return [], f"No evaluation report on {TEST_SET_WORDS[test_set]} for {live.title}."
     if not true_class or not predicted_class:
         return [], "Choose a pair, or a true and a predicted class, to see the test images of that mistake."
-    names = live.report["classes"]
+    names = report["classes"]
     try:
         true_name, pred_name = class_name(true_class, names), class_name(predicted_class, names)
     except ValueError as exc:
@@ -542,15 +586,16 @@ def gallery(slot, true_class, predicted_class):
     if true_name == pred_name:
         return [], "Choose two different classes: the gallery shows images of one read as the other."
     t, p = names.index(true_name), names.index(pred_name)
-    hits = [(i, top[0][1]) for i, y, top in live.report["misclassified"] if y == t and top[0][0] == p]
+    hits = [(i, top[0][1]) for i, y, top in report["misclassified"] if y == t and top[0][0] == p]
+    what = "drawn test characters" if test_set == "unipen" else "test images"
     if not hits:
-        return [], f"The {live.title} never read a test **{true_name}** as **{pred_name}**."
+        return [], f"The {live.title} never read one of the {what} **{true_name}** as **{pred_name}**."
     hits.sort(key=lambda hit: -hit[1])  # the surest mistakes first
-    text = f"{len(hits)} test images of **{true_name}** read as **{pred_name}** by the {live.title}"
-    if lab.dataset is None:
-        return [], f"{text}. {lab.data_message}"
-    images = [(enlarge(lab.dataset.x_test[i]), f"{true_name} -> {pred_name} ({conf:.0%})")
-              for i, conf in hits[:GALLERY_MAX]]
+    text = f"{len(hits)} {what} of **{true_name}** read as **{pred_name}** by the {live.title}"
+    x_test, message = lab.test_images(test_set)
+    if x_test is None:
+        return [], f"{text}. {message}"
+    images = [(enlarge(x_test[i]), f"{true_name} -> {pred_name} ({conf:.0%})") for i, conf in hits[:GALLERY_MAX]]
     shown = f"; the {len(images)} it was surest about" if len(hits) > len(images) else ""
     return images, f"{text}{shown}."
 
@@ -559,12 +604,12 @@ def enlarge(x28) -> np.ndarray:
     return np.asarray(Image.fromarray(np.asarray(x28)).resize((28 * GALLERY_ZOOM,) * 2, Image.Resampling.NEAREST))
 
 
-def gallery_for_pair(slot, pair):
+def gallery_for_pair(slot, pair, test_set=DATASET):
     """A ranked pair ("O -> 0") -> (true, predicted, gallery, message)."""
     true_name, _, pred_name = str(pair or "").partition(" -> ")
     if not pred_name:
         return None, None, [], "Choose a pair from the list."
-    return true_name, pred_name, *gallery(slot, true_name, pred_name)
+    return true_name, pred_name, *gallery(slot, true_name, pred_name, test_set)
 
 
 # ---------------------------------------------------------------- Retrain
@@ -799,6 +844,7 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Confusions", id="confusions") as confusions_tab:
                 with gr.Row():
                     model_pick = gr.Radio(model_choices(), value=next(iter(lab.live), None), label="Model", scale=1)
+                    test_pick = gr.Radio(TEST_SETS, value=DATASET, label="Test set", scale=1)
                     summary = gr.Markdown()
                 data_box = gr.Markdown()
                 with gr.Row(equal_height=False):
@@ -863,17 +909,20 @@ def build_demo() -> gr.Blocks:
                      concurrency_limit=PREDICT_CONCURRENCY)
 
         # Confusions
+        # The test set comes last in every handler's inputs and defaults to EMNIST's, so API callers that
+        # send only the model (and classes) get what they always got.
         confusion_outputs = [summary, matrix, pair_pick, class_table, data_box]
-        gallery_inputs, gallery_outputs = [model_pick, true_pick, pred_pick], [mistakes, gallery_note]
-        model_pick.change(confusions, model_pick, confusion_outputs, api_name="confusions").then(
+        gallery_inputs, gallery_outputs = [model_pick, true_pick, pred_pick, test_pick], [mistakes, gallery_note]
+        gr.on([model_pick.change, test_pick.change], confusions, [model_pick, test_pick], confusion_outputs,
+              api_name="confusions").then(
             gallery, gallery_inputs, gallery_outputs, api_name="gallery_for_new_model", api_visibility="private")
-        confusions_tab.select(confusions, model_pick, confusion_outputs, api_name="refresh_confusions")
+        confusions_tab.select(confusions, [model_pick, test_pick], confusion_outputs, api_name="refresh_confusions")
         gr.on([show_button.click, true_pick.input, pred_pick.input], gallery, gallery_inputs, gallery_outputs,
               api_name="gallery")
-        pair_pick.input(gallery_for_pair, [model_pick, pair_pick], [true_pick, pred_pick, *gallery_outputs],
+        pair_pick.input(gallery_for_pair, [model_pick, pair_pick, test_pick], [true_pick, pred_pick, *gallery_outputs],
                         api_name="gallery_pair")
         for button, (t, p) in zip(shortcut_buttons, SHORTCUTS):
-            button.click(lambda slot, t=t, p=p: (t, p, *gallery(slot, t, p)), model_pick,
+            button.click(lambda slot, test_set, t=t, p=p: (t, p, *gallery(slot, t, p, test_set)), [model_pick, test_pick],
                          [true_pick, pred_pick, *gallery_outputs], api_name=f"gallery_{t}_{p}")
 
         # Retrain

@@ -1,7 +1,9 @@
 """Print README's results table from the shipped cards, reports and round-trip file (no figure typed by hand).
 
 Usage: python bench/results_table.py
-The round-trip columns come from assets/roundtrip.json, written by
+The drawn columns come from each model's NAME.unipen.report.json (unipen test), written by
+    python -m emnist_core evaluate --model NAME --dataset unipen --save-report
+and the round-trip columns from assets/roundtrip.json, written by
     python -m emnist_core roundtrip --model NAME ... --n 3000 --json > assets/roundtrip.json
 """
 
@@ -14,11 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from emnist_core.evaluation import report_path  # noqa: E402
 from emnist_core.predictor import ALIASES, ASSETS_DIR, SHIPPED  # noqa: E402
 
+NA = " n/a |" * 6
 SEED_REPORT = (
-    "| seed report MLP | official ByMerge test (116,323), trained on ByMerge train (697,932) | 88% | n/a | n/a | n/a |\n"
-    "| seed report CNN | same | ~90% | n/a | n/a | n/a |"
+    "| seed report MLP | official ByMerge test (116,323) after ByMerge train (697,932) | 88% |" + NA + " n/a | n/a |\n"
+    "| seed report CNN | same | ~90% |" + NA + " n/a | n/a |"
 )
 
 
@@ -26,8 +30,9 @@ def main() -> None:
     roundtrip_path = ASSETS_DIR / "roundtrip.json"
     roundtrip = json.loads(roundtrip_path.read_text())["models"] if roundtrip_path.exists() else {}
     live = {name: alias for alias, name in ALIASES.items()}
-    print("| model | data (test) | accuracy | mean per-class recall | canvas round trip: 28x28 -> drawn | parameters |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| model | EMNIST data (test) | EMNIST accuracy | mean per-class recall | drawn top-1 | drawn top-3 | "
+          "digits | upper | lower | canvas round trip: 28x28 -> drawn | parameters |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print(SEED_REPORT)
     for name in SHIPPED:
         card = json.loads((ASSETS_DIR / f"{name}.card.json").read_text())
@@ -35,7 +40,14 @@ def main() -> None:
         rt = roundtrip.get(name)
         trip = f"{rt['accuracy_28x28']:.1%} -> {rt['accuracy_canvas']:.1%} ({-rt['gap_points']:+.1f} points)" if rt else "n/a"
         label = f"**{name}** (`{live[name]}`)" if name in live else name
-        print(f"| {label} | pool47 test ({m['n']:,}) | {m['accuracy']:.2%} | {m['mean_recall']:.2%} | {trip} | "
+        drawn_path = report_path(ASSETS_DIR / f"{name}.keras", "unipen")
+        if drawn_path.exists():
+            d = json.loads(drawn_path.read_text())
+            drawn = (f"{d['accuracy']:.1%} | {d['top3']:.1%} | "
+                     + " | ".join(f"{d['sections'][k]:.1%}" for k in ("digits", "upper", "lower")))
+        else:
+            drawn = " | ".join(["n/a"] * 5)
+        print(f"| {label} | pool47 test ({m['n']:,}) | {m['accuracy']:.2%} | {m['mean_recall']:.2%} | {drawn} | {trip} | "
               f"{card['architecture']['parameters']:,} |")
 
 

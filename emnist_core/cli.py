@@ -195,6 +195,7 @@ def cmd_evaluate(args) -> int:
     from .predictor import load_model, resolve_model_path
 
     model_path = resolve_model_path(args.model)
+    named = {}
     if args.images or args.csv:
         if args.images and not args.labels:
             raise ValueError("--images needs --labels (the IDX labels file that goes with it)")
@@ -204,12 +205,13 @@ def cmd_evaluate(args) -> int:
     else:
         data = ds.load_dataset(args.dataset or "pool47", args.data_dir, args.unipen_dir)
         x, y, split, source = data.x_test, data.labels_as_classes(data.y_test), data.name, f"{data.name} test"
+        named = {"dataset": data.name, "part": "test"}
     # Drawn characters are scored per section too: digits, upper-case and lower-case letters.
     sections = ds.unipen_sections(args.unipen_dir) if args.dataset == "unipen" else None
     model = load_model(model_path)
     report = evaluate_arrays(model, np.asarray(x), y, label_map("bymerge"), with_details=args.save_report,
                              sections=sections)
-    report.update(model=model_path.name, data=source, split=split)
+    report.update(model=model_path.name, data=source, split=split, **named)
     if args.save_report:
         save_report(report, report_path(model_path, "" if args.dataset in (None, "pool47") else args.dataset))
     keys = ("model", "data", "split", "n", "accuracy", "top3", "loss", "mean_recall", "sections")

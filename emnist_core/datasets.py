@@ -43,10 +43,13 @@ OFFICIAL_VALIDATION = 0.1
 PARTITION_SEED = 47  # fixed forever: changing it changes every published figure
 UNIPEN_FRACTIONS = (0.8, 0.1, 0.1)  # of writers: train, validation, test
 # Bump when the renderer or preprocessing changes, so cached drawn images are made again.
-UNIPEN_RENDER_VERSION = 2
+UNIPEN_RENDER_VERSION = 3
 # Mixing weight of pool47+unipen: each UNIPEN training character appears this many times per epoch
-# (each time with its own random warp). At 1, drawn characters are ~30% of the training images.
-UNIPEN_COPIES = 1
+# (each time with its own random warp): at 2, drawn characters are ~43% of the training images.
+UNIPEN_COPIES = 2
+# Two writer ids that share this many identical recordings are one person (ibm's r01-04 and r02-04
+# share over 100); one or two shared trivial strokes (a dot, a short bar) are chance.
+SAME_WRITER_MIN_SHARED = 10
 UNIPEN_SECTIONS = {"1a": "digits", "1b": "upper", "1c": "lower"}
 
 
@@ -290,8 +293,8 @@ def _strokes_key(strokes) -> bytes:
 
 
 def _writer_groups(root, sections, kept) -> dict:
-    """Writer -> the group it is partitioned with. Writers whose files hold identical recordings (the same
-    person under two ids, as in ibm's r01-04 / r02-04) are one group, so no recording crosses the split."""
+    """Writer -> the group it is partitioned with. Writers whose files hold many identical recordings (the
+    same person under two ids, as ibm's r01-04 and r02-04) are one group, so no person crosses the split."""
     from . import unipen
 
     parent = {}
@@ -303,12 +306,15 @@ def _writer_groups(root, sections, kept) -> dict:
             w = parent[w]
         return w
 
-    first_writer = {}
+    first_writer, shared = {}, {}
     for sample in unipen.iter_samples(root, sections):
-        key = _strokes_key(_square_pixels(sample))
-        other = first_writer.setdefault(key, sample.writer)
-        a, b = find(sample.writer), find(other)
-        if a != b:
+        other = first_writer.setdefault(_strokes_key(_square_pixels(sample)), sample.writer)
+        if other != sample.writer:
+            pair = tuple(sorted((other, sample.writer)))
+            shared[pair] = shared.get(pair, 0) + 1
+    for (a, b), count in sorted(shared.items()):
+        a, b = find(a), find(b)
+        if count >= SAME_WRITER_MIN_SHARED and a != b:
             parent[max(a, b)] = min(a, b)
     return {s.writer: find(s.writer) for s in kept}
 

@@ -160,10 +160,10 @@ REGISTRY: dict[str, ModelSpec] = {
         # pool47 + pen-drawn UNIPEN characters (python -m emnist_core train --dataset pool47+unipen --init ...).
         ModelSpec("mlp-pen", "mlp", "mlp-bn's architecture for drawn input: fine-tuned from mlp-bn on pool47 + "
                   "UNIPEN pen strokes rendered with the app's brush.", build_mlp_bn,
-                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 15, "learning_rate": 1e-3}),
+                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 12, "learning_rate": 1e-3}),
         ModelSpec("cnn-pen", "cnn", "cnn-bn's architecture for drawn input: fine-tuned from cnn-bn on pool47 + "
                   "UNIPEN pen strokes rendered with the app's brush.", build_cnn_bn,
-                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 12, "learning_rate": 1e-3}),
+                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 8, "learning_rate": 1e-3}),
         ModelSpec("wide-resnet", "cnn", "Pre-activation wide ResNet (3 stages x 2 blocks, 64-128-256 filters, "
                   "~2.8M parameters). For GPU training (about 20 epochs in a few GPU minutes; see README, "
                   "Training on a GPU): not meant for CPU training (over 10 minutes an epoch on 2 cores, hours a run).",

@@ -111,6 +111,31 @@ def test_o_0_gallery_shows_captioned_test_images(client, app_module, with_data):
     assert confidences == sorted(confidences, reverse=True)
 
 
+def test_confusions_on_drawn_characters(client, app_module):
+    """The Confusions tab's second test set: the live models' mistakes on characters drawn with a pen."""
+    live = app_module.lab.live["cnn"]
+    if live.drawn_report is None:
+        pytest.skip(f"no drawn-input report beside {live.path.name}")
+    summary, matrix, pairs, table, _ = client.predict("cnn", "unipen", api_name="/confusions")
+    assert "drawn test characters" in summary and "By section: digits" in summary
+    assert f"{live.drawn_report['accuracy']:.1%}" in summary and matrix is not None
+    top = live.drawn_report["confused_pairs"][0]
+    deadline = time.time() + 180  # the drawn characters load on first request (a minute the first time)
+    while True:
+        true, pred, images, note = client.predict("cnn", f"{top['true']} -> {top['predicted']}", "unipen",
+                                                  api_name="/gallery_pair")
+        if images or time.time() > deadline or "not available" in note:
+            break
+        time.sleep(2)
+    if "not available" in note:
+        pytest.skip(note)
+    assert (true, pred) == (top["true"], top["predicted"])
+    assert len(images) == min(top["count"], app_module.GALLERY_MAX) and "drawn test characters" in note
+    # The EMNIST test set is still the default for a caller that names none.
+    summary, *_ = client.predict("cnn", api_name="/confusions")
+    assert "EMNIST test images" in summary
+
+
 def test_shortcut_and_pair_endpoints_fill_the_gallery(client, app_module, with_data):
     true, pred, images, _ = client.predict("cnn", api_name="/gallery_Z_2")
     assert (true, pred) == ("Z", "2")

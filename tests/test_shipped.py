@@ -15,7 +15,8 @@ NAMES = list(SHIPPED)
 def test_shipped_model_has_card_and_report(name):
     path = resolve_model_path(name)
     card, report = load_card(path), load_report(report_path(path))
-    assert card["data"]["dataset"] == "pool47" and card["data"]["partition"]["test"] == 21617
+    # Every shipped model is scored on pool47 test; those for drawn input trained on pool47 + unipen.
+    assert card["data"]["dataset"] in ("pool47", "pool47+unipen") and card["data"]["partition"]["test"] == 21617
     assert card["command"].startswith("python -m emnist_core train --model")
     assert len(card["history"]["val_accuracy"]) == card["hyperparameters"]["epochs"]
     assert report["n"] == 21617 and abs(report["accuracy"] - card["test_metrics"]["accuracy"]) < 1e-9
@@ -59,3 +60,22 @@ def test_predictor_top5_on_real_images(pool47):
         assert all(len(t) == 5 for t in per_image)
         hit = np.mean([t[0][0] == true for t, true in zip(per_image, truth)])
         assert hit > 0.8, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_model_has_a_drawn_input_report(name):
+    path = resolve_model_path(name)
+    report = load_report(report_path(path, "unipen"))
+    assert report["dataset"] == "unipen" and report["n"] > 10_000
+    assert set(report["sections"]) == {"digits", "upper", "lower"}
+    assert report["accuracy"] <= report["top3"] <= 1
+    drawn = load_card(path).get("drawn_test_metrics")
+    if drawn:  # models trained for drawn input carry the figure in their card too
+        assert drawn["accuracy"] == pytest.approx(report["accuracy"], abs=1e-9)
+
+
+def test_live_models_are_the_ones_trained_for_drawn_input():
+    for alias, name in ALIASES.items():
+        card = load_card(resolve_model_path(alias))
+        assert card["data"]["dataset"] == "pool47+unipen", alias
+        assert "unipen" in card["calibration"]["fitted_on"], alias
