@@ -86,33 +86,31 @@ def small_release(tmp_path):
     rng = np.random.default_rng(0)
     strokes = {label: L_STROKE * (1 + 0.1 * i) + rng.integers(0, 5, L_STROKE.shape) for i, label in enumerate("0123456789")}
     train_w, test_w = _writer_in_part(0), _writer_in_part(2)
-    # Alone the twin would be in train; it repeats a test writer's recording, so it joins that writer's group
-    # (which takes the side of its first name, test_w's).
+    # Alone, the twin would be in train; it repeats SAME_WRITER_MIN_SHARED of test_w's recordings, so it is the
+    # same person and joins test_w's group (which takes the side of its first name, test_w's). The loner
+    # shares one recording with train_w (a chance match): too few to join it.
     twin = _writer_in_part(0, avoid=(train_w,), after=test_w)
+    loner = _writer_in_part(2, avoid=(test_w,), after=train_w)
+    shared = "0123456789"[: ds.SAME_WRITER_MIN_SHARED]
     writers = {
         train_w: [(c, strokes[c] + 1) for c in "0123456789"],
-        test_w: [(c, strokes[c] + 2) for c in "0123"] + [("4", np.array([[7, 7], [7, 7]], np.float32))],  # a dot
-        twin: [("0", strokes["0"] + 2), ("5", strokes["5"] + 3)],  # the first is test_w's "0" again
+        test_w: [(c, strokes[c] + 2) for c in shared] + [("4", np.array([[7, 7], [7, 7]], np.float32))],  # + a dot
+        twin: [(c, strokes[c] + 2) for c in shared] + [("5", strokes["5"] + 3)],
+        loner: [("0", strokes["0"] + 1), ("8", strokes["8"] + 4)],
     }
-    return _release(tmp_path / "train_r01_v07", writers), train_w, test_w, twin
+    return _release(tmp_path / "train_r01_v07", writers), train_w, test_w, twin, loner
 
 
 def test_partition_keeps_writers_and_shared_recordings_on_one_side(small_release, monkeypatch, tmp_path):
-    root, train_w, test_w, twin = small_release
+    root, train_w, test_w, twin, loner = small_release
     monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path / "cache"))
     data = ds.load_dataset("unipen", unipen_dir=root)
-    # train_w's 10 characters are in train. test_w's 4 real ones (its dot dropped) and the twin's new "5"
-    # are one group (the twin's copy of test_w's "0" dropped), on the side of the group's first name.
-    side = ("train", "validation", "test")[ds._unipen_part(f"con/{min(test_w, twin)}")]
-    expected = {"train": 10, "validation": 0, "test": 0}
-    expected[side] += 5
-    assert data.counts() == expected
-    labels = {"train": data.y_train, "validation": data.y_val, "test": data.y_test}
-    group = sorted(labels[side].tolist())
-    if side == "train":
-        group = sorted((np.bincount(group, minlength=10) - 1).nonzero()[0].tolist())  # train_w has one of each
-    assert group == [0, 1, 2, 3, 5]
-    assert set(ds.unipen_sections(root, part=0)) == {"digits"}
+    # train_w's 10 characters in train; test_w's (its dot dropped) and the twin's new "5" in test (the twin's
+    # copies dropped); the loner in test with its own "8" (its copy of train_w's "0" dropped).
+    n_shared = ds.SAME_WRITER_MIN_SHARED
+    assert data.counts() == {"train": 10, "validation": 0, "test": n_shared + 2}
+    assert sorted(data.y_test.tolist()) == sorted(list(range(n_shared)) + [5, 8])
+    assert set(ds.unipen_sections(root)) == {"digits"}
 
 
 def test_evaluate_unipen_json_form(small_release, tmp_path):
@@ -122,7 +120,7 @@ def test_evaluate_unipen_json_form(small_release, tmp_path):
     proc = run_cli("evaluate", "--model", "mlp", "--dataset", "unipen", "--unipen-dir", root, "--json")
     result = json.loads(proc.stdout)
     assert {"accuracy", "top3", "n", "sections"} <= result.keys()
-    assert result["n"] == 5 and set(result["sections"]) == {"digits"}
+    assert result["n"] == ds.SAME_WRITER_MIN_SHARED + 2 and set(result["sections"]) == {"digits"}
     assert 0 <= result["accuracy"] <= result["top3"] <= 1
 
 
