@@ -14,13 +14,14 @@ import math
 import numpy as np
 from keras import ops
 
+from .registry import HARD_INK_RATE  # share of images redrawn with hard-edged ink (a training default)
+
 ROTATION_DEGREES = 12.0
 SHEAR = 0.25  # x offset per unit of y
 SCALE = (0.85, 1.12)  # per-axis zoom factors
 ASPECT = (0.93, 1.07)  # a little independent aspect change on top of the zoom
 SHIFT_PIXELS = 2.5
 STROKE_CHANGE = 0.7  # at most this much of a one-pixel dilation (or erosion) is blended in
-HARD_INK_RATE = 0.35  # share of images redrawn with hard-edged ink, as a browser brush draws
 HARD_INK_LEVELS = (0.3, 0.6)  # where the soft scan is cut to make the hard edge (fraction of full ink)
 HARD_INK_UPSCALE = 3  # the cut is made at 3x size, then pooled back, so edges stay a little soft
 CENTRE = 13.5  # the middle of a 28-pixel image, in pixel coordinates

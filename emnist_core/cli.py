@@ -29,9 +29,10 @@ def _add_unipen_dir(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Only light modules here: --help must not start Keras (the registry is plain data; see registry.py).
     from .datasets import DATASETS
     from .labels import SPLITS
-    from .models import REGISTRY
+    from .registry import REGISTRY
 
     parser = argparse.ArgumentParser(
         prog="python -m emnist_core", description="EMNIST Sketch Lab: train, score and use handwriting models.",
