@@ -5,18 +5,33 @@ from __future__ import annotations
 import gzip
 import os
 import socket
+import struct
 import sys
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from emnist_core.files import IMAGE_MAGIC, LABEL_MAGIC  # noqa: E402
+from emnist_core.labels import label_map  # noqa: E402
+from emnist_core.preprocess import SIDE  # noqa: E402
+from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # noqa: E402
+
 SHARED = Path(os.environ.get("EMNIST_DATA_DIR") or ROOT.parent / "shared" / "emnist")
+NUM_CLASSES = label_map("bymerge").num_classes  # what every model here predicts
+# Characters drawn as pen strokes on the canvas, in fractions of its side: distinct shapes with no
+# look-alike class, so any usable model reads them.
+STROKES = {
+    "7": [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]],
+    "X": [[(0.25, 0.15), (0.75, 0.85)], [(0.75, 0.15), (0.25, 0.85)]],
+}
 
 
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:
@@ -32,9 +47,9 @@ def write_idx_pair(folder: Path, split: str, part: str, upright: np.ndarray, lab
     images = folder / f"emnist-{split}-{part}-images-idx3-ubyte{suffix}"
     labels_path = folder / f"emnist-{split}-{part}-labels-idx1-ubyte{suffix}"
     with opener(images, "wb") as f:
-        f.write(idx_bytes(upright.transpose(0, 2, 1), 2051))
+        f.write(idx_bytes(upright.transpose(0, 2, 1), IMAGE_MAGIC))
     with opener(labels_path, "wb") as f:
-        f.write(idx_bytes(np.asarray(labels), 2049))
+        f.write(idx_bytes(np.asarray(labels), LABEL_MAGIC))
     return images, labels_path
 
 
@@ -55,6 +70,48 @@ def l_shapes(n: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+def sketch_file(folder: Path, char: str | None, size: int = CANVAS) -> Path:
+    """A sketchpad composite (black ink on white RGBA) of ``char`` drawn with the sketchpad's round brush, scaled
+    to a canvas of ``size``; None: blank."""
+    image = Image.new("RGBA", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    pen = round(2 * BRUSH_RADIUS * size / CANVAS)  # the brush size is a radius
+    for stroke in STROKES.get(char, []):
+        draw.line([(x * size, y * size) for x, y in stroke], fill="black", width=pen, joint="curve")
+    path = folder / f"sketch-{char or 'blank'}-{size}.png"
+    image.save(path)
+    return path
+
+
+def sketch(path) -> dict:
+    """The sketchpad value an API client sends for the image file at ``path``."""
+    import gradio_client
+
+    return {"background": None, "layers": [], "composite": gradio_client.handle_file(str(path))}
+
+
+def png_bomb(path: Path, width: int, height: int) -> Path:
+    """A valid 1-bit PNG of ``width`` x ``height``, written row block by row block: a few kB on disk,
+    width*height bytes once decoded."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte, then packed bits
+    packer, block = zlib.compressobj(9), 500
+    data = b"".join(packer.compress(row * min(block, height - y)) for y in range(0, height, block)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return path
+
+
+def untrained_model(body=(), outputs: int = NUM_CLASSES):
+    """A small Keras model on 28x28 images, untrained: ``body`` layers, then a softmax over ``outputs``."""
+    import keras
+
+    return keras.Sequential([keras.Input((SIDE, SIDE)), *body, keras.layers.Flatten(),
+                             keras.layers.Dense(outputs, activation="softmax")])
+
+
 @contextmanager
 def served(demo, **launch_options):
     """``demo`` served on a free loopback port while the block runs; yields its URL."""
@@ -73,6 +130,33 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Each test session gets its own decoded-array cache unless CI set one."""
     if "EMNIST_CACHE_DIR" not in os.environ:
         monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="module")
+def untrained_model_file(tmp_path_factory) -> Path:
+    """``untrained_model()`` saved as a .keras file: enough for the loaders and the CLI to run end to end, quickly."""
+    path = tmp_path_factory.mktemp("model") / "untrained.keras"
+    untrained_model().save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def app_module(tmp_path_factory):
+    """``app.py`` imported as ``python app.py`` runs it, with retrained models going to a temporary folder."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EMNIST_MODELS_DIR", str(tmp_path_factory.mktemp("models")))  # retrained models go here
+        import app
+
+        yield app
+
+
+@pytest.fixture
+def with_data(app_module):
+    """The app's EMNIST test set, once loaded; skips where the data is not on this machine."""
+    app_module.lab.data_ready.wait(120)
+    if app_module.lab.dataset is None:
+        pytest.skip(f"EMNIST test images not available: {app_module.lab.data_message}")
+    return app_module.lab.dataset
 
 
 @pytest.fixture(scope="session")

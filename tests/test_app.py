@@ -9,40 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import served
-from emnist_core.sketchpad import CANVAS
+from conftest import STROKES, served, sketch, sketch_file
 
 gradio_client = pytest.importorskip("gradio_client")
-# Characters drawn as pen strokes on the canvas, in fractions of its side: distinct shapes with no
-# look-alike class, so any usable model reads them.
-STROKES = {
-    "7": [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]],
-    "X": [[(0.25, 0.15), (0.75, 0.85)], [(0.75, 0.15), (0.25, 0.85)]],
-}
-
-
-def sketch_file(folder: Path, char: str | None, size: int = CANVAS) -> Path:
-    """A sketchpad composite (black ink on white RGBA) of ``char`` drawn with a round pen; None: blank."""
-    image = Image.new("RGBA", (size, size), "white")
-    draw = ImageDraw.Draw(image)
-    for stroke in STROKES.get(char, []):
-        draw.line([(x * size, y * size) for x, y in stroke], fill="black", width=size // 14, joint="curve")
-    path = folder / f"sketch-{char or 'blank'}-{size}.png"
-    image.save(path)
-    return path
-
-
-def sketch(path) -> dict:
-    return {"background": None, "layers": [], "composite": gradio_client.handle_file(str(path))}
-
-
-@pytest.fixture(scope="module")
-def app_module(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("EMNIST_MODELS_DIR", str(tmp_path_factory.mktemp("models")))  # retrained models go here
-        import app
-
-        yield app
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +20,12 @@ def client(app_module):
         yield gradio_client.Client(url, verbose=False)
 
 
-@pytest.fixture
-def with_data(app_module):
-    app_module.lab.data_ready.wait(120)
-    if app_module.lab.dataset is None:
-        pytest.skip(f"EMNIST test images not available: {app_module.lab.data_message}")
-    return app_module.lab.dataset
-
-
 @pytest.mark.parametrize("char", sorted(STROKES))
-def test_drawn_character_is_read_by_both_models(client, tmp_path, char):
+def test_drawn_character_is_read_by_both_models(client, app_module, tmp_path, char):
     mlp, cnn, preview, verdict = client.predict(sketch(sketch_file(tmp_path, char)), api_name="/predict")
     for top in (mlp, cnn):
         confidences = [c["confidence"] for c in top["confidences"]]
-        assert len(confidences) == 5 and confidences == sorted(confidences, reverse=True)
+        assert len(confidences) == app_module.TOP_K and confidences == sorted(confidences, reverse=True)
         assert top["label"] == char
     assert preview.startswith("<img") and "data:image/png;base64," in preview
     assert f"Both models read {char}" in verdict
@@ -78,12 +39,12 @@ def test_only_composite_is_enough(client, tmp_path):
 
 
 @pytest.mark.parametrize("value", ["blank", "none"])
-def test_empty_canvas_gets_a_message_not_an_error(client, tmp_path, value):
+def test_empty_canvas_gets_a_message_not_an_error(client, app_module, tmp_path, value):
     payload = sketch(sketch_file(tmp_path, None)) if value == "blank" else {"background": None, "layers": [],
                                                                              "composite": None}
     mlp, cnn, _, verdict = client.predict(payload, api_name="/predict")
     assert not mlp and not cnn  # cleared labels
-    assert "empty" in verdict and "draw a character" in verdict
+    assert verdict == app_module.EMPTY_MESSAGE  # the same words for a blank drawing and for no drawing
 
 
 def test_photo_goes_through_the_same_preprocessing(client, tmp_path):
@@ -166,7 +127,7 @@ def test_without_data_the_shipped_report_still_shows(client, app_module, monkeyp
     app_module.lab._load_data(missing)
     summary, matrix, pairs, table, note = client.predict("mlp", api_name="/confusions")
     assert "accuracy" in summary and matrix is not None
-    assert table["data"] and len(table["data"]) == 47
+    assert table["data"] and len(table["data"]) == len(app_module.CLASSES)
     assert "EMNIST_DATA_DIR" in note
     images, note = client.predict("mlp", "O", "0", api_name="/gallery")
     assert images == [] and "EMNIST_DATA_DIR" in note

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
-import struct
 import threading
 import time
-import zlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,22 +18,27 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from conftest import idx_bytes, l_shapes, served, write_csv, write_idx_pair
-from test_app import app_module, sketch, sketch_file, with_data  # noqa: F401  (shared fixtures)
+from conftest import (NUM_CLASSES, idx_bytes, l_shapes, png_bomb, served, sketch, sketch_file, untrained_model,
+                      write_csv, write_idx_pair)
+from emnist_core.files import LABEL_MAGIC
+from emnist_core.preprocess import MAX_IMAGE_PIXELS, SIDE
+from emnist_core.sketchpad import CANVAS
 
 gradio_client = pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
 from gradio_client.exceptions import AppError  # noqa: E402
 
-MAX_MESSAGE = 305  # characters: the app's 300, and the ' ... ' where it shortened a quoted value
+SHORTENED = " ... "  # what the app puts where it cut a long message short
 TINY_TRAIN = ("seed-mlp", 1, 128, 1e-3, 500)  # architecture, epochs, batch size, learning rate, images
 SHIPPED = ("seed-mlp", "seed-cnn")
 
 
 def assert_clear(message):
     """A short message for a person: no traceback, no source lines."""
+    import app  # imported already, by the app_module fixture every caller depends on
+
     text = str(message)
-    assert 0 < len(text) <= MAX_MESSAGE, text
+    assert 0 < len(text) <= app.MAX_MESSAGE + len(SHORTENED), text
     assert "Traceback" not in text and 'File "' not in text and "Error:" not in text, text
 
 
@@ -71,18 +75,6 @@ def files_in(folder: Path) -> dict[str, tuple[int, int]]:
 
 # 1. Bad input ---------------------------------------------------------------------------------------
 
-def png_bomb(path: Path, width: int, height: int) -> Path:
-    """A valid 1-bit PNG of ``width`` x ``height``: a few kB on disk, width*height bytes once decoded."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row, packer = b"\0" * (1 + (width + 7) // 8), zlib.compressobj(9)
-    data = b"".join(packer.compress(row * min(500, height - y)) for y in range(0, height, 500)) + packer.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
-                     + chunk(b"IDAT", data) + chunk(b"IEND", b""))
-    return path
-
-
 def image_file(folder: Path, kind: str) -> Path:
     """One input file of each kind the issue lists; the name always ends in .png, whatever the content."""
     path = folder / f"{kind.replace(' ', '-')}.png"
@@ -95,16 +87,16 @@ def image_file(folder: Path, kind: str) -> Path:
         Image.new("RGBA", seven.size, "black").save(path)
     elif kind == "single dot":
         dot = Image.new("L", seven.size, 255)
-        dot.putpixel((200, 200), 0)
+        dot.putpixel((dot.width // 2, dot.height // 2), 0)
         dot.save(path)
     elif kind == "greyscale":
         seven.save(path)
     elif kind == "16-bit":
         Image.fromarray(np.asarray(seven).astype(np.uint16) * 257).save(path)
     elif kind == "bomb":
-        png_bomb(path, 20_000, 20_000)
+        png_bomb(path, BOMB_SIDE, BOMB_SIDE)
     elif kind == "over the pixel limit":
-        png_bomb(path, 6000, 6000)  # under Pillow's own limit, over the app's
+        png_bomb(path, OVER_SIDE, OVER_SIDE)
     elif kind == "not an image":
         path.write_bytes(b"these are my notes, not a picture\n" * 20)
     elif kind == "zero bytes":
@@ -120,13 +112,21 @@ def image_file(folder: Path, kind: str) -> Path:
 READABLE = {"greyscale": "7", "16-bit": "7", "single dot": None}
 NO_CHARACTER = ("blank white", "transparent", "full ink")
 # Files that are no image the app can use: refused with a message before any handler runs.
-REFUSED = {
-    "not an image": "That file is not an image: upload a PNG, JPEG",
-    "zero bytes": "That file is empty (0 bytes)",
-    "bomb": "over 25,000,000 pixels: scale it down first",
-    "over the pixel limit": "That image is 6000x6000 pixels, over 25,000,000: scale it down first",
-    "truncated": "damaged or cut short",
-}
+REFUSED = ("not an image", "zero bytes", "bomb", "over the pixel limit", "truncated")
+BOMB_SIDE = 20_000  # over Pillow's own limit (2 x Image.MAX_IMAGE_PIXELS), which stops it at the header
+OVER_SIDE = math.isqrt(MAX_IMAGE_PIXELS) + 1  # under Pillow's limit, just over the app's
+
+
+def refusal(app, kind: str) -> str:
+    """The app's message for each refused file."""
+    return {
+        "not an image": app.NOT_AN_IMAGE,
+        "zero bytes": app.EMPTY_FILE,
+        "bomb": f"over {MAX_IMAGE_PIXELS:,} pixels: scale it down first",
+        "over the pixel limit": f"That image is {OVER_SIDE}x{OVER_SIDE} pixels, over {MAX_IMAGE_PIXELS:,}: scale it "
+                                "down first",
+        "truncated": app.DAMAGED_IMAGE,
+    }[kind]
 ENDPOINTS = {"/predict": lambda path: sketch(path), "/predict_photo": gradio_client.handle_file}
 
 
@@ -144,17 +144,17 @@ def test_odd_images_get_predictions_or_a_message(client, tmp_path, endpoint, kin
 
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
-@pytest.mark.parametrize("kind", list(REFUSED))
-def test_bad_files_are_refused_before_decoding_and_the_server_keeps_serving(client, tmp_path, monkeypatch, endpoint,
-                                                                             kind):
+@pytest.mark.parametrize("kind", REFUSED)
+def test_bad_files_are_refused_before_decoding_and_the_server_keeps_serving(client, app_module, tmp_path, monkeypatch,
+                                                                             endpoint, kind):
     decoded = []  # the server runs in this process: record every image Pillow decodes
     real_load = ImageFile.ImageFile.load
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or real_load(self))
     with pytest.raises(AppError) as refused:
         client.predict(ENDPOINTS[endpoint](image_file(tmp_path, kind)), api_name=endpoint)
-    assert REFUSED[kind] in refused.value.message
+    assert refusal(app_module, kind) in refused.value.message
     assert_clear(refused.value.message)
-    assert all(w * h <= 25_000_000 for w, h in decoded), decoded  # no pixel of an oversized image decoded
+    assert all(w * h <= MAX_IMAGE_PIXELS for w, h in decoded), decoded  # no pixel of an oversized image decoded
     assert_still_serves(client, tmp_path)
 
 
@@ -172,9 +172,9 @@ def test_sketch_payloads_of_the_wrong_shape_get_a_message(client, tmp_path, payl
 
 @pytest.mark.parametrize("payload", [{}, {"layers": []}, {"background": None, "layers": [], "composite": None}, None],
                          ids=["no keys", "layers only", "all empty", "none"])
-def test_sketch_payloads_without_an_image_read_as_an_empty_canvas(client, payload):
+def test_sketch_payloads_without_an_image_read_as_an_empty_canvas(client, app_module, payload):
     mlp, cnn, _, verdict = client.predict(payload, api_name="/predict")
-    assert not mlp and not cnn and verdict == "The canvas is empty: draw a character first."
+    assert not mlp and not cnn and verdict == app_module.EMPTY_MESSAGE
 
 
 @pytest.mark.parametrize("payload", [[[0, 255]], "a photo", {"orig_name": "x.png"}], ids=["list", "string", "no file"])
@@ -187,9 +187,9 @@ def test_photo_payloads_of_the_wrong_shape_get_a_message(client, payload):
 
 
 ARRAYS = {  # what no JSON payload can carry, given straight to the handler
-    "NaN": np.full((400, 400), np.nan),
-    "infinite": np.full((400, 400, 4), np.inf, np.float32),
-    "1-D": np.zeros(400),
+    "NaN": np.full((CANVAS, CANVAS), np.nan),
+    "infinite": np.full((CANVAS, CANVAS, 4), np.inf, np.float32),
+    "1-D": np.zeros(CANVAS),
     "4-D": np.zeros((2, 40, 40, 4)),
     "5 channels": np.zeros((40, 40, 5), np.uint8),
     "0x0": np.zeros((0, 0)),
@@ -257,12 +257,12 @@ def test_non_numbers_in_training_settings_are_named(app_module, fake_data, value
 
 
 @pytest.mark.parametrize("true, says", [("../../etc/passwd", "is not an EMNIST ByMerge class"),
-                                        ("x" * 10_000, "'xxxxxxxxxxxx...' is not an EMNIST ByMerge class"),
+                                        ("x" * 10_000, "'{echo}...' is not an EMNIST ByMerge class"),
                                         ("<script>alert(1)</script>", "is not an EMNIST ByMerge class"),
                                         ("", "Choose a pair")])
-def test_gallery_names_are_checked_and_echoed_short(client, true, says):
+def test_gallery_names_are_checked_and_echoed_short(client, app_module, true, says):
     images, note = client.predict("mlp", true, "0", api_name="/gallery")
-    assert images == [] and says in note
+    assert images == [] and says.format(echo=true[:app_module.CLASS_ECHO]) in note
     assert_clear(note)
 
 
@@ -349,20 +349,19 @@ def test_unsafe_or_unfit_models_are_refused_at_start(app_module, assets_copy, tm
 
     marker = tmp_path / "code-ran"
     touch_marker = eval(f"lambda t: (open({str(marker)!r}, 'w').close(), t)[1]")  # the path saved in the code
-    unsafe = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Lambda(touch_marker),
-                               keras.layers.Dense(47, activation="softmax")])
+    unsafe = untrained_model(body=[keras.layers.Lambda(touch_marker)])
     unsafe.save(assets_copy / "seed-mlp.keras")
     keras.saving.load_model(assets_copy / "seed-mlp.keras", safe_mode=False)
     assert marker.exists()  # loading it unsafely runs its code: only safe mode stands in the way
     marker.unlink()
-    letters = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(26)])
+    letters = untrained_model(outputs=26)
     letters.save(assets_copy / "seed-cnn.keras")
 
     lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
     assert lab.live == {} and not marker.exists()
     mlp_problem, cnn_problem = lab.load_problems
     assert "seed-mlp.keras: refused by Keras' safe mode" in mlp_problem
-    assert "seed-cnn.keras" in cnn_problem and "not the 47 class scores" in cnn_problem
+    assert "seed-cnn.keras" in cnn_problem and f"not the {NUM_CLASSES} class scores" in cnn_problem
 
 
 def test_a_missing_card_and_a_damaged_report_are_named_with_what_to_do(app_module, assets_copy,
@@ -381,18 +380,18 @@ def test_a_missing_card_and_a_damaged_report_are_named_with_what_to_do(app_modul
 
 def bad_data_folder(folder: Path, damage: str) -> Path:
     """EMNIST test files for both splits of pool47, the ByMerge one damaged; -> the damaged file."""
-    images, labels = l_shapes(60), np.arange(60) % 47
+    images, labels = l_shapes(60), np.arange(60) % NUM_CLASSES
     write_idx_pair(folder, "byclass", "test", images, labels)
     bad_images, bad_labels = write_idx_pair(folder, "bymerge", "test", images, labels)
     if damage == "wrong magic number":
         with open(bad_images, "wb") as f:  # not gzipped: the reader takes both
-            f.write(idx_bytes(images, 2049))
+            f.write(idx_bytes(images, LABEL_MAGIC))
         return bad_images
     if damage == "wrong count":
         import gzip
 
         with gzip.open(bad_labels, "wb") as f:
-            f.write(idx_bytes(labels[:50], 2049))
+            f.write(idx_bytes(labels[:50], LABEL_MAGIC))
         return bad_labels
     bad_images.unlink()
     bad_labels.unlink()
@@ -584,8 +583,8 @@ def test_the_training_switch_is_enforced_by_the_api(client, app_module, monkeypa
 # 4. Untrusted content -----------------------------------------------------------------------------
 
 def test_uploads_over_the_size_limit_are_refused(client, app_module, base_url, tmp_path):
-    limit = 10 * 1024 * 1024
-    assert app_module.MAX_UPLOAD == "10mb"
+    limit = app_module.demo.max_file_size  # MAX_UPLOAD in bytes, as Gradio read it from LAUNCH_OPTIONS at launch
+    assert app_module.LAUNCH_OPTIONS["max_file_size"] == app_module.MAX_UPLOAD and limit > 0
     big = tmp_path / "big.png"
     big.write_bytes(os.urandom(limit + 1))
     answer = httpx.post(f"{base_url}/gradio_api/upload", files={"files": ("big.png", big.read_bytes())}, timeout=60)
@@ -626,7 +625,8 @@ def test_what_the_gallery_shows_is_served(app_module, base_url, with_data):
     images, _ = raw.predict("mlp", "O", "0", api_name="/gallery")
     assert images
     answer = httpx.get(images[0]["image"]["url"], timeout=10)
-    assert answer.status_code == 200 and Image.open(io.BytesIO(answer.content)).size == (112, 112)
+    assert answer.status_code == 200
+    assert Image.open(io.BytesIO(answer.content)).size == (SIDE * app_module.GALLERY_ZOOM,) * 2
 
 
 def test_a_bad_upload_shows_its_message_on_the_page_and_the_page_goes_on(app_module, base_url, tmp_path):

@@ -18,7 +18,7 @@ SAVER = textwrap.dedent("""
     from emnist_core.training import write_model
     model = build_model("seed-mlp")
     for version in range(1, 10_000):
-        model.layers[-1].bias.assign(np.full(47, float(version), np.float32))
+        model.layers[-1].bias.assign(np.full(model.layers[-1].bias.shape, float(version), np.float32))
         write_model(model, sys.argv[1], {"version": version})
         print(version, flush=True)
 """)

@@ -10,7 +10,7 @@ from importlib.util import find_spec
 import numpy as np
 import pytest
 
-from conftest import ROOT, l_shapes
+from conftest import NUM_CLASSES, ROOT, l_shapes
 from emnist_core.augment import augment_batch, batch_rng
 from emnist_core.training import TrainingBatches
 
@@ -73,13 +73,13 @@ def test_jax_trains_without_tensorflow_and_files_cross_backends(tmp_path):
 
 
 def test_same_seed_gives_the_same_augmented_batch():
-    x, y = l_shapes(300), np.arange(300) % 47
-    a = TrainingBatches(x, y, 64, 47, seed=5, hard_ink_rate=0.35)
-    b = TrainingBatches(x, y, 64, 47, seed=5, hard_ink_rate=0.35)
+    x, y = l_shapes(300), np.arange(300) % NUM_CLASSES
+    a = TrainingBatches(x, y, 64, NUM_CLASSES, seed=5, hard_ink_rate=0.35)
+    b = TrainingBatches(x, y, 64, NUM_CLASSES, seed=5, hard_ink_rate=0.35)
     first, again = a.batch(1, 2), b.batch(1, 2)
     np.testing.assert_array_equal(np.asarray(first[0]), np.asarray(again[0]))
     np.testing.assert_array_equal(first[1], again[1])
-    other_seed = TrainingBatches(x, y, 64, 47, seed=6, hard_ink_rate=0.35).batch(1, 2)
+    other_seed = TrainingBatches(x, y, 64, NUM_CLASSES, seed=6, hard_ink_rate=0.35).batch(1, 2)
     assert not np.array_equal(np.asarray(first[0]), np.asarray(other_seed[0]))
     # Another epoch reshuffles and rewarps; the epoch counter moves at each epoch's end.
     assert not np.array_equal(np.asarray(a.batch(2, 2)[0]), np.asarray(first[0]))

@@ -7,28 +7,14 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import idx_bytes, l_shapes, write_csv, write_idx_pair
+from conftest import NUM_CLASSES, idx_bytes, l_shapes, untrained_model, write_csv, write_idx_pair
 from emnist_core import datasets as ds
-from emnist_core.files import DataFileError
+from emnist_core.files import IMAGE_MAGIC, LABEL_MAGIC, DataFileError
 from emnist_core.predictor import ModelFileError, Predictor, load_card, load_model, resolve_model_path
 from emnist_core.training import card_path
 
 
 # Models --------------------------------------------------------------------------------------------
-
-def _model(body=(), outputs=47):
-    import keras
-
-    layers = [keras.Input((28, 28)), *body, keras.layers.Flatten(), keras.layers.Dense(outputs, activation="softmax")]
-    return keras.Sequential(layers)
-
-
-@pytest.fixture(scope="module")
-def good_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "good.keras"
-    _model().save(path)
-    return path
-
 
 def _spoil(good, path, how):
     data = good.read_bytes()
@@ -59,16 +45,17 @@ def _spoil(good, path, how):
 
 
 @pytest.mark.parametrize("how", ["truncated", "corrupt", "not a zip", "empty", "zip without a model", "unknown layer"])
-def test_a_bad_keras_file_is_a_model_file_error_naming_it(good_model, tmp_path, how):
-    path = _spoil(good_model, tmp_path / f"{how.replace(' ', '-')}.keras", how)
+def test_a_bad_keras_file_is_a_model_file_error_naming_it(untrained_model_file, tmp_path, how):
+    path = _spoil(untrained_model_file, tmp_path / f"{how.replace(' ', '-')}.keras", how)
     with pytest.raises(ModelFileError) as err:
         load_model(path)
     message = str(err.value)
     assert str(path) in message and "not a loadable Keras model" in message and "\n" not in message
 
 
-def test_the_good_model_itself_loads(good_model):
-    assert load_model(good_model).output_shape == (None, 47)  # so the failures above are the damage's doing
+def test_the_good_model_itself_loads(untrained_model_file):
+    # so the failures above are the damage's doing
+    assert load_model(untrained_model_file).output_shape == (None, NUM_CLASSES)
 
 
 def test_a_missing_model_file_is_a_model_file_error(tmp_path):
@@ -82,7 +69,7 @@ def test_a_lambda_layer_is_refused_by_safe_mode(tmp_path):
     import keras
 
     path = tmp_path / "lambda.keras"
-    _model(body=[keras.layers.Lambda(lambda t: t * 2.0)]).save(path)
+    untrained_model(body=[keras.layers.Lambda(lambda t: t * 2.0)]).save(path)
     keras.saving.load_model(path, safe_mode=False)  # a valid file: only safe mode stands in the way
     with pytest.raises(ModelFileError) as err:
         load_model(path)
@@ -92,14 +79,14 @@ def test_a_lambda_layer_is_refused_by_safe_mode(tmp_path):
 def test_a_model_for_other_inputs_or_classes_is_refused_by_the_predictor():
     import keras
 
-    other_input = keras.Sequential([keras.Input((10,)), keras.layers.Dense(47)])
+    other_input = keras.Sequential([keras.Input((10,)), keras.layers.Dense(NUM_CLASSES)])
     with pytest.raises(ModelFileError, match="does not take 28x28 images"):
         Predictor({"tabular": other_input})
-    with pytest.raises(ModelFileError, match=r"shape \(26,\) per image, not the 47 class scores"):
-        Predictor({"letters": _model(outputs=26)})
+    with pytest.raises(ModelFileError, match=rf"shape \(26,\) per image, not the {NUM_CLASSES} class scores"):
+        Predictor({"letters": untrained_model(outputs=26)})
 
 
-def test_cards_missing_or_damaged_read_as_none(good_model, tmp_path):
+def test_cards_missing_or_damaged_read_as_none(untrained_model_file, tmp_path):
     assert load_card(tmp_path / "no-card.keras") is None
     card = card_path(tmp_path / "broken.keras")
     for text in ("{not json", "[1, 2, 3]", '"a string"', ""):
@@ -128,12 +115,12 @@ def _flip_bytes(data: bytes, start: int, step: int = 7) -> bytes:
 
 
 IMAGE_DAMAGE = {
-    "wrong magic": (lambda raw, gz: gzip.compress(idx_bytes(np.zeros((4, 28, 28)), 2049)),
-                    "magic number 2049 is not 2051"),
+    "wrong magic": (lambda raw, gz: gzip.compress(idx_bytes(np.zeros((4, 28, 28)), LABEL_MAGIC)),
+                    f"magic number {LABEL_MAGIC} is not {IMAGE_MAGIC}"),
     "truncated": (lambda raw, gz: gzip.compress(raw[:-100]), "the file is truncated or corrupt"),
-    "count too high": (lambda raw, gz: gzip.compress(np.array([2051, 5, 28, 28], ">u4").tobytes() + raw[16:]),
+    "count too high": (lambda raw, gz: gzip.compress(np.array([IMAGE_MAGIC, 5, 28, 28], ">u4").tobytes() + raw[16:]),
                        "header says 5 images"),
-    "not 28x28": (lambda raw, gz: gzip.compress(idx_bytes(np.zeros((4, 32, 32)), 2051)), "images are 32x32"),
+    "not 28x28": (lambda raw, gz: gzip.compress(idx_bytes(np.zeros((4, 32, 32)), IMAGE_MAGIC)), "images are 32x32"),
     "header cut": (lambda raw, gz: gzip.compress(raw[:10]), "too short for an IDX header"),
     "gzip cut short": (lambda raw, gz: gz[: len(gz) // 2], "gzip stream is truncated"),
     "gzip corrupt": (lambda raw, gz: _flip_bytes(gz, 20), "corrupt gzip data"),
@@ -154,10 +141,11 @@ def test_damaged_idx_images_are_a_data_file_error_naming_the_file(pair, tmp_path
 
 
 @pytest.mark.parametrize("content, expected", [
-    (idx_bytes(np.zeros((4, 28, 28)), 2051), "magic number 2051 is not 2049"),
-    (idx_bytes(np.array([1, 2, 3, 4]), 2049)[:-1], "header says 4 labels but the file has 3"),
-    (idx_bytes(np.array([1, 2, 3]), 2049), "3 labels for 4 images"),
-    (idx_bytes(np.array([1, 2, 47, 4]), 2049), "label 47 is outside 0-46 of EMNIST bymerge"),
+    (idx_bytes(np.zeros((4, 28, 28)), IMAGE_MAGIC), f"magic number {IMAGE_MAGIC} is not {LABEL_MAGIC}"),
+    (idx_bytes(np.array([1, 2, 3, 4]), LABEL_MAGIC)[:-1], "header says 4 labels but the file has 3"),
+    (idx_bytes(np.array([1, 2, 3]), LABEL_MAGIC), "3 labels for 4 images"),
+    (idx_bytes(np.array([1, 2, NUM_CLASSES, 4]), LABEL_MAGIC),
+     f"label {NUM_CLASSES} is outside 0-{NUM_CLASSES - 1} of EMNIST bymerge"),
 ], ids=["wrong magic", "truncated", "count differs", "label out of range"])
 def test_bad_labels_files_are_a_data_file_error_naming_the_file(pair, tmp_path, content, expected):
     images, _, _ = pair

@@ -20,15 +20,12 @@ STEPS = 6  # mouse moves per segment: enough for a smooth line
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory):
+def url(request):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("EMNIST_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
-        import app
-
-        with served(app.demo) as url:
-            yield url
+    app = request.getfixturevalue("app_module")  # only once a browser is there to use it
+    with served(app.demo) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

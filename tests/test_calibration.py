@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from conftest import NUM_CLASSES
 from emnist_core.calibration import corrected, fit_tau, training_log_prior, with_prior_correction
 from emnist_core.models import build_model
 from emnist_core.predictor import load_model
@@ -29,7 +30,7 @@ def test_fit_tau_prefers_balance_when_the_prior_misleads():
 
 def test_corrected_model_saves_and_loads_in_safe_mode(tmp_path):
     model = build_model("seed-mlp")
-    log_prior = np.log(np.full(47, 1 / 47))
+    log_prior = np.log(np.full(NUM_CLASSES, 1 / NUM_CLASSES))
     log_prior[0] = np.log(0.5)
     wrapped = with_prior_correction(model, log_prior, 0.5)
     x = np.random.default_rng(1).integers(0, 255, (3, 28, 28)).astype(np.float32)
@@ -50,7 +51,7 @@ def test_derived_model_reuses_weights_and_matches_a_full_copy(tmp_path):
 
     model = build_model("seed-mlp")
     model.save(tmp_path / "base.keras")
-    log_prior = np.log(np.linspace(1, 3, 47) / np.linspace(1, 3, 47).sum())
+    log_prior = np.log(np.linspace(1, 3, NUM_CLASSES) / np.linspace(1, 3, NUM_CLASSES).sum())
     full = with_prior_correction(model, log_prior, 0.7)
     card = {"name": "base-prior", "derived_from": {"weights": "base.keras",
                                                    "prior_correction": {"tau": 0.7, "log_prior": log_prior.tolist()}}}

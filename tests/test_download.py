@@ -7,7 +7,6 @@ tiny gzip IDX files of two splits) and serves it from 127.0.0.1.
 import gzip
 import hashlib
 import io
-import struct
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,16 +16,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from conftest import idx_bytes
 from emnist_core import cli, datasets, download as dl
-from emnist_core.files import DataFileError
+from emnist_core.files import IMAGE_MAGIC, LABEL_MAGIC, DataFileError
 
 SPLIT, OTHER_SPLIT = "mnist", "digits"
 IMAGES_PER_FILE = 6
 
 
 def _idx_gz(array: np.ndarray, magic: int) -> bytes:
-    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
+    return gzip.compress(idx_bytes(array, magic), mtime=0)
 
 
 def _split_members(split: str, seed: int) -> dict[str, bytes]:
@@ -35,8 +34,8 @@ def _split_members(split: str, seed: int) -> dict[str, bytes]:
     for part in dl.PARTS:
         images = rng.integers(0, 256, (IMAGES_PER_FILE, 28, 28))
         labels = rng.integers(0, 10, IMAGES_PER_FILE)
-        out[f"emnist-{split}-{part}-images-idx3-ubyte.gz"] = _idx_gz(images, 2051)
-        out[f"emnist-{split}-{part}-labels-idx1-ubyte.gz"] = _idx_gz(labels, 2049)
+        out[f"emnist-{split}-{part}-images-idx3-ubyte.gz"] = _idx_gz(images, IMAGE_MAGIC)
+        out[f"emnist-{split}-{part}-labels-idx1-ubyte.gz"] = _idx_gz(labels, LABEL_MAGIC)
     return out
 
 

@@ -1,10 +1,13 @@
 """One preprocessing for drawings, photos and test images."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from emnist_core.preprocess import EmptyCanvasError, ImageInputError, preprocess
+from emnist_core.preprocess import FILLED_MESSAGE, EmptyCanvasError, ImageInputError, preprocess
+from emnist_core.sketchpad import CANVAS
 
 
 def drawn_l(size=800, width=40, dark_on_light=True):
@@ -71,7 +74,7 @@ def test_unreadable_input_is_an_image_input_error(bad):
 
 
 def test_a_filled_canvas_is_told_apart_from_a_blank_one():
-    with pytest.raises(EmptyCanvasError, match="all one dark colour"):
-        preprocess(np.zeros((400, 400, 3), np.uint8))
+    with pytest.raises(EmptyCanvasError, match=re.escape(FILLED_MESSAGE)):
+        preprocess(np.zeros((CANVAS, CANVAS, 3), np.uint8))
     with pytest.raises(EmptyCanvasError, match="empty"):
-        preprocess(np.full((400, 400, 3), 255, np.uint8))
+        preprocess(np.full((CANVAS, CANVAS, 3), 255, np.uint8))

@@ -1,10 +1,9 @@
 """Bad input never crashes preprocessing: any array or file gives a 28x28 frame or a short ImageInputError."""
 
 import json
+import math
 import re
-import struct
 import warnings
-import zlib
 
 import numpy as np
 import pytest
@@ -12,8 +11,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw, ImageFile
 
+from conftest import png_bomb
 from emnist_core import cli, preprocess as pp
-from emnist_core.preprocess import EmptyCanvasError, ImageInputError, ink_map, load_image, preprocess
+from emnist_core.preprocess import MAX_IMAGE_PIXELS, EmptyCanvasError, ImageInputError, ink_map, load_image, preprocess
 
 DTYPES = (np.uint8, np.uint16, np.int32, np.float32, np.float64, np.bool_)
 MAX_MESSAGE = 120  # characters, not counting a file path: one line a person reads
@@ -160,19 +160,8 @@ def test_greyscale_colour_and_16_bit_agree():
 
 # Files ---------------------------------------------------------------------------------------------
 
-def _png_header_only_bomb(path, width, height):
-    """A valid 1-bit PNG of ``width`` x ``height``, written row block by row block: small on disk, huge decoded."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = b"\0" * (1 + (width + 7) // 8)  # filter byte, then packed bits
-    packer, parts, block = zlib.compressobj(9), [], 500
-    for start in range(0, height, block):
-        parts.append(packer.compress(row * min(block, height - start)))
-    parts.append(packer.flush())
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
-                     + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
-    return path
+BOMB_SIDE = 20_000  # over Pillow's own limit (2 x Image.MAX_IMAGE_PIXELS), which stops it at the header
+OVER_SIDE = math.isqrt(MAX_IMAGE_PIXELS) + 1  # under Pillow's limit, just over ours
 
 
 @pytest.fixture
@@ -184,8 +173,8 @@ def files(tmp_path):
     Image.fromarray(glyph.astype(np.uint16) * 257).save(out.setdefault("16-bit", tmp_path / "sixteen.png"))
     Image.fromarray(np.zeros((50, 50, 4), np.uint8)).save(out.setdefault("transparent", tmp_path / "transparent.png"))
     Image.fromarray(np.full((50, 50), 255, np.uint8)).save(out.setdefault("blank", tmp_path / "blank.png"))
-    out["bomb"] = _png_header_only_bomb(tmp_path / "bomb.png", 20000, 20000)
-    out["over our limit"] = _png_header_only_bomb(tmp_path / "big.png", 6000, 6000)  # under Pillow's own limit
+    out["bomb"] = png_bomb(tmp_path / "bomb.png", BOMB_SIDE, BOMB_SIDE)
+    out["over our limit"] = png_bomb(tmp_path / "big.png", OVER_SIDE, OVER_SIDE)
     (out.setdefault("not an image", tmp_path / "notes.png")).write_bytes(b"these are my notes, not a picture\n" * 20)
     (out.setdefault("zero bytes", tmp_path / "zero.png")).write_bytes(b"")
     good = out["good"].read_bytes()
@@ -196,8 +185,8 @@ def files(tmp_path):
 
 
 FILE_ERRORS = {
-    "bomb": "over 25,000,000 pixels; scale it down first",
-    "over our limit": "the image is 6000x6000, over 25,000,000 pixels",
+    "bomb": f"over {MAX_IMAGE_PIXELS:,} pixels; scale it down first",
+    "over our limit": f"the image is {OVER_SIDE}x{OVER_SIDE}, over {MAX_IMAGE_PIXELS:,} pixels",
     "not an image": "not an image file (use PNG, JPEG",
     "zero bytes": "the file is empty",
     "truncated": "damaged or cut short",
@@ -249,21 +238,10 @@ def test_a_lazily_opened_broken_file_passed_as_pil_is_an_image_input_error(files
         preprocess(img)
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """An untrained 47-class model: enough for the CLI to run end to end, quickly."""
-    import keras
-
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
-                              keras.layers.Dense(47, activation="softmax")])
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    model.save(path)
-    return path
-
-
-def test_cli_predict_reports_each_bad_file_and_keeps_going(files, tiny_model, capsys):
+def test_cli_predict_reports_each_bad_file_and_keeps_going(files, untrained_model_file, capsys):
     order = ["not an image", "good", "zero bytes", "bomb", "transparent", "missing", "truncated", "16-bit"]
-    code = cli.main(["predict", "--json", "--top", "3", "--model", str(tiny_model), *(str(files[k]) for k in order)])
+    code = cli.main(["predict", "--json", "--top", "3", "--model", str(untrained_model_file),
+                     *(str(files[k]) for k in order)])
     out = capsys.readouterr().out
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["file"] for line in lines] == [str(files[k]) for k in order]
