@@ -29,13 +29,23 @@ class DataFileError(ValueError):
         super().__init__(f"{path}: {problem}")
 
 
+def temp_path(path, kind: str = "tmp") -> Path:
+    """A hidden name beside ``path`` for this process and thread: ``.STEM.tmpPID-TID.SUFFIX``.
+
+    Hidden (and ignored by git), so a leftover of a killed process is never taken for the real file;
+    the suffix is kept, because some writers (Keras) choose the format by it.
+    """
+    path = Path(path)
+    return path.with_name(f".{path.stem}.{kind}{os.getpid()}-{threading.get_ident()}{path.suffix}")
+
+
 def atomic_write(path, write) -> None:
     """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it over ``path``.
 
     A reader, or a process killed mid-write, never sees half a file.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}-{threading.get_ident()}{path.suffix}")
+    tmp = temp_path(path)
     try:
         write(tmp)
         os.replace(tmp, path)
