@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from emnist_core import datasets, evaluation, figures, labels, predictor, training  # noqa: E402
+from emnist_core import datasets, figures, labels, predictor, store, training  # noqa: E402
 from emnist_core.models import REGISTRY  # noqa: E402
 from emnist_core.preprocess import MAX_IMAGE_PIXELS, ImageInputError  # noqa: E402
 from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # noqa: E402  one brush for the app and the renderer
@@ -128,30 +128,21 @@ class LiveModel:
         return f"{SLOTS[self.slot]} · {self.name}"
 
 
-def load_live(slot: str, name_or_path) -> LiveModel:
-    """Load a model for ``slot``; ModelFileError, naming the file, when it cannot serve."""
-    path = predictor.resolve_model_path(name_or_path)
-    model = predictor.load_model(path)  # Keras safe mode: a file cannot run code on loading
-    predictor.Predictor({str(path): model})  # refuses a model built for other inputs or classes
-    return LiveModel(slot, path.name.removesuffix(".keras"), path, model, predictor.load_card(path),
-                     read_report(evaluation.report_path(path)), read_report(evaluation.report_path(path, "unipen")))
-
-
-def read_report(path: Path) -> dict | None:
-    """A model's evaluation report, or None when it is missing or damaged: the Confusions tab then says
+def load_live(slot: str, name_or_path, model=None) -> LiveModel:
+    """Load a model for ``slot`` (or take ``model``, already in memory, as the one saved there); ModelFileError,
+    naming the file, when it cannot serve. A missing or damaged report is None: the Confusions tab then says
     how to make one, and the rest of the app works without it."""
-    if not path.exists():
-        return None
-    try:
-        return evaluation.load_report(path)
-    except (OSError, ValueError) as exc:  # unreadable, not JSON, not a full report
-        log.warning("report not used: %s", exc)
-        return None
+    path = store.resolve_model_path(name_or_path)
+    if model is None:
+        model = store.load_model(path)  # Keras safe mode: a file cannot run code on loading
+    predictor.Predictor({str(path): model})  # refuses a model built for other inputs or classes
+    return LiveModel(slot, store.model_name(path), path, model, store.load_card(path),
+                     store.read_report(store.report_path(path)), store.read_report(store.report_path(path, "unipen")))
 
 
 def shipped_candidates(slot: str) -> list[str]:
     """A slot's shipped models, preferred first: its alias, then the registry's other models of that kind."""
-    return list(dict.fromkeys([predictor.ALIASES[slot], *(n for n, s in REGISTRY.items() if s.kind == slot)]))
+    return list(dict.fromkeys([store.ALIASES[slot], *(n for n, s in REGISTRY.items() if s.kind == slot)]))
 
 
 def load_shipped(assets_dir) -> tuple[dict[str, LiveModel], list[str]]:
@@ -164,12 +155,12 @@ def load_shipped(assets_dir) -> tuple[dict[str, LiveModel], list[str]]:
     for slot in SLOTS:
         for name in shipped_candidates(slot):
             path = Path(assets_dir) / f"{name}.keras"
-            if name != predictor.ALIASES[slot] and not predictor.model_exists(path):
+            if name != store.ALIASES[slot] and not store.model_exists(path):
                 continue  # only the alias must ship; the others are fallbacks when present
             try:
                 live[slot] = load_live(slot, path)
                 break
-            except predictor.ModelFileError as exc:
+            except store.ModelFileError as exc:
                 problems.append(str(exc))
                 log.warning("shipped model not loaded: %s", exc)
     return live, problems
@@ -186,7 +177,7 @@ def load_drawn():
 class Lab:
     """All server state: the live models, the test data (or why it is missing), the one training job."""
 
-    def __init__(self, data_loader=load_data, assets_dir=predictor.ASSETS_DIR, drawn_loader=load_drawn):
+    def __init__(self, data_loader=load_data, assets_dir=store.ASSETS_DIR, drawn_loader=load_drawn):
         self.assets_dir = Path(assets_dir)
         self.shipped, self.load_problems = load_shipped(self.assets_dir)
         self.live = dict(self.shipped)
@@ -227,12 +218,15 @@ class Lab:
         return (None if self.drawn is None else self.drawn.x_test), self.drawn_message
 
     def put_live(self, path) -> LiveModel:
-        """Serve ``path`` (a retrained model) in its slot, for every user of this server."""
-        card = predictor.load_card(path) or {}
+        """Serve ``path`` (a retrained model) in its slot, for every user of this server. The last job's
+        model is still in memory: that one is served without reading it back."""
+        path = Path(path)
+        card = store.load_card(path) or {}
         slot = card.get("architecture", {}).get("kind")
         if slot not in SLOTS:
-            raise ValueError(f"{Path(path).name}: its card does not say whether it is an MLP or a CNN")
-        live = load_live(slot, Path(path))
+            raise ValueError(f"{path.name}: its card does not say whether it is an MLP or a CNN")
+        job = self.job
+        live = load_live(slot, path, job.model if job is not None and job.path == path else None)
         self._serve({**self.live, slot: live})
         return live
 
@@ -246,7 +240,7 @@ class Lab:
 
     def models_folder(self) -> Path:
         """Where retrained models go; ValueError when that is the shipped assets folder or inside it."""
-        folder, assets = predictor.models_dir().resolve(), self.assets_dir.resolve()
+        folder, assets = store.models_dir().resolve(), self.assets_dir.resolve()
         if folder == assets or assets in folder.parents:
             raise ValueError(MODELS_IN_ASSETS)
         return folder
@@ -271,6 +265,7 @@ class TrainingJob:
         self.started = time.time()
         self.stage = "training"
         self.path: Path | None = None
+        self.model = None  # the trained model, kept so that putting it live need not read it back
         self.report: dict | None = None
         self.error: str | None = None
         self.cancelled = False
@@ -282,6 +277,9 @@ class TrainingJob:
     def on_epoch(self, epoch1, epochs, logs):
         # Replaced whole, never appended to, so the UI thread always reads one consistent history.
         self.history = {k: [*self.history.get(k, []), v] for k, v in logs.items()}
+
+    def on_stage(self, stage):
+        self.stage = stage  # training.SAVING: too late to cancel, the model is kept whole
 
     @property
     def fraction(self) -> float:
@@ -298,17 +296,11 @@ class TrainingJob:
 
     def run(self):
         try:
-            result = training.train(self.config, self.dataset, listener=self, cancel=self.cancel, evaluate_test=False)
-            self.stage = "evaluating on the test set"
-            data = self.dataset
-            report = evaluation.evaluate_arrays(result.model, data.x_test, data.labels_as_classes(data.y_test),
-                                                data.label_map)
-            self.report = {**report, "dataset": data.name, "part": "test"}
-            result.card["test_metrics"] = {k: v for k, v in self.report.items() if isinstance(v, (int, float))}
-            if self.cancel.is_set():  # pressed while evaluating: still nothing saved
-                raise training.TrainingCancelled()
-            self.stage = "saving"  # from here on the model is kept: cancel_training says so
-            self.path = self.save(result)
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            # Trained, scored, and saved whole or not at all; a cancel before saving starts saves nothing.
+            result = training.train_and_save(self.config, self.folder / f"{self.config.model}-{stamp}.keras",
+                                             self.dataset, listener=self, cancel=self.cancel)
+            self.model, self.report, self.path = result.model, result.reports[""], result.path
         except training.TrainingCancelled:
             self.cancelled = True
         except Exception as exc:  # shown to the teacher; the server keeps serving
@@ -317,21 +309,6 @@ class TrainingJob:
             self.stage = "done"
             self.done.set()
             self.lock.release()
-
-    def save(self, result) -> Path:
-        """Write the model, its card and its report; if any write fails, remove the others, so that no
-        part of a model is left behind (each file is itself written atomically)."""
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = self.folder / f"{self.config.model}-{stamp}.keras"
-        written = (path, training.card_path(path), evaluation.report_path(path))
-        try:
-            training.save_model(result, path)
-            evaluation.save_report(self.report, written[2])
-        except BaseException:
-            for leftover in written:
-                leftover.unlink(missing_ok=True)
-            raise
-        return path
 
 
 def format_seconds(seconds: float) -> str:
@@ -523,7 +500,7 @@ def confusions(slot, test_set=DATASET):
     report = live.report_on(test_set)
     if report is None:
         flag = "--dataset unipen " if test_set == "unipen" else ""
-        text = (f"No usable evaluation report (`{evaluation.report_path(live.path, '' if test_set == DATASET else test_set).name}`) "
+        text = (f"No usable evaluation report (`{store.report_path(live.path, '' if test_set == DATASET else test_set).name}`) "
                 f"for {live.title}: run `python -m emnist_core evaluate --model {live.path} {flag}--save-report`.")
         return text, None, gr.update(choices=[], value=None), None, data_note(test_set)
     summary = (f"**{live.title}** on {report['n']:,} {TEST_SET_WORDS[test_set]}: "
@@ -715,7 +692,7 @@ def cancel_training():
     job = lab.job
     if job is None or job.done.is_set():
         return "No training job is running."
-    if job.stage == "saving":
+    if job.stage == training.SAVING:
         return "Too late to cancel: the model is being saved."
     job.cancel.set()
     return "Cancelling after the current batch..." if job.stage == "training" else "Cancelling before saving..."
@@ -730,7 +707,7 @@ def use_model(candidate):
         return "Train a model first; *Use this model* serves the model you just trained."
     try:
         live = lab.put_live(path)
-    except (ValueError, predictor.ModelFileError) as exc:
+    except (ValueError, store.ModelFileError) as exc:
         return f"Could not use it: {exc}"
     return f"**{live.title}** is live in the Draw and Confusions tabs for everyone on this server."
 
@@ -769,7 +746,7 @@ def model_card(slot):
         lines.append(f"- **Parameters:** {arch['parameters']:,}")
     lines.append(f"- **File:** `{live.path}`")
     if live.card is None:
-        lines.append(f"- **No model card** (`{training.card_path(live.path).name}` is missing or damaged): restore "
+        lines.append(f"- **No model card** (`{store.card_path(live.path).name}` is missing or damaged): restore "
                      "it beside the model file, or retrain the model to write a new one.")
     if data:
         used = ", ".join(f"{k} {v:,}" for k, v in data.get("used", {}).items())

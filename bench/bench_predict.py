@@ -14,8 +14,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emnist_core.predictor import ALIASES, Predictor, load_model, resolve_model_path  # noqa: E402
+from emnist_core.predictor import Predictor  # noqa: E402
 from emnist_core.preprocess import preprocess  # noqa: E402
+from emnist_core.store import ALIASES, load_model, resolve_model_path  # noqa: E402
 
 
 def timed(fn, repeats):

@@ -16,8 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emnist_core.evaluation import report_path  # noqa: E402
-from emnist_core.predictor import ALIASES, ASSETS_DIR, SHIPPED  # noqa: E402
+from emnist_core.store import ALIASES, ASSETS_DIR, SHIPPED, load_card, report_path  # noqa: E402
 
 NA = " n/a |" * 6
 SEED_REPORT = (
@@ -35,7 +34,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print(SEED_REPORT)
     for name in SHIPPED:
-        card = json.loads((ASSETS_DIR / f"{name}.card.json").read_text())
+        card = load_card(ASSETS_DIR / f"{name}.keras")
         m = card["test_metrics"]
         rt = roundtrip.get(name)
         trip = f"{rt['accuracy_28x28']:.1%} -> {rt['accuracy_canvas']:.1%} ({-rt['gap_points']:+.1f} points)" if rt else "n/a"

@@ -40,18 +40,25 @@ _EXPORTS = {
     "TrainResult": "training",
     "TrainingCancelled": "training",
     "train": "training",
-    "save_model": "training",
+    "train_and_save": "training",
     # evaluation
     "evaluate_arrays": "evaluation",
-    "load_report": "evaluation",
-    "report_path": "evaluation",
-    "save_report": "evaluation",
+    # saved models: names, files, loading (Keras only when a model is loaded or saved)
+    "ALIASES": "store",
+    "SHIPPED": "store",
+    "ModelFileError": "store",
+    "card_path": "store",
+    "list_models": "store",
+    "load_card": "store",
+    "load_model": "store",
+    "load_report": "store",
+    "remove_model": "store",
+    "report_path": "store",
+    "resolve_model_path": "store",
+    "save_model": "store",
+    "save_report": "store",
     # prediction
-    "ModelFileError": "predictor",
     "Predictor": "predictor",
-    "load_card": "predictor",
-    "load_model": "predictor",
-    "resolve_model_path": "predictor",
 }
 
 __all__ = sorted(_EXPORTS)

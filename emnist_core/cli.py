@@ -111,8 +111,8 @@ def main(argv=None) -> int:
     from .datasets import DataNotFoundError
     from .download import DownloadError
     from .files import DataFileError
-    from .predictor import ModelFileError
     from .preprocess import ImageInputError
+    from .store import ModelFileError
     from .unipen import UnipenNotFoundError
 
     try:
@@ -153,31 +153,14 @@ class _ConsoleProgress:
 
 
 def cmd_train(args) -> int:
-    from . import datasets as ds
-    from .evaluation import evaluate_arrays, report_path, save_report
-    from .training import TrainConfig, save_model, train
+    from .training import TrainConfig, train_and_save
 
     config = TrainConfig(model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, subset=args.subset, seed=args.seed, init=args.init)
     out = Path(args.out or Path("models") / f"{args.model}.keras")
-    data = ds.load_dataset(args.dataset, args.data_dir, args.unipen_dir)
-    result = train(config, data, listener=_ConsoleProgress(), evaluate_test=False)
-    report = evaluate_arrays(result.model, data.x_test, data.labels_as_classes(data.y_test), data.label_map)
-    report.update(model=out.name, dataset=data.name, part="test")
-    result.test_metrics = {k: report[k] for k in ("n", "accuracy", "loss", "mean_recall")}
-    result.card["test_metrics"] = result.test_metrics
-    drawn = {}
-    if "unipen" in data.name:  # models for drawn input are scored on drawn characters too
-        drawn_data = data if data.name == "unipen" else ds.load_dataset("unipen", unipen_dir=args.unipen_dir)
-        drawn_report = evaluate_arrays(result.model, drawn_data.x_test, drawn_data.labels_as_classes(drawn_data.y_test),
-                                       data.label_map, sections=ds.unipen_sections(args.unipen_dir))
-        drawn_report.update(model=out.name, dataset="unipen", part="test")
-        drawn = {k: drawn_report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall", "sections")}
-        result.card["drawn_test_metrics"] = drawn
-    save_model(result, out, command_path=args.out and str(args.out))
-    save_report(report, report_path(out))
-    if drawn:
-        save_report(drawn_report, report_path(out, "unipen"))
+    result = train_and_save(config, out, listener=_ConsoleProgress(), data_dir=args.data_dir,
+                            unipen_dir=args.unipen_dir, command_path=args.out and str(args.out))
+    drawn = result.card.get("drawn_test_metrics")
     print(json.dumps({"model": str(out), **result.test_metrics, **({"drawn": drawn} if drawn else {})}))
     return 0
 
@@ -191,9 +174,9 @@ def cmd_evaluate(args) -> int:
     import numpy as np
 
     from . import datasets as ds
-    from .evaluation import evaluate_arrays, report_path, save_report
+    from .evaluation import evaluate_arrays
     from .labels import label_map, to_bymerge
-    from .predictor import load_model, resolve_model_path
+    from .store import load_model, report_path, resolve_model_path, save_report
 
     model_path = resolve_model_path(args.model)
     named = {}
@@ -245,14 +228,11 @@ def cmd_predict(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    import numpy as np
-
     from . import datasets as ds
     from .calibration import fit_tau, training_log_prior, with_prior_correction
-    from .evaluation import evaluate_arrays, predict_probabilities, report_path, save_report
-    from .files import atomic_write
-    from .predictor import load_card, load_model, resolve_model_path
-    from .training import card_path, command_line, write_model
+    from .evaluation import card_metrics, model_reports, predict_probabilities
+    from .store import load_card, load_model, resolve_model_path, save_model
+    from .training import command_line
 
     source = resolve_model_path(args.model)
     card = load_card(source)
@@ -262,46 +242,35 @@ def cmd_calibrate(args) -> int:
     # The prior to divide out is the one the model learned; the fit is on the data it will serve.
     fit = data if args.fit_on is None else ds.load_dataset(args.fit_on, args.data_dir, args.unipen_dir)
     model = load_model(source)
-    y_fit, y_test = fit.labels_as_classes(fit.y_val), data.labels_as_classes(data.y_test)
+    y_fit = fit.labels_as_classes(fit.y_val)
     log_prior = training_log_prior(data.labels_as_classes(data.y_train), data.num_classes)
     tau, table = fit_tau(predict_probabilities(model, fit.x_val), y_fit, log_prior)
     corrected = with_prior_correction(model, log_prior, tau)
     out = Path(args.out)
-    report = evaluate_arrays(corrected, data.x_test, y_test, data.label_map)
-    report.update(model=out.name, dataset=data.name, part="test")
-    metrics = {k: report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall")}
+    # Scored on drawn input too when it was trained or fitted for it.
+    reports = model_reports(corrected, data, ds.drawn_test(fit if "unipen" in fit.name else data, args.unipen_dir))
     card.update(
         name=out.name.removesuffix(".keras"),
         calibration={"method": "logit adjustment by the training class prior", "tau": tau,
                      "fitted_on": f"{fit.name} validation ({len(y_fit)} images)", "validation_table": table},
-        uncalibrated_test_metrics=card.get("test_metrics"), test_metrics=metrics,
+        uncalibrated_test_metrics=card.get("test_metrics"),
         command=f"{card['command']} && {command_line()}",
     )
-    card["architecture"]["parameters"] = int(corrected.count_params())
-    drawn_report = None
-    if "unipen" in data.name or "unipen" in fit.name:
-        drawn = fit if fit.name == "unipen" else ds.load_dataset("unipen", unipen_dir=args.unipen_dir)
-        drawn_report = evaluate_arrays(corrected, drawn.x_test, drawn.labels_as_classes(drawn.y_test), data.label_map,
-                                       sections=ds.unipen_sections(args.unipen_dir))
-        drawn_report.update(model=out.name, dataset="unipen", part="test")
+    if "unipen" in reports:
         card["uncalibrated_drawn_test_metrics"] = card.get("drawn_test_metrics")
-        card["drawn_test_metrics"] = {k: drawn_report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall",
-                                                                   "sections")}
+    card.update(card_metrics(reports))
+    card["architecture"]["parameters"] = int(corrected.count_params())
+    card.pop("derived_from", None)
     if out.parent.resolve() == source.parent.resolve() and source.is_file():
         # Beside its source, the corrected model is a card that reuses the source's weights: one copy of them.
-        card.update(file=None, derived_from={"weights": source.name, "prior_correction": {
-            "tau": tau, "log_prior": [float(v) for v in log_prior]}})
-        if out.is_file():
-            out.unlink()  # an older full copy would shadow the card
-        atomic_write(card_path(out), lambda tmp: tmp.write_text(json.dumps(card, indent=1)))
+        card["derived_from"] = {"weights": source.name, "prior_correction": {
+            "tau": tau, "log_prior": [float(v) for v in log_prior]}}
+        save_model(None, out, card, reports)
     else:
-        card.pop("derived_from", None)
-        write_model(corrected, out, card)
-    save_report(report, report_path(out))
-    if drawn_report is not None:
-        save_report(drawn_report, report_path(out, "unipen"))
+        save_model(corrected, out, card, reports)
+    metrics = card["test_metrics"]
     print(json.dumps({"model": str(out), "tau": tau, **metrics,
-                      **({"drawn": card["drawn_test_metrics"]} if drawn_report else {})}))
+                      **({"drawn": card["drawn_test_metrics"]} if "unipen" in reports else {})}))
     return 0
 
 

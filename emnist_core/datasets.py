@@ -379,6 +379,15 @@ def unipen_sections(unipen_dir=None, part: int = 2) -> np.ndarray:
     return names[meta[meta[:, 2] == part, 1]]
 
 
+def drawn_test(data: Dataset, unipen_dir=None):
+    """The drawn-input test set that a model trained on ``data`` is also scored on: (images, classes, sections)
+    of the unipen test part when ``data`` includes unipen, else None."""
+    if "unipen" not in data.name:
+        return None
+    drawn = data if data.name == "unipen" else load_dataset("unipen", unipen_dir=unipen_dir)
+    return drawn.x_test, drawn.labels_as_classes(drawn.y_test), unipen_sections(unipen_dir)
+
+
 def combined_dataset(data_dir=None, unipen_dir=None) -> Dataset:
     pool, drawn = load_dataset("pool47", data_dir), unipen_dataset(unipen_dir)
     copies = lambda a: np.concatenate([a] * UNIPEN_COPIES)  # noqa: E731

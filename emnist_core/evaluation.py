@@ -1,19 +1,18 @@
 """Evaluation reports: accuracy, loss, per-class precision/recall, confusion matrix, mistakes.
 
-A report is a plain dict (saved as JSON beside the model), so the app can show it without data.
+A report is a plain dict (saved as JSON beside the model by ``store``), so the app can show it without data.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-
-from .files import atomic_write
 
 EVAL_BATCH = 2048
 TOP_K_MISTAKES = 3
+# What a model card keeps of its reports: the headline numbers, not the details.
+CARD_METRICS = ("n", "accuracy", "top3", "loss", "mean_recall")
+DRAWN_CARD_METRICS = (*CARD_METRICS, "sections")
+DRAWN = "unipen"  # the test set of drawn input: a model trained on it is scored on it too
 
 
 def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
@@ -89,30 +88,22 @@ def section_accuracy(probs: np.ndarray, y, sections) -> dict:
     return {str(name): float(right[sections == name].mean()) for name in dict.fromkeys(sections.tolist())}
 
 
-def report_path(model_path, dataset: str = "") -> Path:
-    """``NAME.report.json`` (pool47 test) or ``NAME.DATASET.report.json`` beside the model."""
-    p = Path(model_path)
-    return p.with_name(p.name.removesuffix(".keras") + (f".{dataset}" if dataset else "") + ".report.json")
+def model_reports(model, data, drawn=None) -> dict[str, dict]:
+    """The reports saved with a model (``store.save_model``): ``""``, the full report on ``data``'s test part;
+    ``"unipen"``, on drawn input, when ``drawn`` (images, classes, sections; see ``datasets.drawn_test``) is given."""
+    y = data.labels_as_classes(data.y_test)
+    reports = {"": {**evaluate_arrays(model, data.x_test, y, data.label_map), "dataset": data.name, "part": "test"}}
+    if drawn is not None:
+        x, y, sections = drawn
+        reports[DRAWN] = {**evaluate_arrays(model, x, y, data.label_map, sections=sections), "dataset": DRAWN,
+                          "part": "test"}
+    return reports
 
 
-def save_report(report: dict, path) -> Path:
-    path = Path(path)
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(report, separators=(",", ":"))))
-    return path
-
-
-# What the app and the figures read from a full report (written with with_details=True).
-REPORT_KEYS = frozenset({"n", "accuracy", "mean_recall", "classes", "per_class", "confusion_matrix",
-                         "confused_pairs", "misclassified"})
-
-
-def load_report(path) -> dict:
-    """A saved full report; ValueError naming the file when it is not one (damaged, or a summary)."""
-    path = Path(path)
-    try:
-        report = json.loads(path.read_text())
-    except ValueError:
-        raise ValueError(f"{path}: not a JSON evaluation report; run evaluate --save-report again") from None
-    if not (isinstance(report, dict) and REPORT_KEYS <= report.keys()):
-        raise ValueError(f"{path}: not a full evaluation report; run evaluate --save-report again")
-    return report
+def card_metrics(reports: dict[str, dict]) -> dict:
+    """A card's ``test_metrics`` (and ``drawn_test_metrics``) from ``model_reports``: the one way they are made."""
+    pick = lambda report, keys: {k: report[k] for k in keys if k in report}  # noqa: E731
+    metrics = {"test_metrics": pick(reports[""], CARD_METRICS)}
+    if DRAWN in reports:
+        metrics["drawn_test_metrics"] = pick(reports[DRAWN], DRAWN_CARD_METRICS)
+    return metrics

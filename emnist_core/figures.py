@@ -79,8 +79,8 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
     import sys
 
     from . import datasets as ds
-    from .evaluation import load_report, report_path
-    from .predictor import Predictor, load_card, load_model, resolve_model_path
+    from .predictor import Predictor
+    from .store import load_card, load_model, load_report, report_path, resolve_model_path
 
     path = resolve_model_path(model)
     name = path.name.removesuffix(".keras")

@@ -1,14 +1,15 @@
-"""Training: one function that the CLI and the app both call.
+"""Training: ``train_and_save``, the one training path that the CLI and the app both call.
 
-``train(config)`` -> ``TrainResult`` with the trained model, its history and a model card.
-Progress goes to a ``listener`` (any object with ``on_batch`` / ``on_epoch``; both optional);
-``cancel`` (a ``threading.Event``) stops training between batches and raises ``TrainingCancelled``.
-``save_model`` writes the model without optimizer state plus its card, each atomically.
+``train(config)`` -> ``TrainResult`` with the trained model, its history and a model card (no test metrics).
+``train_and_save(config, path)`` trains, scores the model on the test part (and on drawn input when the
+dataset includes it), puts those metrics on the card and saves model, card and reports as one unit
+(``store.save_model``). Progress goes to a ``listener`` (any object with ``on_batch`` / ``on_epoch`` /
+``on_stage``; all optional); ``cancel`` (a ``threading.Event``) stops training between batches, or the
+run before saving starts, and raises ``TrainingCancelled``: nothing is saved.
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import shlex
 import sys
@@ -22,11 +23,13 @@ import keras
 import numpy as np
 
 from . import datasets as ds
+from . import evaluation, store
 from .augment import augment_batch, batch_rng
-from .files import atomic_write
 from .models import build_model, model_spec, summary_text
 
 MIN_VALIDATION = 500
+# What train_and_save is doing after training, told to the listener's on_stage (the app shows it).
+EVALUATING, SAVING = "evaluating on the test set", "saving"
 
 
 class TrainingCancelled(Exception):
@@ -79,7 +82,12 @@ class TrainResult:
     config: TrainConfig
     history: dict
     card: dict = field(default_factory=dict)
-    test_metrics: dict = field(default_factory=dict)
+    reports: dict = field(default_factory=dict)  # {dataset: report}, "" for the test part; by train_and_save
+    path: Path | None = None  # where train_and_save saved it
+
+    @property
+    def test_metrics(self) -> dict:
+        return self.card.get("test_metrics") or {}
 
 
 def _stratified_subset(x, y, size, seed):
@@ -98,9 +106,7 @@ def _load_initial_weights(model, init: str) -> None:
     A class-prior-corrected model has the same weights as the one it corrects (the correction is a
     fixed layer), so either can be the start.
     """
-    from .predictor import load_model, resolve_model_path
-
-    source = load_model(resolve_model_path(init))
+    source = store.load_model(store.resolve_model_path(init))
     mine, theirs = model.get_weights(), source.get_weights()
     if [w.shape for w in mine] != [w.shape for w in theirs]:
         raise ValueError(f"--init {init}: its weights do not fit architecture {model.name} "
@@ -177,12 +183,10 @@ def _augmented_setup(x_train, y_train, x_val, y_val, cfg, opts, num_classes, ste
 
 
 def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
-          cancel: threading.Event | None = None, data_dir=None, evaluate_test: bool = True) -> TrainResult:
-    """Train ``config.model`` on ``config.dataset``; see the module doc."""
-    from .evaluation import evaluate_arrays
-
+          cancel: threading.Event | None = None, data_dir=None, unipen_dir=None) -> TrainResult:
+    """Train ``config.model`` on ``config.dataset``; nothing is scored on the test part or saved (see module doc)."""
     cfg = config.resolved()
-    data = dataset if dataset is not None else ds.load_dataset(cfg.dataset, data_dir)
+    data = dataset if dataset is not None else ds.load_dataset(cfg.dataset, data_dir, unipen_dir)
     x_train, y_train = _stratified_subset(data.x_train, data.labels_as_classes(data.y_train), cfg.subset, cfg.seed)
     val_size = None if cfg.subset is None else max(MIN_VALIDATION, len(y_train) // 8)
     x_val, y_val = _stratified_subset(data.x_val, data.labels_as_classes(data.y_val), val_size, cfg.seed)
@@ -212,13 +216,40 @@ def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
         raise TrainingCancelled("training was cancelled; no model was saved")
     seconds = time.time() - started
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    card = model_card(model, cfg, data, hist, seconds, len(y_train), len(y_val))
+    return TrainResult(model, cfg, hist, card)
 
-    test = {}
-    if evaluate_test:
-        test = evaluate_arrays(model, data.x_test, data.labels_as_classes(data.y_test), data.label_map,
-                               with_details=False)
-    card = model_card(model, cfg, data, hist, test, seconds, len(y_train), len(y_val))
-    return TrainResult(model, cfg, hist, card, test)
+
+def train_and_save(config: TrainConfig, path, dataset: ds.Dataset | None = None, listener=None,
+                   cancel: threading.Event | None = None, data_dir=None, unipen_dir=None, drawn=None,
+                   command_path: str | None = None, card_extra: dict | None = None) -> TrainResult:
+    """Train, score on the test part (the full report), and on drawn input when the dataset includes unipen,
+    then save model, card and reports at ``path`` as one unit; the result holds all of them and ``path``.
+
+    ``listener.on_stage`` hears ``EVALUATING`` then ``SAVING``. A ``cancel`` set before saving starts raises
+    ``TrainingCancelled`` and nothing is written; once ``SAVING`` is announced the save runs to its end.
+    ``drawn``: the drawn test set (see ``datasets.drawn_test``) where the dataset alone cannot find it.
+    ``command_path``: the output path that the card's command shows (default: ``path``); ``card_extra``: more
+    fields for the card (where it was trained, say).
+    """
+    path = Path(path)
+    data = dataset if dataset is not None else ds.load_dataset(config.dataset, data_dir, unipen_dir)
+    result = train(config, data, listener=listener, cancel=cancel)
+    _announce(listener, EVALUATING)
+    result.reports = evaluation.model_reports(result.model, data, drawn if drawn is not None
+                                              else ds.drawn_test(data, unipen_dir))
+    _announce(listener, SAVING)  # before the last look at cancel: a cancel from now on is told it is too late
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training was cancelled; no model was saved")
+    command = result.config.command(command_path or str(path))
+    result.card.update(evaluation.card_metrics(result.reports), command=command, **(card_extra or {}))
+    result.path = store.save_model(result.model, path, result.card, result.reports)
+    return result
+
+
+def _announce(listener, stage: str) -> None:
+    if listener is not None and hasattr(listener, "on_stage"):
+        listener.on_stage(stage)
 
 
 def backend_versions() -> dict:
@@ -237,7 +268,7 @@ def backend_versions() -> dict:
     return {**found, "numpy": np.__version__}
 
 
-def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, test, seconds, n_train, n_val) -> dict:
+def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, seconds, n_train, n_val) -> dict:
     spec = model_spec(cfg.model)
     return {
         "name": cfg.model,
@@ -261,11 +292,11 @@ def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, test, seconds
             "subset": cfg.subset, "seed": cfg.seed, "init": cfg.init, **_recipe(cfg.model),
         },
         "history": history,
-        "test_metrics": {k: v for k, v in test.items() if not isinstance(v, (list, dict))},
+        "test_metrics": {},  # filled in by train_and_save, from the reports it saves
         "training_seconds": round(seconds, 1),
         "versions": backend_versions(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": None,  # filled in by save_model, which knows the output path
+        "command": None,  # filled in by train_and_save, which knows the output path
     }
 
 
@@ -284,36 +315,6 @@ def _recipe(name: str) -> dict:
                          "stroke_change": augment.STROKE_CHANGE, "hard_ink_rate": opts.get("hard_ink_rate", 0.0),
                          "hard_ink_levels": list(augment.HARD_INK_LEVELS)},
     }
-
-
-def card_path(model_path) -> Path:
-    p = Path(model_path)
-    return p.with_name(p.name.removesuffix(".keras") + ".card.json")
-
-
-def save_model(result: TrainResult, path, command_path: str | None = None) -> Path:
-    """Save ``result.model`` (no optimizer state) and its card beside it, each atomically."""
-    card = dict(result.card)
-    card["command"] = result.config.command(command_path or str(path))
-    return write_model(result.model, path, card)
-
-
-def write_model(model, path, card: dict) -> Path:
-    """Write ``model`` without optimizer state, then its ``card``; each file appears whole or not at all."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"model files end in .keras, got {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if getattr(model, "optimizer", None) is not None:
-        # A copy rebuilt from its config is never compiled: it carries the weights but no optimizer
-        # (a third of the size).
-        bare = model.__class__.from_config(model.get_config())
-        bare.set_weights(model.get_weights())
-        model = bare
-    card = {**card, "file": path.name}
-    atomic_write(path, lambda tmp: model.save(tmp))
-    atomic_write(card_path(path), lambda tmp: tmp.write_text(json.dumps(card, indent=1)))
-    return path
 
 
 def command_line() -> str:

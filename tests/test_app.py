@@ -179,7 +179,7 @@ def test_tiny_retrain_runs_and_can_be_put_live(client, app_module, with_data, tm
     assert curves is not None
     path = Path(os.environ["EMNIST_MODELS_DIR"]) / Path(status.split("Saved to `")[1].split("`")[0]).name
     assert path.exists() and path.with_name(path.stem + ".report.json").exists()
-    assert app_module.predictor.ASSETS_DIR not in path.parents
+    assert app_module.store.ASSETS_DIR not in path.parents
 
     message = client.predict(api_name="/use_model")
     assert "is live" in message, message

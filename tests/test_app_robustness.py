@@ -283,12 +283,12 @@ def test_names_outside_the_choices_are_refused(client, api, args):
 def assets_copy(app_module, tmp_path, monkeypatch):
     """The seed models with their cards and reports, copied so that a test may damage them, and made
     the live pair (whatever the shipped aliases are) so that damaging them hits what the app serves."""
-    monkeypatch.setattr(app_module.predictor, "ALIASES", {"mlp": "seed-mlp", "cnn": "seed-cnn"})
+    monkeypatch.setattr(app_module.store, "ALIASES", {"mlp": "seed-mlp", "cnn": "seed-cnn"})
     folder = tmp_path / "assets"
     folder.mkdir()
     for name in SHIPPED:
         for suffix in (".keras", ".card.json", ".report.json"):
-            shutil.copy(app_module.predictor.ASSETS_DIR / f"{name}{suffix}", folder)
+            shutil.copy(app_module.store.ASSETS_DIR / f"{name}{suffix}", folder)
     return folder
 
 
@@ -427,7 +427,7 @@ def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_modu
                                                                 stage):
     models_folder().mkdir(parents=True, exist_ok=True)
     before, answers = files_in(models_folder()), []
-    module, name = (app_module.training, "train") if stage == "training" else (app_module.evaluation,
+    module, name = (app_module.training, "train") if stage == "training" else (app_module.training.evaluation,
                                                                                  "evaluate_arrays")
     real = getattr(module, name)
 
@@ -449,13 +449,13 @@ def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(c
     shipped_before = {p.name: p.read_bytes() for p in assets.iterdir() if p.name.startswith(SHIPPED)}
     models_folder().mkdir(parents=True, exist_ok=True)
     before, answers = files_in(models_folder()), []
-    real_save = app_module.training.save_model
+    real_save = app_module.store.save_model
 
     def cancel_then_save(*args, **kwargs):  # Cancel pressed while saving: too late, the model is kept whole
         answers.append(app_module.cancel_training())
         return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(app_module.training, "save_model", cancel_then_save)
+    monkeypatch.setattr(app_module.store, "save_model", cancel_then_save)
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
     assert answers == ["Too late to cancel: the model is being saved."]
     assert status.startswith("Done. **Test accuracy:"), status
@@ -473,22 +473,32 @@ def fake_dataset():
 
 @pytest.mark.parametrize("fails", ["model", "card", "report"])
 def test_a_failed_save_leaves_no_part_of_a_model(app_module, monkeypatch, tmp_path, fails):
-    def write(path, what):
-        Path(path).write_text(what)  # written whole, as atomic_write does
-        if what == fails:
-            raise OSError(28, "No space left on device")
+    import keras
 
-    def save_model(result, path):
-        write(path, "model")
-        write(app_module.training.card_path(path), "card")
+    config = app_module.training.TrainConfig("seed-mlp", epochs=1)
+    trained = app_module.training.TrainResult(untrained_model(), config.resolved(), {}, {"test_metrics": {}})
+    monkeypatch.setattr(app_module.training, "train", lambda *a, **k: trained)
+    monkeypatch.setattr(app_module.training.evaluation, "evaluate_arrays", lambda *a: {"n": 3, "accuracy": 1.0})
+    full_disk = OSError(28, "No space left on device")
+    real_save, real_write = keras.Model.save, Path.write_text
 
-    monkeypatch.setattr(app_module.training, "train", lambda *a, **k: SimpleNamespace(model=None, card={}))
-    monkeypatch.setattr(app_module.evaluation, "evaluate_arrays", lambda *a: {"n": 3, "accuracy": 1.0})
-    monkeypatch.setattr(app_module.training, "save_model", save_model)
-    monkeypatch.setattr(app_module.evaluation, "save_report", lambda report, path: write(path, "report"))
+    def save(model, path, *args, **kwargs):  # the disk fills up half-way through a file
+        if fails == "model":
+            Path(path).write_bytes(b"PK\x03\x04")
+            raise full_disk
+        return real_save(model, path, *args, **kwargs)
+
+    def write_text(path, text, *args, **kwargs):
+        if f".{fails}." in path.name:
+            real_write(path, text[: len(text) // 2])
+            raise full_disk
+        return real_write(path, text, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save", save)
+    monkeypatch.setattr(Path, "write_text", write_text)
     lock = threading.Lock()
     lock.acquire()
-    job = app_module.TrainingJob(app_module.training.TrainConfig("seed-mlp", epochs=1), fake_dataset(), lock, tmp_path)
+    job = app_module.TrainingJob(config, fake_dataset(), lock, tmp_path)
     job.run()
     assert job.error == "OSError: [Errno 28] No space left on device" and job.path is None
     assert list(tmp_path.iterdir()) == []

@@ -29,14 +29,13 @@ JAX_SCRIPT = textwrap.dedent("""
     import keras
     from emnist_core.datasets import Dataset
     from emnist_core.labels import label_map
-    from emnist_core.predictor import load_model
-    from emnist_core.training import TrainConfig, save_model, train
+    from emnist_core.store import load_model
+    from emnist_core.training import TrainConfig, train_and_save
 
     out = sys.argv[1]
     x = np.load(out + "/x.npy"); y = np.arange(len(x)) % 47
     data = Dataset("pool47", label_map("bymerge"), x, y, x[:64], y[:64], x[:64], y[:64], "test", [])
-    result = train(TrainConfig(model="cnn-bn", epochs=1, batch_size=64), data)
-    save_model(result, out + "/jax.keras")
+    result = train_and_save(TrainConfig(model="cnn-bn", epochs=1, batch_size=64), out + "/jax.keras", data)
     np.save(out + "/jax_probs.npy", np.asarray(result.model.predict_on_batch(x[:32].astype("float32"))))
     shipped = load_model(sys.argv[2])
     np.save(out + "/shipped_probs.npy", np.asarray(shipped.predict_on_batch(x[:32].astype("float32"))))
@@ -47,7 +46,7 @@ JAX_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.skipif(find_spec("jax") is None, reason="jax not installed (pip install -r requirements-dev.txt)")
 def test_jax_trains_without_tensorflow_and_files_cross_backends(tmp_path):
-    from emnist_core.predictor import ASSETS_DIR, load_model
+    from emnist_core.store import ASSETS_DIR, load_model
 
     x = l_shapes(256)
     np.save(tmp_path / "x.npy", x)

@@ -5,7 +5,7 @@ import numpy as np
 from conftest import NUM_CLASSES
 from emnist_core.calibration import corrected, fit_tau, training_log_prior, with_prior_correction
 from emnist_core.models import build_model
-from emnist_core.predictor import load_model
+from emnist_core.store import load_model
 
 
 def test_correction_moves_ties_towards_the_rare_class():
@@ -47,7 +47,7 @@ def test_derived_model_reuses_weights_and_matches_a_full_copy(tmp_path):
 
     import pytest
 
-    from emnist_core.predictor import ModelFileError, model_exists, resolve_model_path
+    from emnist_core.store import ModelFileError, model_exists, resolve_model_path
 
     model = build_model("seed-mlp")
     model.save(tmp_path / "base.keras")

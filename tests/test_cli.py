@@ -11,7 +11,7 @@ from PIL import Image
 from conftest import ROOT, l_shapes, write_csv, write_idx_pair
 from emnist_core.datasets import Dataset
 from emnist_core.labels import label_map
-from emnist_core.training import TrainConfig, save_model, train
+from emnist_core.training import TrainConfig, train_and_save
 
 
 def run_cli(*args, check=True):
@@ -34,8 +34,8 @@ def synthetic(n, seed):
 def tiny_model(tmp_path_factory):
     x, y = synthetic(400, 0)
     data = Dataset("synthetic", label_map("bymerge"), x, y, x[:50], y[:50], x[:100], y[:100], "two shapes", [])
-    result = train(TrainConfig(model="seed-mlp", epochs=3, batch_size=32), data)
-    return save_model(result, tmp_path_factory.mktemp("m") / "tiny.keras")
+    return train_and_save(TrainConfig(model="seed-mlp", epochs=3, batch_size=32),
+                          tmp_path_factory.mktemp("m") / "tiny.keras", data).path
 
 
 def test_evaluate_idx_pair_json(tmp_path, tiny_model):

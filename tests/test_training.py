@@ -1,4 +1,4 @@
-"""Training: a small real run learns, cancel stops it, a seed reproduces it, saving is clean."""
+"""Training: a small real run learns, cancel stops it, a seed reproduces it, train_and_save saves it whole."""
 
 import json
 import threading
@@ -9,7 +9,9 @@ import pytest
 
 from emnist_core.datasets import Dataset
 from emnist_core.labels import label_map
-from emnist_core.training import TrainConfig, TrainingCancelled, card_path, save_model, train
+from emnist_core import store
+from emnist_core.store import card_path, list_models, load_report, model_files, report_path
+from emnist_core.training import EVALUATING, SAVING, TrainConfig, TrainingCancelled, train, train_and_save
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +35,9 @@ class Recorder:
         self.epochs.append((epoch, epochs, logs))
 
 
-def test_seed_mlp_learns_far_above_chance(small_pool):
+def test_seed_mlp_learns_far_above_chance(small_pool, tmp_path):
     rec = Recorder()
-    result = train(TrainConfig(model="seed-mlp", epochs=3), small_pool, listener=rec)
+    result = train_and_save(TrainConfig(model="seed-mlp", epochs=3), tmp_path / "m.keras", small_pool, listener=rec)
     # Chance is 1/47 (the most common class alone is under 5%); a few epochs reach well past 60%.
     assert result.test_metrics["accuracy"] > 0.6
     assert [e[0] for e in rec.epochs] == [1, 2, 3] and rec.batches == 3 * 24
@@ -43,8 +45,8 @@ def test_seed_mlp_learns_far_above_chance(small_pool):
     assert result.history["loss"][-1] < result.history["loss"][0]
 
 
-def test_augmented_cnn_recipe_runs(small_pool):
-    result = train(TrainConfig(model="cnn-bn", epochs=2), small_pool)
+def test_augmented_cnn_recipe_runs(small_pool, tmp_path):
+    result = train_and_save(TrainConfig(model="cnn-bn", epochs=2), tmp_path / "m.keras", small_pool)
     assert result.card["hyperparameters"]["augmentation"]["rotation_degrees"] > 0
     assert result.test_metrics["accuracy"] > 0.3  # chance is 1/47
 
@@ -66,15 +68,18 @@ def test_cancel_stops_between_batches(small_pool):
 
 def test_same_seed_same_model(small_pool):
     cfg = TrainConfig(model="seed-mlp", epochs=1, subset=1000, seed=7)
-    a, b = (train(cfg, small_pool, evaluate_test=False).model.get_weights() for _ in range(2))
+    a, b = (train(cfg, small_pool).model.get_weights() for _ in range(2))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    c = train(TrainConfig(model="seed-mlp", epochs=1, subset=1000, seed=8), small_pool, evaluate_test=False)
+    c = train(TrainConfig(model="seed-mlp", epochs=1, subset=1000, seed=8), small_pool)
     assert not np.array_equal(a[0], c.model.get_weights()[0])
 
 
-def test_saved_model_has_no_optimizer_and_a_full_card(small_pool, tmp_path):
-    result = train(TrainConfig(model="seed-mlp", epochs=1, subset=500), small_pool)
-    path = save_model(result, tmp_path / "m.keras")
+def test_saved_model_has_no_optimizer_a_full_card_and_its_reports(small_pool, tmp_path):
+    classes = small_pool.labels_as_classes(small_pool.y_test[:200])
+    drawn = small_pool.x_test[:200], classes, np.where(classes < 10, "digits", "letters")  # stands in for unipen
+    result = train_and_save(TrainConfig(model="seed-mlp", epochs=1, subset=500), tmp_path / "m.keras", small_pool,
+                            drawn=drawn)
+    path = result.path
     with zipfile.ZipFile(path) as z:
         config = json.loads(z.read("config.json"))
         names = z.namelist()
@@ -85,7 +90,41 @@ def test_saved_model_has_no_optimizer_and_a_full_card(small_pool, tmp_path):
         assert card[key], key
     assert card["architecture"]["parameters"] == result.model.count_params()
     assert "--model seed-mlp" in card["command"] and "--subset 500" in card["command"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.keras"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.keras", "m.report.json",
+                                                          "m.unipen.report.json"]  # no temporary left
+    # The card's metrics are the saved reports' numbers, and the reports say whose they are.
+    report, drawn_report = load_report(report_path(path)), load_report(report_path(path, "unipen"))
+    assert card["test_metrics"] == {k: report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall")}
+    assert card["test_metrics"] == result.test_metrics and report["n"] == len(small_pool.y_test)
+    assert card["drawn_test_metrics"]["sections"] == drawn_report["sections"] and drawn_report["n"] == 200
+    assert report["model"] == drawn_report["model"] == "m.keras" and drawn_report["dataset"] == "unipen"
+
+
+@pytest.mark.parametrize("stage", [EVALUATING, SAVING])
+def test_a_cancel_before_saving_starts_saves_nothing_and_one_after_is_too_late(small_pool, tmp_path, monkeypatch,
+                                                                                stage):
+    cancel, stages, real_save = threading.Event(), [], store.save_model
+
+    class CancelAt(Recorder):
+        def on_stage(self, now):
+            stages.append(now)
+            if now == stage == EVALUATING:
+                cancel.set()
+
+    def cancel_then_save(*args, **kwargs):  # pressed while the files are being written
+        cancel.set()
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save_model", cancel_then_save)
+    config = TrainConfig(model="seed-mlp", epochs=1, subset=500)
+    if stage == EVALUATING:
+        with pytest.raises(TrainingCancelled):
+            train_and_save(config, tmp_path / "m.keras", small_pool, listener=CancelAt(), cancel=cancel)
+        assert list(tmp_path.iterdir()) == []
+    else:
+        result = train_and_save(config, tmp_path / "m.keras", small_pool, listener=CancelAt(), cancel=cancel)
+        assert cancel.is_set() and list_models(tmp_path) == [result.path] and len(model_files(result.path)) == 3
+    assert stages == [EVALUATING, SAVING]
 
 
 @pytest.mark.parametrize("bad, message", [(dict(epochs=0), "epochs"), (dict(batch_size=0), "batch size"),

@@ -39,6 +39,7 @@ WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 DRAWN = ("drawn_x", "drawn_y", "drawn_sections")  # unipen test, for the drawn figures
 SITE = "/tmp/site"
+TRAINED_ON = "GPU machine, KERAS_BACKEND=jax, via tools/gpu_train.py"  # on the card
 
 
 def working_tree_bytes() -> int:
@@ -147,36 +148,33 @@ def install_wheels() -> None:
 def train_there(args) -> None:
     os.environ.setdefault("KERAS_BACKEND", "jax")
     install_wheels()
-    from emnist_core.evaluation import evaluate_arrays, report_path, save_report
-    from emnist_core.training import TrainConfig, save_model, train
+    from emnist_core.training import TrainConfig, train_and_save
 
     job, data, drawn = load_pack()
     config = TrainConfig(model=job["model"], dataset=job["dataset"], epochs=job["epochs"],
                          batch_size=job["batch_size"], learning_rate=job["learning_rate"], seed=job["seed"],
                          init=job["init"])
     out = Path(args.out) / f"{job['model']}.keras"
-    started = time.time()
-    result = train(config, data, listener=EpochPrinter())
-    print(f"trained in {time.time() - started:.1f} s", flush=True)
-    report = evaluate_arrays(result.model, data.x_test, data.labels_as_classes(data.y_test), data.label_map)
-    report.update(model=out.name, dataset=data.name, part="test")
-    result.card["test_metrics"] = {k: report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall")}
-    if drawn is not None:
-        drawn_report = evaluate_arrays(result.model, drawn["x"], drawn["y"], data.label_map, sections=drawn["sections"])
-        drawn_report.update(model=out.name, dataset="unipen", part="test")
-        result.card["drawn_test_metrics"] = {k: drawn_report[k] for k in
-                                             ("n", "accuracy", "top3", "loss", "mean_recall", "sections")}
-        save_report(drawn_report, report_path(out, "unipen"))
-    result.card["trained_on"] = "GPU machine, KERAS_BACKEND=jax, via tools/gpu_train.py"
-    save_model(result, out, command_path=f"models/{job['model']}.keras")
-    save_report(report, report_path(out))
-    print(json.dumps({"model": str(out), **result.card["test_metrics"],
+    if drawn is not None:  # the unipen folder is not there: the drawn test set travels in the pack
+        drawn = drawn["x"], data.labels_as_classes(drawn["y"]), drawn["sections"]
+    result = train_and_save(config, out, data, listener=EpochPrinter(time.time()), drawn=drawn,
+                            command_path=f"models/{job['model']}.keras", card_extra={"trained_on": TRAINED_ON})
+    print(json.dumps({"model": str(result.path), **result.test_metrics,
                       "drawn": result.card.get("drawn_test_metrics")}), flush=True)
 
 
 class EpochPrinter:
+    def __init__(self, started: float):
+        self.started = started
+
     def on_epoch(self, epoch, epochs, logs):
         print(f"epoch {epoch}/{epochs} " + " ".join(f"{k}={v:.4f}" for k, v in logs.items()), flush=True)
+
+    def on_stage(self, stage):
+        from emnist_core.training import EVALUATING
+
+        if stage == EVALUATING:
+            print(f"trained in {time.time() - self.started:.1f} s", flush=True)
 
 
 def main(argv=None) -> None:
