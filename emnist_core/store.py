@@ -35,10 +35,12 @@ CARD_SUFFIX = ".card.json"
 REPORT_SUFFIX = ".report.json"
 # The models that ship in the repository's assets/ folder, found by name from anywhere.
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-SHIPPED = ("seed-mlp", "seed-cnn", "mlp-bn", "cnn-bn", "mlp-bn-prior", "cnn-bn-prior")
-# The app's live pair: the best MLP and the best CNN shipped, with the class-prior correction,
-# because people draw letters as often as digits (see README's results).
-ALIASES = {"mlp": "mlp-bn-prior", "cnn": "cnn-bn-prior"}
+SHIPPED = ("seed-mlp", "seed-cnn", "mlp-bn", "cnn-bn", "mlp-bn-prior", "cnn-bn-prior", "mlp-pen-prior",
+           "cnn-pen-prior")
+# The app's live pair: the MLP and the CNN trained for drawn input (EMNIST + pen strokes drawn with the
+# sketchpad's brush), with a class-prior correction fitted on drawn characters, because people draw
+# letters as often as digits (see README's results).
+ALIASES = {"mlp": "mlp-pen-prior", "cnn": "cnn-pen-prior"}
 # What the app and the figures read from a full report (written with with_details=True).
 REPORT_KEYS = frozenset({"n", "accuracy", "mean_recall", "classes", "per_class", "confusion_matrix",
                          "confused_pairs", "misclassified"})
