@@ -1,8 +1,10 @@
 """EMNIST Sketch Lab: draw a character and watch an MLP and a CNN read it side by side, browse the
 test images they get wrong, and retrain either one live.
 
-This file is the Gradio UI only; every prediction, metric and figure comes from ``emnist_core``.
-``python app.py`` serves on http://127.0.0.1:7860 (Gradio honours GRADIO_SERVER_NAME and
+This file is the Gradio UI only: layout, handlers and wiring. The server's state (the live models,
+the test data, the one training job) is an ``emnist_core.lab.Lab``, which ``build_demo(lab)`` serves;
+every prediction, metric and figure comes from ``emnist_core``. Importing this module starts nothing.
+``python app.py`` creates the Lab and serves on http://127.0.0.1:7860 (Gradio honours GRADIO_SERVER_NAME and
 GRADIO_SERVER_PORT). Environment:
 
 - ``EMNIST_DATA_DIR``: folder of the EMNIST gzip files; needed for the test images and retraining.
@@ -20,11 +22,7 @@ import io
 import logging
 import math
 import os
-import threading
-import time
-from dataclasses import dataclass
-from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the server log
@@ -35,14 +33,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from emnist_core import datasets, figures, labels, predictor, store, training  # noqa: E402
+from emnist_core import figures, labels, store, training  # noqa: E402
+from emnist_core.lab import DATASET, SLOTS, Lab, format_seconds  # noqa: E402
 from emnist_core.models import REGISTRY  # noqa: E402
 from emnist_core.preprocess import MAX_IMAGE_PIXELS, ImageInputError  # noqa: E402
 from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # noqa: E402  one brush for the app and the renderer
 
-SLOTS = {"mlp": "MLP", "cnn": "CNN"}  # the app always compares one live model of each kind
 CLASSES = list(labels.label_map("bymerge").names)
-DATASET = "pool47"  # the shipped reports index this dataset's test images
 TOP_K = 5
 NOTE_MIN_PROB = 0.10  # a second guess this likely counts when looking for a look-alike pair
 PREVIEW_PX = 168  # the 28x28 input, shown 6x enlarged
@@ -72,13 +69,6 @@ LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD}  # for every launch: `python app.
 log = logging.getLogger("emnist_sketch_lab")
 
 EMPTY_MESSAGE = "The canvas is empty: draw a character first."
-DRAWN_HELP = ("Set UNIPEN_DATA_DIR to a copy of UNIPEN train_r01_v07 (see README, Drawn input) and restart "
-              "the app to browse the models' mistakes on drawn characters.")
-DATA_HELP = (
-    "Put the official EMNIST gzip files (`emnist-bymerge-test-*` and `emnist-byclass-test-*`, from NIST's "
-    "`gzip.zip`) in a folder and start the app with `EMNIST_DATA_DIR=/path/to/folder python app.py`, "
-    "or fetch them with `python -m emnist_core download --split bymerge --part test` (then `--split byclass`)."
-)
 TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE_TRAINING=1`)."
 MAX_MESSAGE = 300  # characters of an error message, at most
 IMAGE_TYPES = "a PNG, JPEG, GIF, BMP or WebP of one character"
@@ -86,8 +76,6 @@ NOT_AN_IMAGE = f"That file is not an image: upload {IMAGE_TYPES}."
 EMPTY_FILE = f"That file is empty (0 bytes): upload {IMAGE_TYPES}."
 DAMAGED_IMAGE = "That image file is damaged or cut short: save it again, or upload another."
 NO_MODEL_MESSAGE = "No model could be loaded on this server: see the note at the top of the page."
-MODELS_IN_ASSETS = ("The folder for retrained models (`EMNIST_MODELS_DIR`) is the shipped `assets/` folder or "
-                    "inside it; set it to another folder, so that retraining never touches the shipped models.")
 # Gradio's sketchpad starts, and starts again after Clear, with no tool selected: select the brush
 # whenever no tool is, so that every first stroke draws.
 SELECT_BRUSH_JS = """
@@ -106,214 +94,6 @@ SELECT_BRUSH_JS = """
   watch();
 }
 """
-
-
-# ---------------------------------------------------------------- server state
-
-@dataclass
-class LiveModel:
-    slot: str  # "mlp" or "cnn"
-    name: str  # file stem: "seed-cnn", "cnn-bn-20260101-120000" ...
-    path: Path
-    model: object
-    card: dict | None
-    report: dict | None  # on pool47 test
-    drawn_report: dict | None = None  # on unipen test
-
-    def report_on(self, test_set: str) -> dict | None:
-        return self.drawn_report if test_set == "unipen" else self.report
-
-    @property
-    def title(self) -> str:
-        return f"{SLOTS[self.slot]} · {self.name}"
-
-
-def load_live(slot: str, name_or_path, model=None) -> LiveModel:
-    """Load a model for ``slot`` (or take ``model``, already in memory, as the one saved there); ModelFileError,
-    naming the file, when it cannot serve. A missing or damaged report is None: the Confusions tab then says
-    how to make one, and the rest of the app works without it."""
-    path = store.resolve_model_path(name_or_path)
-    if model is None:
-        model = store.load_model(path)  # Keras safe mode: a file cannot run code on loading
-    predictor.Predictor({str(path): model})  # refuses a model built for other inputs or classes
-    return LiveModel(slot, store.model_name(path), path, model, store.load_card(path),
-                     store.read_report(store.report_path(path)), store.read_report(store.report_path(path, "unipen")))
-
-
-def shipped_candidates(slot: str) -> list[str]:
-    """A slot's shipped models, preferred first: its alias, then the registry's other models of that kind."""
-    return list(dict.fromkeys([store.ALIASES[slot], *(n for n, s in REGISTRY.items() if s.kind == slot)]))
-
-
-def load_shipped(assets_dir) -> tuple[dict[str, LiveModel], list[str]]:
-    """The first shipped model of each kind that loads, and why each one that failed did.
-
-    One damaged file must not take the app down: the other kind, or another shipped model of the
-    same kind, still serves.
-    """
-    live, problems = {}, []
-    for slot in SLOTS:
-        for name in shipped_candidates(slot):
-            path = Path(assets_dir) / f"{name}.keras"
-            if name != store.ALIASES[slot] and not store.model_exists(path):
-                continue  # only the alias must ship; the others are fallbacks when present
-            try:
-                live[slot] = load_live(slot, path)
-                break
-            except store.ModelFileError as exc:
-                problems.append(str(exc))
-                log.warning("shipped model not loaded: %s", exc)
-    return live, problems
-
-
-def load_data():
-    return datasets.load_dataset(DATASET, os.environ.get("EMNIST_DATA_DIR") or None)
-
-
-def load_drawn():
-    return datasets.load_dataset("unipen", unipen_dir=os.environ.get("UNIPEN_DATA_DIR") or None)
-
-
-class Lab:
-    """All server state: the live models, the test data (or why it is missing), the one training job."""
-
-    def __init__(self, data_loader=load_data, assets_dir=store.ASSETS_DIR, drawn_loader=load_drawn):
-        self.assets_dir = Path(assets_dir)
-        self.shipped, self.load_problems = load_shipped(self.assets_dir)
-        self.live = dict(self.shipped)
-        self.predictor = predictor.Predictor({slot: m.model for slot, m in self.live.items()})
-        self.dataset = None
-        self.data_message = "The test images are still loading; try again in a few seconds."
-        self.data_ready = threading.Event()
-        self.drawn = None  # the drawn test characters, when UNIPEN is on this server
-        self.drawn_message = "The drawn characters are still loading; try again in a minute."
-        self.train_lock = threading.Lock()
-        self.job: TrainingJob | None = None
-        # Reading a test set from disk takes seconds: do it after start, not before the first prediction.
-        threading.Thread(target=self._load_data, args=(data_loader,), name="load-data", daemon=True).start()
-        self.drawn_loader, self.drawn_loading, self.drawn_lock = drawn_loader, None, threading.Lock()
-
-    def _load_data(self, loader):
-        try:
-            self.dataset = loader()
-        except (datasets.DataNotFoundError, ValueError) as exc:  # DataFileError is a ValueError
-            self.data_message = f"The EMNIST images are not available on this server ({exc}). {DATA_HELP}"
-        finally:
-            self.data_ready.set()
-
-    def _load_drawn(self):
-        try:
-            self.drawn = self.drawn_loader()
-        except (FileNotFoundError, ValueError) as exc:  # UnipenNotFoundError, UnipenFormatError
-            self.drawn_message = f"The drawn characters are not available on this server ({exc}). {DRAWN_HELP}"
-
-    def test_images(self, test_set: str):
-        """(test images of a test set, or None, and why they are missing)."""
-        if test_set != "unipen":
-            return (None if self.dataset is None else self.dataset.x_test), self.data_message
-        with self.drawn_lock:  # loaded when first asked for: drawing UNIPEN's characters takes a minute once
-            if self.drawn_loading is None:
-                self.drawn_loading = threading.Thread(target=self._load_drawn, name="load-drawn", daemon=True)
-                self.drawn_loading.start()
-        return (None if self.drawn is None else self.drawn.x_test), self.drawn_message
-
-    def put_live(self, path) -> LiveModel:
-        """Serve ``path`` (a retrained model) in its slot, for every user of this server. The last job's
-        model is still in memory: that one is served without reading it back."""
-        path = Path(path)
-        card = store.load_card(path) or {}
-        slot = card.get("architecture", {}).get("kind")
-        if slot not in SLOTS:
-            raise ValueError(f"{path.name}: its card does not say whether it is an MLP or a CNN")
-        job = self.job
-        live = load_live(slot, path, job.model if job is not None and job.path == path else None)
-        self._serve({**self.live, slot: live})
-        return live
-
-    def restore(self):
-        self._serve(dict(self.shipped))
-
-    def _serve(self, live: dict):
-        # Build the new predictor first, then swap both references: a stroke in flight keeps the old pair.
-        new = predictor.Predictor({slot: m.model for slot, m in live.items()})
-        self.live, self.predictor = live, new
-
-    def models_folder(self) -> Path:
-        """Where retrained models go; ValueError when that is the shipped assets folder or inside it."""
-        folder, assets = store.models_dir().resolve(), self.assets_dir.resolve()
-        if folder == assets or assets in folder.parents:
-            raise ValueError(MODELS_IN_ASSETS)
-        return folder
-
-    def start_job(self, config, folder: Path) -> "TrainingJob | None":
-        """Start training in a thread, or None when a job is already running on this server."""
-        if not self.train_lock.acquire(blocking=False):
-            return None
-        self.job = TrainingJob(config, self.dataset, self.train_lock, folder)
-        threading.Thread(target=self.job.run, name="training", daemon=True).start()
-        return self.job
-
-
-class TrainingJob:
-    """One training run in its own thread: the UI polls its progress and may cancel it."""
-
-    def __init__(self, config, dataset, lock: threading.Lock, folder: Path):
-        self.config, self.dataset, self.lock, self.folder = config, dataset, lock, folder
-        self.cancel, self.done = threading.Event(), threading.Event()
-        self.epoch, self.batch, self.batches = 0, 0, 1
-        self.history: dict[str, list[float]] = {}
-        self.started = time.time()
-        self.stage = "training"
-        self.path: Path | None = None
-        self.model = None  # the trained model, kept so that putting it live need not read it back
-        self.report: dict | None = None
-        self.error: str | None = None
-        self.cancelled = False
-
-    # keras progress, called from the training thread
-    def on_batch(self, epoch0, batch1, batches, logs):
-        self.epoch, self.batch, self.batches = epoch0, batch1, batches
-
-    def on_epoch(self, epoch1, epochs, logs):
-        # Replaced whole, never appended to, so the UI thread always reads one consistent history.
-        self.history = {k: [*self.history.get(k, []), v] for k, v in logs.items()}
-
-    def on_stage(self, stage):
-        self.stage = stage  # training.SAVING: too late to cancel, the model is kept whole
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, (self.epoch * self.batches + self.batch) / (self.config.epochs * self.batches))
-
-    def describe(self) -> str:
-        if self.stage != "training":
-            return f"{self.stage}..."
-        text = f"epoch {self.epoch + 1}/{self.config.epochs} · batch {self.batch}/{self.batches}"
-        if self.fraction > 0:
-            left = (time.time() - self.started) * (1 - self.fraction) / self.fraction
-            text += f" · about {format_seconds(left)} left"
-        return text
-
-    def run(self):
-        try:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            # Trained, scored, and saved whole or not at all; a cancel before saving starts saves nothing.
-            result = training.train_and_save(self.config, self.folder / f"{self.config.model}-{stamp}.keras",
-                                             self.dataset, listener=self, cancel=self.cancel)
-            self.model, self.report, self.path = result.model, result.reports[""], result.path
-        except training.TrainingCancelled:
-            self.cancelled = True
-        except Exception as exc:  # shown to the teacher; the server keeps serving
-            self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self.stage = "done"
-            self.done.set()
-            self.lock.release()
-
-
-def format_seconds(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 # ---------------------------------------------------------------- input checks
@@ -414,7 +194,7 @@ def sketch_image(value):
     return value
 
 
-def predict(sketch):
+def predict(lab, sketch):
     """Sketchpad value -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict)."""
     image = sketch_image(sketch)
     if image is None:
@@ -427,10 +207,10 @@ def predict(sketch):
     return mlp, cnn, preview_html(x28), verdict(tops)
 
 
-def predict_photo(image):
+def predict_photo(lab, image):
     if image is None:
         return None, None, preview_html(None), "Upload a photo or scan of one character."
-    return predict(image)
+    return predict(lab, image)
 
 
 def verdict(tops) -> str:
@@ -477,13 +257,13 @@ def preview_html(x28) -> str:
 
 # ---------------------------------------------------------------- Confusions
 
-def model_choices():
+def model_choices(lab):
     return [(m.title, slot) for slot, m in lab.live.items()]
 
 
-def model_names():
+def model_names(lab):
     """The Confusions tab's model choices, renamed after a model is put live or restored."""
-    return gr.update(choices=model_choices())
+    return gr.update(choices=model_choices(lab))
 
 
 def test_set_of(value) -> str:
@@ -491,7 +271,7 @@ def test_set_of(value) -> str:
     return "unipen" if value == "unipen" else DATASET
 
 
-def confusions(slot, test_set=DATASET):
+def confusions(lab, slot, test_set=DATASET):
     """(model slot, test set) -> (summary, heatmap, pair choices, per-class table, data note)."""
     live = lab.live.get(slot)
     if live is None:
@@ -502,19 +282,19 @@ def confusions(slot, test_set=DATASET):
         flag = "--dataset unipen " if test_set == "unipen" else ""
         text = (f"No usable evaluation report (`{store.report_path(live.path, '' if test_set == DATASET else test_set).name}`) "
                 f"for {live.title}: run `python -m emnist_core evaluate --model {live.path} {flag}--save-report`.")
-        return text, None, gr.update(choices=[], value=None), None, data_note(test_set)
+        return text, None, gr.update(choices=[], value=None), None, data_note(lab, test_set)
     summary = (f"**{live.title}** on {report['n']:,} {TEST_SET_WORDS[test_set]}: "
                f"accuracy **{report['accuracy']:.1%}**, mean per-class accuracy {report['mean_recall']:.1%}.")
     if report.get("sections"):
         summary += " By section: " + ", ".join(f"{k} {v:.1%}" for k, v in report["sections"].items()) + "."
     pairs = [(f"{p['true']} -> {p['predicted']}: {p['count']}", f"{p['true']} -> {p['predicted']}")
              for p in report["confused_pairs"][:PAIRS_SHOWN]]
-    return (summary, heatmap(str(live.path), test_set), gr.update(choices=pairs, value=None), per_class_table(report),
-            data_note(test_set))
+    return (summary, heatmap(lab, str(live.path), test_set), gr.update(choices=pairs, value=None),
+            per_class_table(report), data_note(lab, test_set))
 
 
 @lru_cache(maxsize=8)
-def heatmap(path: str, test_set: str = DATASET):
+def heatmap(lab, path: str, test_set: str = DATASET):
     live = next(m for m in lab.live.values() if str(m.path) == path)
     where = "drawn characters" if test_set == "unipen" else "EMNIST test"
     fig = figures.confusion_figure(live.report_on(test_set), f"{live.name} on {where}: confusion matrix (rows: true class)")
@@ -528,7 +308,7 @@ def per_class_table(report) -> pd.DataFrame:
     return table.sort_values("accuracy").round(3)
 
 
-def data_note(test_set=DATASET) -> str:
+def data_note(lab, test_set=DATASET) -> str:
     images, message = lab.test_images(test_set_of(test_set))
     return "" if images is not None else message
 
@@ -544,7 +324,7 @@ def class_name(text, names) -> str:
     raise ValueError(f"{shown!r} is not an EMNIST ByMerge class; choose one of {' '.join(names)}")
 
 
-def gallery(slot, true_class, predicted_class, test_set=DATASET):
+def gallery(lab, slot, true_class, predicted_class, test_set=DATASET):
     """(model slot, true class, predicted class, test set) -> (test images of that mistake with captions, message)."""
     live = lab.live.get(slot)
     if live is None:
@@ -581,17 +361,17 @@ def enlarge(x28) -> np.ndarray:
     return np.asarray(Image.fromarray(np.asarray(x28)).resize((28 * GALLERY_ZOOM,) * 2, Image.Resampling.NEAREST))
 
 
-def gallery_for_pair(slot, pair, test_set=DATASET):
+def gallery_for_pair(lab, slot, pair, test_set=DATASET):
     """A ranked pair ("O -> 0") -> (true, predicted, gallery, message)."""
     true_name, _, pred_name = str(pair or "").partition(" -> ")
     if not pred_name:
         return None, None, [], "Choose a pair from the list."
-    return true_name, pred_name, *gallery(slot, true_name, pred_name, test_set)
+    return true_name, pred_name, *gallery(lab, slot, true_name, pred_name, test_set)
 
 
 # ---------------------------------------------------------------- Retrain
 
-def start_training(arch, epochs, batch_size, learning_rate, train_size, progress=gr.Progress()):
+def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, progress=gr.Progress()):
     """Train in a background thread; yield (status, curves, candidate path, use-button) as it goes."""
 
     def update(status, history=None, candidate=None):
@@ -639,7 +419,7 @@ def start_training(arch, epochs, batch_size, learning_rate, train_size, progress
     elif job.error:
         yield update(f"Training failed: {job.error}", job.history)
     else:
-        yield update(f"Done. {comparison(job)}", job.history, str(job.path))
+        yield update(f"Done. {comparison(lab, job)}", job.history, str(job.path))
 
 
 def setting(value, name, kind=int):
@@ -661,7 +441,7 @@ def curves(history, name):
     return fig
 
 
-def comparison(job) -> str:
+def comparison(lab, job) -> str:
     kind = REGISTRY[job.config.model].kind
     live = lab.live.get(kind)
     mine = f"**Test accuracy: {job.report['accuracy']:.1%}** on {job.report['n']:,} images"
@@ -678,31 +458,30 @@ def architecture_defaults(arch):
     return spec.get("epochs", 10), spec.get("batch_size", 256), spec.get("learning_rate", 1e-3)
 
 
-def retrain_setup():
+def retrain_setup(lab):
     """The Retrain tab's data note, the training-set slider's range, and whether Start can work."""
     lab.data_ready.wait(DATA_WAIT_SECONDS)  # at start-up the data may still be loading
     if lab.dataset is None:
-        return data_note(), gr.update(), gr.update(interactive=False)
+        return data_note(lab), gr.update(), gr.update(interactive=False)
     n = len(lab.dataset.y_train)
     return (f"{n:,} training images available. Progress shows here while a model trains.",
             gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)), gr.update(interactive=not TRAINING_DISABLED))
 
 
-def cancel_training():
-    job = lab.job
-    if job is None or job.done.is_set():
+def cancel_training(lab):
+    stage = lab.cancel_job()
+    if stage is None:
         return "No training job is running."
-    if job.stage == training.SAVING:
+    if stage == training.SAVING:
         return "Too late to cancel: the model is being saved."
-    job.cancel.set()
-    return "Cancelling after the current batch..." if job.stage == "training" else "Cancelling before saving..."
+    return "Cancelling after the current batch..." if stage == "training" else "Cancelling before saving..."
 
 
-def use_model(candidate):
+def use_model(lab, candidate):
     """Serve the model this session just trained (its path is held server-side in a gr.State)."""
     if TRAINING_DISABLED:
         return TRAINING_OFF_MESSAGE
-    path = retrained_path(candidate)
+    path = retrained_path(lab, candidate)
     if path is None:
         return "Train a model first; *Use this model* serves the model you just trained."
     try:
@@ -712,7 +491,7 @@ def use_model(candidate):
     return f"**{live.title}** is live in the Draw and Confusions tabs for everyone on this server."
 
 
-def retrained_path(candidate) -> Path | None:
+def retrained_path(lab, candidate) -> Path | None:
     """``candidate`` as a model file directly in the retrained-models folder, else None. The State holds
     the path of the job's own model; this check keeps any other value from serving a file elsewhere."""
     if not candidate:
@@ -725,7 +504,7 @@ def retrained_path(candidate) -> Path | None:
     return path if path.parent == folder and path.suffix == ".keras" and path.is_file() else None
 
 
-def restore_models():
+def restore_models(lab):
     if TRAINING_DISABLED:
         return TRAINING_OFF_MESSAGE
     lab.restore()
@@ -734,7 +513,7 @@ def restore_models():
 
 # ---------------------------------------------------------------- Models
 
-def model_card(slot):
+def model_card(lab, slot):
     """Slot -> (card text, training curves, architecture summary)."""
     live = lab.live.get(slot)
     if live is None:
@@ -764,22 +543,22 @@ def model_card(slot):
     if card.get("command"):
         lines.append(f"- **Command:** `{card['command']}`")
     summary = "\n".join(line for line in arch.get("summary", "").splitlines() if line.strip())
-    return "\n".join(lines), card_curves(str(live.path)), summary
+    return "\n".join(lines), card_curves(lab, str(live.path)), summary
 
 
 @lru_cache(maxsize=8)
-def card_curves(path: str):
+def card_curves(lab, path: str):
     live = next(m for m in lab.live.values() if str(m.path) == path)
     return curves((live.card or {}).get("history"), live.name)
 
 
-def model_cards():
-    return [value for slot in SLOTS for value in model_card(slot)]
+def model_cards(lab):
+    return [value for slot in SLOTS for value in model_card(lab, slot)]
 
 
 # ---------------------------------------------------------------- layout
 
-def load_note() -> str:
+def load_note(lab) -> str:
     """Which shipped model files failed to load at start, and what to do, for the top of the page."""
     serving = ", ".join(m.title for m in lab.shipped.values()) or "no model"
     problems = "\n".join(f"- {problem}" for problem in lab.load_problems)
@@ -787,12 +566,21 @@ def load_note() -> str:
             f"project's `assets/` (or retrain), then restart the app.\n\n{problems}")
 
 
-def build_demo() -> gr.Blocks:
+def bind(handler, lab: Lab):
+    """``handler`` as Gradio calls it, with ``lab`` as its first argument; its docstring stays the endpoint's
+    description on the API page."""
+    bound = partial(handler, lab)
+    bound.__doc__ = handler.__doc__
+    return bound
+
+
+def build_demo(lab: Lab) -> gr.Blocks:
+    """The page, its endpoints and their handlers, serving ``lab``."""
     with CheckedBlocks(title="EMNIST Sketch Lab") as demo:
         gr.Markdown("# EMNIST Sketch Lab\nDraw one character (a digit, a capital, or one of a b d e f g h n q r t) "
                     "and compare how an MLP and a CNN read it.")
         if lab.load_problems:
-            gr.Markdown(load_note(), elem_id="load-note", container=True, padding=True)
+            gr.Markdown(load_note(lab), elem_id="load-note", container=True, padding=True)
         with gr.Tabs():
             with gr.Tab("Draw", id="draw"):
                 with gr.Row(equal_height=False):
@@ -820,7 +608,7 @@ def build_demo() -> gr.Blocks:
                                                 sources=["upload", "clipboard"], height=240, elem_id="photo")
             with gr.Tab("Confusions", id="confusions") as confusions_tab:
                 with gr.Row():
-                    model_pick = gr.Radio(model_choices(), value=next(iter(lab.live), None), label="Model", scale=1)
+                    model_pick = gr.Radio(model_choices(lab), value=next(iter(lab.live), None), label="Model", scale=1)
                     test_pick = gr.Radio(TEST_SETS, value=DATASET, label="Test set", scale=1)
                     summary = gr.Markdown()
                 data_box = gr.Markdown()
@@ -880,9 +668,9 @@ def build_demo() -> gr.Blocks:
 
         # Draw: live prediction on every stroke, last stroke wins, nothing written to disk.
         draw_outputs = [mlp_label, cnn_label, preview, verdict_box]
-        sketchpad.change(predict, sketchpad, draw_outputs, api_name="predict", trigger_mode="always_last",
+        sketchpad.change(bind(predict, lab), sketchpad, draw_outputs, api_name="predict", trigger_mode="always_last",
                          show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
-        photo.change(predict_photo, photo, draw_outputs, api_name="predict_photo", show_progress="hidden",
+        photo.change(bind(predict_photo, lab), photo, draw_outputs, api_name="predict_photo", show_progress="hidden",
                      concurrency_limit=PREDICT_CONCURRENCY)
 
         # Confusions
@@ -890,42 +678,42 @@ def build_demo() -> gr.Blocks:
         # send only the model (and classes) get what they always got.
         confusion_outputs = [summary, matrix, pair_pick, class_table, data_box]
         gallery_inputs, gallery_outputs = [model_pick, true_pick, pred_pick, test_pick], [mistakes, gallery_note]
-        gr.on([model_pick.change, test_pick.change], confusions, [model_pick, test_pick], confusion_outputs,
-              api_name="confusions").then(
-            gallery, gallery_inputs, gallery_outputs, api_name="gallery_for_new_model", api_visibility="private")
-        confusions_tab.select(confusions, [model_pick, test_pick], confusion_outputs, api_name="refresh_confusions")
-        gr.on([show_button.click, true_pick.input, pred_pick.input], gallery, gallery_inputs, gallery_outputs,
-              api_name="gallery")
-        pair_pick.input(gallery_for_pair, [model_pick, pair_pick, test_pick], [true_pick, pred_pick, *gallery_outputs],
-                        api_name="gallery_pair")
+        gr.on([model_pick.change, test_pick.change], bind(confusions, lab), [model_pick, test_pick],
+              confusion_outputs, api_name="confusions").then(
+            bind(gallery, lab), gallery_inputs, gallery_outputs, api_name="gallery_for_new_model",
+            api_visibility="private")
+        confusions_tab.select(bind(confusions, lab), [model_pick, test_pick], confusion_outputs,
+                              api_name="refresh_confusions")
+        gr.on([show_button.click, true_pick.input, pred_pick.input], bind(gallery, lab), gallery_inputs,
+              gallery_outputs, api_name="gallery")
+        pair_pick.input(bind(gallery_for_pair, lab), [model_pick, pair_pick, test_pick],
+                        [true_pick, pred_pick, *gallery_outputs], api_name="gallery_pair")
         for button, (t, p) in zip(shortcut_buttons, SHORTCUTS):
-            button.click(lambda slot, test_set, t=t, p=p: (t, p, *gallery(slot, t, p, test_set)), [model_pick, test_pick],
-                         [true_pick, pred_pick, *gallery_outputs], api_name=f"gallery_{t}_{p}")
+            button.click(lambda slot, test_set, t=t, p=p: (t, p, *gallery(lab, slot, t, p, test_set)),
+                         [model_pick, test_pick], [true_pick, pred_pick, *gallery_outputs], api_name=f"gallery_{t}_{p}")
 
         # Retrain
         arch.input(architecture_defaults, arch, [epochs, batch_size, learning_rate], api_name="architecture_defaults")
-        start_button.click(start_training, [arch, epochs, batch_size, learning_rate, train_size],
+        start_button.click(bind(start_training, lab), [arch, epochs, batch_size, learning_rate, train_size],
                            [train_status, train_curves, candidate, use_button], api_name="train",
                            concurrency_limit=TRAIN_CONCURRENCY, show_progress_on=train_info)
-        cancel_button.click(cancel_training, None, train_status, api_name="cancel_training", queue=False)
-        use_button.click(use_model, candidate, live_status, api_name="use_model").then(
-            model_names, None, model_pick, api_name="names_after_use", api_visibility="private")
-        restore_button.click(restore_models, None, live_status, api_name="restore_models").then(
-            model_names, None, model_pick, api_name="names_after_restore", api_visibility="private")
+        cancel_button.click(bind(cancel_training, lab), None, train_status, api_name="cancel_training", queue=False)
+        use_button.click(bind(use_model, lab), candidate, live_status, api_name="use_model").then(
+            bind(model_names, lab), None, model_pick, api_name="names_after_use", api_visibility="private")
+        restore_button.click(bind(restore_models, lab), None, live_status, api_name="restore_models").then(
+            bind(model_names, lab), None, model_pick, api_name="names_after_restore", api_visibility="private")
 
         # Models
-        models_tab.select(model_cards, None, card_outputs, api_name="model_cards")
+        models_tab.select(bind(model_cards, lab), None, card_outputs, api_name="model_cards")
 
         # On page load: pick the brush, say what data there is. The other tabs fill when opened.
         demo.load(None, js=SELECT_BRUSH_JS)
-        demo.load(retrain_setup, None, [train_info, train_size, start_button], api_name="retrain_setup",
+        demo.load(bind(retrain_setup, lab), None, [train_info, train_size, start_button], api_name="retrain_setup",
                   api_visibility="private")
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY)
     return demo
 
 
-lab = Lab()
-demo = build_demo()
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # also how Hugging Face Spaces runs it
+    demo = build_demo(Lab())
     demo.launch(**LAUNCH_OPTIONS)

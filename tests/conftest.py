@@ -142,7 +142,7 @@ def untrained_model_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def app_module(tmp_path_factory):
-    """``app.py`` imported as ``python app.py`` runs it, with retrained models going to a temporary folder."""
+    """``app.py``, imported (which starts nothing), with retrained models going to a temporary folder."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("EMNIST_MODELS_DIR", str(tmp_path_factory.mktemp("models")))  # retrained models go here
         import app
@@ -150,13 +150,25 @@ def app_module(tmp_path_factory):
         yield app
 
 
+@pytest.fixture(scope="module")
+def lab(app_module):
+    """The server state that ``python app.py`` serves: the shipped pair live, the test images loading."""
+    return app_module.Lab()
+
+
+@pytest.fixture(scope="module")
+def demo(app_module, lab):
+    """The page ``python app.py`` serves, over ``lab``."""
+    return app_module.build_demo(lab)
+
+
 @pytest.fixture
-def with_data(app_module):
+def with_data(lab):
     """The app's EMNIST test set, once loaded; skips where the data is not on this machine."""
-    app_module.lab.data_ready.wait(120)
-    if app_module.lab.dataset is None:
-        pytest.skip(f"EMNIST test images not available: {app_module.lab.data_message}")
-    return app_module.lab.dataset
+    lab.data_ready.wait(120)
+    if lab.dataset is None:
+        pytest.skip(f"EMNIST test images not available: {lab.data_message}")
+    return lab.dataset
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,15 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import STROKES, served, sketch, sketch_file
+from emnist_core.datasets import DataNotFoundError
+from emnist_core.lab import load_data
 
 gradio_client = pytest.importorskip("gradio_client")
 
 
 @pytest.fixture(scope="module")
-def client(app_module):
-    with served(app_module.demo) as url:
+def client(demo):
+    with served(demo) as url:
         yield gradio_client.Client(url, verbose=False)
 
 
@@ -58,8 +60,8 @@ def test_photo_goes_through_the_same_preprocessing(client, tmp_path):
     assert "data:image/png" in preview
 
 
-def test_o_0_gallery_shows_captioned_test_images(client, app_module, with_data):
-    report = app_module.lab.live["mlp"].report
+def test_o_0_gallery_shows_captioned_test_images(client, app_module, lab, with_data):
+    report = lab.live["mlp"].report
     o, zero = report["classes"].index("O"), report["classes"].index("0")
     expected = report["confusion_matrix"][o][zero]
     images, note = client.predict("mlp", "O", "0", api_name="/gallery")
@@ -72,9 +74,9 @@ def test_o_0_gallery_shows_captioned_test_images(client, app_module, with_data):
     assert confidences == sorted(confidences, reverse=True)
 
 
-def test_confusions_on_drawn_characters(client, app_module):
+def test_confusions_on_drawn_characters(client, app_module, lab):
     """The Confusions tab's second test set: the live models' mistakes on characters drawn with a pen."""
-    live = app_module.lab.live["cnn"]
+    live = lab.live["cnn"]
     if live.drawn_report is None:
         pytest.skip(f"no drawn-input report beside {live.path.name}")
     summary, matrix, pairs, table, _ = client.predict("cnn", "unipen", api_name="/confusions")
@@ -97,12 +99,12 @@ def test_confusions_on_drawn_characters(client, app_module):
     assert "EMNIST test images" in summary
 
 
-def test_shortcut_and_pair_endpoints_fill_the_gallery(client, app_module, with_data):
+def test_shortcut_and_pair_endpoints_fill_the_gallery(client, app_module, lab, with_data):
     true, pred, images, _ = client.predict("cnn", api_name="/gallery_Z_2")
     assert (true, pred) == ("Z", "2")
     assert all(item["caption"].startswith("Z -> 2 (") for item in images)
     _, _, pairs, _, _ = client.predict("cnn", api_name="/confusions")  # the ranking a person chooses from
-    top = app_module.lab.live["cnn"].report["confused_pairs"][0]
+    top = lab.live["cnn"].report["confused_pairs"][0]
     assert pairs["choices"][0] == [f"{top['true']} -> {top['predicted']}: {top['count']}",
                                    f"{top['true']} -> {top['predicted']}"]
     true, pred, images, _ = client.predict("cnn", f"{top['true']} -> {top['predicted']}", api_name="/gallery_pair")
@@ -118,13 +120,13 @@ def test_gallery_input_is_validated(client, with_data, true, pred, says):
     assert bool(images) == (says == "read as")  # lower-case o is merged into O in ByMerge
 
 
-def test_without_data_the_shipped_report_still_shows(client, app_module, monkeypatch):
+def test_without_data_the_shipped_report_still_shows(client, app_module, lab, monkeypatch):
     def missing():
-        raise app_module.datasets.DataNotFoundError("EMNIST bymerge test files not found (looked in nowhere)")
+        raise DataNotFoundError("EMNIST bymerge test files not found (looked in nowhere)")
 
-    monkeypatch.setattr(app_module.lab, "dataset", None)
-    monkeypatch.setattr(app_module.lab, "data_message", "")
-    app_module.lab._load_data(missing)
+    monkeypatch.setattr(lab, "dataset", None)
+    monkeypatch.setattr(lab, "data_message", "")
+    lab._load_data(missing)
     summary, matrix, pairs, table, note = client.predict("mlp", api_name="/confusions")
     assert "accuracy" in summary and matrix is not None
     assert table["data"] and len(table["data"]) == len(app_module.CLASSES)
@@ -135,10 +137,10 @@ def test_without_data_the_shipped_report_still_shows(client, app_module, monkeyp
     assert "EMNIST_DATA_DIR" in status
 
 
-def test_missing_data_dir_is_reported(app_module, monkeypatch, tmp_path):
+def test_missing_data_dir_is_reported(monkeypatch, tmp_path):
     monkeypatch.setenv("EMNIST_DATA_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(app_module.datasets.DataNotFoundError, match="nowhere"):
-        app_module.load_data()
+    with pytest.raises(DataNotFoundError, match="nowhere"):
+        load_data()
 
 
 def test_training_can_be_turned_off(client, app_module, monkeypatch):
@@ -147,12 +149,12 @@ def test_training_can_be_turned_off(client, app_module, monkeypatch):
     assert "turned off" in status
 
 
-def test_cancel_stops_training_and_one_job_runs_at_a_time(client, app_module, with_data, tmp_path):
+def test_cancel_stops_training_and_one_job_runs_at_a_time(client, lab, with_data, tmp_path):
     models = Path(os.environ["EMNIST_MODELS_DIR"])
-    before, previous = set(models.glob("*.keras")), app_module.lab.job
+    before, previous = set(models.glob("*.keras")), lab.job
     job = client.submit("seed-cnn", 5, 32, 1e-3, 5000, api_name="/train")  # a minute or more if let run
     deadline = time.monotonic() + 60
-    while app_module.lab.job is previous or app_module.lab.job.batch == 0:
+    while lab.job is previous or lab.job.batch == 0:
         assert time.monotonic() < deadline and not job.done(), "training did not start"
         time.sleep(0.05)
     status, _ = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
@@ -164,7 +166,7 @@ def test_cancel_stops_training_and_one_job_runs_at_a_time(client, app_module, wi
     status, _ = job.result(timeout=60)
     assert "cancelled" in status
     assert set(models.glob("*.keras")) == before
-    assert not app_module.lab.train_lock.locked()
+    assert not lab.train_lock.locked()
 
 
 def test_bad_training_settings_get_a_message(client, with_data):
@@ -172,8 +174,8 @@ def test_bad_training_settings_get_a_message(client, with_data):
     assert "learning rate" in status
 
 
-def test_tiny_retrain_runs_and_can_be_put_live(client, app_module, with_data, tmp_path):
-    shipped = app_module.lab.live["mlp"].path
+def test_tiny_retrain_runs_and_can_be_put_live(client, app_module, lab, with_data, tmp_path):
+    shipped = lab.live["mlp"].path
     status, curves = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
     assert status.startswith("Done. **Test accuracy:"), status
     assert curves is not None
@@ -183,7 +185,7 @@ def test_tiny_retrain_runs_and_can_be_put_live(client, app_module, with_data, tm
 
     message = client.predict(api_name="/use_model")
     assert "is live" in message, message
-    assert app_module.lab.live["mlp"].path == path
+    assert lab.live["mlp"].path == path
     summary, *_ = client.predict("mlp", api_name="/confusions")
     assert path.stem in summary
     mlp, cnn, _, _ = client.predict(sketch(sketch_file(tmp_path, "7")), api_name="/predict")
@@ -191,7 +193,7 @@ def test_tiny_retrain_runs_and_can_be_put_live(client, app_module, with_data, tm
 
     message = client.predict(api_name="/restore_models")
     assert "shipped models are live" in message
-    assert app_module.lab.live["mlp"].path == shipped
+    assert lab.live["mlp"].path == shipped
 
 
 def test_choosing_an_architecture_offers_its_own_settings(client, app_module):

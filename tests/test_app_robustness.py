@@ -20,7 +20,9 @@ from PIL import Image, ImageFile
 
 from conftest import (NUM_CLASSES, idx_bytes, l_shapes, png_bomb, served, sketch, sketch_file, untrained_model,
                       write_csv, write_idx_pair)
+from emnist_core.datasets import load_dataset
 from emnist_core.files import LABEL_MAGIC
+from emnist_core.lab import MODELS_IN_ASSETS, TrainingJob
 from emnist_core.preprocess import MAX_IMAGE_PIXELS, SIDE
 from emnist_core.sketchpad import CANVAS
 
@@ -43,8 +45,8 @@ def assert_clear(message):
 
 
 @pytest.fixture(scope="module")
-def base_url(app_module):
-    with served(app_module.demo, **app_module.LAUNCH_OPTIONS) as url:
+def base_url(app_module, demo):
+    with served(demo, **app_module.LAUNCH_OPTIONS) as url:
         yield url.rstrip("/")
 
 
@@ -202,9 +204,10 @@ ARRAYS = {  # what no JSON payload can carry, given straight to the handler
 
 @pytest.mark.parametrize("name", list(ARRAYS))
 @pytest.mark.parametrize("handler", ["predict", "predict_photo"])
-def test_unreadable_arrays_get_a_message_from_the_handlers(app_module, name, handler):
+def test_unreadable_arrays_get_a_message_from_the_handlers(app_module, lab, name, handler):
     value = ARRAYS[name]
-    mlp, cnn, preview, verdict = getattr(app_module, handler)({"composite": value} if handler == "predict" else value)
+    value = {"composite": value} if handler == "predict" else value
+    mlp, cnn, preview, verdict = getattr(app_module, handler)(lab, value)
     assert mlp is None and cnn is None and "img" not in preview
     assert_clear(verdict)
     if name in ("NaN", "infinite"):
@@ -212,9 +215,9 @@ def test_unreadable_arrays_get_a_message_from_the_handlers(app_module, name, han
 
 
 @pytest.fixture
-def fake_data(app_module, monkeypatch):
+def fake_data(lab, monkeypatch):
     """Training images as far as the Retrain tab's checks go: enough to reach the settings' validation."""
-    monkeypatch.setattr(app_module.lab, "dataset", SimpleNamespace(y_train=np.zeros(5000)))
+    monkeypatch.setattr(lab, "dataset", SimpleNamespace(y_train=np.zeros(5000)))
 
 
 @pytest.mark.parametrize("body, says", [('["seed-mlp", NaN, 128, 0.001, 500]', "epochs must be a number"),
@@ -236,23 +239,23 @@ def test_nan_and_infinity_sent_over_http_get_a_message(base_url, fake_data, body
     (("../../etc/passwd", 1, 128, 1e-3, 500), "Value: ../../etc/passwd is not in the list of choices"),
     (("seed-mlp", 1, 128, None, 500), "learning rate must be a number"),
 ])
-def test_bad_training_settings_get_a_message_and_start_nothing(client, app_module, fake_data, settings, says):
-    previous = app_module.lab.job
+def test_bad_training_settings_get_a_message_and_start_nothing(client, lab, fake_data, settings, says):
+    previous = lab.job
     try:
         status, *_ = client.predict(*settings, api_name="/train")
     except AppError as refused:  # refused by Gradio's own checks, before the handler runs
         status = refused.message
     assert says in status
     assert_clear(status)
-    assert app_module.lab.job is previous
+    assert lab.job is previous
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), None, "many", [3]])
-def test_non_numbers_in_training_settings_are_named(app_module, fake_data, value):
+def test_non_numbers_in_training_settings_are_named(app_module, lab, fake_data, value):
     for position, name in enumerate(["epochs", "learning rate", "training images"]):
         settings = ["seed-mlp", 1, 128, 1e-3, 500]
         settings[[1, 3, 4][position]] = value
-        status, *_ = next(app_module.start_training(*settings))
+        status, *_ = next(app_module.start_training(lab, *settings))
         assert status == f"Check the settings: {name} must be a number"
 
 
@@ -296,18 +299,19 @@ def no_data():
     raise FileNotFoundError("no data in this test")
 
 
-def test_a_damaged_shipped_model_is_reported_and_the_other_serves(client, app_module, assets_copy, monkeypatch,
+def test_a_damaged_shipped_model_is_reported_and_the_other_serves(client, app_module, lab, assets_copy, monkeypatch,
                                                                   tmp_path, caplog):
     damaged = assets_copy / "seed-cnn.keras"
     damaged.write_bytes(damaged.read_bytes()[:5000])  # cut short, as by an interrupted copy
-    lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
-    assert set(lab.live) == {"mlp"}
-    assert len(lab.load_problems) == 1 and str(damaged) in lab.load_problems[0]
-    assert "not a loadable Keras model" in lab.load_problems[0]
+    damaged_lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
+    assert set(damaged_lab.live) == {"mlp"}
+    assert len(damaged_lab.load_problems) == 1 and str(damaged) in damaged_lab.load_problems[0]
+    assert "not a loadable Keras model" in damaged_lab.load_problems[0]
     assert any(str(damaged) in record.getMessage() for record in caplog.records)  # the server log says so too
 
-    monkeypatch.setattr(app_module, "lab", lab)
-    config = app_module.build_demo().config
+    for name in ("shipped", "load_problems", "live", "predictor"):  # the served lab now holds what damaged_lab does
+        monkeypatch.setattr(lab, name, getattr(damaged_lab, name))
+    config = app_module.build_demo(damaged_lab).config
     notes = [c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == "load-note"]
     assert len(notes) == 1 and str(damaged) in notes[0] and "Restore the files" in notes[0]
     assert "serving: MLP · seed-mlp" in notes[0]
@@ -323,15 +327,14 @@ def test_a_damaged_shipped_model_is_reported_and_the_other_serves(client, app_mo
     assert "seed-mlp" in cards[0] and "No CNN is available" in cards[3]
 
 
-def test_without_any_model_the_app_still_starts_and_says_so(app_module, tmp_path, monkeypatch):
+def test_without_any_model_the_app_still_starts_and_says_so(app_module, tmp_path):
     empty = tmp_path / "empty-assets"
     empty.mkdir()
     lab = app_module.Lab(data_loader=lambda: None, assets_dir=empty)
     assert lab.live == {} and len(lab.load_problems) == 2
     assert all("model file not found" in problem for problem in lab.load_problems)
-    monkeypatch.setattr(app_module, "lab", lab)
-    app_module.build_demo()
-    *_, verdict = app_module.predict({"composite": np.asarray(Image.open(sketch_file(tmp_path, "7")))})
+    app_module.build_demo(lab)
+    *_, verdict = app_module.predict(lab, {"composite": np.asarray(Image.open(sketch_file(tmp_path, "7")))})
     assert verdict == app_module.NO_MODEL_MESSAGE
 
 
@@ -364,16 +367,14 @@ def test_unsafe_or_unfit_models_are_refused_at_start(app_module, assets_copy, tm
     assert "seed-cnn.keras" in cnn_problem and f"not the {NUM_CLASSES} class scores" in cnn_problem
 
 
-def test_a_missing_card_and_a_damaged_report_are_named_with_what_to_do(app_module, assets_copy,
-                                                                      monkeypatch):
+def test_a_missing_card_and_a_damaged_report_are_named_with_what_to_do(app_module, assets_copy):
     (assets_copy / "seed-mlp.card.json").unlink()
     (assets_copy / "seed-cnn.report.json").write_text('{"n": 5, "accuracy"')
     lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
     assert set(lab.live) == {"mlp", "cnn"} and lab.load_problems == []  # both still serve
-    monkeypatch.setattr(app_module, "lab", lab)
-    card, _, _ = app_module.model_card("mlp")
+    card, _, _ = app_module.model_card(lab, "mlp")
     assert "No model card** (`seed-mlp.card.json` is missing or damaged): restore it" in card
-    summary, matrix, *_ = app_module.confusions("cnn")
+    summary, matrix, *_ = app_module.confusions(lab, "cnn")
     assert "No usable evaluation report (`seed-cnn.report.json`)" in summary and "--save-report" in summary
     assert matrix is None
 
@@ -403,12 +404,12 @@ def bad_data_folder(folder: Path, damage: str) -> Path:
 @pytest.mark.parametrize("damage, says", [("wrong magic number", "magic number 2049 is not 2051"),
                                           ("wrong count", "50 labels for 60 images"),
                                           ("wrong columns", "rows have 10 columns, expected 785")])
-def test_damaged_dataset_files_are_named_in_the_app(client, app_module, monkeypatch, tmp_path, damage,
+def test_damaged_dataset_files_are_named_in_the_app(client, lab, monkeypatch, tmp_path, damage,
                                                     says):
     bad = bad_data_folder(tmp_path / "data", damage)
-    monkeypatch.setattr(app_module.lab, "dataset", None)
-    monkeypatch.setattr(app_module.lab, "data_message", "")
-    app_module.lab._load_data(lambda: app_module.datasets.load_dataset("pool47", tmp_path / "data"))
+    monkeypatch.setattr(lab, "dataset", None)
+    monkeypatch.setattr(lab, "data_message", "")
+    lab._load_data(lambda: load_dataset("pool47", tmp_path / "data"))
     *_, note = client.predict("mlp", api_name="/confusions")
     assert str(bad) in note and says in note and "EMNIST_DATA_DIR" in note  # the file, the fault, what to do
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
@@ -423,7 +424,7 @@ def models_folder() -> Path:
 
 
 @pytest.mark.parametrize("stage", ["training", "evaluating"])
-def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_module, with_data, monkeypatch,
+def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_module, lab, with_data, monkeypatch,
                                                                 stage):
     models_folder().mkdir(parents=True, exist_ok=True)
     before, answers = files_in(models_folder()), []
@@ -432,7 +433,7 @@ def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_modu
     real = getattr(module, name)
 
     def cancel_then_go_on(*args, **kwargs):  # a teacher presses Cancel as this stage begins
-        answers.append(app_module.cancel_training())
+        answers.append(app_module.cancel_training(lab))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, cancel_then_go_on)
@@ -440,19 +441,19 @@ def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_modu
     assert answers and answers[0].startswith("Cancelling")
     assert status == "Training cancelled; nothing was saved."
     assert files_in(models_folder()) == before
-    assert not app_module.lab.train_lock.locked()
+    assert not lab.train_lock.locked()
 
 
-def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(client, app_module, with_data,
+def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(client, app_module, lab, with_data,
                                                                                monkeypatch):
-    assets = app_module.lab.assets_dir
+    assets = lab.assets_dir
     shipped_before = {p.name: p.read_bytes() for p in assets.iterdir() if p.name.startswith(SHIPPED)}
     models_folder().mkdir(parents=True, exist_ok=True)
     before, answers = files_in(models_folder()), []
     real_save = app_module.store.save_model
 
     def cancel_then_save(*args, **kwargs):  # Cancel pressed while saving: too late, the model is kept whole
-        answers.append(app_module.cancel_training())
+        answers.append(app_module.cancel_training(lab))
         return real_save(*args, **kwargs)
 
     monkeypatch.setattr(app_module.store, "save_model", cancel_then_save)
@@ -498,7 +499,7 @@ def test_a_failed_save_leaves_no_part_of_a_model(app_module, monkeypatch, tmp_pa
     monkeypatch.setattr(Path, "write_text", write_text)
     lock = threading.Lock()
     lock.acquire()
-    job = app_module.TrainingJob(config, fake_dataset(), lock, tmp_path)
+    job = TrainingJob(config, fake_dataset(), lock, tmp_path)
     job.run()
     assert job.error == "OSError: [Errno 28] No space left on device" and job.path is None
     assert list(tmp_path.iterdir()) == []
@@ -506,7 +507,7 @@ def test_a_failed_save_leaves_no_part_of_a_model(app_module, monkeypatch, tmp_pa
 
 
 @pytest.fixture
-def endless_training(app_module, monkeypatch):
+def endless_training(app_module, lab, monkeypatch):
     """Training that runs until cancelled, on a stand-in dataset: what the job logic sees, in no time."""
     started = threading.Event()
 
@@ -516,15 +517,15 @@ def endless_training(app_module, monkeypatch):
         raise app_module.training.TrainingCancelled()
 
     monkeypatch.setattr(app_module.training, "train", train)
-    monkeypatch.setattr(app_module.lab, "dataset", fake_dataset())
+    monkeypatch.setattr(lab, "dataset", fake_dataset())
     yield started
-    job = app_module.lab.job
+    job = lab.job
     if job is not None and not job.done.is_set():  # a test that failed half-way: free the lock for the next
         job.cancel.set()
         job.done.wait(30)
 
 
-def test_simultaneous_requests_start_one_job_and_tell_the_others_it_is_busy(client, app_module, endless_training):
+def test_simultaneous_requests_start_one_job_and_tell_the_others_it_is_busy(client, app_module, lab, endless_training):
     jobs = [client.submit(*TINY_TRAIN, api_name="/train") for _ in range(app_module.TRAIN_CONCURRENCY)]
     assert endless_training.wait(30)
     deadline = time.monotonic() + 30
@@ -536,64 +537,64 @@ def test_simultaneous_requests_start_one_job_and_tell_the_others_it_is_busy(clie
     (running,) = [job for job in jobs if not job.done()]
     assert "Cancelling" in client.predict(api_name="/cancel_training")
     assert running.result(timeout=30)[0] == "Training cancelled; nothing was saved."
-    assert not app_module.lab.train_lock.locked()
+    assert not lab.train_lock.locked()
 
 
 @pytest.mark.parametrize("where", [".", "retrained"])
-def test_a_models_folder_in_assets_is_refused(client, app_module, monkeypatch, endless_training, where):
-    monkeypatch.setenv("EMNIST_MODELS_DIR", str(app_module.lab.assets_dir / where))
-    previous = app_module.lab.job
+def test_a_models_folder_in_assets_is_refused(client, lab, monkeypatch, endless_training, where):
+    monkeypatch.setenv("EMNIST_MODELS_DIR", str(lab.assets_dir / where))
+    previous = lab.job
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
-    assert status == app_module.MODELS_IN_ASSETS
-    assert app_module.lab.job is previous and not endless_training.is_set()
+    assert status == MODELS_IN_ASSETS
+    assert lab.job is previous and not endless_training.is_set()
 
 
-def test_use_model_serves_only_model_files_in_the_models_folder(client, app_module, base_url,
+def test_use_model_serves_only_model_files_in_the_models_folder(client, app_module, lab, base_url,
                                                                  tmp_path):
     folder = models_folder()
     folder.mkdir(parents=True, exist_ok=True)
     outside = tmp_path / "seed-mlp-copy.keras"
     for suffix in (".keras", ".card.json"):
-        shutil.copy(app_module.lab.assets_dir / f"seed-mlp{suffix}", tmp_path / f"seed-mlp-copy{suffix}")
+        shutil.copy(lab.assets_dir / f"seed-mlp{suffix}", tmp_path / f"seed-mlp-copy{suffix}")
     (folder / "notes.txt").write_text("not a model")
-    live = dict(app_module.lab.live)
+    live = dict(lab.live)
     climbing_out = f"{folder}/{os.path.relpath(outside, folder)}"  # starts in the models folder, ends outside
-    for candidate in (outside, climbing_out, "/etc/passwd", app_module.lab.assets_dir / "seed-mlp.keras",
+    for candidate in (outside, climbing_out, "/etc/passwd", lab.assets_dir / "seed-mlp.keras",
                       folder / "notes.txt", folder, "seed-mlp", "../seed-mlp.keras"):
-        assert app_module.use_model(str(candidate)).startswith("Train a model first"), candidate
-        assert app_module.lab.live == live
+        assert app_module.use_model(lab, str(candidate)).startswith("Train a model first"), candidate
+        assert lab.live == live
     event, answer = call(base_url, "use_model", [str(outside)])  # a value for the server-side State is ignored
     assert event == "complete" and answer[0].startswith("Train a model first")
-    assert app_module.lab.live == live
+    assert lab.live == live
 
     for suffix in (".keras", ".card.json"):  # the same file, in the models folder: served
         shutil.copy(tmp_path / f"seed-mlp-copy{suffix}", folder)
     try:
-        assert "is live" in app_module.use_model(str(folder / outside.name))
-        assert app_module.lab.live["mlp"].path == folder / outside.name
+        assert "is live" in app_module.use_model(lab, str(folder / outside.name))
+        assert lab.live["mlp"].path == folder / outside.name
     finally:
-        app_module.lab.restore()
+        lab.restore()
 
 
-def test_the_training_switch_is_enforced_by_the_api(client, app_module, monkeypatch, endless_training,
+def test_the_training_switch_is_enforced_by_the_api(client, app_module, lab, monkeypatch, endless_training,
                                                      base_url):
     monkeypatch.setattr(app_module, "TRAINING_DISABLED", True)
-    live, previous = dict(app_module.lab.live), app_module.lab.job
+    live, previous = dict(lab.live), lab.job
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
     assert status == app_module.TRAINING_OFF_MESSAGE
     assert client.predict(api_name="/use_model") == app_module.TRAINING_OFF_MESSAGE
     assert client.predict(api_name="/restore_models") == app_module.TRAINING_OFF_MESSAGE
     assert call(base_url, "train", list(TINY_TRAIN))[1][0] == app_module.TRAINING_OFF_MESSAGE  # any HTTP client
-    assert app_module.lab.job is previous and not endless_training.is_set() and app_module.lab.live == live
+    assert lab.job is previous and not endless_training.is_set() and lab.live == live
     buttons = {c["props"].get("value"): c["props"].get("interactive")
-               for c in app_module.build_demo().config["components"] if c["type"] == "button"}
+               for c in app_module.build_demo(lab).config["components"] if c["type"] == "button"}
     assert buttons["Start"] is False and buttons["Restore shipped models"] is False
 
 
 # 4. Untrusted content -----------------------------------------------------------------------------
 
-def test_uploads_over_the_size_limit_are_refused(client, app_module, base_url, tmp_path):
-    limit = app_module.demo.max_file_size  # MAX_UPLOAD in bytes, as Gradio read it from LAUNCH_OPTIONS at launch
+def test_uploads_over_the_size_limit_are_refused(client, app_module, demo, base_url, tmp_path):
+    limit = demo.max_file_size  # MAX_UPLOAD in bytes, as Gradio read it from LAUNCH_OPTIONS at launch
     assert app_module.LAUNCH_OPTIONS["max_file_size"] == app_module.MAX_UPLOAD and limit > 0
     big = tmp_path / "big.png"
     big.write_bytes(os.urandom(limit + 1))

@@ -23,8 +23,8 @@ STEPS = 6  # mouse moves per segment: enough for a smooth line
 def url(request):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
-    app = request.getfixturevalue("app_module")  # only once a browser is there to use it
-    with served(app.demo) as url:
+    demo = request.getfixturevalue("demo")  # only once a browser is there to use it
+    with served(demo) as url:
         yield url
 
 

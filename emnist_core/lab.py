@@ -1,0 +1,294 @@
+"""The lab a server runs: the live MLP/CNN pair, the test data, and one training job at a time.
+
+``app.py`` draws the page and turns this state into what each component shows; everything a server
+holds between requests lives here instead, so that it can be built, driven and tested as plain
+Python, without Gradio and without a server. Nothing happens on import: ``Lab()`` loads the shipped
+models and starts reading the test images, and only when it is called.
+
+Threads: every request may read ``Lab.live`` and ``Lab.predictor`` while a put-live or restore
+replaces them; each change builds the new pair first and then swaps the references, so a prediction
+in flight finishes with the pair it started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from . import datasets, predictor, store, training
+from .registry import REGISTRY
+
+SLOTS = {"mlp": "MLP", "cnn": "CNN"}  # the lab always serves one live model of each kind, side by side
+DATASET = "pool47"  # the shipped reports index this dataset's test images
+DATA_HELP = (
+    "Put the official EMNIST gzip files (`emnist-bymerge-test-*` and `emnist-byclass-test-*`, from NIST's "
+    "`gzip.zip`) in a folder and start the app with `EMNIST_DATA_DIR=/path/to/folder python app.py`, "
+    "or fetch them with `python -m emnist_core download --split bymerge --part test` (then `--split byclass`)."
+)
+DRAWN_HELP = ("Set UNIPEN_DATA_DIR to a copy of UNIPEN train_r01_v07 (see README, Drawn input) and restart "
+              "the app to browse the models' mistakes on drawn characters.")
+DATA_LOADING = "The test images are still loading; try again in a few seconds."
+DRAWN_LOADING = "The drawn characters are still loading; try again in a minute."
+MODELS_IN_ASSETS = ("The folder for retrained models (`EMNIST_MODELS_DIR`) is the shipped `assets/` folder or "
+                    "inside it; set it to another folder, so that retraining never touches the shipped models.")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveModel:
+    """A model as the lab serves it: the Keras model with the card and reports saved beside its file."""
+
+    slot: str  # "mlp" or "cnn"
+    name: str  # file stem: "seed-cnn", "cnn-bn-20260101-120000" ...
+    path: Path
+    model: object
+    card: dict | None
+    report: dict | None  # on pool47 test
+    drawn_report: dict | None = None  # on unipen test
+
+    def report_on(self, test_set: str) -> dict | None:
+        return self.drawn_report if test_set == "unipen" else self.report
+
+    @property
+    def title(self) -> str:
+        return f"{SLOTS[self.slot]} · {self.name}"
+
+
+def read_live(slot: str, name_or_path, model=None) -> LiveModel:
+    """``slot``'s model at ``name_or_path`` with its card and reports, not yet checked for serving (the
+    Predictor that serves it does that). ``model``: the one saved there, already in memory, so the file
+    is not read back. A missing or damaged card or report is None: the app then says how to make one,
+    and the rest works without it."""
+    path = store.resolve_model_path(name_or_path)
+    if model is None:
+        model = store.load_model(path)  # Keras safe mode: a file cannot run code on loading
+    return LiveModel(slot, store.model_name(path), path, model, store.load_card(path),
+                     store.read_report(store.report_path(path)), store.read_report(store.report_path(path, "unipen")))
+
+
+def load_live(slot: str, name_or_path, model=None) -> LiveModel:
+    """``read_live``, checked on its own: ModelFileError, naming the file, when it cannot serve."""
+    live = read_live(slot, name_or_path, model)
+    predictor.Predictor({str(live.path): live.model})  # refuses a model built for other inputs or classes
+    return live
+
+
+def shipped_candidates(slot: str) -> list[str]:
+    """A slot's shipped models, preferred first: its alias, then the registry's other models of that kind."""
+    return list(dict.fromkeys([store.ALIASES[slot], *(n for n, s in REGISTRY.items() if s.kind == slot)]))
+
+
+def load_shipped(assets_dir) -> tuple[dict[str, LiveModel], list[str]]:
+    """The first shipped model of each kind that loads, and why each one that failed did.
+
+    One damaged file must not take the lab down: the other kind, or another shipped model of the
+    same kind, still serves. Each candidate is checked on its own, so a refused one is skipped for
+    the next rather than failing the pair.
+    """
+    live, problems = {}, []
+    for slot in SLOTS:
+        for name in shipped_candidates(slot):
+            path = Path(assets_dir) / f"{name}.keras"
+            if name != store.ALIASES[slot] and not store.model_exists(path):
+                continue  # only the alias must ship; the others are fallbacks when present
+            try:
+                live[slot] = load_live(slot, path)
+                break
+            except store.ModelFileError as exc:
+                problems.append(str(exc))
+                log.warning("shipped model not loaded: %s", exc)
+    return live, problems
+
+
+def load_data():
+    """The EMNIST test (and training) images, from ``EMNIST_DATA_DIR`` or the usual places."""
+    return datasets.load_dataset(DATASET, os.environ.get("EMNIST_DATA_DIR") or None)
+
+
+def load_drawn():
+    """UNIPEN's test writers' characters, drawn with the sketchpad's brush, from ``UNIPEN_DATA_DIR``."""
+    return datasets.load_dataset("unipen", unipen_dir=os.environ.get("UNIPEN_DATA_DIR") or None)
+
+
+def format_seconds(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+class Lab:
+    """All server state: the live models, the test data (or why it is missing), the one training job.
+
+    ``data_loader``, ``assets_dir`` and ``drawn_loader`` are where the data and the shipped models come
+    from; tests pass their own. Creating a Lab loads the shipped models and starts a thread that reads
+    the EMNIST test images, so that the first prediction need not wait for them.
+    """
+
+    def __init__(self, data_loader=load_data, assets_dir=store.ASSETS_DIR, drawn_loader=load_drawn):
+        self.assets_dir = Path(assets_dir)
+        self.shipped, self.load_problems = load_shipped(self.assets_dir)
+        self.live = dict(self.shipped)
+        self.predictor = predictor.Predictor({slot: m.model for slot, m in self.live.items()})
+        self.shipped_predictor = self.predictor  # restoring the shipped pair reuses it: nothing to rebuild
+        self.serve_lock = threading.Lock()  # one change of the live pair at a time, so none is lost
+        self.dataset = None
+        self.data_message = DATA_LOADING
+        self.data_ready = threading.Event()
+        self.drawn = None  # the drawn test characters, when UNIPEN is on this server
+        self.drawn_message = DRAWN_LOADING
+        self.train_lock = threading.Lock()
+        self.job: TrainingJob | None = None
+        # Reading a test set from disk takes seconds: do it after start, not before the first prediction.
+        threading.Thread(target=self._load_data, args=(data_loader,), name="load-data", daemon=True).start()
+        self.drawn_loader, self.drawn_loading, self.drawn_lock = drawn_loader, None, threading.Lock()
+
+    # ---------------------------------------------------------------- test data
+
+    def _load_data(self, loader):
+        try:
+            self.dataset = loader()
+        except (datasets.DataNotFoundError, ValueError) as exc:  # DataFileError is a ValueError
+            self.data_message = f"The EMNIST images are not available on this server ({exc}). {DATA_HELP}"
+        finally:
+            self.data_ready.set()
+
+    def _load_drawn(self):
+        try:
+            self.drawn = self.drawn_loader()
+        except (FileNotFoundError, ValueError) as exc:  # UnipenNotFoundError, UnipenFormatError
+            self.drawn_message = f"The drawn characters are not available on this server ({exc}). {DRAWN_HELP}"
+
+    def test_images(self, test_set: str):
+        """(test images of a test set, or None, and why they are missing)."""
+        if test_set != "unipen":
+            return (None if self.dataset is None else self.dataset.x_test), self.data_message
+        with self.drawn_lock:  # loaded when first asked for: drawing UNIPEN's characters takes a minute once
+            if self.drawn_loading is None:
+                self.drawn_loading = threading.Thread(target=self._load_drawn, name="load-drawn", daemon=True)
+                self.drawn_loading.start()
+        return (None if self.drawn is None else self.drawn.x_test), self.drawn_message
+
+    # ---------------------------------------------------------------- the live pair
+
+    def put_live(self, path) -> LiveModel:
+        """Serve ``path`` (a retrained model) in its slot, for every user of this server.
+
+        The last job's model is still in memory: that one is served without reading its file back.
+        One Predictor is built, for the new pair, and it is also what checks the model: ModelFileError,
+        naming the file, leaves the live pair as it was.
+        """
+        path = Path(path)
+        card = store.load_card(path) or {}
+        slot = card.get("architecture", {}).get("kind")
+        if slot not in SLOTS:
+            raise ValueError(f"{path.name}: its card does not say whether it is an MLP or a CNN")
+        job = self.job
+        live = read_live(slot, path, job.model if job is not None and job.path == path else None)
+        with self.serve_lock:
+            pair = {**self.live, slot: live}
+            try:
+                new = predictor.Predictor({s: m.model for s, m in pair.items()})
+            except store.ModelFileError as exc:
+                raise store.ModelFileError(f"{path}: {exc}") from None
+            self._swap(pair, new)
+        return live
+
+    def restore(self):
+        """Serve the shipped pair again, with the Predictor built for it at start."""
+        with self.serve_lock:
+            self._swap(dict(self.shipped), self.shipped_predictor)
+
+    def _swap(self, live: dict, new: predictor.Predictor):
+        # The new predictor is built before this: a stroke in flight keeps the old pair.
+        self.live, self.predictor = live, new
+
+    # ---------------------------------------------------------------- retraining
+
+    def models_folder(self) -> Path:
+        """Where retrained models go; ValueError when that is the shipped assets folder or inside it."""
+        folder, assets = store.models_dir().resolve(), self.assets_dir.resolve()
+        if folder == assets or assets in folder.parents:
+            raise ValueError(MODELS_IN_ASSETS)
+        return folder
+
+    def start_job(self, config, folder: Path) -> "TrainingJob | None":
+        """Start training in a thread, or None when a job is already running on this server."""
+        if not self.train_lock.acquire(blocking=False):
+            return None
+        self.job = TrainingJob(config, self.dataset, self.train_lock, folder)
+        threading.Thread(target=self.job.run, name="training", daemon=True).start()
+        return self.job
+
+    def cancel_job(self) -> str | None:
+        """Ask the running job to stop. -> None when no job is running, else the stage it was asked in:
+        ``training.SAVING`` means too late, the model is being saved whole and is kept; any earlier stage
+        stops before anything is saved."""
+        job = self.job
+        if job is None or job.done.is_set():
+            return None
+        stage = job.stage
+        if stage != training.SAVING:
+            job.cancel.set()
+        return stage
+
+
+class TrainingJob:
+    """One training run in its own thread, so that drawing keeps working meanwhile: its progress can be
+    polled and it may be cancelled. The trained model is kept in memory for ``Lab.put_live``."""
+
+    def __init__(self, config, dataset, lock: threading.Lock, folder: Path):
+        self.config, self.dataset, self.lock, self.folder = config, dataset, lock, folder
+        self.cancel, self.done = threading.Event(), threading.Event()
+        self.epoch, self.batch, self.batches = 0, 0, 1
+        self.history: dict[str, list[float]] = {}
+        self.started = time.time()
+        self.stage = "training"
+        self.path: Path | None = None
+        self.model = None  # the trained model, kept so that putting it live need not read it back
+        self.report: dict | None = None
+        self.error: str | None = None
+        self.cancelled = False
+
+    # keras progress, called from the training thread
+    def on_batch(self, epoch0, batch1, batches, logs):
+        self.epoch, self.batch, self.batches = epoch0, batch1, batches
+
+    def on_epoch(self, epoch1, epochs, logs):
+        # Replaced whole, never appended to, so the UI thread always reads one consistent history.
+        self.history = {k: [*self.history.get(k, []), v] for k, v in logs.items()}
+
+    def on_stage(self, stage):
+        self.stage = stage  # training.SAVING: too late to cancel, the model is kept whole
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, (self.epoch * self.batches + self.batch) / (self.config.epochs * self.batches))
+
+    def describe(self) -> str:
+        if self.stage != "training":
+            return f"{self.stage}..."
+        text = f"epoch {self.epoch + 1}/{self.config.epochs} · batch {self.batch}/{self.batches}"
+        if self.fraction > 0:
+            left = (time.time() - self.started) * (1 - self.fraction) / self.fraction
+            text += f" · about {format_seconds(left)} left"
+        return text
+
+    def run(self):
+        try:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            # Trained, scored, and saved whole or not at all; a cancel before saving starts saves nothing.
+            result = training.train_and_save(self.config, self.folder / f"{self.config.model}-{stamp}.keras",
+                                             self.dataset, listener=self, cancel=self.cancel)
+            self.model, self.report, self.path = result.model, result.reports[""], result.path
+        except training.TrainingCancelled:
+            self.cancelled = True
+        except Exception as exc:  # shown to the teacher; the server keeps serving
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.stage = "done"
+            self.done.set()
+            self.lock.release()
