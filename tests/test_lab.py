@@ -1,0 +1,113 @@
+"""The lab a server runs (``emnist_core.lab``), as plain Python: no Gradio, no server.
+
+And ``app.py``'s side of the split: importing it starts nothing, ``python app.py`` is what creates the lab.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import ROOT, untrained_model
+from emnist_core import predictor, store, training
+from emnist_core.lab import Lab, TrainingJob
+
+SHIPPED = ("seed-mlp", "seed-cnn")
+
+
+def test_importing_app_starts_nothing():
+    script = ("import gc, threading, keras, app; from emnist_core.lab import Lab; "
+              "print(threading.active_count(), [o for o in gc.get_objects() if isinstance(o, (Lab, keras.Model))], "
+              "hasattr(app, 'lab'), hasattr(app, 'demo'))")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["1", "[]", "False", "False"]  # one thread, no Lab, no model, no page
+
+
+def test_the_lab_imports_no_gradio():
+    script = "import sys, emnist_core.lab; print(sorted(m for m in sys.modules if m.split('.')[0] == 'gradio'))"
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.fixture
+def assets(tmp_path, monkeypatch):
+    """The seed models with their cards and reports, copied, and made the shipped pair."""
+    monkeypatch.setattr(store, "ALIASES", {"mlp": "seed-mlp", "cnn": "seed-cnn"})
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    for name in SHIPPED:
+        for suffix in (".keras", ".card.json", ".report.json"):
+            shutil.copy(store.ASSETS_DIR / f"{name}{suffix}", folder)
+    return folder
+
+
+@pytest.fixture
+def predictors_built(monkeypatch):
+    """The model slots of each Predictor built from here on, one set per Predictor."""
+    built, real = [], predictor.Predictor
+
+    def counting(models, *args, **kwargs):
+        built.append(set(models))
+        return real(models, *args, **kwargs)
+
+    monkeypatch.setattr(predictor, "Predictor", counting)
+    return built
+
+
+def retrained_copy(assets, tmp_path):
+    """seed-mlp's file and card, as a retrained model in a models folder."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for suffix in (".keras", ".card.json"):
+        shutil.copy(assets / f"seed-mlp{suffix}", folder / f"seed-mlp-20260101-000000{suffix}")
+    return folder / "seed-mlp-20260101-000000.keras"
+
+
+def test_a_trained_model_goes_live_from_memory_with_one_predictor(assets, tmp_path, monkeypatch, predictors_built):
+    lab = Lab(data_loader=lambda: None, assets_dir=assets)
+    path, in_memory = retrained_copy(assets, tmp_path), untrained_model()
+    lab.job = SimpleNamespace(path=path, model=in_memory)  # what a finished TrainingJob holds
+    predictors_built.clear()  # those that loading the shipped pair built
+    monkeypatch.setattr(store, "load_model", lambda *a, **k: pytest.fail("the trained model was read back"))
+
+    live = lab.put_live(path)
+    assert predictors_built == [{"mlp", "cnn"}]  # one, for the new pair, which also checks the model
+    assert live.model is in_memory and live.path == path and live.card is not None
+    assert lab.live == {"mlp": live, "cnn": lab.shipped["cnn"]}
+    assert lab.predictor.models == {"mlp": in_memory, "cnn": lab.shipped["cnn"].model}
+
+    lab.restore()
+    assert predictors_built == [{"mlp", "cnn"}]  # the shipped pair's Predictor is kept from start
+    assert lab.live == lab.shipped and lab.predictor is lab.shipped_predictor
+
+
+def test_a_model_that_cannot_serve_leaves_the_live_pair(assets, tmp_path):
+    lab = Lab(data_loader=lambda: None, assets_dir=assets)
+    path = retrained_copy(assets, tmp_path)
+    lab.job = SimpleNamespace(path=path, model=untrained_model(outputs=26))  # trained on letters only
+    live, serving = dict(lab.live), lab.predictor
+    with pytest.raises(store.ModelFileError, match=f"{re.escape(str(path))}: .*not the .* class scores"):
+        lab.put_live(path)
+    assert lab.live == live and lab.predictor is serving
+
+
+def test_cancel_stops_a_job_before_saving_and_never_while_it_saves(tmp_path):
+    lab = SimpleNamespace(job=None)  # cancel_job reads the job alone
+    assert Lab.cancel_job(lab) is None
+
+    lab.job = TrainingJob(None, None, threading.Lock(), tmp_path)
+    lab.job.stage = training.SAVING
+    assert Lab.cancel_job(lab) == training.SAVING and not lab.job.cancel.is_set()  # the model is kept whole
+    lab.job.stage = training.EVALUATING
+    assert Lab.cancel_job(lab) == training.EVALUATING and lab.job.cancel.is_set()
+
+    lab.job.done.set()
+    assert Lab.cancel_job(lab) is None  # a finished job is no job
