@@ -36,7 +36,8 @@ from PIL import Image  # noqa: E402
 from emnist_core import figures, labels, store, training  # noqa: E402
 from emnist_core.lab import DATASET, SLOTS, Lab, format_seconds  # noqa: E402
 from emnist_core.models import REGISTRY  # noqa: E402
-from emnist_core.preprocess import MAX_IMAGE_PIXELS, ImageInputError  # noqa: E402
+from emnist_core.preprocess import (DAMAGED_IMAGE, EMPTY_FILE, IMAGE_TYPES, NOT_AN_IMAGE,  # noqa: E402, F401
+                                     ImageInputError, load_image)
 from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # noqa: E402  one brush for the app and the renderer
 
 CLASSES = list(labels.label_map("bymerge").names)
@@ -69,12 +70,9 @@ LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD}  # for every launch: `python app.
 log = logging.getLogger("emnist_sketch_lab")
 
 EMPTY_MESSAGE = "The canvas is empty: draw a character first."
+PHOTO_MESSAGE = "Upload a photo or scan of one character."
 TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE_TRAINING=1`)."
 MAX_MESSAGE = 300  # characters of an error message, at most
-IMAGE_TYPES = "a PNG, JPEG, GIF, BMP or WebP of one character"
-NOT_AN_IMAGE = f"That file is not an image: upload {IMAGE_TYPES}."
-EMPTY_FILE = f"That file is empty (0 bytes): upload {IMAGE_TYPES}."
-DAMAGED_IMAGE = "That image file is damaged or cut short: save it again, or upload another."
 NO_MODEL_MESSAGE = "No model could be loaded on this server: see the note at the top of the page."
 # Gradio's sketchpad starts, and starts again after Clear, with no tool selected: select the brush
 # whenever no tool is, so that every first stroke draws.
@@ -97,8 +95,10 @@ SELECT_BRUSH_JS = """
 
 
 # ---------------------------------------------------------------- input checks
-# Gradio turns each request's payload into the handlers' values before any handler runs, and answers
-# what it cannot convert with a bare "Error". These checks answer with what to send instead.
+# Images reach the handlers as the files Gradio received, undecoded (their events have preprocess=False),
+# and emnist_core.preprocess.load_image checks each one (size from the header, empty, damaged, not an
+# image) before decoding it. Gradio still checks each payload's shape before any handler runs, and
+# answers what it cannot convert with a bare "Error"; CheckedBlocks answers with what to send instead.
 
 def refuse(message: str, cause: Exception | None = None) -> gr.Error:
     """A bad input's message, for the page or the API caller; not a server fault, so no traceback in the log."""
@@ -106,49 +106,6 @@ def refuse(message: str, cause: Exception | None = None) -> gr.Error:
         message = f"{message[:MAX_MESSAGE // 2]} ... {message[-MAX_MESSAGE // 2:]}"
     log.info("input refused: %s%s", message, f" ({type(cause).__name__}: {str(cause)[:200]})" if cause else "")
     return gr.Error(message, print_exception=False)
-
-
-def check_image_file(source):
-    """An upload (a path, or bytes from the canvas) must be a non-empty image within MAX_IMAGE_PIXELS,
-    judged from its header: a PNG of a few kB can claim 20000x20000 pixels, gigabytes once decoded."""
-    data = source if isinstance(source, (bytes, bytearray)) else None
-    if (len(data) if data is not None else os.path.getsize(source)) == 0:
-        raise refuse(EMPTY_FILE)
-    try:
-        with Image.open(io.BytesIO(data) if data is not None else source) as image:
-            width, height = image.size
-    except Image.DecompressionBombError:  # Pillow's own, larger limit, met while reading the header
-        raise refuse(f"That image has over {MAX_IMAGE_PIXELS:,} pixels: scale it down first.") from None
-    except (OSError, SyntaxError, ValueError):  # UnidentifiedImageError is an OSError
-        raise refuse(NOT_AN_IMAGE) from None
-    if width * height > MAX_IMAGE_PIXELS:
-        raise refuse(f"That image is {width}x{height} pixels, over {MAX_IMAGE_PIXELS:,}: scale it down first.")
-
-
-class Sketchpad(gr.Sketchpad):
-    """gr.Sketchpad that checks each image it is sent (canvas layers, or files from the API) before decoding it."""
-
-    def get_block_name(self):
-        return "imageeditor"  # the front-end component of gr.Sketchpad
-
-    def convert_and_format_image(self, file, flatten_on_white=False):
-        if file is not None:
-            check_image_file(file if isinstance(file, (bytes, bytearray)) else file.path)
-        return super().convert_and_format_image(file, flatten_on_white)
-
-
-class PhotoUpload(gr.Image):
-    """gr.Image that checks the uploaded file before decoding it."""
-
-    def get_block_name(self):
-        return "image"  # the front-end component of gr.Image
-
-    def preprocess(self, payload):
-        if payload is not None and payload.url and payload.url.startswith("data:"):
-            check_image_file(base64.b64decode(payload.url.partition(",")[2]))
-        elif payload is not None and payload.path:
-            check_image_file(payload.path)
-        return super().preprocess(payload)
 
 
 def expected_value(component) -> str:
@@ -162,10 +119,8 @@ def expected_value(component) -> str:
     return "one of its choices"
 
 
-def input_problem(block_fn, exc: Exception) -> str:
-    """What to send instead of a payload Gradio could not convert (wrong shape or type, undecodable pixels)."""
-    if isinstance(exc.__cause__, (OSError, SyntaxError)):  # Pillow read the header but not the pixels
-        return DAMAGED_IMAGE
+def input_problem(block_fn) -> str:
+    """What to send instead of a payload Gradio could not convert (wrong shape or type)."""
     takes = "; ".join(f"{block.label}: {expected_value(block)}" for block in block_fn.inputs if not block.stateful)
     return f"/{block_fn.api_name} cannot use what was sent. It takes {takes or 'no input'}."
 
@@ -179,14 +134,31 @@ class CheckedBlocks(gr.Blocks):
         except gr.Error as exc:  # Gradio's own checks (a value not among the choices ...): no traceback either
             raise refuse(exc.message) from None
         except Exception as exc:  # pydantic's ValidationError, Gradio's ComponentProcessingError ...
-            raise refuse(input_problem(block_fn, exc), exc.__cause__ or exc) from None
+            raise refuse(input_problem(block_fn), exc.__cause__ or exc) from None
 
 
 # ---------------------------------------------------------------- Draw
 
+def is_file(value) -> bool:
+    """An uploaded file as Gradio hands it over undecoded: {"path": ..., "url": ..., "orig_name": ...}, or the
+    PNG bytes the browser's canvas posted."""
+    return isinstance(value, (bytes, bytearray)) or (isinstance(value, dict) and "path" in value)
+
+
+def canvas_files(sketchpad: gr.Sketchpad, value):
+    """The sketchpad's payload as sent (its event has preprocess=False). An API client sends files; the browser
+    posts each layer's PNG bytes to the component first and sends only their id, so those are fetched here (and
+    dropped from the component, as its own preprocess would)."""
+    if isinstance(value, dict) and value.get("id"):
+        blobs = sketchpad.blob_storage.pop(value["id"], None)
+        if blobs is not None:
+            return {"background": blobs.background, "layers": blobs.layers, "composite": blobs.composite}
+    return value
+
+
 def sketch_image(value):
     """A sketchpad value (or a bare image) -> the image to read, or None when there is none."""
-    if isinstance(value, dict):
+    if isinstance(value, dict) and not is_file(value):
         if value.get("composite") is not None:
             return value["composite"]
         layers = [layer for layer in value.get("layers") or [] if layer is not None]
@@ -197,8 +169,15 @@ def sketch_image(value):
 def predict(lab, sketch):
     """Sketchpad value -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict)."""
     image = sketch_image(sketch)
+    if isinstance(image, dict) and is_file(image) and not image["path"]:  # a file's name and no file
+        raise refuse('/predict cannot use what was sent. It takes Draw here: a sketch: {"composite": an image file}.')
     if image is None:
         return None, None, preview_html(None), EMPTY_MESSAGE
+    if is_file(image):  # a bad file is refused (empty, damaged, too big ...) before any pixel is decoded
+        try:
+            image = load_image(image["path"] if isinstance(image, dict) else image, upload=True)
+        except ImageInputError as exc:
+            raise refuse(str(exc)) from None
     try:
         x28, tops = lab.predictor.predict_drawing(image, TOP_K)
     except ImageInputError as exc:  # includes EmptyCanvasError, with its own message
@@ -209,7 +188,9 @@ def predict(lab, sketch):
 
 def predict_photo(lab, image):
     if image is None:
-        return None, None, preview_html(None), "Upload a photo or scan of one character."
+        return None, None, preview_html(None), PHOTO_MESSAGE
+    if isinstance(image, dict) and is_file(image) and not image["path"]:  # a file's name and no file
+        raise refuse(PHOTO_MESSAGE)
     return predict(lab, image)
 
 
@@ -585,8 +566,8 @@ def build_demo(lab: Lab) -> gr.Blocks:
             with gr.Tab("Draw", id="draw"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=320):
-                        sketchpad = Sketchpad(
-                            label="Draw here", type="numpy", image_mode="RGBA", canvas_size=(CANVAS, CANVAS),
+                        sketchpad = gr.Sketchpad(
+                            label="Draw here", type="filepath", canvas_size=(CANVAS, CANVAS),
                             height=480, layers=False, transforms=(), elem_id="sketchpad",
                             brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
                             eraser=gr.Eraser(default_size=BRUSH_RADIUS * 2),
@@ -604,8 +585,8 @@ def build_demo(lab: Lab) -> gr.Blocks:
                             verdict_box = gr.Markdown("Draw a character: the predictions update with every stroke.",
                                                       elem_id="verdict", container=True, padding=True)
                         with gr.Accordion("...or upload a photo or scan of one character", open=False):
-                            photo = PhotoUpload(label="Photo", type="pil", image_mode="RGBA",
-                                                sources=["upload", "clipboard"], height=240, elem_id="photo")
+                            photo = gr.Image(label="Photo", type="filepath", image_mode=None,
+                                             sources=["upload", "clipboard"], height=240, elem_id="photo")
             with gr.Tab("Confusions", id="confusions") as confusions_tab:
                 with gr.Row():
                     model_pick = gr.Radio(model_choices(lab), value=next(iter(lab.live), None), label="Model", scale=1)
@@ -668,10 +649,14 @@ def build_demo(lab: Lab) -> gr.Blocks:
 
         # Draw: live prediction on every stroke, last stroke wins, nothing written to disk.
         draw_outputs = [mlp_label, cnn_label, preview, verdict_box]
-        sketchpad.change(bind(predict, lab), sketchpad, draw_outputs, api_name="predict", trigger_mode="always_last",
-                         show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
-        photo.change(bind(predict_photo, lab), photo, draw_outputs, api_name="predict_photo", show_progress="hidden",
-                     concurrency_limit=PREDICT_CONCURRENCY)
+        def draw(sketch):
+            return predict(lab, canvas_files(sketchpad, sketch))
+
+        draw.__doc__ = predict.__doc__
+        sketchpad.change(draw, sketchpad, draw_outputs, api_name="predict", trigger_mode="always_last",
+                         preprocess=False, show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
+        photo.change(bind(predict_photo, lab), photo, draw_outputs, api_name="predict_photo", preprocess=False,
+                     show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
 
         # Confusions
         # The test set comes last in every handler's inputs and defaults to EMNIST's, so API callers that

@@ -9,6 +9,7 @@ image reach a model the same way.
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -228,33 +229,51 @@ def normalise_stroke(img: Image.Image) -> Image.Image:
     return out
 
 
-def load_image(path) -> np.ndarray:
-    """Read an image file into an array for ``preprocess`` with clear errors.
+# What a person who uploaded a file is told (no server path in it: the file is a temporary copy).
+IMAGE_TYPES = "a PNG, JPEG, GIF, BMP or WebP of one character"
+NOT_AN_IMAGE = f"That file is not an image: upload {IMAGE_TYPES}."
+EMPTY_FILE = f"That file is empty (0 bytes): upload {IMAGE_TYPES}."
+DAMAGED_IMAGE = "That image file is damaged or cut short: save it again, or upload another."
+
+
+def load_image(path, upload: bool = False) -> np.ndarray:
+    """Read an image file (a path, or its bytes) into an array for ``preprocess`` with clear errors.
 
     The size is checked from the header, before any pixel is decoded (``MAX_IMAGE_PIXELS``).
     16-bit and 32-bit greyscale keep their depth; everything else comes back as uint8 RGBA.
+    ``upload=True``: the messages speak to the person who uploaded the file and never name its path.
     """
     limit = f"over {MAX_IMAGE_PIXELS:,} pixels; scale it down first."
+
+    def problem(for_file: str, for_upload: str) -> ImageInputError:
+        return ImageInputError(for_upload if upload else f"{path}: {for_file}")
+
+    data = bytes(path) if isinstance(path, (bytes, bytearray, memoryview)) else None
+    if data is not None:
+        path = "the image data"
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data) if data is not None else path) as img:
             if img.width * img.height > MAX_IMAGE_PIXELS:
-                raise ImageInputError(f"{path}: the image is {img.width}x{img.height}, {limit}")
+                raise problem(f"the image is {img.width}x{img.height}, {limit}",
+                              f"That image is {img.width}x{img.height} pixels, over {MAX_IMAGE_PIXELS:,}: "
+                              "scale it down first.")
             ImageOps.exif_transpose(img, in_place=True)  # phone photos are stored sideways with an EXIF note
             img.load()
             return np.asarray(img if img.mode in DEEP_MODES else img.convert("RGBA"))
     except ImageInputError:
         raise
     except FileNotFoundError:
-        raise ImageInputError(f"{path}: file not found.") from None
+        raise problem("file not found.", "That file was not received: upload it again.") from None
     except Image.DecompressionBombError:  # Pillow's own, larger limit, hit while reading the header
-        raise ImageInputError(f"{path}: the image is {limit}") from None
+        raise problem(f"the image is {limit}",
+                      f"That image has over {MAX_IMAGE_PIXELS:,} pixels: scale it down first.") from None
     except UnidentifiedImageError:
-        empty = os.path.isfile(path) and os.path.getsize(path) == 0
-        what = "the file is empty" if empty else "not an image file (use PNG, JPEG, GIF, BMP or WebP)"
-        raise ImageInputError(f"{path}: {what}.") from None
+        if len(data) == 0 if data is not None else os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise problem("the file is empty.", EMPTY_FILE) from None
+        raise problem("not an image file (use PNG, JPEG, GIF, BMP or WebP).", NOT_AN_IMAGE) from None
     except OSError as exc:
         if exc.errno is None:  # Pillow's decoders report damaged data as an OSError without an errno
-            raise ImageInputError(f"{path}: the image data is damaged or cut short ({str(exc)[:80]}).") from None
-        raise ImageInputError(f"{path}: cannot be read ({exc.strerror}).") from None
+            raise problem(f"the image data is damaged or cut short ({str(exc)[:80]}).", DAMAGED_IMAGE) from None
+        raise problem(f"cannot be read ({exc.strerror}).", "That file cannot be read: upload it again.") from None
     except Exception as exc:  # Pillow's decoders raise many types on damaged data; one message for all
-        raise ImageInputError(f"{path}: the image data is damaged ({type(exc).__name__}).") from None
+        raise problem(f"the image data is damaged ({type(exc).__name__}).", DAMAGED_IMAGE) from None
