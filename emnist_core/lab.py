@@ -23,6 +23,7 @@ from pathlib import Path
 from . import datasets, predictor, store, training
 from .registry import REGISTRY
 
+DRAWN_WAIT_SECONDS = 5  # a request for the drawn characters waits this long for them to load
 SLOTS = {"mlp": "MLP", "cnn": "CNN"}  # the lab always serves one live model of each kind, side by side
 DATASET = "pool47"  # the shipped reports index this dataset's test images
 DATA_HELP = (
@@ -170,6 +171,8 @@ class Lab:
             if self.drawn_loading is None:
                 self.drawn_loading = threading.Thread(target=self._load_drawn, name="load-drawn", daemon=True)
                 self.drawn_loading.start()
+        # From the cache it takes a fraction of a second: wait that long rather than say "still loading".
+        self.drawn_loading.join(DRAWN_WAIT_SECONDS)
         return (None if self.drawn is None else self.drawn.x_test), self.drawn_message
 
     # ---------------------------------------------------------------- the live pair

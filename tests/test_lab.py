@@ -12,10 +12,12 @@ import sys
 import threading
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, untrained_model
 from emnist_core import predictor, store, training
+from emnist_core import lab as lab_module
 from emnist_core.lab import Lab, TrainingJob
 
 SHIPPED = ("seed-mlp", "seed-cnn")
@@ -111,3 +113,28 @@ def test_cancel_stops_a_job_before_saving_and_never_while_it_saves(tmp_path):
 
     lab.job.done.set()
     assert Lab.cancel_job(lab) is None  # a finished job is no job
+
+
+def test_drawn_characters_load_on_first_request_and_a_quick_load_is_waited_for(assets):
+    import time
+
+    calls = []
+
+    def quick():  # as from the cache: a fraction of a second
+        calls.append(1)
+        time.sleep(0.2)
+        return SimpleNamespace(x_test=np.zeros((3, 28, 28), np.uint8))
+
+    lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=quick)
+    assert calls == []  # nothing loads until someone asks
+    images, _ = lab.test_images("unipen")
+    assert images is not None and len(images) == 3 and calls == [1]
+    lab.test_images("unipen")
+    assert calls == [1]  # loaded once
+
+    def slow():
+        time.sleep(lab_module.DRAWN_WAIT_SECONDS + 2)
+
+    slow_lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=slow)
+    images, message = slow_lab.test_images("unipen")
+    assert images is None and message == lab_module.DRAWN_LOADING  # a first build says so instead of hanging
