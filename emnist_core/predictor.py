@@ -8,39 +8,53 @@ signature costs well under a millisecond per image, so that is what ``Predictor`
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import store
 from .labels import LabelMap, label_map
 from .preprocess import SIDE, preprocess
 
+# Traced, checked calls by model: (id(model), classes) -> (weak reference to the model, tf.function).
+_TRACED: dict = {}
+
 
 class Predictor:
     """Several models side by side: ``predict`` gives each one's probabilities for 28x28 images."""
 
     def __init__(self, models: dict, labels: LabelMap | None = None):
-        import tensorflow as tf
-
         self.labels = labels or label_map("bymerge")
         self.models = dict(models)
+        self._fns = {name: self._checked_fn(name, model) for name, model in self.models.items()}
+
+    def _checked_fn(self, name, model):
+        """``model``'s traced call, checked on 28x28 images. Traced once per model object and reused by every
+        Predictor that serves it (a lab checks each model alone, then serves the pair): tracing costs ~0.05 s
+        a model at start-up, and tracing again makes TensorFlow warn about retracing."""
+        key = (id(model), self.labels.num_classes)
+        cached = _TRACED.get(key)
+        if cached is not None and cached[0]() is model:
+            return cached[1]
+        import tensorflow as tf
+
         spec = tf.TensorSpec([None, SIDE, SIDE], tf.float32)
-        self._fns = {
-            name: tf.function(lambda x, m=model: m(x, training=False), input_signature=[spec], reduce_retracing=True)
-            for name, model in self.models.items()
-        }
-        warm = np.zeros((1, SIDE, SIDE), np.float32)
-        for name, fn in self._fns.items():
-            try:
-                out = fn(warm)  # trace now, not on the first user's stroke
-            except Exception as exc:  # TF and Keras raise many types for a model built for other inputs
-                raise store.ModelFileError(f"model {name}: does not take 28x28 images ({type(exc).__name__}); "
-                                     "use a model trained by emnist_core") from None
-            shape, classes = tuple(getattr(out, "shape", ())), self.labels.num_classes
-            if shape != (1, classes):
-                raise store.ModelFileError(
-                    f"model {name}: gives outputs of shape {shape[1:]} per image, not the {classes} class "
-                    f"scores of EMNIST {self.labels.split}; was it trained on another split?"
-                )
+        # The traced graph holds the weights; a weak reference to the model lets the cache entry go with it.
+        ref = weakref.ref(model, lambda _, key=key: _TRACED.pop(key, None))
+        fn = tf.function(lambda x: ref()(x, training=False), input_signature=[spec], reduce_retracing=True)
+        try:
+            out = fn(np.zeros((1, SIDE, SIDE), np.float32))  # trace now, not on the first user's stroke
+        except Exception as exc:  # TF and Keras raise many types for a model built for other inputs
+            raise store.ModelFileError(f"model {name}: does not take 28x28 images ({type(exc).__name__}); "
+                                       "use a model trained by emnist_core") from None
+        shape, classes = tuple(getattr(out, "shape", ())), self.labels.num_classes
+        if shape != (1, classes):
+            raise store.ModelFileError(
+                f"model {name}: gives outputs of shape {shape[1:]} per image, not the {classes} class "
+                f"scores of EMNIST {self.labels.split}; was it trained on another split?"
+            )
+        _TRACED[key] = (ref, fn)
+        return fn
 
     @classmethod
     def load(cls, names=("mlp", "cnn"), models_dir=None) -> "Predictor":

@@ -138,3 +138,20 @@ def test_drawn_characters_load_on_first_request_and_a_quick_load_is_waited_for(a
     slow_lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=slow)
     images, message = slow_lab.test_images("unipen")
     assert images is None and message == lab_module.DRAWN_LOADING  # a first build says so instead of hanging
+
+
+def test_a_model_is_traced_once_however_many_predictors_serve_it():
+    import gc
+
+    model = untrained_model()
+    alone, pair = predictor.Predictor({"a": model}), predictor.Predictor({"mlp": model})
+    assert alone._fns["a"] is pair._fns["mlp"]  # the lab checks each model alone, then serves the pair
+    assert len(predictor._TRACED) >= 1
+    before = len(predictor._TRACED)
+    del alone, pair, model
+    gc.collect()
+    assert len(predictor._TRACED) == before - 1  # the cache lets a model go with its last user
+    with pytest.raises(store.ModelFileError, match="not the 47 class"):
+        predictor.Predictor({"x": untrained_model(outputs=10)})
+    with pytest.raises(store.ModelFileError, match="not the 47 class"):  # a refused model is never cached
+        predictor.Predictor({"x": untrained_model(outputs=10)})
