@@ -252,21 +252,24 @@ def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
     sources = sorted(p for sub in ("data", "include") for p in (root / sub).rglob("*") if p.is_file())
 
     def build():
-        samples, strokes, seen = [], [], set()
+        samples, strokes, kept, first_writer, shared = [], [], set(), {}, {}
         for sample in unipen.iter_samples(root, sections):
+            square = _square_pixels(sample)
+            key = _strokes_key(square)
+            other = first_writer.setdefault(key, sample.writer)
+            if other != sample.writer:  # the same recording under another writer id
+                pair = tuple(sorted((other, sample.writer)))
+                shared[pair] = shared.get(pair, 0) + 1
             if sample.quality == "BAD" or unipen.bymerge_class(sample.label) is None:
                 continue
-            square = _square_pixels(sample)
-            points = np.concatenate(square)
-            if np.ptp(points, axis=0).max() == 0:
+            if np.ptp(np.concatenate(square), axis=0).max() == 0:
                 continue  # a dot or a placeholder at (0, 0): no character to read
-            key = _strokes_key(square)
-            if key in seen:
+            if key in kept:
                 continue  # the same recording filed twice (under one writer or two): keep the first
-            seen.add(key)
+            kept.add(key)
             samples.append(sample)
             strokes.append(square)
-        group = _writer_groups(root, sections, samples)
+        group = _writer_groups(shared, samples)
         groups = sorted(set(group.values()))
         part = {g: _unipen_part(g) for g in groups}
         meta = np.array([[unipen.bymerge_class(s.label), list(UNIPEN_SECTIONS).index(s.section),
@@ -292,11 +295,10 @@ def _strokes_key(strokes) -> bytes:
     return h.digest()
 
 
-def _writer_groups(root, sections, kept) -> dict:
-    """Writer -> the group it is partitioned with. Writers whose files hold many identical recordings (the
-    same person under two ids, as ibm's r01-04 and r02-04) are one group, so no person crosses the split."""
-    from . import unipen
-
+def _writer_groups(shared: dict, kept) -> dict:
+    """Writer -> the group it is partitioned with. ``shared``: (writer, writer) -> identical recordings they
+    share. Writers with many (the same person under two ids, as ibm's r01-04 and r02-04) are one group,
+    so no person crosses the split."""
     parent = {}
 
     def find(w):
@@ -306,12 +308,6 @@ def _writer_groups(root, sections, kept) -> dict:
             w = parent[w]
         return w
 
-    first_writer, shared = {}, {}
-    for sample in unipen.iter_samples(root, sections):
-        other = first_writer.setdefault(_strokes_key(_square_pixels(sample)), sample.writer)
-        if other != sample.writer:
-            pair = tuple(sorted((other, sample.writer)))
-            shared[pair] = shared.get(pair, 0) + 1
     for (a, b), count in sorted(shared.items()):
         a, b = find(a), find(b)
         if count >= SAME_WRITER_MIN_SHARED and a != b:
