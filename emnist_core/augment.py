@@ -3,8 +3,8 @@
 Handwriting varies in slant, size, position and pen width; drawn input varies even more. These
 warps teach the models that invariance. The image work is ``keras.ops``, so it runs on any Keras
 backend (TensorFlow on a CPU, JAX on a GPU). The random parameters come from a numpy generator
-keyed on (seed, epoch, batch): the same seed gives the same batch on every backend and however
-the batches are scheduled.
+keyed on (seed, epoch, batch): the same seed gives the same warps on every backend (and the same
+batch on one backend) however the batches are scheduled.
 """
 
 from __future__ import annotations

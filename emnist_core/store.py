@@ -110,6 +110,11 @@ def model_exists(path) -> bool:
     return path.is_file() or _derived_from(path) is not None
 
 
+def _is_weights_name(weights) -> bool:
+    """A derived model's ``derived_from.weights``: a plain ``NAME.keras`` in the same folder, never a path."""
+    return isinstance(weights, str) and Path(weights).name == weights and weights.endswith(MODEL_SUFFIX)
+
+
 def _derived_from(path) -> dict | None:
     derived = (load_card(path) or {}).get("derived_from")
     return derived if isinstance(derived, dict) else None
@@ -168,7 +173,7 @@ def _load_derived(path: Path, derived: dict):
     from .calibration import PriorCorrection, with_prior_correction
 
     weights, correction = derived.get("weights"), derived.get("prior_correction") or {}
-    if not isinstance(weights, str) or Path(weights).name != weights or not weights.endswith(MODEL_SUFFIX):
+    if not _is_weights_name(weights):
         raise ModelFileError(f"{path}: its card's derived_from.weights must name a .keras file in the same folder")
     base_path = path.with_name(weights)
     if not base_path.is_file():
@@ -237,7 +242,7 @@ def save_model(model, path, card: dict, reports: dict[str, dict] | None = None) 
         raise ValueError(f"model files end in .keras, got {path.name}")
     if model is None:
         weights = (card.get("derived_from") or {}).get("weights")
-        if not isinstance(weights, str) or Path(weights).name != weights or not weights.endswith(MODEL_SUFFIX):
+        if not _is_weights_name(weights):
             raise ValueError(f"{path.name}: give a model, or a card whose derived_from names a .keras file in the "
                              "same folder")
         if weights == path.name:
