@@ -11,8 +11,9 @@ GRADIO_SERVER_PORT). Environment:
 - ``EMNIST_MODELS_DIR``: where retrained models are written (never ``assets/``).
 - ``EMNIST_DISABLE_TRAINING=1``: turn retraining off, e.g. on a public Space (the API refuses it too).
 
-Every input is checked at the boundary: a bad upload or API payload gets a short message, a damaged
-shipped model is reported at the top of the page while the others serve.
+Programs call the named endpoints (``/predict``, ``/confusions`` ...). The page's own drawing and photo
+events are private; ``/predict`` and ``/predict_photo`` are ``gr.api`` endpoints that take the payload as
+sent and check it here, so a caller who sends the wrong shape is told what to send.
 """
 
 from __future__ import annotations
@@ -23,31 +24,26 @@ import logging
 import math
 import os
 from functools import lru_cache, partial
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the server log
+import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image
 
-import gradio as gr  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from emnist_core import figures, labels, store, training  # noqa: E402
-from emnist_core.lab import DATASET, SLOTS, Lab, format_seconds  # noqa: E402
-from emnist_core.models import REGISTRY  # noqa: E402
-from emnist_core.preprocess import (DAMAGED_IMAGE, EMPTY_FILE, IMAGE_TYPES, NOT_AN_IMAGE,  # noqa: E402, F401
-                                     ImageInputError, load_image)
-from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # noqa: E402  one brush for the app and the renderer
+from emnist_core import evaluation, figures, labels, store
+from emnist_core.lab import DATASET, SLOTS, Lab, format_seconds
+from emnist_core.preprocess import ImageInputError, load_image
+from emnist_core.registry import REGISTRY
+from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # one brush for the app and the renderer
+from emnist_core.train_config import SAVING, TrainConfig
+from emnist_core.verdict import NO_MODEL_MESSAGE, verdict  # noqa: F401  NO_MODEL_MESSAGE: the tests' name for it
 
 CLASSES = list(labels.label_map("bymerge").names)
 TOP_K = 5
-NOTE_MIN_PROB = 0.10  # a second guess this likely counts when looking for a look-alike pair
 PREVIEW_PX = 168  # the 28x28 input, shown 6x enlarged
 GALLERY_MAX = 48
 GALLERY_ZOOM = 4
 PAIRS_SHOWN = 24
-CLASS_ECHO = 12  # characters of a typed class shown back in a message
 SHORTCUTS = (("O", "0"), ("0", "O"), ("Z", "2"), ("2", "Z"))
 # The Confusions tab's test sets: EMNIST's scanned test images, or characters drawn with a pen by writers
 # no model trained on (UNIPEN test, rendered with the sketchpad's brush). Value: the report's dataset.
@@ -60,20 +56,28 @@ TRAIN_CONCURRENCY = 4
 POLL_SECONDS = 0.5
 DATA_WAIT_SECONDS = 60
 DEFAULT_TRAIN_SIZE = 20_000
+MIN_TRAIN_SIZE = 500
 DEFAULT_ARCHITECTURE = "seed-mlp"
 MAX_EPOCHS = 50
 BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
 TRAINING_DISABLED = os.environ.get("EMNIST_DISABLE_TRAINING", "").strip().lower() in ("1", "true", "yes")
 # Gradio refuses bigger uploads before the app sees them; a phone photo of a character is a few MB.
 MAX_UPLOAD = "10mb"
-LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD}  # for every launch: `python app.py`, the tests and the benches
 log = logging.getLogger("emnist_sketch_lab")
 
 EMPTY_MESSAGE = "The canvas is empty: draw a character first."
 PHOTO_MESSAGE = "Upload a photo or scan of one character."
+SKETCH_TAKES = '/predict cannot use what was sent. It takes Draw here: a sketch: {"composite": an image file}.'
+PHOTO_TAKES = "/predict_photo cannot use what was sent. It takes Photo: an image file."
 TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE_TRAINING=1`)."
 MAX_MESSAGE = 300  # characters of an error message, at most
-NO_MODEL_MESSAGE = "No model could be loaded on this server: see the note at the top of the page."
+SHOW_GALLERY_JS = "() => document.querySelector('#mistakes-note')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
+CSS = f"""
+#preview img, #preview .empty {{ width: min({PREVIEW_PX}px, 100%); aspect-ratio: 1; height: auto;
+  image-rendering: pixelated; background: #000; border-radius: 4px; display: block; }}
+"""
+# For every launch (`python app.py`, the tests and the benches); Gradio 6 takes the page's CSS here.
+LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD, "css": CSS}
 # Gradio's sketchpad starts, and starts again after Clear, with no tool selected: select the brush
 # whenever no tool is, so that every first stroke draws.
 SELECT_BRUSH_JS = """
@@ -92,131 +96,108 @@ SELECT_BRUSH_JS = """
   watch();
 }
 """
-
-
 # ---------------------------------------------------------------- input checks
-# Images reach the handlers as the files Gradio received, undecoded (their events have preprocess=False),
-# and emnist_core.preprocess.load_image checks each one (size from the header, empty, damaged, not an
-# image) before decoding it. Gradio still checks each payload's shape before any handler runs, and
-# answers what it cannot convert with a bare "Error"; CheckedBlocks answers with what to send instead.
 
 def refuse(message: str, cause: Exception | None = None) -> gr.Error:
     """A bad input's message, for the page or the API caller; not a server fault, so no traceback in the log."""
-    if len(message) > MAX_MESSAGE:  # Gradio's own messages quote the value sent, which may be huge
+    if len(message) > MAX_MESSAGE:
         message = f"{message[:MAX_MESSAGE // 2]} ... {message[-MAX_MESSAGE // 2:]}"
     log.info("input refused: %s%s", message, f" ({type(cause).__name__}: {str(cause)[:200]})" if cause else "")
     return gr.Error(message, print_exception=False)
 
 
-def expected_value(component) -> str:
-    """What an API caller should send for ``component``, in words."""
-    if isinstance(component, gr.ImageEditor):
-        return 'a sketch: {"composite": an image file}'
-    if isinstance(component, gr.Image):
-        return "an image file"
-    if isinstance(component, (gr.Slider, gr.Number)):
-        return "a number"
-    return "one of its choices"
+def is_file(value) -> bool:
+    """A file as Gradio hands it over undecoded: {"path": ..., "url": ..., "orig_name": ...}."""
+    return isinstance(value, dict) and "path" in value
 
 
-def input_problem(block_fn) -> str:
-    """What to send instead of a payload Gradio could not convert (wrong shape or type)."""
-    takes = "; ".join(f"{block.label}: {expected_value(block)}" for block in block_fn.inputs if not block.stateful)
-    return f"/{block_fn.api_name} cannot use what was sent. It takes {takes or 'no input'}."
+def sketch_part(value):
+    """An API caller's sketch -> the image file to read, or None for an empty canvas.
+    Like the sketchpad, the composite is read first, then the first layer, then the background."""
+    if value is None:
+        return None
+    layers = value.get("layers") or [] if isinstance(value, dict) else None
+    if not isinstance(layers, list):
+        raise refuse(SKETCH_TAKES)
+    for part in (value.get("composite"), *layers, value.get("background")):
+        if part is None:
+            continue
+        if not is_file(part) or not part["path"]:
+            raise refuse(SKETCH_TAKES)
+        return part
+    return None
 
 
-class CheckedBlocks(gr.Blocks):
-    """gr.Blocks that answers a payload it cannot convert with input_problem's message, not a bare "Error"."""
-
-    async def preprocess_data(self, block_fn, *args, **kwargs):
-        try:
-            return await super().preprocess_data(block_fn, *args, **kwargs)
-        except gr.Error as exc:  # Gradio's own checks (a value not among the choices ...): no traceback either
-            raise refuse(exc.message) from None
-        except Exception as exc:  # pydantic's ValidationError, Gradio's ComponentProcessingError ...
-            raise refuse(input_problem(block_fn), exc.__cause__ or exc) from None
+def live_model(lab, slot):
+    """The live model in ``slot``, or None when that slot is empty; anything but a slot's name is refused."""
+    if not isinstance(slot, str) or slot not in SLOTS:
+        raise refuse(missing_model(None))
+    return lab.live.get(slot)
 
 
 # ---------------------------------------------------------------- Draw
 
-def is_file(value) -> bool:
-    """An uploaded file as Gradio hands it over undecoded: {"path": ..., "url": ..., "orig_name": ...}, or the
-    PNG bytes the browser's canvas posted."""
-    return isinstance(value, (bytes, bytearray)) or (isinstance(value, dict) and "path" in value)
-
-
-def canvas_files(sketchpad: gr.Sketchpad, value):
-    """The sketchpad's payload as sent (its event has preprocess=False). An API client sends files; the browser
-    posts each layer's PNG bytes to the component first and sends only their id, so those are fetched here (and
-    dropped from the component, as its own preprocess would)."""
-    if isinstance(value, dict) and value.get("id"):
-        blobs = sketchpad.blob_storage.pop(value["id"], None)
-        if blobs is not None:
-            return {"background": blobs.background, "layers": blobs.layers, "composite": blobs.composite}
-    return value
-
-
-def sketch_image(value):
-    """A sketchpad value (or a bare image) -> the image to read, or None when there is none."""
-    if isinstance(value, dict) and not is_file(value):
-        if value.get("composite") is not None:
-            return value["composite"]
-        layers = [layer for layer in value.get("layers") or [] if layer is not None]
-        return layers[0] if layers else value.get("background")
-    return value
-
-
-def predict(lab, sketch):
-    """Sketchpad value -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict)."""
-    image = sketch_image(sketch)
-    if isinstance(image, dict) and is_file(image) and not image["path"]:  # a file's name and no file
-        raise refuse('/predict cannot use what was sent. It takes Draw here: a sketch: {"composite": an image file}.')
+def read(lab, image):
+    """An image (an array, or an uploaded file) -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict)."""
     if image is None:
         return None, None, preview_html(None), EMPTY_MESSAGE
-    if is_file(image):  # a bad file is refused (empty, damaged, too big ...) before any pixel is decoded
+    if is_file(image):  # refused if empty, damaged, too big ... before any pixel is decoded
         try:
-            image = load_image(image["path"] if isinstance(image, dict) else image, upload=True)
+            image = load_image(image["path"], upload=True)
         except ImageInputError as exc:
             raise refuse(str(exc)) from None
     try:
         x28, tops = lab.predictor.predict_drawing(image, TOP_K)
-    except ImageInputError as exc:  # includes EmptyCanvasError, with its own message
+    except ImageInputError as exc:  # includes EmptyCanvasError and TooSmallError, with their own messages
         return None, None, preview_html(None), str(exc)
     mlp, cnn = (dict(tops[slot]) if slot in tops else None for slot in SLOTS)  # a slot may have no model
     return mlp, cnn, preview_html(x28), verdict(tops)
 
 
+def predict(lab, sketch):
+    """The sketchpad's value (as the page sends it: {"composite": image, ...}) -> what the Draw tab shows."""
+    if isinstance(sketch, dict) and not is_file(sketch):
+        layers = [layer for layer in sketch.get("layers") or [] if layer is not None]
+        sketch = next((x for x in (sketch.get("composite"), *layers, sketch.get("background")) if x is not None), None)
+    return read(lab, sketch)
+
+
 def predict_photo(lab, image):
+    """A photo as the page sends it (an uploaded file) -> what the Draw tab shows."""
     if image is None:
         return None, None, preview_html(None), PHOTO_MESSAGE
-    if isinstance(image, dict) and is_file(image) and not image["path"]:  # a file's name and no file
-        raise refuse(PHOTO_MESSAGE)
-    return predict(lab, image)
+    return read(lab, image)
 
 
-def verdict(tops) -> str:
-    if len(tops) < len(SLOTS):
-        return lone_verdict(tops)
-    (mlp, p_mlp), (cnn, p_cnn) = tops["mlp"][0], tops["cnn"][0]
-    if mlp == cnn:
-        text = f"**Both models read {mlp}** (MLP {p_mlp:.0%}, CNN {p_cnn:.0%})."
-    else:
-        text = (f"**The models disagree:** the MLP reads **{mlp}** ({p_mlp:.0%}), "
-                f"the CNN reads **{cnn}** ({p_cnn:.0%}).")
-    guesses = dict.fromkeys(
-        name for top in tops.values() for rank, (name, p) in enumerate(top[:2]) if rank == 0 or p >= NOTE_MIN_PROB
-    )
-    note = labels.lookalike_note(list(guesses))
-    return f"{text}\n\n{note}" if note else text
+def as_api(outputs, values):
+    """Values as the components would send them, for a ``gr.api`` endpoint (which skips their postprocess)."""
+    sent = [component.postprocess(value) for component, value in zip(outputs, values)]
+    return tuple(value.model_dump() if hasattr(value, "model_dump") else value for value in sent)
 
 
-def lone_verdict(tops) -> str:
-    """The verdict when a shipped model failed to load and its slot is empty."""
-    if not tops:
-        return NO_MODEL_MESSAGE
-    (slot, top), = tops.items()
-    missing = ", ".join(SLOTS[s] for s in SLOTS if s not in tops)
-    return f"**The {SLOTS[slot]} reads {top[0][0]}** ({top[0][1]:.0%}); no {missing} is available on this server."
+def preview_html(x28) -> str:
+    """The 28x28 the models see, enlarged with hard pixel edges; inline, so no file is written per stroke."""
+    if x28 is None:
+        return '<div class="empty" title="the 28x28 input appears here"></div>'
+    buffer = io.BytesIO()
+    Image.fromarray(x28).save(buffer, format="PNG")
+    src = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img src="data:image/png;base64,{src}" alt="the 28x28 image the models see">'
+
+
+def serving_note(lab) -> str:
+    """Which models the Draw tab is serving, and how well each reads drawn characters."""
+    parts = []
+    for live in lab.live.values():
+        drawn = live.drawn_report or {}
+        score = f" (reads {drawn['accuracy']:.0%} of drawn test characters)" if "accuracy" in drawn else ""
+        parts.append(f"**{live.title}**{score}")
+    return "Serving " + " and ".join(parts) + "." if parts else NO_MODEL_MESSAGE
+
+
+def label_updates(lab):
+    """The two prediction boxes, titled with the model each one shows."""
+    return [gr.update(label=lab.live[slot].title if slot in lab.live else f"{SLOTS[slot]} (none)") for slot in SLOTS]
 
 
 def missing_model(slot) -> str:
@@ -225,26 +206,10 @@ def missing_model(slot) -> str:
     return f"Unknown model; choose one of {', '.join(SLOTS)}."
 
 
-def preview_html(x28) -> str:
-    """The 28x28 the models see, enlarged with hard pixel edges; inline, so no file is written per stroke."""
-    style = f"width:{PREVIEW_PX}px;height:{PREVIEW_PX}px;image-rendering:pixelated;background:#000;border-radius:4px"
-    if x28 is None:
-        return f'<div style="{style}" title="the 28x28 input appears here"></div>'
-    buffer = io.BytesIO()
-    Image.fromarray(x28).save(buffer, format="PNG")
-    src = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img src="data:image/png;base64,{src}" alt="the 28x28 image the models see" style="{style}">'
-
-
 # ---------------------------------------------------------------- Confusions
 
 def model_choices(lab):
     return [(m.title, slot) for slot, m in lab.live.items()]
-
-
-def model_names(lab):
-    """The Confusions tab's model choices, renamed after a model is put live or restored."""
-    return gr.update(choices=model_choices(lab))
 
 
 def test_set_of(value) -> str:
@@ -254,15 +219,16 @@ def test_set_of(value) -> str:
 
 def confusions(lab, slot, test_set=DATASET):
     """(model slot, test set) -> (summary, heatmap, pair choices, per-class table, data note)."""
-    live = lab.live.get(slot)
+    live = live_model(lab, slot)
     if live is None:
         raise refuse(missing_model(slot))
     test_set = test_set_of(test_set)
     report = live.report_on(test_set)
     if report is None:
         flag = "--dataset unipen " if test_set == "unipen" else ""
-        text = (f"No usable evaluation report (`{store.report_path(live.path, '' if test_set == DATASET else test_set).name}`) "
-                f"for {live.title}: run `python -m emnist_core evaluate --model {live.path} {flag}--save-report`.")
+        name = store.report_path(live.path, "" if test_set == DATASET else test_set).name
+        text = (f"No usable evaluation report (`{name}`) for {live.title}: run "
+                f"`python -m emnist_core evaluate --model {live.path} {flag}--save-report`.")
         return text, None, gr.update(choices=[], value=None), None, data_note(lab, test_set)
     summary = (f"**{live.title}** on {report['n']:,} {TEST_SET_WORDS[test_set]}: "
                f"accuracy **{report['accuracy']:.1%}**, mean per-class accuracy {report['mean_recall']:.1%}.")
@@ -278,9 +244,7 @@ def confusions(lab, slot, test_set=DATASET):
 def heatmap(lab, path: str, test_set: str = DATASET):
     live = next(m for m in lab.live.values() if str(m.path) == path)
     where = "drawn characters" if test_set == "unipen" else "EMNIST test"
-    fig = figures.confusion_figure(live.report_on(test_set), f"{live.name} on {where}: confusion matrix (rows: true class)")
-    plt.close(fig)  # Gradio renders it; pyplot need not keep it open
-    return fig
+    return figures.closed(figures.confusion_figure(live.report_on(test_set), f"{live.name} on {where}"))
 
 
 def per_class_table(report) -> pd.DataFrame:
@@ -294,20 +258,9 @@ def data_note(lab, test_set=DATASET) -> str:
     return "" if images is not None else message
 
 
-def class_name(text, names) -> str:
-    """A typed class -> its ByMerge name; merged lower-case letters ("o") mean their capital."""
-    text = str(text or "").strip()
-    if text in names:
-        return text
-    if text in labels.MERGED_LOWERCASE and text.upper() in names:
-        return text.upper()
-    shown = text if len(text) <= CLASS_ECHO else text[:CLASS_ECHO] + "..."  # the message stays short
-    raise ValueError(f"{shown!r} is not an EMNIST ByMerge class; choose one of {' '.join(names)}")
-
-
 def gallery(lab, slot, true_class, predicted_class, test_set=DATASET):
     """(model slot, true class, predicted class, test set) -> (test images of that mistake with captions, message)."""
-    live = lab.live.get(slot)
+    live = live_model(lab, slot)
     if live is None:
         return [], missing_model(slot)
     test_set = test_set_of(test_set)
@@ -316,19 +269,13 @@ def gallery(lab, slot, true_class, predicted_class, test_set=DATASET):
         return [], f"No evaluation report on {TEST_SET_WORDS[test_set]} for {live.title}."
     if not true_class or not predicted_class:
         return [], "Choose a pair, or a true and a predicted class, to see the test images of that mistake."
-    names = report["classes"]
     try:
-        true_name, pred_name = class_name(true_class, names), class_name(predicted_class, names)
+        true_name, pred_name, hits = evaluation.find_mistakes(report, true_class, predicted_class)
     except ValueError as exc:
         return [], str(exc)
-    if true_name == pred_name:
-        return [], "Choose two different classes: the gallery shows images of one read as the other."
-    t, p = names.index(true_name), names.index(pred_name)
-    hits = [(i, top[0][1]) for i, y, top in report["misclassified"] if y == t and top[0][0] == p]
     what = "drawn test characters" if test_set == "unipen" else "test images"
     if not hits:
         return [], f"The {live.title} never read one of the {what} **{true_name}** as **{pred_name}**."
-    hits.sort(key=lambda hit: -hit[1])  # the surest mistakes first
     text = f"{len(hits)} {what} of **{true_name}** read as **{pred_name}** by the {live.title}"
     x_test, message = lab.test_images(test_set)
     if x_test is None:
@@ -369,15 +316,9 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
     except ValueError as exc:
         yield update(str(exc))
         return
-    n_train = len(lab.dataset.y_train)
     try:
-        size = setting(train_size, "training images")
-        config = training.TrainConfig(
-            model=str(arch), dataset=DATASET, epochs=setting(epochs, "epochs"),
-            batch_size=setting(batch_size, "batch size"), learning_rate=setting(learning_rate, "learning rate", float),
-            subset=None if size >= n_train else size,
-        ).resolved()
-    except (TypeError, ValueError) as exc:
+        config = training_config(arch, epochs, batch_size, learning_rate, train_size, len(lab.dataset.y_train))
+    except ValueError as exc:
         yield update(f"Check the settings: {exc}")
         return
     job = lab.start_job(config, folder)
@@ -403,6 +344,23 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
         yield update(f"Done. {comparison(lab, job)}", job.history, str(job.path))
 
 
+def training_config(arch, epochs, batch_size, learning_rate, train_size, n_train) -> TrainConfig:
+    """The Retrain form's values, as the page or any program sent them, checked -> a TrainConfig;
+    ValueError naming the setting and what it may be."""
+    if not isinstance(arch, str) or arch not in REGISTRY:
+        raise ValueError(f"architecture must be one of {', '.join(REGISTRY)}")
+    epochs, size = setting(epochs, "epochs"), setting(train_size, "training images")
+    batch_size, learning_rate = setting(batch_size, "batch size"), setting(learning_rate, "learning rate", float)
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise ValueError(f"epochs must be between 1 and {MAX_EPOCHS}, got {epochs}")
+    if batch_size not in BATCH_SIZES:
+        raise ValueError(f"batch size must be one of {', '.join(map(str, BATCH_SIZES))}, got {batch_size}")
+    if size < MIN_TRAIN_SIZE:
+        raise ValueError(f"training images must be at least {MIN_TRAIN_SIZE:,}, got {size:,}")
+    return TrainConfig(model=arch, dataset=DATASET, epochs=epochs, batch_size=batch_size,
+                       learning_rate=learning_rate, subset=None if size >= n_train else size).resolved()
+
+
 def setting(value, name, kind=int):
     """A number from the form or a direct call, or ValueError naming the setting (None, NaN, text ...)."""
     try:
@@ -415,11 +373,7 @@ def setting(value, name, kind=int):
 
 
 def curves(history, name):
-    if not history:
-        return None
-    fig = figures.curves_figure(history, f"{name}: training curves")
-    plt.close(fig)
-    return fig
+    return figures.closed(figures.curves_figure(history, f"{name}: training curves")) if history else None
 
 
 def comparison(lab, job) -> str:
@@ -453,7 +407,7 @@ def cancel_training(lab):
     stage = lab.cancel_job()
     if stage is None:
         return "No training job is running."
-    if stage == training.SAVING:
+    if stage == SAVING:
         return "Too late to cancel: the model is being saved."
     return "Cancelling after the current batch..." if stage == "training" else "Cancelling before saving..."
 
@@ -462,7 +416,7 @@ def use_model(lab, candidate):
     """Serve the model this session just trained (its path is held server-side in a gr.State)."""
     if TRAINING_DISABLED:
         return TRAINING_OFF_MESSAGE
-    path = retrained_path(lab, candidate)
+    path = lab.retrained_path(candidate)
     if path is None:
         return "Train a model first; *Use this model* serves the model you just trained."
     try:
@@ -472,24 +426,16 @@ def use_model(lab, candidate):
     return f"**{live.title}** is live in the Draw and Confusions tabs for everyone on this server."
 
 
-def retrained_path(lab, candidate) -> Path | None:
-    """``candidate`` as a model file directly in the retrained-models folder, else None. The State holds
-    the path of the job's own model; this check keeps any other value from serving a file elsewhere."""
-    if not candidate:
-        return None
-    try:
-        folder = lab.models_folder()
-    except ValueError:
-        return None
-    path = Path(str(candidate)).resolve()
-    return path if path.parent == folder and path.suffix == ".keras" and path.is_file() else None
-
-
 def restore_models(lab):
     if TRAINING_DISABLED:
         return TRAINING_OFF_MESSAGE
     lab.restore()
     return "The shipped models are live again: " + ", ".join(m.title for m in lab.live.values()) + "."
+
+
+def after_change(lab):
+    """What names the live models once one is put live or restored: the model choices, labels, serving note."""
+    return gr.update(choices=model_choices(lab)), *label_updates(lab), serving_note(lab)
 
 
 # ---------------------------------------------------------------- Models
@@ -557,30 +503,29 @@ def bind(handler, lab: Lab):
 
 def build_demo(lab: Lab) -> gr.Blocks:
     """The page, its endpoints and their handlers, serving ``lab``."""
-    with CheckedBlocks(title="EMNIST Sketch Lab") as demo:
+    with gr.Blocks(title="EMNIST Sketch Lab") as demo:
         gr.Markdown("# EMNIST Sketch Lab\nDraw one character (a digit, a capital, or one of a b d e f g h n q r t) "
                     "and compare how an MLP and a CNN read it.")
         if lab.load_problems:
             gr.Markdown(load_note(lab), elem_id="load-note", container=True, padding=True)
         with gr.Tabs():
             with gr.Tab("Draw", id="draw"):
+                serving = gr.Markdown(serving_note(lab), elem_id="serving")
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=320):
+                    with gr.Column(scale=3, min_width=300):
                         sketchpad = gr.Sketchpad(
-                            label="Draw here", type="filepath", canvas_size=(CANVAS, CANVAS),
+                            label="Draw here", type="numpy", canvas_size=(CANVAS, CANVAS),
                             height=480, layers=False, transforms=(), elem_id="sketchpad",
                             brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
                             eraser=gr.Eraser(default_size=BRUSH_RADIUS * 2),
                         )
-                    with gr.Column(scale=2, min_width=320):
+                    with gr.Column(scale=2, min_width=300):
                         with gr.Row():
-                            mlp_label = gr.Label(label="MLP", num_top_classes=TOP_K, min_width=150,
-                                                 elem_id="mlp-label")
-                            cnn_label = gr.Label(label="CNN", num_top_classes=TOP_K, min_width=150,
-                                                 elem_id="cnn-label")
+                            label_boxes = [gr.Label(label=title, num_top_classes=TOP_K, min_width=150,
+                                                    elem_id=f"{slot}-label") for slot, title in SLOTS.items()]
                         with gr.Row(equal_height=False):
                             preview = gr.HTML(preview_html(None), label="What the models see (28x28)",
-                                              show_label=True, container=True, padding=True,
+                                              show_label=True, container=True, padding=True, elem_id="preview",
                                               min_width=PREVIEW_PX + 40, scale=0)
                             verdict_box = gr.Markdown("Draw a character: the predictions update with every stroke.",
                                                       elem_id="verdict", container=True, padding=True)
@@ -609,9 +554,9 @@ def build_demo(lab: Lab) -> gr.Blocks:
                         with gr.Row():
                             shortcut_buttons = [gr.Button(f"{t} -> {p}", size="sm", min_width=60)
                                                 for t, p in SHORTCUTS]
-                gallery_note = gr.Markdown()
+                gallery_note = gr.Markdown(elem_id="mistakes-note")
                 mistakes = gr.Gallery(label="Test images of this mistake", columns=8, height=420,
-                                      object_fit="contain")
+                                      object_fit="contain", elem_id="mistakes")
                 class_table = gr.Dataframe(label="Per-class accuracy on the test set (worst first)", max_height=400)
             with gr.Tab("Retrain", id="retrain"):
                 gr.Markdown(TRAINING_OFF_MESSAGE if TRAINING_DISABLED else
@@ -623,7 +568,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
                     epochs = gr.Slider(1, MAX_EPOCHS, value=start_epochs, step=1, label="Epochs")
                     batch_size = gr.Dropdown(list(BATCH_SIZES), value=start_batch, label="Batch size")
                     learning_rate = gr.Number(start_lr, label="Learning rate")  # TrainConfig checks the range
-                    train_size = gr.Slider(500, 200_000, value=DEFAULT_TRAIN_SIZE, step=500,
+                    train_size = gr.Slider(MIN_TRAIN_SIZE, 200_000, value=DEFAULT_TRAIN_SIZE, step=500,
                                            label="Training images")
                 with gr.Row():
                     start_button = gr.Button("Start", variant="primary", interactive=not TRAINING_DISABLED)
@@ -647,16 +592,28 @@ def build_demo(lab: Lab) -> gr.Blocks:
                                              gr.Code(label="Architecture", language=None, interactive=False,
                                                      show_line_numbers=False)]
 
-        # Draw: live prediction on every stroke, last stroke wins, nothing written to disk.
-        draw_outputs = [mlp_label, cnn_label, preview, verdict_box]
-        def draw(sketch):
-            return predict(lab, canvas_files(sketchpad, sketch))
+        # Draw: the page's own events (private) predict on every stroke, last stroke wins; programs call the
+        # gr.api endpoints below, which take the payload as sent and say what to send instead of a bare "Error".
+        draw_outputs = [*label_boxes, preview, verdict_box]
+        sketchpad.change(bind(predict, lab), sketchpad, draw_outputs, api_name="draw", api_visibility="private",
+                         trigger_mode="always_last", show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
+        photo.change(bind(predict_photo, lab), photo, draw_outputs, api_name="draw_photo", api_visibility="private",
+                     preprocess=False, show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
 
-        draw.__doc__ = predict.__doc__
-        sketchpad.change(draw, sketchpad, draw_outputs, api_name="predict", trigger_mode="always_last",
-                         preprocess=False, show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
-        photo.change(bind(predict_photo, lab), photo, draw_outputs, api_name="predict_photo", preprocess=False,
-                     show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
+        def predict_api(sketch: dict | None = None) -> tuple[dict | None, dict | None, str, str]:
+            """Sketchpad value {"composite": image file} -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict)."""
+            if sketch is not None and not isinstance(sketch, dict):
+                raise refuse(SKETCH_TAKES)
+            return as_api(draw_outputs, read(lab, sketch_part(sketch)))
+
+        def predict_photo_api(photo: dict | None = None) -> tuple[dict | None, dict | None, str, str]:
+            """A photo or scan of one character (an image file) -> the same four outputs as /predict."""
+            if photo is not None and not (is_file(photo) and photo["path"]):
+                raise refuse(PHOTO_MESSAGE if isinstance(photo, dict) else PHOTO_TAKES)
+            return as_api(draw_outputs, predict_photo(lab, photo))
+
+        gr.api(predict_api, api_name="predict", concurrency_limit=PREDICT_CONCURRENCY)
+        gr.api(predict_photo_api, api_name="predict_photo", concurrency_limit=PREDICT_CONCURRENCY)
 
         # Confusions
         # The test set comes last in every handler's inputs and defaults to EMNIST's, so API callers that
@@ -664,35 +621,39 @@ def build_demo(lab: Lab) -> gr.Blocks:
         confusion_outputs = [summary, matrix, pair_pick, class_table, data_box]
         gallery_inputs, gallery_outputs = [model_pick, true_pick, pred_pick, test_pick], [mistakes, gallery_note]
         gr.on([model_pick.change, test_pick.change], bind(confusions, lab), [model_pick, test_pick],
-              confusion_outputs, api_name="confusions").then(
+              confusion_outputs, api_name="confusions", preprocess=False).then(
             bind(gallery, lab), gallery_inputs, gallery_outputs, api_name="gallery_for_new_model",
-            api_visibility="private")
+            api_visibility="private", preprocess=False)
         confusions_tab.select(bind(confusions, lab), [model_pick, test_pick], confusion_outputs,
-                              api_name="refresh_confusions")
+                              api_name="refresh_confusions", preprocess=False)
         gr.on([show_button.click, true_pick.input, pred_pick.input], bind(gallery, lab), gallery_inputs,
-              gallery_outputs, api_name="gallery")
+              gallery_outputs, api_name="gallery", preprocess=False).then(None, js=SHOW_GALLERY_JS)
         pair_pick.input(bind(gallery_for_pair, lab), [model_pick, pair_pick, test_pick],
-                        [true_pick, pred_pick, *gallery_outputs], api_name="gallery_pair")
+                        [true_pick, pred_pick, *gallery_outputs], api_name="gallery_pair",
+                        preprocess=False).then(None, js=SHOW_GALLERY_JS)
         for button, (t, p) in zip(shortcut_buttons, SHORTCUTS):
             button.click(lambda slot, test_set, t=t, p=p: (t, p, *gallery(lab, slot, t, p, test_set)),
-                         [model_pick, test_pick], [true_pick, pred_pick, *gallery_outputs], api_name=f"gallery_{t}_{p}")
+                         [model_pick, test_pick], [true_pick, pred_pick, *gallery_outputs],
+                         api_name=f"gallery_{t}_{p}", preprocess=False).then(None, js=SHOW_GALLERY_JS)
 
         # Retrain
         arch.input(architecture_defaults, arch, [epochs, batch_size, learning_rate], api_name="architecture_defaults")
         start_button.click(bind(start_training, lab), [arch, epochs, batch_size, learning_rate, train_size],
-                           [train_status, train_curves, candidate, use_button], api_name="train",
+                           [train_status, train_curves, candidate, use_button], api_name="train", preprocess=False,
                            concurrency_limit=TRAIN_CONCURRENCY, show_progress_on=train_info)
         cancel_button.click(bind(cancel_training, lab), None, train_status, api_name="cancel_training", queue=False)
+        changed = [model_pick, *label_boxes, serving]
         use_button.click(bind(use_model, lab), candidate, live_status, api_name="use_model").then(
-            bind(model_names, lab), None, model_pick, api_name="names_after_use", api_visibility="private")
+            bind(after_change, lab), None, changed, api_name="names_after_use", api_visibility="private")
         restore_button.click(bind(restore_models, lab), None, live_status, api_name="restore_models").then(
-            bind(model_names, lab), None, model_pick, api_name="names_after_restore", api_visibility="private")
+            bind(after_change, lab), None, changed, api_name="names_after_restore", api_visibility="private")
 
         # Models
         models_tab.select(bind(model_cards, lab), None, card_outputs, api_name="model_cards")
 
-        # On page load: pick the brush, say what data there is. The other tabs fill when opened.
+        # On page load: pick the brush, name the live models, say what data there is.
         demo.load(None, js=SELECT_BRUSH_JS)
+        demo.load(bind(after_change, lab), None, changed, api_name="names_on_load", api_visibility="private")
         demo.load(bind(retrain_setup, lab), None, [train_info, train_size, start_button], api_name="retrain_setup",
                   api_visibility="private")
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY)

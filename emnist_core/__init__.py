@@ -36,9 +36,9 @@ _EXPORTS = {
     "model_spec": "registry",
     "build_model": "models",
     # training
-    "TrainConfig": "training",
+    "TrainConfig": "train_config",
     "TrainResult": "training",
-    "TrainingCancelled": "training",
+    "TrainingCancelled": "train_config",
     "train": "training",
     "train_and_save": "training",
     # evaluation
@@ -59,6 +59,7 @@ _EXPORTS = {
     "save_report": "store",
     # prediction
     "Predictor": "predictor",
+    "load_served": "serving",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -107,3 +107,33 @@ def card_metrics(reports: dict[str, dict]) -> dict:
     if DRAWN in reports:
         metrics["drawn_test_metrics"] = pick(reports[DRAWN], DRAWN_CARD_METRICS)
     return metrics
+
+
+CLASS_ECHO = 12  # characters of a typed class shown back in a message
+
+
+def class_name(text, names) -> str:
+    """A typed class -> its name in ``names``; merged lower-case letters ("o") mean their capital.
+    ValueError, saying what the classes are, for anything else."""
+    from .labels import MERGED_LOWERCASE
+
+    text = str(text or "").strip()
+    if text in names:
+        return text
+    if text in MERGED_LOWERCASE and text.upper() in names:
+        return text.upper()
+    shown = text if len(text) <= CLASS_ECHO else text[:CLASS_ECHO] + "..."  # the message stays short
+    raise ValueError(f"{shown!r} is not an EMNIST ByMerge class; choose one of {' '.join(names)}")
+
+
+def find_mistakes(report: dict, true_class, predicted_class) -> tuple[str, str, list[tuple[int, float]]]:
+    """The test images a report's model read as ``predicted_class`` when they were ``true_class``:
+    (true name, predicted name, [(index into the test set, confidence)], surest first).
+    ValueError with a message for a person when the classes are not two different classes."""
+    names = report["classes"]
+    true_name, pred_name = class_name(true_class, names), class_name(predicted_class, names)
+    if true_name == pred_name:
+        raise ValueError("Choose two different classes: the gallery shows images of one read as the other.")
+    t, p = names.index(true_name), names.index(pred_name)
+    hits = [(i, top[0][1]) for i, y, top in report["misclassified"] if y == t and top[0][0] == p]
+    return true_name, pred_name, sorted(hits, key=lambda hit: -hit[1])

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import datasets, predictor, store, training
+from . import datasets, predictor, serving, store
 from .registry import REGISTRY
+from .train_config import SAVING
 
 DRAWN_WAIT_SECONDS = 5  # a request for the drawn characters waits this long for them to load
 SLOTS = {"mlp": "MLP", "cnn": "CNN"}  # the lab always serves one live model of each kind, side by side
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LiveModel:
-    """A model as the lab serves it: the Keras model with the card and reports saved beside its file."""
+    """A model as the lab serves it (its LiteRT export, or the Keras model: see ``serving``) with the card and
+    reports saved beside its file."""
 
     slot: str  # "mlp" or "cnn"
     name: str  # file stem: "seed-cnn", "cnn-bn-20260101-120000" ...
@@ -67,7 +69,7 @@ def read_live(slot: str, name_or_path, model=None) -> LiveModel:
     and the rest works without it."""
     path = store.resolve_model_path(name_or_path)
     if model is None:
-        model = store.load_model(path)  # Keras safe mode: a file cannot run code on loading
+        model = serving.load_served(path)  # exported once; the Keras file is read in safe mode
     return LiveModel(slot, store.model_name(path), path, model, store.load_card(path),
                      store.read_report(store.report_path(path)), store.read_report(store.report_path(path, "unipen")))
 
@@ -218,6 +220,18 @@ class Lab:
             raise ValueError(MODELS_IN_ASSETS)
         return folder
 
+    def retrained_path(self, candidate) -> Path | None:
+        """``candidate`` as a model file directly in the retrained-models folder, else None: whatever a page
+        sends back, only a model this server trained can be put live."""
+        if not candidate:
+            return None
+        try:
+            folder = self.models_folder()
+        except ValueError:
+            return None
+        path = Path(str(candidate)).resolve()
+        return path if path.parent == folder and path.suffix == store.MODEL_SUFFIX and path.is_file() else None
+
     def start_job(self, config, folder: Path) -> "TrainingJob | None":
         """Start training in a thread, or None when a job is already running on this server."""
         if not self.train_lock.acquire(blocking=False):
@@ -228,13 +242,13 @@ class Lab:
 
     def cancel_job(self) -> str | None:
         """Ask the running job to stop. -> None when no job is running, else the stage it was asked in:
-        ``training.SAVING`` means too late, the model is being saved whole and is kept; any earlier stage
+        ``SAVING`` means too late, the model is being saved whole and is kept; any earlier stage
         stops before anything is saved."""
         job = self.job
         if job is None or job.done.is_set():
             return None
         stage = job.stage
-        if stage != training.SAVING:
+        if stage != SAVING:
             job.cancel.set()
         return stage
 
@@ -281,6 +295,8 @@ class TrainingJob:
         return text
 
     def run(self):
+        from . import training  # Keras starts with the first training job, not with the server
+
         try:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             # Trained, scored, and saved whole or not at all; a cancel before saving starts saves nothing.

@@ -129,7 +129,7 @@ def build_wide_resnet(num_classes: int = 47) -> keras.Model:
 
 
 def build_model(name: str, num_classes: int = 47) -> keras.Model:
-    return model_spec(name).build(num_classes)
+    return globals()[model_spec(name).builder](num_classes)
 
 
 def summary_text(model: keras.Model) -> str:

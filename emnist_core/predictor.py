@@ -2,8 +2,10 @@
 
 Finding and loading a saved model is ``store``'s job; this module runs models that are loaded.
 
-``model.predict`` costs ~33 ms of set-up per call; a traced ``tf.function`` with a fixed input
-signature costs well under a millisecond per image, so that is what ``Predictor`` calls.
+``model.predict`` costs ~33 ms of set-up per call. ``Predictor`` calls what is cheapest instead: a model
+exported to LiteRT (``serving.LiteModel``, what the app serves) as it is; a Keras model through a traced
+``tf.function`` with a fixed input signature under TensorFlow, or ``predict_on_batch`` under another
+backend, each well under a millisecond per image.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import numpy as np
 from . import store
 from .labels import LabelMap, label_map
 from .preprocess import SIDE, preprocess
+from .serving import LiteModel
 
-# Traced, checked calls by model: (id(model), classes) -> (weak reference to the model, tf.function).
+# Checked fast calls by model: (id(model), classes) -> (weak reference to the model, numpy-returning call).
 _TRACED: dict = {}
 
 
@@ -36,12 +39,9 @@ class Predictor:
         cached = _TRACED.get(key)
         if cached is not None and cached[0]() is model:
             return cached[1]
-        import tensorflow as tf
-
-        spec = tf.TensorSpec([None, SIDE, SIDE], tf.float32)
         # The traced graph holds the weights; a weak reference to the model lets the cache entry go with it.
         ref = weakref.ref(model, lambda _, key=key: _TRACED.pop(key, None))
-        fn = tf.function(lambda x: ref()(x, training=False), input_signature=[spec], reduce_retracing=True)
+        fn = _fast_call(model, ref)
         try:
             out = fn(np.zeros((1, SIDE, SIDE), np.float32))  # trace now, not on the first user's stroke
         except Exception as exc:  # TF and Keras raise many types for a model built for other inputs
@@ -67,7 +67,7 @@ class Predictor:
             x = x[None]
         if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
             raise ValueError(f"expected 28x28 images, got shape {x.shape}; use preprocess() first")
-        return {name: fn(x).numpy() for name, fn in self._fns.items()}
+        return {name: np.asarray(fn(x)) for name, fn in self._fns.items()}
 
     def top_k(self, images, k: int = 5) -> dict[str, list[list[tuple[str, float]]]]:
         """Best ``k`` (label, probability) per image per model, best first."""
@@ -82,3 +82,17 @@ class Predictor:
         x = preprocess(image)
         return x, {name: tops[0] for name, tops in self.top_k(x, k).items()}
 
+
+def _fast_call(model, ref):
+    """The cheapest way to call ``model`` on a batch, returning numpy (N, classes)."""
+    if isinstance(model, LiteModel):
+        return model
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return lambda x: ref().predict_on_batch(x)
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, SIDE, SIDE], tf.float32)
+    traced = tf.function(lambda x: ref()(x, training=False), input_signature=[spec], reduce_retracing=True)
+    return lambda x: traced(x).numpy()

@@ -2,8 +2,8 @@
 
 This module imports neither Keras nor numpy, so listing architectures is cheap: the CLI's
 ``--help`` and ``--model`` choices read it without starting a deep-learning backend. The Keras
-builders live in ``models``; a spec names its builder, and ``ModelSpec.build`` imports ``models``
-on first use (``models.build_model(name)`` is the usual way in).
+builders live in ``models``; a spec names its builder, and ``models.build_model(name)`` calls it
+(``models`` imports this module, never the other way round).
 """
 
 from __future__ import annotations
@@ -34,13 +34,6 @@ class ModelSpec:
     description: str
     builder: str  # name of the function in ``emnist_core.models`` that builds it: (num_classes) -> keras.Model
     hyperparameters: dict = field(default_factory=dict)
-
-    @property
-    def build(self):
-        """The Keras builder, ``(num_classes) -> keras.Model``; importing it imports Keras."""
-        from . import models
-
-        return getattr(models, self.builder)
 
 
 REGISTRY: dict[str, ModelSpec] = {
