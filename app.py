@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from emnist_core import evaluation, figures, labels, store
-from emnist_core.lab import DATASET, SLOTS, Lab, format_seconds
+from emnist_core import cards, evaluation, figures, labels, store
+from emnist_core.lab import DATASET, SLOTS, Lab
 from emnist_core.preprocess import ImageInputError, load_image
 from emnist_core.registry import REGISTRY
 from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # one brush for the app and the renderer
@@ -44,6 +44,7 @@ PREVIEW_PX = 168  # the 28x28 input, shown 6x enlarged
 GALLERY_MAX = 48
 GALLERY_ZOOM = 4
 PAIRS_SHOWN = 24
+SUMMARY_COUNTS = ("Total params", "Trainable params", "Non-trainable params", "Optimizer params")
 SHORTCUTS = (("O", "0"), ("0", "O"), ("Z", "2"), ("2", "Z"))
 # The Confusions tab's test sets: EMNIST's scanned test images, or characters drawn with a pen by writers
 # no model trained on (UNIPEN test, rendered with the sketchpad's brush). Value: the report's dataset.
@@ -326,13 +327,9 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
         yield update("Busy: another training job is running on this server. Try again when it has finished.")
         return
     yield update("Starting...")
-    shown_epochs = 0
-    try:
+    try:  # the bar moves with every batch; the curves and status follow on the page's timer (training_view)
         while not job.done.wait(POLL_SECONDS):
             progress(job.fraction, desc=job.describe())
-            if len(job.history.get("loss", [])) > shown_epochs:  # a new point on the curves
-                shown_epochs = len(job.history["loss"])
-                yield update(f"Epoch {shown_epochs} of {config.epochs} done.", job.history)
     except GeneratorExit:  # the page went away: stop the job rather than train for no one
         job.cancel.set()
         raise
@@ -342,6 +339,17 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
         yield update(f"Training failed: {job.error}", job.history)
     else:
         yield update(f"Done. {comparison(lab, job)}", job.history, str(job.path))
+
+
+def training_view(lab, shown):
+    """The running job, each second while it runs: (status, curves when an epoch has ended, epochs shown, timer)."""
+    job = lab.job
+    if job is None or job.done.is_set():  # start_training's last answer says how it ended
+        return gr.update(), gr.update(), shown, gr.Timer(active=False)
+    epochs = len(job.history.get("loss", []))
+    status = f"Training {job.config.model}: {epochs} of {job.config.epochs} epochs done."
+    figure = curves(job.history, job.config.model) if epochs != shown else gr.update()
+    return status, figure, epochs, gr.Timer(active=True)
 
 
 def training_config(arch, epochs, batch_size, learning_rate, train_size, n_train) -> TrainConfig:
@@ -445,32 +453,11 @@ def model_card(lab, slot):
     live = lab.live.get(slot)
     if live is None:
         return f"### {SLOTS[slot]}\n{missing_model(slot)}", None, ""
-    card = live.card or {}
-    arch, data = card.get("architecture", {}), card.get("data", {})
-    lines = [f"### {live.title}", arch.get("description", ""), ""]
-    if arch.get("parameters"):
-        lines.append(f"- **Parameters:** {arch['parameters']:,}")
-    lines.append(f"- **File:** `{live.path}`")
-    if live.card is None:
-        lines.append(f"- **No model card** (`{store.card_path(live.path).name}` is missing or damaged): restore "
-                     "it beside the model file, or retrain the model to write a new one.")
-    if data:
-        used = ", ".join(f"{k} {v:,}" for k, v in data.get("used", {}).items())
-        lines.append(f"- **Data:** {data.get('dataset', '?')} ({used}). {data.get('description', '')}")
-    metrics = live.report or card.get("test_metrics") or {}
-    if metrics.get("accuracy") is not None:
-        lines.append(f"- **Test:** accuracy {metrics['accuracy']:.1%}, mean per-class accuracy "
-                     f"{metrics.get('mean_recall', float('nan')):.1%}, loss {metrics.get('loss', float('nan')):.3f} "
-                     f"on {metrics.get('n', 0):,} images")
-    hp = card.get("hyperparameters", {})
-    if hp:
-        lines.append("- **Training:** " + ", ".join(f"{k} {v}" for k, v in hp.items() if not isinstance(v, dict)))
-    if card.get("training_seconds") is not None:
-        lines.append(f"- **Trained:** {card.get('date', '?')} in {format_seconds(card['training_seconds'])}")
-    if card.get("command"):
-        lines.append(f"- **Command:** `{card['command']}`")
-    summary = "\n".join(line for line in arch.get("summary", "").splitlines() if line.strip())
-    return "\n".join(lines), card_curves(lab, str(live.path)), summary
+    text = cards.card_markdown(live.title, live.path, live.card, live.report)
+    # Keras' summary counts the optimizer's variables as parameters too: the card's count is the model's.
+    summary = "\n".join(line for line in (live.card or {}).get("architecture", {}).get("summary", "").splitlines()
+                        if line.strip() and not line.lstrip().startswith(SUMMARY_COUNTS))
+    return text, card_curves(lab, str(live.path)), summary
 
 
 @lru_cache(maxsize=8)
@@ -578,7 +565,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
                 train_info = gr.Markdown(container=True, padding=True, min_height=80)
                 train_status = gr.Markdown()
                 train_curves = gr.Plot(label="Loss and accuracy per epoch")
-                candidate = gr.State(None)
+                candidate, epochs_shown, ticker = gr.State(None), gr.State(0), gr.Timer(1.0, active=False)
                 with gr.Row():
                     use_button = gr.Button("Use this model", interactive=False)
                     restore_button = gr.Button("Restore shipped models", interactive=not TRAINING_DISABLED)
@@ -641,6 +628,10 @@ def build_demo(lab: Lab) -> gr.Blocks:
         start_button.click(bind(start_training, lab), [arch, epochs, batch_size, learning_rate, train_size],
                            [train_status, train_curves, candidate, use_button], api_name="train", preprocess=False,
                            concurrency_limit=TRAIN_CONCURRENCY, show_progress_on=train_info)
+        start_button.click(lambda: (0, gr.Timer(active=True)), None, [epochs_shown, ticker], api_visibility="private",
+                           queue=False)
+        ticker.tick(bind(training_view, lab), epochs_shown, [train_status, train_curves, epochs_shown, ticker],
+                    api_visibility="private", show_progress="hidden", queue=False)
         cancel_button.click(bind(cancel_training, lab), None, train_status, api_name="cancel_training", queue=False)
         changed = [model_pick, *label_boxes, serving]
         use_button.click(bind(use_model, lab), candidate, live_status, api_name="use_model").then(

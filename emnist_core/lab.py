@@ -21,10 +21,12 @@ from datetime import datetime
 from pathlib import Path
 
 from . import datasets, predictor, serving, store
+from .cards import format_seconds
 from .registry import REGISTRY
 from .train_config import SAVING
 
-DRAWN_WAIT_SECONDS = 5  # a request for the drawn characters waits this long for them to load
+DRAWN_WAIT_SECONDS = 5
+SETTLE_BATCHES = 5  # a training job's time estimate starts after this many batches  # a request for the drawn characters waits this long for them to load
 SLOTS = {"mlp": "MLP", "cnn": "CNN"}  # the lab always serves one live model of each kind, side by side
 DATASET = "pool47"  # the shipped reports index this dataset's test images
 DATA_HELP = (
@@ -116,11 +118,6 @@ def load_data():
 def load_drawn():
     """UNIPEN's test writers' characters, drawn with the sketchpad's brush, from ``UNIPEN_DATA_DIR``."""
     return datasets.load_dataset("unipen", unipen_dir=os.environ.get("UNIPEN_DATA_DIR") or None)
-
-
-def format_seconds(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 class Lab:
@@ -263,6 +260,7 @@ class TrainingJob:
         self.epoch, self.batch, self.batches = 0, 0, 1
         self.history: dict[str, list[float]] = {}
         self.started = time.time()
+        self.settled = None  # (time, fraction) once SETTLE_BATCHES batches are done: the pace is measured from there
         self.stage = "training"
         self.path: Path | None = None
         self.model = None  # the trained model, kept so that putting it live need not read it back
@@ -273,6 +271,8 @@ class TrainingJob:
     # keras progress, called from the training thread
     def on_batch(self, epoch0, batch1, batches, logs):
         self.epoch, self.batch, self.batches = epoch0, batch1, batches
+        if self.settled is None and epoch0 * batches + batch1 >= SETTLE_BATCHES:
+            self.settled = (time.time(), self.fraction)
 
     def on_epoch(self, epoch1, epochs, logs):
         # Replaced whole, never appended to, so the UI thread always reads one consistent history.
@@ -288,11 +288,17 @@ class TrainingJob:
     def describe(self) -> str:
         if self.stage != "training":
             return f"{self.stage}..."
-        text = f"epoch {self.epoch + 1}/{self.config.epochs} · batch {self.batch}/{self.batches}"
-        if self.fraction > 0:
-            left = (time.time() - self.started) * (1 - self.fraction) / self.fraction
-            text += f" · about {format_seconds(left)} left"
-        return text
+        text = f"epoch {self.epoch + 1} of {self.config.epochs} · batch {self.batch} of {self.batches}"
+        return f"{text} · {self.time_left()}"
+
+    def time_left(self) -> str:
+        """The time left at the pace since the first batches: the set-up before them (reading data, building
+        and compiling the model) would make an estimate from the start several times too long."""
+        if self.settled is None or self.fraction <= self.settled[1]:
+            return "estimating the time left..."
+        since, done = self.settled
+        left = (time.time() - since) * (1 - self.fraction) / (self.fraction - done)
+        return f"about {format_seconds(left)} left"
 
     def run(self):
         from . import training  # Keras starts with the first training job, not with the server
