@@ -1,0 +1,86 @@
+"""Occlusion saliency ("why this answer"): its latency and whether its maps pass the deletion check.
+
+Prints, on pool47 test images:
+
+1. the median (and p95) latency of ``explain`` for both shipped models in one call, as the app
+   makes it, and for each model alone, with the batch size (occluded images per drawing);
+2. the deletion check per model: mean area under the target-probability curve as ink pixels are
+   deleted most-salient-first vs in random order (lower = the probability falls sooner), and the
+   share of images where salient-first falls sooner.
+
+Usage: python bench/bench_explain.py [--images 50] [--repeats 3] [--patch 6 --stride 3]
+(--patch/--stride try another occlusion grid; the defaults are explain.PATCH and explain.STRIDE.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from emnist_core import explain as ex  # noqa: E402
+from emnist_core.datasets import load_dataset  # noqa: E402
+from emnist_core.predictor import Predictor  # noqa: E402
+
+MODELS = ("mlp", "cnn")
+SEED = 0  # which test images, and the random deletion orders
+
+
+def latencies(probabilities, images, classes, repeats, **grid):
+    """Per-image median of ``repeats`` calls of ``explain``, in ms."""
+    ex.explain(probabilities, images[0], classes, **grid)  # warm-up
+    out = []
+    for x in images:
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            ex.explain(probabilities, x, classes, **grid)
+            times.append(time.perf_counter() - t)
+        out.append(np.median(times) * 1000)
+    return np.array(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--patch", type=int, default=ex.PATCH)
+    parser.add_argument("--stride", type=int, default=ex.STRIDE)
+    args = parser.parse_args()
+    grid = {"patch": args.patch, "stride": args.stride}
+
+    data = load_dataset("pool47")
+    classes = data.label_map.names
+    pick = np.random.default_rng(SEED).choice(len(data.x_test), args.images, replace=False)
+    images = data.x_test[pick]
+    both = Predictor.load(MODELS)
+    alone = {name: Predictor({name: both.models[name]}) for name in MODELS}
+
+    masks = ex._patch_masks(args.patch, args.stride)
+    batch = np.array([1 + (masks @ (x.ravel() >= ex.INK_LEVEL) > 0).sum() for x in images])
+    print(f"{args.images} pool47 test images; {args.patch}x{args.patch} patches, stride {args.stride}: "
+          f"{len(masks)} patches, batch of {batch.mean():.1f} images on average (max {batch.max()})")
+    # On a shared machine the latencies move with other people's work: say how busy it was.
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"\n{'explain latency':<28}{'p50 ms':>9}{'p95 ms':>9}")
+    for label, predictor in [("+".join(MODELS) + " (one call)", both), *alone.items()]:
+        ms = latencies(predictor.probabilities, images, classes, args.repeats, **grid)
+        print(f"{label:<28}{np.median(ms):>9.2f}{np.percentile(ms, 95):>9.2f}")
+
+    t = time.perf_counter()
+    checks = ex.deletion_check(both.probabilities, images, seed=SEED, **grid)
+    took = time.perf_counter() - t
+    print(f"\ndeletion check ({ex.DELETION_STEPS} steps, {took:.1f} s): area under the target's probability")
+    print(f"{'model':<8}{'salient-first':>15}{'random order':>14}{'salient wins':>14}")
+    for name, check in checks.items():
+        print(f"{name:<8}{check.mean_salient:>15.3f}{check.mean_random:>14.3f}{check.wins:>14.0%}")
+
+
+if __name__ == "__main__":
+    main()

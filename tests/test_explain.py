@@ -1,0 +1,153 @@
+"""Occlusion saliency: it lands where a hand-made model looks, the caption names that place, and on
+real test images hiding the salient pixels first lowers the shipped models' confidence sooner."""
+
+import numpy as np
+import pytest
+
+from emnist_core import explain as ex
+from emnist_core.preprocess import SIDE
+
+CLASSES = ["rest", "L"]  # class 1 is what the toy models read when their region holds the ink
+LEFT = np.zeros((SIDE, SIDE), bool)
+LEFT[:, : SIDE // 2] = True
+TOP = LEFT.T
+
+
+def share_model(region):
+    """A toy model: the probability of class 1 is the share of the image's ink inside ``region``."""
+    def probs(batch):
+        batch = np.asarray(batch, dtype=np.float64)
+        total = batch.sum((1, 2)) + 1e-9
+        p1 = (batch * region).sum((1, 2)) / total
+        return np.stack([1 - p1, p1], axis=1)
+    return probs
+
+
+def served(**models):
+    """``Predictor.probabilities`` for toy models: one batch, every model; records each batch it gets."""
+    calls = []
+
+    def probabilities(batch):
+        calls.append(batch)
+        return {name: fn(batch) for name, fn in models.items()}
+    return probabilities, calls
+
+
+def bars(*, left=True, top=False):
+    """A long stroke on the left (or along the top) and a short one opposite: most ink on one side."""
+    x = np.zeros((SIDE, SIDE), np.uint8)
+    if top:
+        x[4:7, 4:24] = 255
+        x[18:21, 12:16] = 255
+    else:
+        x[4:24, 5:8] = 255
+        x[12:16, 20:23] = 255
+    return x
+
+
+def test_saliency_lands_on_the_evidence_and_the_caption_names_it():
+    probabilities, _ = served(left=share_model(LEFT), right=share_model(~LEFT))
+    out = ex.explain(probabilities, bars(), CLASSES)
+    left = out["left"]
+    assert left.target == "L" and left.probability == pytest.approx(60 / 72)
+    assert left.saliency.shape == (SIDE, SIDE) and left.saliency.dtype == np.float32 and left.saliency.min() >= 0
+    # Hiding the right-hand stroke only raises the left share: all the evidence is on the left.
+    assert left.saliency[:, : SIDE // 2].sum() > 0.99 * left.saliency.sum()
+    assert left.saliency[4:24, 5:8].mean() > 5 * left.saliency[:, 14:].mean() + 1e-6
+    assert left.caption == "the left stroke made it read L"
+    # Each model's map explains its own answer: the right-half model reads "rest", from the same left stroke.
+    assert out["right"].target == "rest" and np.allclose(out["right"].saliency, left.saliency)
+
+    top = ex.explain(served(m=share_model(TOP))[0], bars(top=True), CLASSES)["m"]
+    assert top.target == "L" and top.caption == "the top stroke made it read L"
+    assert top.saliency[:SIDE // 2].sum() > 0.99 * top.saliency.sum()
+
+
+def test_one_call_with_only_the_patches_that_touch_ink():
+    probabilities, calls = served(a=share_model(LEFT), b=share_model(TOP))
+    ex.explain(probabilities, bars(), CLASSES)
+    assert len(calls) == 1
+    batch = calls[0]
+    assert batch.dtype == np.float32 and batch.shape[1:] == (SIDE, SIDE)
+    assert np.array_equal(batch[0], bars())  # the whole image first, for the target and its probability
+    masks = ex._patch_masks(ex.PATCH, ex.STRIDE)
+    assert len(batch) - 1 == (masks @ (bars().ravel() > 0) > 0).sum() < len(masks)
+    assert all((img < bars()).any() for img in batch[1:])  # every occluded image hides some ink
+
+
+def test_captions_name_the_grid_cell_in_plain_words():
+    blob = np.zeros((SIDE, SIDE), np.float32)
+    blob[3:8, 3:8] = 0.4
+    assert ex.caption(blob, "4") == "the top-left part made it read 4"
+    assert ex.caption(np.roll(blob, 18, axis=0), "4") == "the bottom-left part made it read 4"
+    centre = np.roll(blob, (9, 9), axis=(0, 1))
+    assert ex.caption(centre, "0") == "the middle made it read 0"
+    bottom = np.zeros_like(blob)
+    bottom[21:25, 4:24] = 0.3
+    assert ex.caption(bottom, "7") == "the bottom stroke made it read 7"
+    ring = np.ones_like(blob)
+    ring[8:20, 8:20] = 0
+    assert ex.caption(ring, "0") == "the whole shape together made it read 0"
+    for nothing in (np.zeros_like(blob), blob * 0.01):  # under a 1% drop nothing decides
+        assert ex.caption(nothing, "4") == "no single part decides it: it reads 4 from the whole shape"
+
+
+def test_caption_grid_follows_the_character_not_the_frame():
+    # A small character in the frame's top-left corner: evidence at its right is its right part.
+    ink = np.zeros((SIDE, SIDE), np.uint8)
+    ink[2:16, 2:16] = 255
+    s = np.zeros((SIDE, SIDE), np.float32)
+    s[7:11, 12:16] = 0.5
+    assert ex.caption(s, "b") == "the top part made it read b"
+    assert ex.caption(s, "b", ink) == "the right part made it read b"
+
+
+def test_overlay_is_the_enlarged_image_with_heat_on_the_salient_pixels():
+    x = bars()
+    s = np.zeros((SIDE, SIDE), np.float32)
+    s[4:10, 5:8] = 0.5
+    img = ex.overlay(x, s)
+    assert img.shape == (ex.OVERLAY_PX, ex.OVERLAY_PX, 3) and img.dtype == np.uint8
+    scale = ex.OVERLAY_PX // SIDE
+    assert np.array_equal(img, np.repeat(np.repeat(img[::scale, ::scale], scale, 0), scale, 1))  # hard edges
+    small = img[::scale, ::scale].astype(int)
+    assert np.ptp(small[5, 6]) > 40  # a salient pixel is coloured
+    assert np.ptp(small[20, 6]) == 0 and small[20, 6, 0] > 100  # unsalient ink stays grey
+    assert small[0, 0].max() == 0  # background stays black
+    blank = ex.overlay(x, np.zeros_like(s))
+    assert np.ptp(blank.astype(int), axis=2).max() == 0  # no evidence, no heat
+
+
+def test_deletion_curve_and_check_on_a_toy_model():
+    x = bars()
+    model = share_model(LEFT)
+    ink = np.flatnonzero(x.ravel())
+    left_first = ink[np.argsort(ink % SIDE)]  # columns left to right
+    curve = ex.deletion_curve(model, x, left_first, 1, steps=8)
+    assert curve.shape == (9,) and curve[0] == pytest.approx(60 / 72) and curve[-1] == pytest.approx(0)
+    assert (np.diff(curve) <= 1e-9).all()  # taking only left ink away never raises the left share
+    assert ex.auc(curve) < ex.auc(ex.deletion_curve(model, x, left_first[::-1], 1, steps=8))
+
+    probabilities, _ = served(m=model)
+    check = ex.deletion_check(probabilities, [x, bars(top=True) | x], steps=8)["m"]
+    assert check.salient.shape == check.random.shape == (2,)
+    assert check.holds and check.wins == 1.0
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from emnist_core.predictor import Predictor
+
+    return Predictor.load(("mlp", "cnn"))
+
+
+def test_deletion_check_holds_for_the_shipped_models(pool47, shipped):
+    """On real test images each shipped model's map beats a random order of its ink pixels."""
+    images = pool47.x_test[:: len(pool47.x_test) // 8][:8]
+    checks = ex.deletion_check(shipped.probabilities, images)
+    assert set(checks) == {"mlp", "cnn"}
+    for name, check in checks.items():
+        assert check.holds, f"{name}: salient-first AUC {check.mean_salient:.3f} >= random {check.mean_random:.3f}"
+    explained = ex.explain(shipped.probabilities, images[0], pool47.label_map.names)
+    assert {e.target for e in explained.values()} <= set(pool47.label_map.names)
+    assert all(e.caption.endswith(f"read {e.target}") or "whole shape" in e.caption for e in explained.values())
