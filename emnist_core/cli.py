@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ EXAMPLES = """examples:
       --labels emnist-bymerge-test-labels-idx1-ubyte.gz --json
   python -m emnist_core predict --model cnn --json my_letter.png
   python -m emnist_core report --model seed-cnn
+  python -m emnist_core calibrate --model cnn-pen-prior --temperature
   python -m emnist_core download --split bymerge --part test
 """
 
@@ -50,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--init", help="fine-tune: start from this model's weights (shipped name or .keras path, "
                    "same architecture)")
+    p.add_argument("--extra-csv", help="also train on every image of this EMNIST CSV with ByMerge labels, such as the "
+                   "app's corrections download (with a dataset of the 47 ByMerge classes)")
     p.add_argument("--out", help="output .keras path (default: ./models/MODEL.keras)")
     _add_data_dir(p)
     _add_unipen_dir(p)
@@ -75,12 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=5, help="how many guesses to show (default: 5)")
     p.add_argument("--json", action="store_true", help='one JSON object per line: {"file", "top"}')
 
-    p = sub.add_parser("calibrate", help="fit a class-prior correction on validation data and save the corrected model")
+    p = sub.add_parser("calibrate", help="fit a class-prior correction on validation data and save the corrected "
+                       "model; or, with --temperature, fit how sure the model should say it is, into its card")
     p.add_argument("--model", required=True, help="trained model (.keras path or shipped name) with its card")
-    p.add_argument("--out", required=True, help="output .keras path for the corrected model (in the source's "
-                   "folder: a card that reuses the source's weights)")
-    p.add_argument("--fit-on", choices=DATASETS, help="fit tau on this dataset's validation part (default: the "
-                   "model's training dataset; unipen: fit for drawn input)")
+    p.add_argument("--out", help="output .keras path for the corrected model (in the source's folder: a card that "
+                   "reuses the source's weights); needed unless --temperature")
+    p.add_argument("--temperature", action="store_true",
+                   help="fit temperature scaling instead (T, NLL, ECE and reliability bins before and after) and "
+                   "write it into the model's own card as calibration.temperature; the model file is not touched")
+    p.add_argument("--fit-on", choices=DATASETS, help="fit on this dataset's validation part (default for tau: the "
+                   "model's training dataset; for --temperature: unipen, the drawn characters the app reads)")
     _add_data_dir(p)
     _add_unipen_dir(p)
 
@@ -156,7 +164,8 @@ def cmd_train(args) -> int:
     from .training import TrainConfig, train_and_save
 
     config = TrainConfig(model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, subset=args.subset, seed=args.seed, init=args.init)
+                         learning_rate=args.learning_rate, subset=args.subset, seed=args.seed, init=args.init,
+                         extra_csv=args.extra_csv)
     out = Path(args.out or Path("models") / f"{args.model}.keras")
     result = train_and_save(config, out, listener=_ConsoleProgress(), data_dir=args.data_dir,
                             unipen_dir=args.unipen_dir, command_path=args.out and str(args.out))
@@ -228,6 +237,10 @@ def cmd_predict(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
+    if args.temperature:
+        return cmd_temperature(args)
+    if not args.out:
+        raise ValueError("calibrate needs --out (the corrected model's .keras path), or --temperature")
     from . import datasets as ds
     from .calibration import fit_tau, training_log_prior, with_prior_correction
     from .evaluation import card_metrics, model_reports, predict_probabilities
@@ -271,6 +284,47 @@ def cmd_calibrate(args) -> int:
     metrics = card["test_metrics"]
     print(json.dumps({"model": str(out), "tau": tau, **metrics,
                       **({"drawn": card["drawn_test_metrics"]} if "unipen" in reports else {})}))
+    return 0
+
+
+# The app reads drawings, so a temperature is fitted on drawn characters unless told otherwise.
+TEMPERATURE_FIT_ON = "unipen"
+# Calibrated confidence thresholds whose accuracy the card records: what a "not sure" rule would cost and buy.
+SELECTIVE_THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(14))  # 0.3 ... 0.95
+
+
+def cmd_temperature(args) -> int:
+    """``calibrate --temperature``: fit T on a validation split and write it into the model's card (a derived
+    model's own card: the T belongs to its corrected output, not to the weights it borrows)."""
+    from . import datasets as ds
+    from .calibration import temperature_section
+    from .evaluation import predict_probabilities
+    from .files import atomic_write
+    from .store import card_path, load_card, load_model, resolve_model_path
+
+    path = resolve_model_path(args.model)
+    card = load_card(path)
+    if card is None:
+        raise ValueError(f"{path}: no model card beside it; the temperature is written into the card")
+    fit = ds.load_dataset(args.fit_on or TEMPERATURE_FIT_ON, args.data_dir, args.unipen_dir)
+    model = load_model(path)
+    probs = predict_probabilities(model, fit.x_val)  # what callers get: after any prior correction
+    y = fit.labels_as_classes(fit.y_val)
+    held_out = predict_probabilities(model, fit.x_test), fit.labels_as_classes(fit.y_test)
+    # The command as it reproduces this section anywhere: data folders are this machine's, so left out.
+    command = shlex.join(["python", "-m", "emnist_core", "calibrate", "--model", str(args.model), "--temperature",
+                          "--fit-on", fit.name])
+    section = temperature_section(probs, y, fitted_on=f"{fit.name} validation", command=command,
+                                  thresholds=SELECTIVE_THRESHOLDS, held_out=held_out)
+    calibration = card.get("calibration") if isinstance(card.get("calibration"), dict) else {}
+    card["calibration"] = {**calibration, "temperature": section}  # beside the prior correction's fit, if any
+    atomic_write(card_path(path), lambda tmp: tmp.write_text(json.dumps(card, indent=1)))
+    before, after = section["before"], section["after"]
+    print(json.dumps({"model": str(path), "T": round(section["T"], 4), "fitted_on": section["fitted_on"],
+                      "n": section["n"], "nll": [round(before["nll"], 4), round(after["nll"], 4)],
+                      "ece": [round(before["ece"], 4), round(after["ece"], 4)],
+                      "held_out": {k: round(v, 4) if isinstance(v, float) else v
+                                   for k, v in section["held_out"].items()}}))
     return 0
 
 

@@ -70,6 +70,33 @@ def grid_figure(images, captions, columns: int = 10, title: str = "", colors=Non
     return fig
 
 
+def reliability_figure(calibration: dict, title: str = ""):
+    """Reliability diagram from a card's temperature section (``calibration.temperature``, or the whole
+    ``calibration`` holding it): accuracy against stated confidence per bin, before and after scaling by T.
+
+    A calibrated model's points lie on the diagonal: of the drawings it reads with 80% confidence, 80% are right.
+    """
+    section = calibration.get("temperature", calibration)
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
+    for key, style, words in (("before", "-o", "model's own"), ("after", "-s", f"scaled by T = {section['T']:.2f}")):
+        part = section[key]
+        bins = part["bins"]
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], style, ms=4,
+                label=f"{words} (ECE {part['ece']:.1%})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("top-1 confidence")
+    ax.set_ylabel("accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title or f"Reliability on {section.get('fitted_on', 'validation')} ({section.get('n', 0):,})",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
     """Write every figure of ``model`` (shipped name or path) as PNG; returns the paths.
 

@@ -19,12 +19,12 @@ MERGED_LOWERCASE = "cijklmopsuvwxyz"
 # Classes that handwriting makes hard to tell apart. The app uses these notes to explain a
 # prediction whose top guesses fall in one group.
 LOOKALIKE_GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("O", "0", "D", "Q"), "O, 0, D and Q are often confused: a round loop is drawn for all of them; "
-     "a 0 is usually narrower, a D has a straight left side, a Q a tail."),
+    (("O", "0", "D", "Q"), "The letter O, the digit 0 (zero), D and Q are often confused: a round loop is "
+     "drawn for all of them; a zero is usually narrower, a D has a straight left side, a Q a tail."),
     (("Z", "2"), "Z and 2 are often confused: a 2 has a curved top, a Z a straight one."),
     (("S", "5"), "S and 5 are often confused: a 5 has a flat top stroke and a corner."),
-    (("I", "1", "L", "T"), "I, 1, L and T are often confused: a single vertical stroke fits all of "
-     "them; serifs, a foot or a top bar tell them apart."),
+    (("I", "1", "L", "T"), "The letter I (i), the digit 1 (one), L and T are often confused: a single "
+     "vertical stroke fits all of them; serifs, a foot or a top bar tell them apart."),
     (("g", "9", "q"), "g, 9 and q are often confused: all are a loop with a descender; a g's tail "
      "curls left, a q's goes straight down."),
     (("B", "8"), "B and 8 are often confused: a B has a straight left side."),
@@ -38,6 +38,24 @@ LOOKALIKE_GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("r", "t"), "r and t are often confused when the t's cross bar is short."),
     (("A", "4"), "A and 4 are often confused when the A is drawn with an open top."),
 )
+
+# Class names that many screen fonts draw alike: O and 0 are one round glyph in most sans-serif fonts,
+# I and 1 one vertical bar (and l, which ByMerge files under L, too). Each gets a plain word, spelled so that
+# the word itself reads the same in any font ("letter i", dotted; "zero"). Every other class, including
+# look-alikes of handwriting only (2/Z, 5/S, 9/g/q ...), has a glyph no font confuses, and keeps its bare name:
+# those pairs are explained by LOOKALIKE_GROUPS' notes instead. "L" stays bare too: a capital L is unambiguous,
+# and no short word spells a lower-case l that a sans-serif font would not draw as an I.
+DISPLAY_NAMES = {
+    "0": "0 (zero)",
+    "O": "O (letter o)",  # ByMerge's O holds o too
+    "1": "1 (one)",
+    "I": "I (letter i)",  # ByMerge's I holds i too
+}
+
+
+def display_name(name: str) -> str:
+    """A class name as shown to people: "O (letter o)", "0 (zero)" for the look-alikes on screen, else ``name``."""
+    return DISPLAY_NAMES.get(name, name)
 
 
 @dataclass(frozen=True)

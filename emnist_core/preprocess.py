@@ -44,9 +44,20 @@ DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
 # Pillow modes whose arrays ink_map reads as they are; any other mode (P, CMYK, YCbCr ...) is
 # converted to RGBA first, since its channels are not grey/RGB/alpha.
 ARRAY_MODES = ("1", "L", "RGB", "RGBA", *DEEP_MODES)
+# A mark whose bounding box (at INK_THRESHOLD) has a long side under this share of the image's short side
+# is too small to be a character, however thin or thick: a tap of the app's brush is 2 * 14 / 400 = 0.07 of
+# the canvas, a tiny scribble 0.1-0.13. Drawn that small with the brush, characters are a blot: the shipped
+# pair reads UNIPEN characters drawn at 0.08-0.12 of the canvas right 5-9% of the time, at 0.15 20-25%,
+# at 0.30 80%. Real characters stay far above the limit: the smallest the sketchpad renderer draws
+# (CHAR_SIZE[0]) measure 0.30, EMNIST's 28x28 images at least 0.50, and none of 91,121 UNIPEN characters
+# (drawn at that size with the thinnest and the thickest pen) or 43,234 EMNIST test and validation images
+# is refused. On the long side only, so a short "1" or "-" (thin but long) is read.
+# Measured by `python tools/tiny_mark_check.py`.
+MIN_MARK_SIDE = 0.15
 
 
 FILLED_MESSAGE = "The canvas is all one dark colour: clear it and draw a character first."
+TOO_SMALL_MESSAGE = "That mark is too small to be a character: draw it bigger, across most of the canvas."
 
 
 class ImageInputError(ValueError):
@@ -57,6 +68,13 @@ class EmptyCanvasError(ImageInputError):
     """The image holds no ink: nothing to recognise."""
 
     def __init__(self, message: str = "The canvas is empty: draw a character first."):
+        super().__init__(message)
+
+
+class TooSmallError(ImageInputError):
+    """The ink is a dot or a scribble too small to be a character (``MIN_MARK_SIDE``): no guess is made."""
+
+    def __init__(self, message: str = TOO_SMALL_MESSAGE):
         super().__init__(message)
 
 
@@ -144,7 +162,8 @@ def _to_unit_float(a: np.ndarray) -> np.ndarray:
 def preprocess(image) -> np.ndarray:
     """A drawing or photo of one character -> upright uint8 (28, 28), white ink on black.
 
-    Raises ``EmptyCanvasError`` when there is no ink, ``ImageInputError`` for unreadable input.
+    Raises ``EmptyCanvasError`` when there is no ink, ``TooSmallError`` ("draw it bigger") for a mark too
+    small to be a character, ``ImageInputError`` for unreadable input.
     """
     threshold = round(INK_THRESHOLD * 255)
     ink = _ink_u8(image)
@@ -159,6 +178,8 @@ def preprocess(image) -> np.ndarray:
             raise EmptyCanvasError(FILLED_MESSAGE)
         raise EmptyCanvasError()
     cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    if max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 < MIN_MARK_SIDE * min(mask.shape):
+        raise TooSmallError()  # before any guess: a model would read a dot as something, with confidence
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return emnist_frame(crop)
 

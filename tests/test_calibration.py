@@ -1,6 +1,8 @@
-"""Class-prior correction: a layer that survives saving in safe mode and favours rare classes."""
+"""Class-prior correction: a layer that survives saving in safe mode and favours rare classes. Temperature
+scaling: a fit that finds a known miscalibration, and the CLI that writes it into a model's card."""
 
 import numpy as np
+import pytest
 
 from conftest import NUM_CLASSES
 from emnist_core.calibration import corrected, fit_tau, training_log_prior, with_prior_correction
@@ -66,3 +68,146 @@ def test_derived_model_reuses_weights_and_matches_a_full_copy(tmp_path):
         (tmp_path / "base-prior.card.json").write_text(json.dumps(card))
         with pytest.raises(ModelFileError, match=message):
             load_model(path)
+
+
+# ---------------------------------------------------------------- temperature scaling
+
+def overconfident(n=20_000, classes=5, temperature=2.0, seed=0):
+    """Labels drawn from softmax(z), and a model that reports softmax(z * T): over-confident by exactly T."""
+    from emnist_core.calibration import apply_temperature
+
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 1.5, (n, classes))
+    truth = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    y = (rng.random(n)[:, None] > truth.cumsum(1)).sum(1)
+    return apply_temperature(truth, 1 / temperature), y
+
+
+def test_apply_temperature_is_the_identity_at_one_and_keeps_the_order():
+    from emnist_core.calibration import apply_temperature
+
+    probs = np.random.default_rng(3).dirichlet(np.ones(NUM_CLASSES), 50)
+    assert np.array_equal(apply_temperature(probs, 1.0), probs)  # float64: a trip through log and exp would show
+    probs = probs.astype(np.float32)  # what the models give
+    assert np.array_equal(apply_temperature(probs, 1.0), probs)
+    for t in (0.5, 2.0):
+        scaled = apply_temperature(probs, t)
+        assert scaled.dtype == probs.dtype and scaled.shape == probs.shape
+        np.testing.assert_allclose(scaled.sum(1), 1, atol=1e-5)
+        assert (scaled.argmax(1) == probs.argmax(1)).all()
+        # T > 1 softens the top probability, T < 1 sharpens it.
+        assert ((scaled.max(1) < probs.max(1)) if t > 1 else (scaled.max(1) > probs.max(1))).all()
+    np.testing.assert_allclose(apply_temperature(probs[0], 2.0), apply_temperature(probs, 2.0)[0], rtol=1e-6)
+
+
+def test_fit_temperature_recovers_a_known_overconfidence_and_lowers_nll_and_ece():
+    from emnist_core.calibration import apply_temperature, fit_temperature, nll, reliability
+
+    probs, y = overconfident(temperature=2.0)
+    t = fit_temperature(probs, y)
+    assert t == pytest.approx(2.0, rel=0.05)
+    before, after = reliability(probs, y), reliability(apply_temperature(probs, t), y)
+    assert after["nll"] < before["nll"] and after["nll"] == pytest.approx(nll(apply_temperature(probs, t), y))
+    assert after["ece"] < before["ece"] / 3
+    # An under-confident model gets T < 1.
+    soft, y_soft = overconfident(temperature=0.5, seed=1)
+    assert fit_temperature(soft, y_soft) == pytest.approx(0.5, rel=0.05)
+
+
+def test_reliability_bins_are_sklearns_and_count_every_image():
+    from sklearn.calibration import calibration_curve
+
+    from emnist_core.calibration import reliability
+
+    probs, y = overconfident(n=3000)
+    result = reliability(probs, y)
+    correct = probs.argmax(1) == y
+    accuracy, confidence = calibration_curve(correct, probs.max(1), n_bins=10)
+    assert [b["accuracy"] for b in result["bins"]] == pytest.approx(accuracy)
+    assert [b["confidence"] for b in result["bins"]] == pytest.approx(confidence)
+    assert sum(b["count"] for b in result["bins"]) == len(y)
+    gaps = sum(b["count"] * abs(b["accuracy"] - b["confidence"]) for b in result["bins"]) / len(y)
+    assert result["ece"] == pytest.approx(gaps) and result["accuracy"] == pytest.approx(correct.mean())
+
+
+def test_card_temperature_defaults_to_no_change():
+    from emnist_core.calibration import card_temperature
+
+    assert card_temperature({"calibration": {"tau": 0.5, "temperature": {"T": 0.8}}}) == 0.8
+    for card in (None, {}, {"calibration": {"tau": 0.5}}, {"calibration": {"temperature": {"T": "x"}}},
+                 {"calibration": {"temperature": {"T": -1}}}, {"calibration": None}):
+        assert card_temperature(card) == 1.0, card
+
+
+def test_calibrate_temperature_writes_the_section_into_the_models_own_card(tmp_path, capsys):
+    """``calibrate --temperature`` on a tiny MNIST-format set: into a full model's card, and into a derived one's."""
+    import json
+
+    from conftest import l_shapes, write_idx_pair
+    from emnist_core import cli
+    from emnist_core.store import card_path, load_card, save_model
+
+    data = tmp_path / "data"
+    images = np.concatenate([l_shapes(60, seed=s) for s in range(2)])
+    labels = np.arange(len(images)) % 10
+    for part in ("train", "test"):
+        write_idx_pair(data, "mnist", part, images, labels)
+    model = build_model("seed-mlp")
+    base = save_model(model, tmp_path / "m.keras", {"name": "m", "command": "train it", "calibration": {"tau": 0.5}})
+    log_prior = np.log(np.full(NUM_CLASSES, 1 / NUM_CLASSES))
+    derived = save_model(None, tmp_path / "m-prior.keras", {"name": "m-prior", "derived_from": {
+        "weights": "m.keras", "prior_correction": {"tau": 0.3, "log_prior": log_prior.tolist()}}})
+    for path in (base, derived):
+        before = load_card(path)
+        assert cli.main(["calibrate", "--model", str(path), "--temperature", "--fit-on", "mnist",
+                         "--data-dir", str(data)]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        card = load_card(path)
+        section = card["calibration"]["temperature"]
+        assert printed["T"] == pytest.approx(section["T"], abs=1e-4) and section["T"] > 0
+        assert section["fitted_on"] == "mnist validation" and section["n"] == sum(b["count"] for b in
+                                                                                    section["after"]["bins"])
+        assert section["after"]["nll"] <= section["before"]["nll"] + 1e-9
+        assert "calibrate --model" in section["command"] and "--temperature" in section["command"]
+        assert section["selective"][0]["threshold"] == 0.3
+        assert section["held_out"]["n"] > 0 and {"nll_before", "nll_after", "ece_before", "ece_after"} \
+            <= section["held_out"].keys()
+        # Everything else in the card stays as it was (the prior correction's fit included).
+        assert {k: v for k, v in card.items() if k != "calibration"} == {k: v for k, v in before.items()
+                                                                         if k != "calibration"}
+        assert {k: v for k, v in card["calibration"].items() if k != "temperature"} == before.get("calibration", {})
+    assert "temperature" in load_card(derived)["calibration"] and card_path(derived).name == "m-prior.card.json"
+    assert not (tmp_path / "m-prior.keras").exists()  # still a card over m.keras' weights
+
+
+def test_reliability_figure_draws_both_curves_from_a_card_section():
+    import matplotlib.pyplot as plt
+
+    from emnist_core.calibration import temperature_section
+    from emnist_core.figures import reliability_figure
+
+    probs, y = overconfident(n=2000)
+    section = temperature_section(probs, y, fitted_on="made-up validation")
+    for given in (section, {"tau": 0.5, "temperature": section}):  # the section, or the card's whole calibration
+        fig = reliability_figure(given, "")
+        (ax,) = fig.axes
+        diagonal, before, after = ax.get_lines()
+        assert list(before.get_xdata()) == [b["confidence"] for b in section["before"]["bins"]]
+        assert list(after.get_ydata()) == [b["accuracy"] for b in section["after"]["bins"]]
+        assert f"T = {section['T']:.2f}" in after.get_label() and "made-up validation" in ax.get_title()
+        plt.close(fig)
+
+
+def test_the_live_models_cards_carry_a_temperature_fitted_on_drawn_characters():
+    from emnist_core.calibration import card_temperature
+    from emnist_core.store import ALIASES, load_card, resolve_model_path
+
+    for alias in ALIASES:
+        card = load_card(resolve_model_path(alias))
+        section = card["calibration"]["temperature"]
+        assert section["fitted_on"] == "unipen validation" and section["n"] > 5_000, alias
+        assert card_temperature(card) == section["T"] != 1.0
+        assert section["after"]["nll"] < section["before"]["nll"] and section["after"]["ece"] < section["before"]["ece"]
+        held_out = section["held_out"]  # the drawn test split, which the fit never saw
+        assert held_out["ece_after"] < held_out["ece_before"] and held_out["nll_after"] < held_out["nll_before"]
+        assert "unipen" in card["calibration"]["fitted_on"]  # the prior correction's own fit is still there

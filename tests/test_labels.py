@@ -48,3 +48,25 @@ def test_unknown_names_say_what_to_do():
         label_map("bymerge").index_of("?")
     with pytest.raises(ValueError, match="unknown EMNIST split"):
         label_map("kanji")
+
+
+# Characters that many screen fonts draw with one glyph: a name must still read apart with them merged.
+SAME_GLYPH = str.maketrans({"0": "O", "o": "O", "1": "I", "l": "I", "|": "I"})
+
+
+@pytest.mark.parametrize("group", [("O", "0"), ("I", "1", "L")])
+def test_lookalike_names_read_apart_in_any_font(group):
+    from emnist_core.labels import display_name
+
+    shown = [display_name(name) for name in group]
+    assert len({text.translate(SAME_GLYPH) for text in shown}) == len(group), shown
+    assert display_name("O") == "O (letter o)" and display_name("0") == "0 (zero)"
+
+
+def test_other_names_are_shown_as_they_are():
+    from emnist_core.labels import DISPLAY_NAMES, display_name
+
+    names = label_map("bymerge").names
+    assert set(DISPLAY_NAMES) <= set(names)
+    assert [display_name(n) for n in names if n not in DISPLAY_NAMES] == [n for n in names if n not in DISPLAY_NAMES]
+    assert display_name("7") == "7" and display_name("not a class") == "not a class"

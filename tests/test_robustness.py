@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw, ImageFile
 
 from conftest import png_bomb
 from emnist_core import cli, preprocess as pp
-from emnist_core.preprocess import MAX_IMAGE_PIXELS, EmptyCanvasError, ImageInputError, ink_map, load_image, preprocess
+from emnist_core.preprocess import (MAX_IMAGE_PIXELS, EmptyCanvasError, ImageInputError, TooSmallError, ink_map,
+                                    load_image, preprocess)
 
 DTYPES = (np.uint8, np.uint16, np.int32, np.float32, np.float64, np.bool_)
 MAX_MESSAGE = 120  # characters, not counting a file path: one line a person reads
@@ -84,14 +85,17 @@ def test_ink_map_is_finite_and_in_unit_range_or_a_clear_error(a):
 @given(long_side=st.integers(5, 9000), short_side=st.integers(5, 40), tall=st.booleans(),
        dark_on_light=st.booleans(), data=st.data())
 def test_long_thin_canvases_keep_their_ink(long_side, short_side, tall, dark_on_light, data):
-    """Up to 9000 pixels a side (past MAX_INPUT_SIDE, so shrunk first): a 3-pixel-thick mark is still found."""
+    """Up to 9000 pixels a side (past MAX_INPUT_SIDE, so shrunk first): a 3-pixel-thick mark is still found.
+
+    Found means read, or refused as too small to be a character (a speck on a wide strip), which only a
+    mark that was found can be; lost would be "the canvas is empty"."""
     h, w = (long_side, short_side) if tall else (short_side, long_side)
     canvas = np.full((h, w), 255 if dark_on_light else 0, np.uint8)
     top, left = data.draw(st.integers(1, h - 4)), data.draw(st.integers(1, w - 4))
     bottom, right = data.draw(st.integers(top + 3, h - 1)), data.draw(st.integers(left + 3, w - 1))
     canvas[top:bottom, left:right] = 0 if dark_on_light else 255
     x = _frame_or_clear_error(canvas)
-    assert isinstance(x, np.ndarray), f"ink lost: {x}"
+    assert isinstance(x, (np.ndarray, TooSmallError)), f"ink lost: {x}"
 
 
 def _glyph(size=120) -> np.ndarray:
@@ -144,8 +148,10 @@ def test_other_readable_forms_give_a_frame(image):
     assert isinstance(_frame_or_clear_error(image), np.ndarray)
 
 
-def test_a_single_dot_becomes_a_centred_blob():
-    x = preprocess(_dot())
+def test_a_single_dot_is_too_small_but_a_close_crop_of_one_is_a_centred_blob():
+    with pytest.raises(TooSmallError, match="draw it bigger"):  # a pixel on a 200x200 canvas: no character
+        preprocess(_dot())
+    x = preprocess(_dot()[98:103, 98:103])  # the same dot, a fifth of a 5x5 image
     assert x[14, 14] == 255 and x[0].max() == 0 and x[:, 0].max() == 0
 
 
