@@ -76,6 +76,11 @@ SHOW_GALLERY_JS = "() => document.querySelector('#mistakes-note')?.scrollIntoVie
 CSS = f"""
 #preview img, #preview .empty {{ width: min({PREVIEW_PX}px, 100%); aspect-ratio: 1; height: auto;
   image-rendering: pixelated; background: #000; border-radius: 4px; display: block; }}
+#preview > label[data-testid="block-label"] {{ position: static;
+  margin: -10px 0 var(--spacing-lg) -12px; }}
+#preview > .html-container.label-padding {{ padding-top: 0; }}
+@media (max-width: 640px) {{ #preview, #verdict {{ min-width: 100% !important; }} }}
+@media (max-width: 640px) {{ #matrix {{ overflow-x: auto; }} #matrix img {{ min-width: 640px; max-width: none; }} }}
 """
 # For every launch (`python app.py`, the tests and the benches); Gradio 6 takes the page's CSS here.
 LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD, "css": CSS}
@@ -138,36 +143,76 @@ def live_model(lab, slot):
 
 # ---------------------------------------------------------------- Draw
 
-def read(lab, image):
-    """An image (an array, or an uploaded file) -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict)."""
+def look(lab, image):
+    """An image (an array, or an uploaded file) -> (the 28x28 the models see, {slot: top-5}), or (None, message)."""
     if image is None:
-        return None, None, preview_html(None), EMPTY_MESSAGE
+        return None, EMPTY_MESSAGE
     if is_file(image):  # refused if empty, damaged, too big ... before any pixel is decoded
         try:
             image = load_image(image["path"], upload=True)
         except ImageInputError as exc:
             raise refuse(str(exc)) from None
     try:
-        x28, tops = lab.predictor.predict_drawing(image, TOP_K)
+        return lab.predictor.predict_drawing(image, TOP_K)
     except ImageInputError as exc:  # includes EmptyCanvasError and TooSmallError, with their own messages
-        return None, None, preview_html(None), str(exc)
-    mlp, cnn = (dict(tops[slot]) if slot in tops else None for slot in SLOTS)  # a slot may have no model
+        return None, str(exc)
+
+
+def read(lab, image, shown=str):
+    """An image (an array, or an uploaded file) -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict).
+    ``shown`` names the classes in the top-5s: the page's own events say "0 (zero)" and "O (letter o)"; programs
+    get the plain class names they always got."""
+    x28, tops = look(lab, image)
+    if x28 is None:
+        return None, None, preview_html(None), tops
+    # a slot may have no model
+    mlp, cnn = ({shown(name): p for name, p in tops[slot]} if slot in tops else None for slot in SLOTS)
     return mlp, cnn, preview_html(x28), verdict(tops)
 
 
-def predict(lab, sketch):
-    """The sketchpad's value (as the page sends it: {"composite": image, ...}) -> what the Draw tab shows."""
+def why(lab, image):
+    """An image -> [(overlay, caption)] per slot: where each live model found its answer, in a picture and words."""
+    x28, _ = look(lab, image)
+    found = {} if x28 is None else lab.explain(x28)
+    return [(found[s].overlay, f"{SLOTS[s]}: {found[s].caption}") if s in found else
+            (None, f"Why the {SLOTS[s]} reads it") for s in SLOTS]
+
+
+def draw(lab, sketch):
+    """The page's sketchpad, on every stroke: what /predict says, and why (/explain)."""
+    image = sketch_image(sketch)
+    return *read(lab, image, labels.display_name), *(gr.update(value=overlay, label=text) for overlay, text in why(lab, image))
+
+
+def sketch_image(sketch):
+    """The sketchpad's value as the page sends it ({"composite": image, ...}) -> the image to read."""
     if isinstance(sketch, dict) and not is_file(sketch):
         layers = [layer for layer in sketch.get("layers") or [] if layer is not None]
-        sketch = next((x for x in (sketch.get("composite"), *layers, sketch.get("background")) if x is not None), None)
-    return read(lab, sketch)
+        return next((x for x in (sketch.get("composite"), *layers, sketch.get("background")) if x is not None), None)
+    return sketch
+
+
+def predict(lab, sketch):
+    """The sketchpad's value -> what the Draw tab shows (/predict's four outputs)."""
+    return read(lab, sketch_image(sketch))
 
 
 def predict_photo(lab, image):
-    """A photo as the page sends it (an uploaded file) -> what the Draw tab shows."""
+    """A photo (an uploaded file) -> what the Draw tab shows."""
     if image is None:
         return None, None, preview_html(None), PHOTO_MESSAGE
     return read(lab, image)
+
+
+def show_photo(lab, image):
+    """The page's photo box -> the Draw tab's outputs and the box itself: a refused file is taken out of the box
+    (no broken-image icon) and its message stays in the verdict."""
+    if image is None:  # removed, or taken out after a refusal: keep the message that says why
+        return None, None, preview_html(None), gr.update(), gr.update()
+    try:
+        return *read(lab, image, labels.display_name), gr.update()
+    except gr.Error as refused:
+        return None, None, preview_html(None), refused.message, None
 
 
 def as_api(outputs, values):
@@ -235,7 +280,7 @@ def confusions(lab, slot, test_set=DATASET):
                f"accuracy **{report['accuracy']:.1%}**, mean per-class accuracy {report['mean_recall']:.1%}.")
     if report.get("sections"):
         summary += " By section: " + ", ".join(f"{k} {v:.1%}" for k, v in report["sections"].items()) + "."
-    pairs = [(f"{p['true']} -> {p['predicted']}: {p['count']}", f"{p['true']} -> {p['predicted']}")
+    pairs = [(f"{pair_words(p['true'], p['predicted'])}: {p['count']}", f"{p['true']} -> {p['predicted']}")
              for p in report["confused_pairs"][:PAIRS_SHOWN]]
     return (summary, heatmap(lab, str(live.path), test_set), gr.update(choices=pairs, value=None),
             per_class_table(report), data_note(lab, test_set))
@@ -252,6 +297,11 @@ def per_class_table(report) -> pd.DataFrame:
     rows = [(name, s["recall"], s["precision"], s["f1"], s["support"]) for name, s in report["per_class"].items()]
     table = pd.DataFrame(rows, columns=["class", "accuracy", "precision", "F1", "test images"])
     return table.sort_values("accuracy").round(3)
+
+
+def pair_words(true_name, pred_name) -> str:
+    """"O (letter o) -> 0 (zero)": a confused pair with look-alike classes named in words."""
+    return f"{labels.display_name(true_name)} -> {labels.display_name(pred_name)}"
 
 
 def data_note(lab, test_set=DATASET) -> str:
@@ -276,12 +326,14 @@ def gallery(lab, slot, true_class, predicted_class, test_set=DATASET):
         return [], str(exc)
     what = "drawn test characters" if test_set == "unipen" else "test images"
     if not hits:
-        return [], f"The {live.title} never read one of the {what} **{true_name}** as **{pred_name}**."
-    text = f"{len(hits)} {what} of **{true_name}** read as **{pred_name}** by the {live.title}"
+        return [], (f"The {live.title} never read one of the {what} **{labels.display_name(true_name)}** as "
+                    f"**{labels.display_name(pred_name)}**.")
+    text = (f"{len(hits)} {what} of **{labels.display_name(true_name)}** read as "
+            f"**{labels.display_name(pred_name)}** by the {live.title}")
     x_test, message = lab.test_images(test_set)
     if x_test is None:
         return [], f"{text}. {message}"
-    images = [(enlarge(x_test[i]), f"{true_name} -> {pred_name} ({conf:.0%})") for i, conf in hits[:GALLERY_MAX]]
+    images = [(enlarge(x_test[i]), f"{pair_words(true_name, pred_name)} ({conf:.0%})") for i, conf in hits[:GALLERY_MAX]]
     shown = f"; the {len(images)} it was surest about" if len(hits) > len(images) else ""
     return images, f"{text}{shown}."
 
@@ -470,6 +522,18 @@ def model_cards(lab):
     return [value for slot in SLOTS for value in model_card(lab, slot)]
 
 
+def reliability_plots(lab):
+    """Each live model's reliability diagram (stated confidence against accuracy), when its card has one."""
+    return [reliability_plot(lab, str(lab.live[slot].path)) if slot in lab.live else None for slot in SLOTS]
+
+
+@lru_cache(maxsize=8)
+def reliability_plot(lab, path: str):
+    live = next(m for m in lab.live.values() if str(m.path) == path)
+    scaling = ((live.card or {}).get("calibration") or {}).get("temperature")
+    return figures.closed(figures.reliability_figure(scaling, f"{live.name}: how sure vs how right")) if scaling else None
+
+
 # ---------------------------------------------------------------- layout
 
 def load_note(lab) -> str:
@@ -510,6 +574,10 @@ def build_demo(lab: Lab) -> gr.Blocks:
                         with gr.Row():
                             label_boxes = [gr.Label(label=title, num_top_classes=TOP_K, min_width=150,
                                                     elem_id=f"{slot}-label") for slot, title in SLOTS.items()]
+                        with gr.Row():
+                            why_boxes = [gr.Image(label=f"Why the {title} reads it", interactive=False, height=200,
+                                                  format="png", buttons=[], elem_id=f"{slot}-why", min_width=150)
+                                         for slot, title in SLOTS.items()]
                         with gr.Row(equal_height=False):
                             preview = gr.HTML(preview_html(None), label="What the models see (28x28)",
                                               show_label=True, container=True, padding=True, elem_id="preview",
@@ -527,7 +595,8 @@ def build_demo(lab: Lab) -> gr.Blocks:
                 data_box = gr.Markdown()
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
-                        matrix = gr.Plot(label="Confusion matrix")
+                        # 47 x 47 cells: on a phone the figure keeps a readable width and scrolls sideways.
+                        matrix = gr.Plot(label="Confusion matrix", elem_id="matrix")
                     with gr.Column(scale=2):
                         pair_pick = gr.Radio([], label="Most confused pairs (true -> predicted: count)",
                                              info="Choose one to see its test images")
@@ -539,7 +608,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
                                                     allow_custom_value=True)
                         show_button = gr.Button("Show these mistakes", variant="primary")
                         with gr.Row():
-                            shortcut_buttons = [gr.Button(f"{t} -> {p}", size="sm", min_width=60)
+                            shortcut_buttons = [gr.Button(pair_words(t, p), size="sm", min_width=60)
                                                 for t, p in SHORTCUTS]
                 gallery_note = gr.Markdown(elem_id="mistakes-note")
                 mistakes = gr.Gallery(label="Test images of this mistake", columns=8, height=420,
@@ -571,20 +640,22 @@ def build_demo(lab: Lab) -> gr.Blocks:
                     restore_button = gr.Button("Restore shipped models", interactive=not TRAINING_DISABLED)
                 live_status = gr.Markdown()
             with gr.Tab("Models", id="models") as models_tab:
-                card_outputs = []
+                card_outputs, reliability_outputs = [], []
                 with gr.Row(equal_height=False):
                     for slot in SLOTS:
                         with gr.Column():
                             card_outputs += [gr.Markdown(), gr.Plot(label="Training curves"),
                                              gr.Code(label="Architecture", language=None, interactive=False,
                                                      show_line_numbers=False)]
+                            reliability_outputs.append(gr.Plot(label="Reliability: stated confidence vs accuracy"))
 
         # Draw: the page's own events (private) predict on every stroke, last stroke wins; programs call the
         # gr.api endpoints below, which take the payload as sent and say what to send instead of a bare "Error".
         draw_outputs = [*label_boxes, preview, verdict_box]
-        sketchpad.change(bind(predict, lab), sketchpad, draw_outputs, api_name="draw", api_visibility="private",
+        sketchpad.change(bind(draw, lab), sketchpad, [*draw_outputs, *why_boxes], api_name="draw",
+                         api_visibility="private",
                          trigger_mode="always_last", show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
-        photo.change(bind(predict_photo, lab), photo, draw_outputs, api_name="draw_photo", api_visibility="private",
+        photo.change(bind(show_photo, lab), photo, [*draw_outputs, photo], api_name="draw_photo", api_visibility="private",
                      preprocess=False, show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY)
 
         def predict_api(sketch: dict | None = None) -> tuple[dict | None, dict | None, str, str]:
@@ -599,7 +670,16 @@ def build_demo(lab: Lab) -> gr.Blocks:
                 raise refuse(PHOTO_MESSAGE if isinstance(photo, dict) else PHOTO_TAKES)
             return as_api(draw_outputs, predict_photo(lab, photo))
 
+        def explain_api(sketch: dict | None = None) -> tuple[dict | None, dict | None, str]:
+            """Sketchpad value {"composite": image file} -> (MLP overlay, CNN overlay, captions): the 28x28 the
+            models see, with heat where hiding the ink lowers each model's answer most, and one line per model."""
+            if sketch is not None and not isinstance(sketch, dict):
+                raise refuse(SKETCH_TAKES.replace("/predict", "/explain"))
+            found = why(lab, sketch_part(sketch))
+            return *as_api(why_boxes, [overlay for overlay, _ in found]), "\n".join(text for _, text in found)
+
         gr.api(predict_api, api_name="predict", concurrency_limit=PREDICT_CONCURRENCY)
+        gr.api(explain_api, api_name="explain", concurrency_limit=PREDICT_CONCURRENCY)
         gr.api(predict_photo_api, api_name="predict_photo", concurrency_limit=PREDICT_CONCURRENCY)
 
         # Confusions
@@ -619,9 +699,12 @@ def build_demo(lab: Lab) -> gr.Blocks:
                         [true_pick, pred_pick, *gallery_outputs], api_name="gallery_pair",
                         preprocess=False).then(None, js=SHOW_GALLERY_JS)
         for button, (t, p) in zip(shortcut_buttons, SHORTCUTS):
+            # The chosen pair is also marked in the ranked list (when it is there) and the gallery scrolled to.
             button.click(lambda slot, test_set, t=t, p=p: (t, p, *gallery(lab, slot, t, p, test_set)),
                          [model_pick, test_pick], [true_pick, pred_pick, *gallery_outputs],
-                         api_name=f"gallery_{t}_{p}", preprocess=False).then(None, js=SHOW_GALLERY_JS)
+                         api_name=f"gallery_{t}_{p}", preprocess=False).then(
+                lambda t=t, p=p: f"{t} -> {p}", None, pair_pick, api_visibility="private", queue=False).then(
+                None, js=SHOW_GALLERY_JS)
 
         # Retrain
         arch.input(architecture_defaults, arch, [epochs, batch_size, learning_rate], api_name="architecture_defaults")
@@ -641,6 +724,8 @@ def build_demo(lab: Lab) -> gr.Blocks:
 
         # Models
         models_tab.select(bind(model_cards, lab), None, card_outputs, api_name="model_cards")
+        models_tab.select(bind(reliability_plots, lab), None, reliability_outputs, api_name="reliability",
+                          api_visibility="private")
 
         # On page load: pick the brush, name the live models, say what data there is.
         demo.load(None, js=SELECT_BRUSH_JS)

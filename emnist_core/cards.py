@@ -42,6 +42,13 @@ def card_markdown(title: str, path: Path, card: dict | None, report: dict | None
         lines.append(f"- **Drawn characters:** top-1 {drawn['accuracy']:.1%}"
                      + (f", top-3 {drawn['top3']:.1%}" if drawn.get("top3") is not None else "")
                      + f" on {drawn.get('n', 0):,} characters by writers it never saw")
+    scaling = (known.get("calibration") or {}).get("temperature") or {}
+    if scaling.get("T") is not None:
+        held = scaling.get("held_out") or {}
+        check = (f"; on {held['n']:,} drawn test characters the calibration error went from {held['ece_before']:.1%} "
+                 f"to {held['ece_after']:.1%}" if held.get("ece_before") is not None else "")
+        lines.append(f"- **Confidence calibrated:** temperature {scaling['T']:.2f}, fitted on {scaling.get('n', 0):,} "
+                     f"{scaling.get('fitted_on', '?')} images{check} (figure below: 80% should mean right 8 times in 10)")
     hp = known.get("hyperparameters", {})
     if hp:
         lines.append("- **Training:** " + ", ".join(f"{k} {v}" for k, v in hp.items()

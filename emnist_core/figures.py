@@ -12,7 +12,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display here, on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
+
+
+def closed(fig):
+    """``fig``, closed in pyplot: the app hands it to Gradio, which renders it; pyplot need not keep it open."""
+    plt.close(fig)
+    return fig
 
 
 def curves_figure(history: dict, title: str = ""):
@@ -26,6 +33,10 @@ def curves_figure(history: dict, title: str = ""):
                         label="validation" if key.startswith("val_") else "training")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
+        # Epochs are whole: no 1.25, 1.50 ticks, even for a run of one or two.
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        epochs = max(len(history.get(metric) or []), 1)
+        ax.set_xlim(0.5, epochs + 0.5)  # one epoch is a point in the middle, not on a 0.96-1.04 axis
         ax.grid(alpha=0.3)
         ax.legend()
     if title:

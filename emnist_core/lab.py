@@ -21,13 +21,13 @@ from datetime import datetime
 from pathlib import Path
 
 from . import datasets, explain, predictor, serving, store
+from .temperature import card_temperature
 from .cards import format_seconds
-from .registry import REGISTRY
+from .registry import REGISTRY, SLOTS  # noqa: F401  SLOTS: the lab serves one live model of each kind
 from .train_config import SAVING
 
 DRAWN_WAIT_SECONDS = 5
 SETTLE_BATCHES = 5  # a training job's time estimate starts after this many batches  # a request for the drawn characters waits this long for them to load
-SLOTS = {"mlp": "MLP", "cnn": "CNN"}  # the lab always serves one live model of each kind, side by side
 DATASET = "pool47"  # the shipped reports index this dataset's test images
 DATA_HELP = (
     "Put the official EMNIST gzip files (`emnist-bymerge-test-*` and `emnist-byclass-test-*`, from NIST's "
@@ -83,6 +83,12 @@ def load_live(slot: str, name_or_path, model=None) -> LiveModel:
     return live
 
 
+def serve(live: dict) -> predictor.Predictor:
+    """One Predictor for a pair of live models, each calibrated with the temperature in its card."""
+    return predictor.Predictor({s: m.model for s, m in live.items()},
+                               temperatures={s: card_temperature(m.card) for s, m in live.items()})
+
+
 def shipped_candidates(slot: str) -> list[str]:
     """A slot's shipped models, preferred first: its alias, then the registry's other models of that kind."""
     return list(dict.fromkeys([store.ALIASES[slot], *(n for n, s in REGISTRY.items() if s.kind == slot)]))
@@ -132,7 +138,7 @@ class Lab:
         self.assets_dir = Path(assets_dir)
         self.shipped, self.load_problems = load_shipped(self.assets_dir)
         self.live = dict(self.shipped)
-        self.predictor = predictor.Predictor({slot: m.model for slot, m in self.live.items()})
+        self.predictor = serve(self.live)
         self.shipped_predictor = self.predictor  # restoring the shipped pair reuses it: nothing to rebuild
         self.serve_lock = threading.Lock()  # one change of the live pair at a time, so none is lost
         self.dataset = None
@@ -201,7 +207,7 @@ class Lab:
         with self.serve_lock:
             pair = {**self.live, slot: live}
             try:
-                new = predictor.Predictor({s: m.model for s, m in pair.items()})
+                new = serve(pair)
             except store.ModelFileError as exc:
                 raise store.ModelFileError(f"{path}: {exc}") from None
             self._swap(pair, new)

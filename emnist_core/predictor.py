@@ -18,6 +18,7 @@ from . import store
 from .labels import LabelMap, label_map
 from .preprocess import SIDE, preprocess
 from .serving import LiteModel
+from .temperature import apply_temperature, card_temperature
 
 # Checked fast calls by model: (id(model), classes) -> (weak reference to the model, numpy-returning call).
 _TRACED: dict = {}
@@ -26,9 +27,12 @@ _TRACED: dict = {}
 class Predictor:
     """Several models side by side: ``predict`` gives each one's probabilities for 28x28 images."""
 
-    def __init__(self, models: dict, labels: LabelMap | None = None):
+    def __init__(self, models: dict, labels: LabelMap | None = None, temperatures: dict | None = None):
+        """``temperatures``: {model name: T} from each model's card (``temperature.card_temperature``), so that
+        the probabilities it gives are calibrated; a model without one keeps its own (T = 1)."""
         self.labels = labels or label_map("bymerge")
         self.models = dict(models)
+        self.temperatures = {name: float((temperatures or {}).get(name, 1.0)) for name in self.models}
         self._fns = {name: self._checked_fn(name, model) for name, model in self.models.items()}
 
     def _checked_fn(self, name, model):
@@ -40,7 +44,7 @@ class Predictor:
         if cached is not None and cached[0]() is model:
             return cached[1]
         # The traced graph holds the weights; a weak reference to the model lets the cache entry go with it.
-        ref = weakref.ref(model, lambda _, key=key: _TRACED.pop(key, None))
+        ref = weakref.ref(model, lambda _, key=key, cache=_TRACED: cache.pop(key, None))
         fn = _fast_call(model, ref)
         try:
             out = fn(np.zeros((1, SIDE, SIDE), np.float32))  # trace now, not on the first user's stroke
@@ -58,7 +62,10 @@ class Predictor:
 
     @classmethod
     def load(cls, names=("mlp", "cnn"), models_dir=None) -> "Predictor":
-        return cls({name: store.load_model(store.resolve_model_path(name, models_dir)) for name in names})
+        """Saved models by name or path, each calibrated with the temperature in its card."""
+        paths = {name: store.resolve_model_path(name, models_dir) for name in names}
+        return cls({name: store.load_model(path) for name, path in paths.items()},
+                   temperatures={name: card_temperature(store.load_card(path)) for name, path in paths.items()})
 
     def probabilities(self, images) -> dict[str, np.ndarray]:
         """``images``: uint8/float (N, 28, 28) or one (28, 28) -> {model name: (N, classes)}."""
@@ -67,7 +74,7 @@ class Predictor:
             x = x[None]
         if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
             raise ValueError(f"expected 28x28 images, got shape {x.shape}; use preprocess() first")
-        return {name: np.asarray(fn(x)) for name, fn in self._fns.items()}
+        return {name: apply_temperature(np.asarray(fn(x)), self.temperatures[name]) for name, fn in self._fns.items()}
 
     def top_k(self, images, k: int = 5) -> dict[str, list[list[tuple[str, float]]]]:
         """Best ``k`` (label, probability) per image per model, best first."""

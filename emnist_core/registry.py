@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The two kinds of model, each with the name people see: the app serves one of each side by side.
+SLOTS = {"mlp": "MLP", "cnn": "CNN"}
+
 # Every model takes upright uint8-range images of this shape and scales them to [0, 1] itself.
 INPUT_SHAPE = (28, 28)
 

@@ -17,7 +17,7 @@ Plain text and Markdown only: no Gradio, no model.
 from __future__ import annotations
 
 from .labels import display_name, lookalike_note
-from .lab import SLOTS
+from .registry import SLOTS
 
 # A calibrated top probability under this, from either model, makes the verdict "Not sure". Chosen on the
 # drawn characters' validation split (UNIPEN writers, 10,849 drawings) with the shipped pair and the T in

@@ -11,7 +11,10 @@ from PIL import Image, ImageDraw
 
 from conftest import STROKES, served, sketch, sketch_file
 from emnist_core.datasets import DataNotFoundError
+from emnist_core.labels import display_name
 from emnist_core.lab import load_data
+
+O_WORDS, ZERO_WORDS = display_name("O"), display_name("0")  # how the page names the letter and the digit
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -68,9 +71,9 @@ def test_o_0_gallery_shows_captioned_test_images(client, app_module, lab, with_d
     assert len(images) == min(expected, app_module.GALLERY_MAX) > 0
     for item in images:
         assert Path(item["image"]).exists()
-        assert item["caption"].startswith("O -> 0 (") and item["caption"].endswith("%)")
-    assert f"{expected} test images of **O** read as **0**" in note
-    confidences = [int(item["caption"].split("(")[1].rstrip("%)")) for item in images]
+        assert item["caption"].startswith(f"{O_WORDS} -> {ZERO_WORDS} (") and item["caption"].endswith("%)")
+    assert f"{expected} test images of **{O_WORDS}** read as **{ZERO_WORDS}**" in note
+    confidences = [int(item["caption"].rsplit("(", 1)[1].rstrip("%)")) for item in images]
     assert confidences == sorted(confidences, reverse=True)
 
 
@@ -105,7 +108,7 @@ def test_shortcut_and_pair_endpoints_fill_the_gallery(client, app_module, lab, w
     assert all(item["caption"].startswith("Z -> 2 (") for item in images)
     _, _, pairs, _, _ = client.predict("cnn", api_name="/confusions")  # the ranking a person chooses from
     top = lab.live["cnn"].report["confused_pairs"][0]
-    assert pairs["choices"][0] == [f"{top['true']} -> {top['predicted']}: {top['count']}",
+    assert pairs["choices"][0] == [f"{display_name(top['true'])} -> {display_name(top['predicted'])}: {top['count']}",
                                    f"{top['true']} -> {top['predicted']}"]
     true, pred, images, _ = client.predict("cnn", f"{top['true']} -> {top['predicted']}", api_name="/gallery_pair")
     assert (true, pred) == (top["true"], top["predicted"])

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from emnist_core.labels import display_name
+
 from conftest import served
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -88,6 +90,6 @@ def test_clear_says_empty_and_the_brush_stays_ready(page):
 def test_confusions_tab_shows_the_report(page, artifacts):
     page.get_by_role("tab", name="Confusions").click()
     page.get_by_text("test images: accuracy").wait_for()
-    page.get_by_role("button", name="O -> 0", exact=True).click()
+    page.get_by_role("button", name=f"{display_name('O')} -> {display_name('0')}", exact=True).click()
     page.get_by_text("read as").first.wait_for()  # images when the data is here, else where to get them
     screenshot(page, artifacts / "confusions-tab.png")

@@ -5,6 +5,7 @@ And ``app.py``'s side of the split: importing it starts nothing, ``python app.py
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -155,3 +156,31 @@ def test_a_model_is_traced_once_however_many_predictors_serve_it():
         predictor.Predictor({"x": untrained_model(outputs=10)})
     with pytest.raises(store.ModelFileError, match="not the 47 class"):  # a refused model is never cached
         predictor.Predictor({"x": untrained_model(outputs=10)})
+
+
+def test_the_lab_serves_probabilities_calibrated_with_each_cards_temperature(lab):
+    from emnist_core.temperature import apply_temperature, card_temperature
+
+    x = np.zeros((1, 28, 28), np.float32)
+    x[0, 6:22, 12:16] = 255  # a bar: any image will do
+    served = lab.predictor.probabilities(x)
+    for slot, live in lab.live.items():
+        temperature = card_temperature(live.card)
+        assert temperature != 1.0, f"the shipped {slot} card has no temperature"
+        raw = np.asarray(lab.predictor._fns[slot](x))
+        np.testing.assert_allclose(served[slot], apply_temperature(raw, temperature), rtol=1e-6)
+        assert not np.allclose(served[slot], raw)  # the temperature changed what is served
+
+
+def test_a_server_reads_drawings_without_loading_tensorflow(lab):
+    # ``lab`` exported the shipped models into its cache; a new server with that cache serves those exports.
+    cache = lab.live["mlp"].model.path.parent.parent  # CACHE/served/NAME-KEY.tflite
+    script = ("import sys, numpy as np, app; lab = app.Lab(data_loader=lambda: None); "
+              "x = np.full((400, 400), 255, np.uint8); x[100:300, 190:210] = 0; "
+              "print(app.predict(lab, {'composite': x})[3].startswith('**'), "
+              "sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    env = {**os.environ, "EMNIST_CACHE_DIR": str(cache)}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "[]"], proc.stdout
