@@ -162,7 +162,11 @@ def read(lab, image, shown=str):
     """An image (an array, or an uploaded file) -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict).
     ``shown`` names the classes in the top-5s: the page's own events say "0 (zero)" and "O (letter o)"; programs
     get the plain class names they always got."""
-    x28, tops = look(lab, image)
+    return answer(*look(lab, image), shown)
+
+
+def answer(x28, tops, shown=str):
+    """``look``'s result -> /predict's four outputs."""
     if x28 is None:
         return None, None, preview_html(None), tops
     # a slot may have no model
@@ -170,9 +174,8 @@ def read(lab, image, shown=str):
     return mlp, cnn, preview_html(x28), verdict(tops)
 
 
-def why(lab, image):
-    """An image -> [(overlay, caption)] per slot: where each live model found its answer, in a picture and words."""
-    x28, _ = look(lab, image)
+def why(lab, x28):
+    """The 28x28 the models see -> [(overlay, caption)] per slot: where each live model found its answer."""
     found = {} if x28 is None else lab.explain(x28)
     return [(found[s].overlay, f"{SLOTS[s]}: {found[s].caption}") if s in found else
             (None, f"Why the {SLOTS[s]} reads it") for s in SLOTS]
@@ -180,8 +183,9 @@ def why(lab, image):
 
 def draw(lab, sketch):
     """The page's sketchpad, on every stroke: what /predict says, and why (/explain)."""
-    image = sketch_image(sketch)
-    return *read(lab, image, labels.display_name), *(gr.update(value=overlay, label=text) for overlay, text in why(lab, image))
+    x28, tops = look(lab, sketch_image(sketch))
+    reasons = (gr.update(value=overlay, label=text) for overlay, text in why(lab, x28))
+    return *answer(x28, tops, labels.display_name), *reasons
 
 
 def sketch_image(sketch):
@@ -675,7 +679,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
             models see, with heat where hiding the ink lowers each model's answer most, and one line per model."""
             if sketch is not None and not isinstance(sketch, dict):
                 raise refuse(SKETCH_TAKES.replace("/predict", "/explain"))
-            found = why(lab, sketch_part(sketch))
+            found = why(lab, look(lab, sketch_part(sketch))[0])
             return *as_api(why_boxes, [overlay for overlay, _ in found]), "\n".join(text for _, text in found)
 
         gr.api(predict_api, api_name="predict", concurrency_limit=PREDICT_CONCURRENCY)

@@ -204,3 +204,21 @@ def test_choosing_an_architecture_offers_its_own_settings(client, app_module):
         epochs, batch_size, learning_rate = client.predict(name, api_name="/architecture_defaults")
         assert (epochs, batch_size, learning_rate) == (spec.hyperparameters["epochs"], spec.hyperparameters[
             "batch_size"], spec.hyperparameters["learning_rate"])
+
+
+def test_explain_gives_one_captioned_overlay_per_live_model(client, lab, tmp_path):
+    from emnist_core.explain import OVERLAY_PX
+
+    mlp, cnn, captions = client.predict(sketch(sketch_file(tmp_path, "7")), api_name="/explain")
+    for overlay in (mlp, cnn):
+        with Image.open(overlay) as image:
+            assert image.size == (OVERLAY_PX, OVERLAY_PX) and image.mode == "RGB"
+    lines = captions.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["MLP", "CNN"]
+    assert all(line.endswith("read 7") for line in lines), lines
+    assert len(lab.live) == 2
+
+
+def test_explain_without_a_drawing_gives_no_overlay(client):
+    mlp, cnn, captions = client.predict(None, api_name="/explain")
+    assert mlp is None and cnn is None and "Why the MLP reads it" in captions
