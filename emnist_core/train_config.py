@@ -29,6 +29,7 @@ class TrainConfig:
     subset: int | None = None  # train on a stratified sample of this many images
     seed: int = 0
     init: str | None = None  # start from this saved model's weights (a shipped name or a .keras path)
+    extra_csv: str | None = None  # also train on every image of this ByMerge EMNIST CSV (a corrections download)
 
     def resolved(self) -> "TrainConfig":
         """Fill unset hyperparameters from the architecture's defaults, and validate them."""
@@ -56,4 +57,6 @@ class TrainConfig:
             args += ["--subset", str(self.subset)]
         if self.init:
             args += ["--init", self.init]
+        if self.extra_csv:
+            args += ["--extra-csv", self.extra_csv]
         return shlex.join(args + ["--out", out])

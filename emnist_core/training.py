@@ -25,6 +25,7 @@ import numpy as np
 from . import datasets as ds
 from . import evaluation, store
 from .augment import augment_batch, batch_rng
+from .labels import label_map
 from .models import build_model, model_spec, summary_text
 from .train_config import EVALUATING, SAVING, TrainConfig, TrainingCancelled  # noqa: F401  re-exported
 
@@ -53,6 +54,15 @@ def _stratified_subset(x, y, size, seed):
     idx, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
     idx.sort()
     return x[idx], y[idx]
+
+
+def _with_extra(x_train, y_train, path, data: ds.Dataset):
+    """The training images plus every image of an EMNIST CSV with ByMerge labels (a corrections download)."""
+    if data.label_map.names != label_map("bymerge").names:
+        raise ValueError(f"--extra-csv holds ByMerge labels: train on a dataset of the 47 ByMerge classes "
+                         f"(pool47, unipen, pool47+unipen, bymerge, balanced), not {data.name}")
+    x, y = ds.load_files(path, split="bymerge")
+    return np.concatenate([x_train, x]), np.concatenate([y_train, np.asarray(y, y_train.dtype)])
 
 
 def _load_initial_weights(model, init: str) -> None:
@@ -145,6 +155,8 @@ def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
     x_train, y_train = _stratified_subset(data.x_train, data.labels_as_classes(data.y_train), cfg.subset, cfg.seed)
     val_size = None if cfg.subset is None else max(MIN_VALIDATION, len(y_train) // 8)
     x_val, y_val = _stratified_subset(data.x_val, data.labels_as_classes(data.y_val), val_size, cfg.seed)
+    if cfg.extra_csv:  # after the subset, so that every extra image is trained on
+        x_train, y_train = _with_extra(x_train, y_train, cfg.extra_csv, data)
 
     keras.utils.set_random_seed(cfg.seed)
     opts = model_spec(cfg.model).hyperparameters
@@ -244,7 +256,8 @@ def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, seconds, n_tr
         },
         "hyperparameters": {
             "epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-            "subset": cfg.subset, "seed": cfg.seed, "init": cfg.init, **_recipe(cfg.model),
+            "subset": cfg.subset, "seed": cfg.seed, "init": cfg.init, "extra_csv": cfg.extra_csv,
+            **_recipe(cfg.model),
         },
         "history": history,
         "test_metrics": {},  # filled in by train_and_save, from the reports it saves

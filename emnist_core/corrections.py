@@ -1,0 +1,334 @@
+"""Corrections: "it was ___", told by a person after a prediction, kept to score and fine-tune the models on.
+
+``CorrectionStore().add(x28, "Z", tops)`` keeps the preprocessed 28x28 image the models saw, the class the
+person chose, each model's top guesses and a UTC time stamp, as one small JSON file in ``corrections_dir()``.
+Nothing about the person or the session is kept: no name, no address, no cookie; the time stamp is what
+lets fine-tuning hold out the newest corrections to score on (see ``finetune``).
+
+Each file is written under a hidden temporary name and renamed into place (``files.atomic_write``), so a
+process killed mid-write leaves at most a hidden temporary, which ``load`` ignores and later removes. A
+damaged file is skipped with a logged warning. A cap on the count and on the bytes on disk keeps a public
+server's folder bounded: past it ``add`` refuses and says to download and clear.
+
+``export_csv`` and ``export_idx`` write every correction in an official EMNIST format (Kaggle CSV, or an IDX
+pair) with ByMerge labels, which ``python -m emnist_core evaluate --csv`` / ``--images --labels`` and
+``train --extra-csv`` read.
+
+This module does not import Keras: storing a correction stays cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import files
+from .labels import MERGED_LOWERCASE, label_map
+
+FORMAT = "emnist-sketch-lab correction"
+FORMAT_VERSION = 1
+SPLIT = "bymerge"  # the classes a correction may name, and the label numbers the exports use
+MAX_COUNT = 5000
+MAX_BYTES = 20 * 2**20  # a correction file is about 1 kB, so the count cap is the one normally met
+MAX_TOP = 10  # guesses kept per model
+SLOT_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,40}")  # a model slot's name ("mlp", "cnn"), never free text
+STALE_TEMP_SECONDS = 3600  # a hidden temporary this old is a killed write's leftover, not one in progress
+SUFFIX = ".json"
+CSV_NAME = f"emnist-{SPLIT}-corrections.csv"
+# The IDX names follow NIST's, so evaluate reads the split from the name.
+IDX_NAMES = (f"emnist-{SPLIT}-corrections-images-idx3-ubyte.gz", f"emnist-{SPLIT}-corrections-labels-idx1-ubyte.gz")
+DISABLE_TRAINING, ALLOW_CORRECTIONS = "EMNIST_DISABLE_TRAINING", "EMNIST_ALLOW_CORRECTIONS"
+SWITCH_ON = ("1", "true", "yes")
+COLLECTION_OFF = ("This server does not collect corrections: training is turned off here "
+                  f"({DISABLE_TRAINING}=1). Its owner can allow them with {ALLOW_CORRECTIONS}=1.")
+
+log = logging.getLogger(__name__)
+
+
+class CorrectionError(ValueError):
+    """A correction was refused (collection off, store full, bad label or image); the message says what to do."""
+
+
+def corrections_dir() -> Path:
+    """Where corrections are kept: ``EMNIST_CORRECTIONS_DIR``, else ``corrections`` in the cache folder."""
+    return Path(os.environ.get("EMNIST_CORRECTIONS_DIR") or files.cache_dir() / "corrections")
+
+
+def _switch(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in SWITCH_ON
+
+
+def collection_allowed() -> str | None:
+    """None when corrections may be collected, else the message to show. Read from the environment at each
+    call: ``EMNIST_DISABLE_TRAINING`` turns collection off unless ``EMNIST_ALLOW_CORRECTIONS`` turns it back on."""
+    if _switch(DISABLE_TRAINING) and not _switch(ALLOW_CORRECTIONS):
+        return COLLECTION_OFF
+    return None
+
+
+def class_index(label) -> int:
+    """A ByMerge class name -> its class index (= its label number in the ByMerge files). A lower-case letter
+    that ByMerge merges into its capital ("o", "s") names the capital."""
+    labels = label_map(SPLIT)
+    if not isinstance(label, str):
+        raise CorrectionError(f"the class must be a character name such as 'Z' or 'a', got {label!r}")
+    name = label.strip()
+    if len(name) == 1 and name in MERGED_LOWERCASE:
+        name = name.upper()
+    if name not in labels.names:
+        raise CorrectionError(f"{label!r} is not a class the models know; choose one of {' '.join(labels.names)}")
+    return labels.index_of(name)
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """Corrections as arrays, oldest first: what fine-tuning and the exports read."""
+
+    x: np.ndarray  # uint8 (N, 28, 28), upright, white ink on black: what the models saw
+    y: np.ndarray  # int64 (N,): ByMerge class indices (the ByMerge files' label numbers)
+    times: tuple[datetime, ...]  # UTC
+    ids: tuple[str, ...]
+    tops: tuple[dict, ...]  # {slot: [[class name, probability], ...]} per correction
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def names(self) -> list[str]:
+        return [label_map(SPLIT).names[c] for c in self.y]
+
+    def take(self, index) -> "Corrections":
+        index = np.asarray(index, dtype=np.int64)
+        pick = lambda seq: tuple(seq[i] for i in index)  # noqa: E731
+        return Corrections(self.x[index], self.y[index], pick(self.times), pick(self.ids), pick(self.tops))
+
+    def split_by_time(self, holdout: float) -> tuple["Corrections", "Corrections"]:
+        """(older, newest): the newest ``holdout`` share (at least one when the share is above 0) held out."""
+        if not 0 <= holdout < 1:
+            raise ValueError(f"holdout must be a share in [0, 1), got {holdout}")
+        held = min(len(self) - 1, max(1, round(holdout * len(self)))) if holdout > 0 and len(self) > 1 else 0
+        order = np.arange(len(self))  # already oldest first
+        return self.take(order[: len(self) - held]), self.take(order[len(self) - held :])
+
+
+def empty_corrections() -> Corrections:
+    return Corrections(np.zeros((0, files.SIDE, files.SIDE), np.uint8), np.zeros(0, np.int64), (), (), ())
+
+
+class CorrectionStore:
+    """One JSON file per correction in ``folder`` (default ``corrections_dir()``), at most ``max_count`` of
+    them and ``max_bytes`` on disk. Safe to share between threads; every server process may open its own."""
+
+    def __init__(self, folder=None, max_count: int = MAX_COUNT, max_bytes: int = MAX_BYTES):
+        self.folder = Path(folder) if folder is not None else corrections_dir()
+        self.max_count, self.max_bytes = int(max_count), int(max_bytes)
+        self._lock = threading.Lock()  # the cap check and the write are one step for this process's threads
+
+    # ---------------------------------------------------------------- writing
+
+    def add(self, x28, label: str, tops: Mapping | None = None, when: datetime | None = None) -> str:
+        """Keep one correction; return its id. ``x28``: the preprocessed image (uint8 28x28, white ink on
+        black); ``label``: the class the person chose; ``tops``: {model slot: [(class, probability), ...]};
+        ``when``: its time (default now; a naive time is taken as UTC). CorrectionError says why one is refused."""
+        refusal = collection_allowed()
+        if refusal:
+            raise CorrectionError(refusal)
+        image, index = _checked_image(x28), class_index(label)
+        when = _utc(when)
+        record = {"format": FORMAT, "version": FORMAT_VERSION, "time": when.isoformat(timespec="microseconds"),
+                  "label": label_map(SPLIT).names[index], "tops": _checked_tops(tops), "image_png": _png(image)}
+        text = json.dumps(record, separators=(",", ":"))
+        # The time first, so names sort by time; random hex, so two at the same instant never collide.
+        ident = f"{when.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(4)}"
+        with self._lock:
+            count, used = self._usage()
+            if count + 1 > self.max_count or used + len(text) > self.max_bytes:
+                raise CorrectionError(
+                    f"The corrections folder is full ({count} corrections, {used / 2**20:.1f} MB; it keeps at most "
+                    f"{self.max_count} and {self.max_bytes / 2**20:.1f} MB). Download the corrections, then clear "
+                    "them to collect more.")
+            self.folder.mkdir(parents=True, exist_ok=True)
+            files.atomic_write(self.folder / f"{ident}{SUFFIX}", lambda tmp: tmp.write_text(text))
+        return ident
+
+    def clear(self) -> int:
+        """Remove every correction (and any killed write's leftovers); return how many corrections were removed."""
+        with self._lock:
+            removed = 0
+            for path in self._paths():
+                path.unlink(missing_ok=True)
+                removed += 1
+            self._remove_temporaries(older_than=0)
+        return removed
+
+    # ---------------------------------------------------------------- reading
+
+    def count(self) -> int:
+        return len(self._paths())
+
+    def load(self) -> Corrections:
+        """Every readable correction, oldest first; damaged files are skipped (logged), never fatal."""
+        self._remove_temporaries(older_than=STALE_TEMP_SECONDS)
+        found = []
+        for path in self._paths():
+            try:
+                found.append((path.stem, *_read(path)))
+            except (OSError, ValueError, KeyError, TypeError) as exc:  # ValueError covers JSON, base64, PNG, label
+                log.warning("correction %s skipped: %s", path.name, exc)
+        if not found:
+            return empty_corrections()
+        found.sort(key=lambda item: (item[1], item[0]))  # by time, then id
+        ids, times, images, labels, tops = zip(*found)
+        return Corrections(np.stack(images), np.array(labels, np.int64), tuple(times), tuple(ids), tuple(tops))
+
+    # ---------------------------------------------------------------- exports
+
+    def export_csv(self, path) -> Path:
+        """Every correction as one Kaggle-style EMNIST CSV (ByMerge labels; no header; images stored transposed,
+        as EMNIST's are). ``path``: the file, or a folder to write ``CSV_NAME`` in. Returns the file's path."""
+        data = self._exportable()
+        path = Path(path)
+        path = path / CSV_NAME if path.is_dir() else path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = data.x.transpose(0, 2, 1).reshape(len(data), -1)  # EMNIST files store each image transposed
+        rows = np.concatenate([data.y[:, None], pixels.astype(np.int64)], axis=1)
+        files.atomic_write(path, lambda tmp: np.savetxt(tmp, rows, fmt="%d", delimiter=","))
+        return path
+
+    def export_idx(self, folder) -> tuple[Path, Path]:
+        """Every correction as an EMNIST IDX pair (gzip, ByMerge labels) in ``folder``: (images path, labels
+        path), named ``IDX_NAMES``."""
+        data = self._exportable()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        images, labels = (folder / name for name in IDX_NAMES)
+        for path, magic, array in ((images, files.IMAGE_MAGIC, data.x.transpose(0, 2, 1)),
+                                   (labels, files.LABEL_MAGIC, data.y.astype(np.uint8))):
+            raw = np.array([magic, *array.shape], ">u4").tobytes() + np.ascontiguousarray(array, np.uint8).tobytes()
+            files.atomic_write(path, lambda tmp, raw=raw: tmp.write_bytes(gzip.compress(raw, mtime=0)))
+        return images, labels
+
+    # ---------------------------------------------------------------- internals
+
+    def _exportable(self) -> Corrections:
+        data = self.load()
+        if not len(data):
+            raise CorrectionError("There are no corrections to download yet.")
+        return data
+
+    def _paths(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith(".") and p.is_file())
+
+    def _usage(self) -> tuple[int, int]:
+        sizes = []
+        for path in self._paths():
+            try:
+                sizes.append(path.stat().st_size)
+            except FileNotFoundError:  # cleared by another process meanwhile
+                pass
+        return len(sizes), sum(sizes)
+
+    def _remove_temporaries(self, older_than: float) -> None:
+        """Remove hidden temporaries (``files.temp_path``) that no write is still making: a killed write's."""
+        if not self.folder.is_dir():
+            return
+        now = time.time()
+        for path in self.folder.glob(f".*.tmp*{SUFFIX}"):
+            try:
+                if now - path.stat().st_mtime >= older_than:
+                    path.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def _utc(when: datetime | None) -> datetime:
+    if when is None:
+        return datetime.now(timezone.utc)
+    if not isinstance(when, datetime):
+        raise CorrectionError(f"the time must be a datetime, got {type(when).__name__}")
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def _checked_image(x28) -> np.ndarray:
+    image = np.asarray(x28)
+    if image.shape != (files.SIDE, files.SIDE):
+        raise CorrectionError(f"the image must be the preprocessed 28x28 one the models saw, got shape {image.shape}")
+    if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
+        raise CorrectionError(f"the image must hold numbers 0-255, got {image.dtype}")
+    if not np.isfinite(image).all() or image.min() < 0 or image.max() > 255:
+        raise CorrectionError("the image's pixels must be 0-255 (white ink on black, as preprocess returns)")
+    image = np.round(image).astype(np.uint8)
+    if not image.any():
+        raise CorrectionError("the image is blank: draw a character, then say what it was")
+    return image
+
+
+def _checked_tops(tops) -> dict:
+    """{slot: [[class name, probability], ...]}: only names of model slots, class names and numbers, so free
+    text (anything personal) cannot ride along."""
+    if tops is None:
+        return {}
+    if not isinstance(tops, Mapping):
+        raise CorrectionError("tops must map each model slot to its guesses: {'cnn': [('Z', 0.8), ...]}")
+    names, clean = label_map(SPLIT).names, {}
+    for slot, guesses in tops.items():
+        if not isinstance(slot, str) or not SLOT_PATTERN.fullmatch(slot):
+            raise CorrectionError(f"a model slot is a short name such as 'cnn', got {slot!r}")
+        try:
+            pairs = [(str(name), float(p)) for name, p in list(guesses)[:MAX_TOP]]
+        except (TypeError, ValueError):
+            raise CorrectionError(f"tops[{slot!r}] must be (class, probability) pairs") from None
+        for name, p in pairs:
+            if name not in names or not 0 <= p <= 1:
+                raise CorrectionError(f"tops[{slot!r}]: ({name!r}, {p}) is not a ByMerge class with a probability 0-1")
+        clean[slot] = [[name, round(p, 6)] for name, p in pairs]
+    return clean
+
+
+def _png(image: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image, mode="L").save(buffer, format="PNG", optimize=True)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _unpng(text: str) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(base64.b64decode(text, validate=True))) as img:
+        if img.size != (files.SIDE, files.SIDE) or img.mode != "L":  # checked before decoding the pixels
+            raise ValueError(f"image is {img.mode} {img.size[0]}x{img.size[1]}, not L 28x28")
+        return np.asarray(img, dtype=np.uint8).copy()
+
+
+def _read(path: Path) -> tuple[datetime, np.ndarray, int, dict]:
+    record = json.loads(path.read_text())
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ValueError("not a correction file")
+    if record.get("version") != FORMAT_VERSION:
+        raise ValueError(f"format version {record.get('version')!r}, this program reads {FORMAT_VERSION}")
+    when = datetime.fromisoformat(record["time"])
+    if when.tzinfo is None:
+        raise ValueError("time has no time zone")
+    tops = record.get("tops") or {}
+    if not isinstance(tops, dict):
+        raise ValueError("tops is not a mapping")
+    return when.astimezone(timezone.utc), _unpng(record["image_png"]), class_index(record["label"]), tops
+
