@@ -23,6 +23,7 @@ import io
 import logging
 import math
 import os
+import tempfile
 from functools import lru_cache, partial
 
 import gradio as gr
@@ -32,6 +33,7 @@ from PIL import Image
 
 from emnist_core import cards, evaluation, figures, labels, store
 from emnist_core.lab import DATASET, SLOTS, Lab
+from emnist_core.corrections import CorrectionError
 from emnist_core.preprocess import ImageInputError, load_image
 from emnist_core.registry import REGISTRY
 from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # one brush for the app and the renderer
@@ -217,6 +219,30 @@ def show_photo(lab, image):
         return *read(lab, image, labels.display_name), gr.update()
     except gr.Error as refused:
         return None, None, preview_html(None), refused.message, None
+
+
+def correct(lab, image, label):
+    """(a drawing, the class it really is) -> a short message: its 28x28 is kept as a correction, with what each
+    model read and the time; nothing about the person."""
+    if not isinstance(label, str) or not label:
+        return "Choose what it really was, then press *Teach it*."
+    x28, tops = look(lab, image)
+    if x28 is None:
+        return tops
+    try:
+        count = lab.correct(x28, label, tops)
+    except CorrectionError as exc:
+        return str(exc)
+    return (f"Kept as **{labels.display_name(label)}**: {count:,} correction{'s' * (count != 1)} on this server. "
+            "The Retrain tab can teach the models with them.")
+
+
+def corrections_note(lab) -> str:
+    count = lab.corrections.count()
+    if not count:
+        return "No corrections yet: when a model reads a drawing wrong, say what it was under the Draw tab."
+    return (f"**{count:,} correction{'s' * (count != 1)}** on this server. Fine-tuning trains on the older ones and "
+            "holds out the newest fifth, to show whether it really helped.")
 
 
 def as_api(outputs, values):
@@ -467,6 +493,61 @@ def retrain_setup(lab):
             gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)), gr.update(interactive=not TRAINING_DISABLED))
 
 
+def start_finetune(lab, slot, progress=gr.Progress()):
+    """Fine-tune a live model on the corrections in a background thread; yield (status, candidate path, use-button)."""
+
+    def update(status, candidate=None):
+        return status, candidate, gr.update(interactive=candidate is not None)
+
+    if TRAINING_DISABLED:
+        yield update(TRAINING_OFF_MESSAGE)
+        return
+    if lab.dataset is None:
+        yield update(lab.data_message)
+        return
+    try:
+        job = lab.start_finetune(slot if isinstance(slot, str) else "", lab.models_folder())
+    except ValueError as exc:  # no model in that slot, or the models folder is inside assets/
+        yield update(str(exc))
+        return
+    if job is None:
+        yield update("Busy: another training job is running on this server. Try again when it has finished.")
+        return
+    yield update(f"Fine-tuning the {job.live.title} on the corrections...")
+    try:
+        while not job.done.wait(POLL_SECONDS):
+            progress(job.fraction, desc=job.describe())
+    except GeneratorExit:
+        job.cancel.set()
+        raise
+    if job.cancelled:
+        yield update("Fine-tuning cancelled; nothing was saved.")
+    elif job.error:
+        yield update(f"Fine-tuning did not run: {job.error}")
+    else:
+        yield update(before_after(job), str(job.path))
+
+
+def before_after(job) -> str:
+    """A fine-tune's figures, before and after, on what it was not trained on."""
+    before, after = job.result.before, job.result.after
+    rows = [("held_out", "the newest corrections (held out, never trained on)"),
+            ("drawn_test", "drawn test characters (writers no model saw)"), ("test", "EMNIST test images")]
+    table = ["| accuracy on | before | after |", "| --- | --- | --- |"]
+    table += [f"| {words} ({before[key]['n']:,}) | {before[key]['accuracy']:.1%} | {after[key]['accuracy']:.1%} |"
+              for key, words in rows if key in before and key in after and before[key].get("n")]
+    return (f"**Fine-tuned {job.live.title}** saved to `{job.path}`.\n\n" + "\n".join(table) +
+            "\n\n*Use the fine-tuned model* serves it; *Restore shipped models* undoes that.")
+
+
+def corrections_csv(lab):
+    """All corrections as one Kaggle-style EMNIST CSV, which `evaluate --csv` and `train --extra-csv` read."""
+    try:
+        return str(lab.corrections.export_csv(tempfile.mkdtemp(prefix="corrections-"))), ""
+    except CorrectionError as exc:
+        return None, str(exc)
+
+
 def cancel_training(lab):
     stage = lab.cancel_job()
     if stage is None:
@@ -588,6 +669,12 @@ def build_demo(lab: Lab) -> gr.Blocks:
                                               min_width=PREVIEW_PX + 40, scale=0)
                             verdict_box = gr.Markdown("Draw a character: the predictions update with every stroke.",
                                                       elem_id="verdict", container=True, padding=True)
+                        with gr.Row(equal_height=True):
+                            correct_pick = gr.Dropdown([(labels.display_name(c), c) for c in CLASSES], value=None,
+                                                       label="Read wrong? It was...", min_width=120, scale=2,
+                                                       elem_id="correct-pick")
+                            correct_button = gr.Button("Teach it", min_width=80, scale=1, elem_id="correct-button")
+                        correct_note = gr.Markdown(elem_id="correct-note")
                         with gr.Accordion("...or upload a photo or scan of one character", open=False):
                             photo = gr.Image(label="Photo", type="filepath", image_mode=None,
                                              sources=["upload", "clipboard"], height=240, elem_id="photo")
@@ -643,6 +730,19 @@ def build_demo(lab: Lab) -> gr.Blocks:
                     use_button = gr.Button("Use this model", interactive=False)
                     restore_button = gr.Button("Restore shipped models", interactive=not TRAINING_DISABLED)
                 live_status = gr.Markdown()
+                gr.Markdown("### Teach the live models your class's handwriting")
+                corrections_box = gr.Markdown()
+                with gr.Row():
+                    tune_pick = gr.Radio([(title, slot) for slot, title in SLOTS.items()], value="cnn",
+                                         label="Model to fine-tune", scale=1)
+                    tune_button = gr.Button("Fine-tune on the corrections", variant="primary", scale=1,
+                                            interactive=not TRAINING_DISABLED)
+                    export_button = gr.Button("Download the corrections (CSV)", scale=1)
+                tune_status = gr.Markdown(container=True, padding=True, min_height=60)
+                tune_candidate = gr.State(None)
+                with gr.Row():
+                    tune_use = gr.Button("Use the fine-tuned model", interactive=False)
+                    corrections_file = gr.File(label="Corrections: Kaggle EMNIST CSV (ByMerge labels)")
             with gr.Tab("Models", id="models") as models_tab:
                 card_outputs, reliability_outputs = [], []
                 with gr.Row(equal_height=False):
@@ -726,6 +826,27 @@ def build_demo(lab: Lab) -> gr.Blocks:
         restore_button.click(bind(restore_models, lab), None, live_status, api_name="restore_models").then(
             bind(after_change, lab), None, changed, api_name="names_after_restore", api_visibility="private")
 
+        # Corrections: said on the Draw tab, used on the Retrain tab.
+        correct_button.click(bind(correct, lab), [sketchpad, correct_pick], correct_note, api_name="correct_drawing",
+                             api_visibility="private").then(bind(corrections_note, lab), None, corrections_box,
+                                                            api_visibility="private", queue=False)
+
+        def correct_api(sketch: dict | None = None, label: str | None = None) -> str:
+            """(sketchpad value {"composite": image file}, the class it really is) -> a short message; the drawing's
+            28x28 is kept as a correction (refused while EMNIST_DISABLE_TRAINING=1, unless EMNIST_ALLOW_CORRECTIONS=1)."""
+            if sketch is not None and not isinstance(sketch, dict):
+                raise refuse(SKETCH_TAKES.replace("/predict", "/correct"))
+            return correct(lab, sketch_part(sketch), label)
+
+        gr.api(correct_api, api_name="correct", concurrency_limit=PREDICT_CONCURRENCY)
+        tune_button.click(bind(start_finetune, lab), tune_pick, [tune_status, tune_candidate, tune_use],
+                          api_name="fine_tune", preprocess=False, concurrency_limit=TRAIN_CONCURRENCY,
+                          show_progress_on=tune_status)
+        tune_use.click(bind(use_model, lab), tune_candidate, live_status, api_name="use_fine_tuned").then(
+            bind(after_change, lab), None, changed, api_name="names_after_fine_tune", api_visibility="private")
+        export_button.click(bind(corrections_csv, lab), None, [corrections_file, tune_status],
+                            api_name="corrections_csv")
+
         # Models
         models_tab.select(bind(model_cards, lab), None, card_outputs, api_name="model_cards")
         models_tab.select(bind(reliability_plots, lab), None, reliability_outputs, api_name="reliability",
@@ -736,6 +857,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
         demo.load(bind(after_change, lab), None, changed, api_name="names_on_load", api_visibility="private")
         demo.load(bind(retrain_setup, lab), None, [train_info, train_size, start_button], api_name="retrain_setup",
                   api_visibility="private")
+        demo.load(bind(corrections_note, lab), None, corrections_box, api_visibility="private", queue=False)
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY)
     return demo
 

@@ -21,13 +21,15 @@ from datetime import datetime
 from pathlib import Path
 
 from . import datasets, explain, predictor, serving, store
+from .corrections import CorrectionStore
 from .temperature import card_temperature
 from .cards import format_seconds
 from .registry import REGISTRY, SLOTS  # noqa: F401  SLOTS: the lab serves one live model of each kind
 from .train_config import SAVING
 
 DRAWN_WAIT_SECONDS = 5
-SETTLE_BATCHES = 5  # a training job's time estimate starts after this many batches  # a request for the drawn characters waits this long for them to load
+SETTLE_BATCHES = 5  # a training job's time estimate starts after this many batches
+BATCH_STAGES = ("training", "fine-tuning")  # the stages a job counts batches in (finetune.FINE_TUNING)  # a request for the drawn characters waits this long for them to load
 DATASET = "pool47"  # the shipped reports index this dataset's test images
 DATA_HELP = (
     "Put the official EMNIST gzip files (`emnist-bymerge-test-*` and `emnist-byclass-test-*`, from NIST's "
@@ -134,8 +136,10 @@ class Lab:
     the EMNIST test images, so that the first prediction need not wait for them.
     """
 
-    def __init__(self, data_loader=load_data, assets_dir=store.ASSETS_DIR, drawn_loader=load_drawn):
+    def __init__(self, data_loader=load_data, assets_dir=store.ASSETS_DIR, drawn_loader=load_drawn,
+                 corrections: CorrectionStore | None = None):
         self.assets_dir = Path(assets_dir)
+        self.corrections = corrections or CorrectionStore()  # EMNIST_CORRECTIONS_DIR, else under the cache
         self.shipped, self.load_problems = load_shipped(self.assets_dir)
         self.live = dict(self.shipped)
         self.predictor = serve(self.live)
@@ -187,6 +191,12 @@ class Lab:
         occluded copies through both models (~20 ms for the pair on 2 cores, so the Draw tab shows it live)."""
         predictor = self.predictor  # the pair of this moment, even if a put-live swaps it meanwhile
         return explain.explain(predictor.probabilities, x28, predictor.labels.names)
+
+    def correct(self, x28, label: str, tops) -> int:
+        """Keep what a person says a drawing really was (its 28x28, the class, what each model read); the number
+        of corrections kept now. CorrectionError, with a message to show, when it is refused."""
+        self.corrections.add(x28, label, tops)
+        return self.corrections.count()
 
     # ---------------------------------------------------------------- the live pair
 
@@ -251,6 +261,18 @@ class Lab:
         threading.Thread(target=self.job.run, name="training", daemon=True).start()
         return self.job
 
+    def start_finetune(self, slot: str, folder: Path) -> "FineTuneJob | None":
+        """Fine-tune ``slot``'s live model on the corrections, in a thread; None when a job is already running.
+        The drawn characters it is scored on load first (in the job's thread) when they have not yet."""
+        if slot not in self.live:
+            raise ValueError(f"No {SLOTS.get(slot, slot)} is live to fine-tune.")
+        if not self.train_lock.acquire(blocking=False):
+            return None
+        self.test_images("unipen")  # starts loading the drawn characters, if nothing has
+        self.job = FineTuneJob(self, self.live[slot], self.train_lock, folder)
+        threading.Thread(target=self.job.run, name="fine-tune", daemon=True).start()
+        return self.job
+
     def cancel_job(self) -> str | None:
         """Ask the running job to stop. -> None when no job is running, else the stage it was asked in:
         ``SAVING`` means too late, the model is being saved whole and is kept; any earlier stage
@@ -300,7 +322,7 @@ class TrainingJob:
         return min(1.0, (self.epoch * self.batches + self.batch) / (self.config.epochs * self.batches))
 
     def describe(self) -> str:
-        if self.stage != "training":
+        if self.stage not in BATCH_STAGES:
             return f"{self.stage}..."
         text = f"epoch {self.epoch + 1} of {self.config.epochs} · batch {self.batch} of {self.batches}"
         return f"{text} · {self.time_left()}"
@@ -327,6 +349,44 @@ class TrainingJob:
             self.cancelled = True
         except Exception as exc:  # shown to the teacher; the server keeps serving
             self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.stage = "done"
+            self.done.set()
+            self.lock.release()
+
+
+class FineTuneJob(TrainingJob):
+    """Fine-tuning one live model on the corrections (``finetune.fine_tune``): progress and cancel as for any
+    job; the result keeps the before/after figures the Retrain tab shows."""
+
+    def __init__(self, lab: Lab, live: LiveModel, lock: threading.Lock, folder: Path):
+        from .finetune import EPOCHS  # imports Keras: only once a teacher asks for a fine-tune
+        from .train_config import TrainConfig
+
+        super().__init__(TrainConfig(model=live.name, epochs=EPOCHS), lab.dataset, lock, folder)
+        self.lab, self.live = lab, live
+        self.stage = "loading the corrections"
+        self.result = None
+
+    def run(self):
+        from . import finetune
+        from .train_config import TrainingCancelled
+
+        try:
+            corrections = self.lab.corrections.load()
+            if self.lab.drawn_loading is not None:
+                self.lab.drawn_loading.join()  # scored on drawn characters before and after
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            self.result = finetune.fine_tune(self.live.path, corrections, self.dataset, self.lab.drawn,
+                                             listener=self, cancel=self.cancel)
+            path = self.folder / f"{self.live.name}-fixed-{stamp}.keras"
+            self.stage = SAVING
+            store.save_model(self.result.model, path, self.result.card(path.stem), self.result.reports)
+            self.model, self.report, self.path = self.result.model, self.result.reports[""], path
+        except TrainingCancelled:
+            self.cancelled = True
+        except Exception as exc:  # shown to the teacher; the server keeps serving
+            self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
         finally:
             self.stage = "done"
             self.done.set()

@@ -222,3 +222,59 @@ def test_explain_gives_one_captioned_overlay_per_live_model(client, lab, tmp_pat
 def test_explain_without_a_drawing_gives_no_overlay(client):
     mlp, cnn, captions = client.predict(None, api_name="/explain")
     assert mlp is None and cnn is None and "Why the MLP reads it" in captions
+
+
+@pytest.fixture
+def corrections(lab, tmp_path, monkeypatch):
+    """The lab's corrections go to a folder of this test's own."""
+    from emnist_core.corrections import CorrectionStore
+
+    store = CorrectionStore(tmp_path / "corrections")
+    monkeypatch.setattr(lab, "corrections", store)
+    return store
+
+
+def test_correct_keeps_what_the_models_saw_for_a_new_server(client, lab, corrections, tmp_path):
+    from emnist_core.corrections import CorrectionStore
+
+    drawing = sketch_file(tmp_path, "7")
+    message = client.predict(sketch(drawing), "1", api_name="/correct")
+    assert message.startswith(f"Kept as **{display_name('1')}**: 1 correction ")
+    kept = CorrectionStore(corrections.folder).load()  # what a restarted server reads
+    assert len(kept) == 1 and kept.names == ["1"]
+    x28, tops = lab.predictor.predict_drawing(Image.open(drawing), 5)
+    assert (kept.x[0] == x28).all()  # the very 28x28 the models read: one transform for both
+    assert kept.tops[0]["cnn"][0][0] == tops["cnn"][0][0]
+
+
+@pytest.mark.parametrize("label, says", [("no-class", "is not a class the models know"), ("", "Choose what it")])
+def test_correct_names_what_is_wrong_and_keeps_nothing(client, corrections, tmp_path, label, says):
+    assert says in client.predict(sketch(sketch_file(tmp_path, "7")), label, api_name="/correct")
+    assert corrections.count() == 0
+
+
+def test_correct_is_refused_while_training_is_off_unless_collection_is_allowed(client, corrections, tmp_path,
+                                                                               monkeypatch):
+    from emnist_core.corrections import COLLECTION_OFF
+
+    payload = sketch(sketch_file(tmp_path, "7"))
+    monkeypatch.setenv("EMNIST_DISABLE_TRAINING", "1")
+    assert client.predict(payload, "7", api_name="/correct") == COLLECTION_OFF
+    assert corrections.count() == 0
+    monkeypatch.setenv("EMNIST_ALLOW_CORRECTIONS", "1")
+    assert client.predict(payload, "7", api_name="/correct").startswith("Kept")
+    assert corrections.count() == 1
+
+
+def test_fine_tune_on_corrections_reports_before_and_after(client, lab, corrections, with_data, tmp_path):
+    from emnist_core.finetune import HOLDOUT
+
+    drawing, count = sketch(sketch_file(tmp_path, "X")), 12
+    for _ in range(count):
+        client.predict(drawing, "X", api_name="/correct")
+    status = client.predict("mlp", api_name="/fine_tune")
+    assert status.startswith("**Fine-tuned MLP") and "| accuracy on | before | after |" in status, status
+    assert f"the newest corrections (held out, never trained on) ({round(HOLDOUT * count)})" in status
+    assert "drawn test characters" in status and "EMNIST test images" in status
+    csv_file, _ = client.predict(api_name="/corrections_csv")
+    assert len(Path(csv_file).read_text().splitlines()) == count
