@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import math
 import os
 import tempfile
 from functools import lru_cache, partial
@@ -37,7 +36,7 @@ from emnist_core.corrections import CorrectionError
 from emnist_core.preprocess import ImageInputError, load_image
 from emnist_core.registry import REGISTRY
 from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # one brush for the app and the renderer
-from emnist_core.train_config import SAVING, TrainConfig
+from emnist_core.train_config import FORM_BATCH_SIZES, FORM_MAX_EPOCHS, FORM_MIN_IMAGES, SAVING, form_config
 from emnist_core.verdict import NO_MODEL_MESSAGE, verdict  # noqa: F401  NO_MODEL_MESSAGE: the tests' name for it
 
 CLASSES = list(labels.label_map("bymerge").names)
@@ -59,10 +58,7 @@ TRAIN_CONCURRENCY = 4
 POLL_SECONDS = 0.5
 DATA_WAIT_SECONDS = 60
 DEFAULT_TRAIN_SIZE = 20_000
-MIN_TRAIN_SIZE = 500
 DEFAULT_ARCHITECTURE = "seed-mlp"
-MAX_EPOCHS = 50
-BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
 TRAINING_DISABLED = os.environ.get("EMNIST_DISABLE_TRAINING", "").strip().lower() in ("1", "true", "yes")
 # Gradio refuses bigger uploads before the app sees them; a phone photo of a character is a few MB.
 MAX_UPLOAD = "10mb"
@@ -238,11 +234,7 @@ def correct(lab, image, label):
 
 
 def corrections_note(lab) -> str:
-    count = lab.corrections.count()
-    if not count:
-        return "No corrections yet: when a model reads a drawing wrong, say what it was under the Draw tab."
-    return (f"**{count:,} correction{'s' * (count != 1)}** on this server. Fine-tuning trains on the older ones and "
-            "holds out the newest fifth, to show whether it really helped.")
+    return cards.corrections_note(lab.corrections.count())
 
 
 def as_api(outputs, values):
@@ -262,13 +254,7 @@ def preview_html(x28) -> str:
 
 
 def serving_note(lab) -> str:
-    """Which models the Draw tab is serving, and how well each reads drawn characters."""
-    parts = []
-    for live in lab.live.values():
-        drawn = live.drawn_report or {}
-        score = f" (reads {drawn['accuracy']:.0%} of drawn test characters)" if "accuracy" in drawn else ""
-        parts.append(f"**{live.title}**{score}")
-    return "Serving " + " and ".join(parts) + "." if parts else NO_MODEL_MESSAGE
+    return cards.serving_note(lab.live.values()) or NO_MODEL_MESSAGE
 
 
 def label_updates(lab):
@@ -306,10 +292,7 @@ def confusions(lab, slot, test_set=DATASET):
         text = (f"No usable evaluation report (`{name}`) for {live.title}: run "
                 f"`python -m emnist_core evaluate --model {live.path} {flag}--save-report`.")
         return text, None, gr.update(choices=[], value=None), None, data_note(lab, test_set)
-    summary = (f"**{live.title}** on {report['n']:,} {TEST_SET_WORDS[test_set]}: "
-               f"accuracy **{report['accuracy']:.1%}**, mean per-class accuracy {report['mean_recall']:.1%}.")
-    if report.get("sections"):
-        summary += " By section: " + ", ".join(f"{k} {v:.1%}" for k, v in report["sections"].items()) + "."
+    summary = cards.report_summary(live.title, report, TEST_SET_WORDS[test_set])
     pairs = [(f"{pair_words(p['true'], p['predicted'])}: {p['count']}", f"{p['true']} -> {p['predicted']}")
              for p in report["confused_pairs"][:PAIRS_SHOWN]]
     return (summary, heatmap(lab, str(live.path), test_set), gr.update(choices=pairs, value=None),
@@ -324,9 +307,8 @@ def heatmap(lab, path: str, test_set: str = DATASET):
 
 
 def per_class_table(report) -> pd.DataFrame:
-    rows = [(name, s["recall"], s["precision"], s["f1"], s["support"]) for name, s in report["per_class"].items()]
-    table = pd.DataFrame(rows, columns=["class", "accuracy", "precision", "F1", "test images"])
-    return table.sort_values("accuracy").round(3)
+    headers, rows = cards.per_class_rows(report)
+    return pd.DataFrame(rows, columns=headers)
 
 
 def pair_words(true_name, pred_name) -> str:
@@ -400,7 +382,7 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
         yield update(str(exc))
         return
     try:
-        config = training_config(arch, epochs, batch_size, learning_rate, train_size, len(lab.dataset.y_train))
+        config = form_config(arch, epochs, batch_size, learning_rate, train_size, len(lab.dataset.y_train), DATASET)
     except ValueError as exc:
         yield update(f"Check the settings: {exc}")
         return
@@ -409,18 +391,22 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
         yield update("Busy: another training job is running on this server. Try again when it has finished.")
         return
     yield update("Starting...")
-    try:  # the bar moves with every batch; the curves and status follow on the page's timer (training_view)
-        while not job.done.wait(POLL_SECONDS):
-            progress(job.fraction, desc=job.describe())
-    except GeneratorExit:  # the page went away: stop the job rather than train for no one
-        job.cancel.set()
-        raise
+    follow(job, progress)  # the curves and status follow on the page's timer (training_view)
     if job.cancelled:
         yield update("Training cancelled; nothing was saved.", job.history)
     elif job.error:
         yield update(f"Training failed: {job.error}", job.history)
     else:
-        yield update(f"Done. {comparison(lab, job)}", job.history, str(job.path))
+        live = lab.live.get(REGISTRY[job.config.model].kind)
+        yield update(f"Done. {cards.comparison(job.report, job.path, live)}", job.history, str(job.path))
+
+
+def follow(job, progress):
+    """Move the page's progress bar with every batch of ``job`` until it ends. Nothing else is sent meanwhile:
+    each answer a handler sends restarts Gradio's bar and its timer. (So a page that goes away no longer stops
+    the job; *Cancel* does, from any page.)"""
+    while not job.done.wait(POLL_SECONDS):
+        progress(job.fraction, desc=job.describe())
 
 
 def training_view(lab, shown):
@@ -434,47 +420,8 @@ def training_view(lab, shown):
     return status, figure, epochs, gr.Timer(active=True)
 
 
-def training_config(arch, epochs, batch_size, learning_rate, train_size, n_train) -> TrainConfig:
-    """The Retrain form's values, as the page or any program sent them, checked -> a TrainConfig;
-    ValueError naming the setting and what it may be."""
-    if not isinstance(arch, str) or arch not in REGISTRY:
-        raise ValueError(f"architecture must be one of {', '.join(REGISTRY)}")
-    epochs, size = setting(epochs, "epochs"), setting(train_size, "training images")
-    batch_size, learning_rate = setting(batch_size, "batch size"), setting(learning_rate, "learning rate", float)
-    if not 1 <= epochs <= MAX_EPOCHS:
-        raise ValueError(f"epochs must be between 1 and {MAX_EPOCHS}, got {epochs}")
-    if batch_size not in BATCH_SIZES:
-        raise ValueError(f"batch size must be one of {', '.join(map(str, BATCH_SIZES))}, got {batch_size}")
-    if size < MIN_TRAIN_SIZE:
-        raise ValueError(f"training images must be at least {MIN_TRAIN_SIZE:,}, got {size:,}")
-    return TrainConfig(model=arch, dataset=DATASET, epochs=epochs, batch_size=batch_size,
-                       learning_rate=learning_rate, subset=None if size >= n_train else size).resolved()
-
-
-def setting(value, name, kind=int):
-    """A number from the form or a direct call, or ValueError naming the setting (None, NaN, text ...)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a number")
-    return kind(number)
-
-
 def curves(history, name):
     return figures.closed(figures.curves_figure(history, f"{name}: training curves")) if history else None
-
-
-def comparison(lab, job) -> str:
-    kind = REGISTRY[job.config.model].kind
-    live = lab.live.get(kind)
-    mine = f"**Test accuracy: {job.report['accuracy']:.1%}** on {job.report['n']:,} images"
-    if live is None:
-        theirs = f"no {SLOTS[kind]} is live to compare with"
-    else:
-        theirs = f"the live {live.title} has " + (f"{live.report['accuracy']:.1%}" if live.report else "no report")
-    return f"{mine}; {theirs}.\n\nSaved to `{job.path}`. *Use this model* serves it in the Draw and Confusions tabs."
 
 
 def architecture_defaults(arch):
@@ -514,30 +461,13 @@ def start_finetune(lab, slot, progress=gr.Progress()):
         yield update("Busy: another training job is running on this server. Try again when it has finished.")
         return
     yield update(f"Fine-tuning the {job.live.title} on the corrections...")
-    try:
-        while not job.done.wait(POLL_SECONDS):
-            progress(job.fraction, desc=job.describe())
-    except GeneratorExit:
-        job.cancel.set()
-        raise
+    follow(job, progress)
     if job.cancelled:
         yield update("Fine-tuning cancelled; nothing was saved.")
     elif job.error:
         yield update(f"Fine-tuning did not run: {job.error}")
     else:
-        yield update(before_after(job), str(job.path))
-
-
-def before_after(job) -> str:
-    """A fine-tune's figures, before and after, on what it was not trained on."""
-    before, after = job.result.before, job.result.after
-    rows = [("held_out", "the newest corrections (held out, never trained on)"),
-            ("drawn_test", "drawn test characters (writers no model saw)"), ("test", "EMNIST test images")]
-    table = ["| accuracy on | before | after |", "| --- | --- | --- |"]
-    table += [f"| {words} ({before[key]['n']:,}) | {before[key]['accuracy']:.1%} | {after[key]['accuracy']:.1%} |"
-              for key, words in rows if key in before and key in after and before[key].get("n")]
-    return (f"**Fine-tuned {job.live.title}** saved to `{job.path}`.\n\n" + "\n".join(table) +
-            "\n\n*Use the fine-tuned model* serves it; *Restore shipped models* undoes that.")
+        yield update(cards.before_after(job.live.title, job.path, job.result.before, job.result.after), str(job.path))
 
 
 def corrections_csv(lab):
@@ -712,10 +642,10 @@ def build_demo(lab: Lab) -> gr.Blocks:
                 start_epochs, start_batch, start_lr = architecture_defaults(DEFAULT_ARCHITECTURE)
                 with gr.Row():
                     arch = gr.Dropdown(list(REGISTRY), value=DEFAULT_ARCHITECTURE, label="Architecture")
-                    epochs = gr.Slider(1, MAX_EPOCHS, value=start_epochs, step=1, label="Epochs")
-                    batch_size = gr.Dropdown(list(BATCH_SIZES), value=start_batch, label="Batch size")
+                    epochs = gr.Slider(1, FORM_MAX_EPOCHS, value=start_epochs, step=1, label="Epochs")
+                    batch_size = gr.Dropdown(list(FORM_BATCH_SIZES), value=start_batch, label="Batch size")
                     learning_rate = gr.Number(start_lr, label="Learning rate")  # TrainConfig checks the range
-                    train_size = gr.Slider(MIN_TRAIN_SIZE, 200_000, value=DEFAULT_TRAIN_SIZE, step=500,
+                    train_size = gr.Slider(FORM_MIN_IMAGES, 200_000, value=DEFAULT_TRAIN_SIZE, step=500,
                                            label="Training images")
                 with gr.Row():
                     start_button = gr.Button("Start", variant="primary", interactive=not TRAINING_DISABLED)

@@ -1,7 +1,7 @@
-"""Model cards in words: the Markdown the Models tab shows for a model, from its card and report.
+"""Models and their results in words: the Markdown the app shows about a model, from its card and reports.
 
-Plain text, no Gradio: what a card holds is ``training.model_card``'s (and ``calibration``'s) business;
-this module only says it to a person, and says what to do when a card is missing.
+Plain text, no Gradio: what a card or report holds is ``training``'s, ``evaluation``'s and ``finetune``'s
+business; this module only says it to a person, and says what to do when something is missing.
 """
 
 from __future__ import annotations
@@ -58,3 +58,60 @@ def card_markdown(title: str, path: Path, card: dict | None, report: dict | None
     if known.get("command"):
         lines.append(f"- **Command:** `{known['command']}`")
     return "\n".join(lines)
+
+
+def report_summary(title: str, report: dict, words: str) -> str:
+    """One line on a model's report: accuracy, mean per-class accuracy, and each section's (digits ...)."""
+    text = (f"**{title}** on {report['n']:,} {words}: accuracy **{report['accuracy']:.1%}**, mean per-class "
+            f"accuracy {report['mean_recall']:.1%}.")
+    if report.get("sections"):
+        text += " By section: " + ", ".join(f"{k} {v:.1%}" for k, v in report["sections"].items()) + "."
+    return text
+
+
+def per_class_rows(report: dict) -> tuple[list[str], list[list]]:
+    """(headers, rows) of a report's per-class figures, worst accuracy first."""
+    rows = sorted(([name, s["recall"], s["precision"], s["f1"], s["support"]] for name, s in report["per_class"].items()),
+                  key=lambda row: row[1])
+    return ["class", "accuracy", "precision", "F1", "test images"], [[r[0], *(round(v, 3) for v in r[1:4]), r[4]]
+                                                                        for r in rows]
+
+
+def serving_note(live_models) -> str | None:
+    """Which models serve, and how well each reads drawn characters; None when none does."""
+    parts = []
+    for live in live_models:
+        drawn = live.drawn_report or {}
+        score = f" (reads {drawn['accuracy']:.0%} of drawn test characters)" if "accuracy" in drawn else ""
+        parts.append(f"**{live.title}**{score}")
+    return "Serving " + " and ".join(parts) + "." if parts else None
+
+
+def comparison(report: dict, path, live) -> str:
+    """A newly trained model's test accuracy against the live model of its kind (``live``, or None)."""
+    mine = f"**Test accuracy: {report['accuracy']:.1%}** on {report['n']:,} images"
+    if live is None:
+        theirs = "no model of its kind is live to compare with"
+    else:
+        theirs = f"the live {live.title} has " + (f"{live.report['accuracy']:.1%}" if live.report else "no report")
+    return f"{mine}; {theirs}.\n\nSaved to `{path}`. *Use this model* serves it in the Draw and Confusions tabs."
+
+
+FINE_TUNE_ROWS = (("held_out", "the newest corrections (held out, never trained on)"),
+                  ("drawn_test", "drawn test characters (writers no model saw)"), ("test", "EMNIST test images"))
+
+
+def before_after(title: str, path, before: dict, after: dict) -> str:
+    """A fine-tune's figures, before and after, on what it was not trained on (``finetune.FineTuneResult``)."""
+    table = ["| accuracy on | before | after |", "| --- | --- | --- |"]
+    table += [f"| {words} ({before[key]['n']:,}) | {before[key]['accuracy']:.1%} | {after[key]['accuracy']:.1%} |"
+              for key, words in FINE_TUNE_ROWS if key in before and key in after and before[key].get("n")]
+    return (f"**Fine-tuned {title}** saved to `{path}`.\n\n" + "\n".join(table) +
+            "\n\n*Use the fine-tuned model* serves it; *Restore shipped models* undoes that.")
+
+
+def corrections_note(count: int) -> str:
+    if not count:
+        return "No corrections yet: when a model reads a drawing wrong, say what it was under the Draw tab."
+    return (f"**{count:,} correction{'s' * (count != 1)}** on this server. Fine-tuning trains on the older ones and "
+            "holds out the newest, to show whether it really helped.")

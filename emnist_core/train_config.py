@@ -6,10 +6,11 @@ none of this may import a backend; ``training`` runs it.
 
 from __future__ import annotations
 
+import math
 import shlex
 from dataclasses import asdict, dataclass
 
-from .registry import model_spec
+from .registry import REGISTRY, model_spec
 
 # What train_and_save is doing after training, told to the listener's on_stage (the app shows it).
 EVALUATING, SAVING = "evaluating on the test set", "saving"
@@ -60,3 +61,37 @@ class TrainConfig:
         if self.extra_csv:
             args += ["--extra-csv", self.extra_csv]
         return shlex.join(args + ["--out", out])
+
+
+# The app's Retrain form: what a class may ask of a shared server.
+FORM_MAX_EPOCHS = 50
+FORM_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
+FORM_MIN_IMAGES = 500
+
+
+def form_config(arch, epochs, batch_size, learning_rate, train_size, n_train: int, dataset: str) -> TrainConfig:
+    """The Retrain form's values, as a page or any program sent them, checked -> a resolved TrainConfig on
+    ``dataset`` (all ``n_train`` images, or a stratified subset); ValueError naming the setting and its range."""
+    if not isinstance(arch, str) or arch not in REGISTRY:
+        raise ValueError(f"architecture must be one of {', '.join(REGISTRY)}")
+    epochs, size = _number(epochs, "epochs"), _number(train_size, "training images")
+    batch_size, learning_rate = _number(batch_size, "batch size"), _number(learning_rate, "learning rate", float)
+    if not 1 <= epochs <= FORM_MAX_EPOCHS:
+        raise ValueError(f"epochs must be between 1 and {FORM_MAX_EPOCHS}, got {epochs}")
+    if batch_size not in FORM_BATCH_SIZES:
+        raise ValueError(f"batch size must be one of {', '.join(map(str, FORM_BATCH_SIZES))}, got {batch_size}")
+    if size < FORM_MIN_IMAGES:
+        raise ValueError(f"training images must be at least {FORM_MIN_IMAGES:,}, got {size:,}")
+    return TrainConfig(model=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                       subset=None if size >= n_train else size).resolved()
+
+
+def _number(value, name, kind=int):
+    """A number from a form or a direct call, or ValueError naming the setting (None, NaN, text ...)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a number")
+    return kind(number)
