@@ -3,7 +3,8 @@
 Prints, on pool47 test images:
 
 1. the median (and p95) latency of ``explain`` for both shipped models in one call, as the app
-   makes it, and for each model alone, with the batch size (occluded images per drawing);
+   makes it, and for each model alone, with the batch size (occluded images per drawing); for the
+   models as the app serves them (LiteRT when installed, ``lab.serve``) and as Keras/TensorFlow;
 2. the deletion check per model: mean area under the target-probability curve as ink pixels are
    deleted most-salient-first vs in random order (lower = the probability falls sooner), and the
    share of images where salient-first falls sooner.
@@ -25,22 +26,24 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emnist_core import explain as ex  # noqa: E402
+from emnist_core import lab  # noqa: E402
 from emnist_core.datasets import load_dataset  # noqa: E402
 from emnist_core.predictor import Predictor  # noqa: E402
+from emnist_core.serving import LiteModel  # noqa: E402
 
 MODELS = ("mlp", "cnn")
 SEED = 0  # which test images, and the random deletion orders
 
 
-def latencies(probabilities, images, classes, repeats, **grid):
-    """Per-image median of ``repeats`` calls of ``explain``, in ms."""
-    ex.explain(probabilities, images[0], classes, **grid)  # warm-up
+def latencies(fn, images, repeats):
+    """Per-image median of ``repeats`` calls of ``fn(image)``, in ms."""
+    fn(images[0])  # warm-up
     out = []
     for x in images:
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
-            ex.explain(probabilities, x, classes, **grid)
+            fn(x)
             times.append(time.perf_counter() - t)
         out.append(np.median(times) * 1000)
     return np.array(out)
@@ -59,8 +62,9 @@ def main() -> None:
     classes = data.label_map.names
     pick = np.random.default_rng(SEED).choice(len(data.x_test), args.images, replace=False)
     images = data.x_test[pick]
-    both = Predictor.load(MODELS)
-    alone = {name: Predictor({name: both.models[name]}) for name in MODELS}
+    live = {slot: lab.read_live(slot, slot) for slot in MODELS}  # the shipped pair, as the app serves it
+    served = "LiteRT" if isinstance(live["cnn"].model, LiteModel) else "Keras, LiteRT missing"
+    runtimes = {f"as served ({served})": lab.serve(live), "Keras/TensorFlow": Predictor.load(MODELS)}
 
     masks = ex._patch_masks(args.patch, args.stride)
     batch = np.array([1 + (masks @ (x.ravel() >= ex.INK_LEVEL) > 0).sum() for x in images])
@@ -68,13 +72,23 @@ def main() -> None:
           f"{len(masks)} patches, batch of {batch.mean():.1f} images on average (max {batch.max()})")
     # On a shared machine the latencies move with other people's work: say how busy it was.
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"\n{'explain latency':<28}{'p50 ms':>9}{'p95 ms':>9}")
-    for label, predictor in [("+".join(MODELS) + " (one call)", both), *alone.items()]:
-        ms = latencies(predictor.probabilities, images, classes, args.repeats, **grid)
-        print(f"{label:<28}{np.median(ms):>9.2f}{np.percentile(ms, 95):>9.2f}")
+    batches = [np.repeat(x[None], n, axis=0).astype(np.float32) for x, n in zip(images, batch)]
+    def explaining(predictor):
+        return lambda x: ex.explain(predictor.probabilities, x, classes, **grid)
+
+    for runtime, both in runtimes.items():
+        print(f"\n{'explain, ' + runtime:<36}{'p50 ms':>9}{'p95 ms':>9}")
+        # Beside the pair, the models' call alone on batches of the same sizes: the rest is explain's own cost.
+        rows = [("+".join(MODELS) + " (one call)", explaining(both), images),
+                ("  of which the models' call", both.probabilities, batches)]
+        rows += [(name, explaining(Predictor({name: both.models[name]}, temperatures=both.temperatures)), images)
+                 for name in MODELS]
+        for label, fn, inputs in rows:
+            ms = latencies(fn, inputs, args.repeats)
+            print(f"{label:<36}{np.median(ms):>9.2f}{np.percentile(ms, 95):>9.2f}")
 
     t = time.perf_counter()
-    checks = ex.deletion_check(both.probabilities, images, seed=SEED, **grid)
+    checks = ex.deletion_check(next(iter(runtimes.values())).probabilities, images, seed=SEED, **grid)
     took = time.perf_counter() - t
     print(f"\ndeletion check ({ex.DELETION_STEPS} steps, {took:.1f} s): area under the target's probability")
     print(f"{'model':<8}{'salient-first':>15}{'random order':>14}{'salient wins':>14}")

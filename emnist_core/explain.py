@@ -27,8 +27,8 @@ from .preprocess import SIDE
 
 # A 7x7 patch is a stroke's width plus its blur (EMNIST strokes are ~5 px wide at 28x28): hiding one
 # removes a piece of one stroke. Stride 3 tiles the frame exactly (8x8 = 64 patches), and ~50 of
-# them touch ink in a test image, so a drawing costs ~50 images per model: ~12 ms for both shipped
-# models with today's traced TensorFlow, ~18 ms at LiteRT's ~0.35 ms an image for the pair.
+# them touch ink in a test image, so a drawing costs ~50 images per model: ~16 ms (p95 ~19 ms) for
+# both shipped models as the app serves them with LiteRT, on two shared CPU cores.
 # Measured with bench/bench_explain.py on 100 pool47 test images: 6x6 patches (~60 images, up to
 # 81) make maps a little better at the deletion check for the CNN, too close to 30 ms under LiteRT;
 # 8x8 patches at stride 4 (~30 images) score about as well for half the cost, but their maps move in
@@ -108,7 +108,7 @@ def saliency_maps(probabilities, x28, *, patch: int = PATCH, stride: int = STRID
 
 
 def caption(saliency, target_name: str, ink=None) -> str:
-    """One sentence naming where the evidence is.
+    """One sentence naming where the evidence is; it always ends "made it read <target_name>".
 
     The strongest saliency's centroid picks a cell of a 3x3 grid drawn over the character (the
     bounding box of ``ink``, the 28x28 image, when given; else the whole frame): "the top-left part",
@@ -117,7 +117,7 @@ def caption(saliency, target_name: str, ink=None) -> str:
     s = np.asarray(saliency, dtype=np.float64)
     top = s.max(initial=0)
     if top < MIN_SALIENCY:
-        return f"no single part decides it: it reads {target_name} from the whole shape"
+        return f"no single part decides it: the whole shape made it read {target_name}"
     # The strongest evidence only: a map is never zero over the ink, and a faint spread over the
     # whole character would pull every centroid to the middle.
     weight = np.where(s >= HOT_SHARE * top, s, 0)

@@ -75,6 +75,15 @@ def test_one_call_with_only_the_patches_that_touch_ink():
     assert all((img < bars()).any() for img in batch[1:])  # every occluded image hides some ink
 
 
+def test_an_empty_image_costs_one_image_and_claims_nothing():
+    probabilities, calls = served(m=share_model(LEFT))
+    out = ex.explain(probabilities, np.zeros((SIDE, SIDE), np.uint8), CLASSES)["m"]
+    assert len(calls[0]) == 1 and not out.saliency.any() and not out.overlay.any()
+    assert out.caption == f"no single part decides it: the whole shape made it read {out.target}"
+    with pytest.raises(ValueError, match="28x28"):
+        ex.explain(probabilities, np.zeros((2, SIDE, SIDE)), CLASSES)
+
+
 def test_captions_name_the_grid_cell_in_plain_words():
     blob = np.zeros((SIDE, SIDE), np.float32)
     blob[3:8, 3:8] = 0.4
@@ -89,7 +98,7 @@ def test_captions_name_the_grid_cell_in_plain_words():
     ring[8:20, 8:20] = 0
     assert ex.caption(ring, "0") == "the whole shape together made it read 0"
     for nothing in (np.zeros_like(blob), blob * 0.01):  # under a 1% drop nothing decides
-        assert ex.caption(nothing, "4") == "no single part decides it: it reads 4 from the whole shape"
+        assert ex.caption(nothing, "4") == "no single part decides it: the whole shape made it read 4"
 
 
 def test_caption_grid_follows_the_character_not_the_frame():
@@ -150,4 +159,4 @@ def test_deletion_check_holds_for_the_shipped_models(pool47, shipped):
         assert check.holds, f"{name}: salient-first AUC {check.mean_salient:.3f} >= random {check.mean_random:.3f}"
     explained = ex.explain(shipped.probabilities, images[0], pool47.label_map.names)
     assert {e.target for e in explained.values()} <= set(pool47.label_map.names)
-    assert all(e.caption.endswith(f"read {e.target}") or "whole shape" in e.caption for e in explained.values())
+    assert all(e.caption.endswith(f"made it read {e.target}") for e in explained.values())
