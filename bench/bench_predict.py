@@ -1,4 +1,5 @@
-"""Single-image latency: our Predictor against model.predict and predict_on_batch, plus preprocessing.
+"""Single-image latency: our Predictor (LiteRT export as the app serves it, or Keras traced) against
+model.predict and predict_on_batch, plus preprocessing.
 
 Usage: python bench/bench_predict.py [--repeats 300]
 """
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emnist_core.predictor import Predictor  # noqa: E402
 from emnist_core.preprocess import preprocess  # noqa: E402
+from emnist_core.serving import load_served  # noqa: E402
 from emnist_core.store import ALIASES, load_model, resolve_model_path  # noqa: E402
 
 
@@ -43,8 +45,9 @@ def main() -> None:
     print(f"{'preprocess 800x800 RGBA':<44}{p50:>9.2f}{p95:>9.2f}")
     for name in args.models:
         model = load_model(resolve_model_path(name))
-        predictor = Predictor({name: model})
+        predictor, served = Predictor({name: model}), Predictor({name: load_served(resolve_model_path(name))})
         rows = [
+            ("Predictor (LiteRT export: the app)", lambda: served.probabilities(image)),
             ("Predictor (traced tf.function)", lambda: predictor.probabilities(image)),
             ("model.predict_on_batch", lambda: model.predict_on_batch(image)),
             ("model.predict", lambda: model.predict(image, verbose=0)),
