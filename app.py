@@ -19,6 +19,7 @@ sent and check it here, so a caller who sends the wrong shape is told what to se
 from __future__ import annotations
 
 import base64
+import html
 import io
 import logging
 import os
@@ -72,7 +73,8 @@ TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE
 MAX_MESSAGE = 300  # characters of an error message, at most
 SHOW_GALLERY_JS = "() => document.querySelector('#mistakes-note')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
 CSS = f"""
-#preview img, #preview .empty {{ width: min({PREVIEW_PX}px, 100%); aspect-ratio: 1; height: auto;
+.why {{ margin: 0; }} .why figcaption {{ font-size: 0.9em; margin-top: 0.4em; }}
+#preview img, #preview .empty, .why img, .why .empty {{ width: min({PREVIEW_PX}px, 100%); aspect-ratio: 1; height: auto;
   image-rendering: pixelated; background: #000; border-radius: 4px; display: block; }}
 #preview > label[data-testid="block-label"] {{ position: static;
   margin: -10px 0 var(--spacing-lg) -12px; }}
@@ -182,7 +184,7 @@ def why(lab, x28):
 def draw(lab, sketch):
     """The page's sketchpad, on every stroke: what /predict says, and why (/explain)."""
     x28, tops = look(lab, sketch_image(sketch))
-    reasons = (gr.update(value=overlay, label=text) for overlay, text in why(lab, x28))
+    reasons = (why_html(overlay, text) for overlay, text in why(lab, x28))
     return *answer(x28, tops, labels.display_name), *reasons
 
 
@@ -243,14 +245,25 @@ def as_api(outputs, values):
     return tuple(value.model_dump() if hasattr(value, "model_dump") else value for value in sent)
 
 
+def inline_png(pixels) -> str:
+    """An image as a data URL: shown inline, so no file is written per stroke."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
 def preview_html(x28) -> str:
-    """The 28x28 the models see, enlarged with hard pixel edges; inline, so no file is written per stroke."""
+    """The 28x28 the models see, enlarged with hard pixel edges."""
     if x28 is None:
         return '<div class="empty" title="the 28x28 input appears here"></div>'
-    buffer = io.BytesIO()
-    Image.fromarray(x28).save(buffer, format="PNG")
-    src = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img src="data:image/png;base64,{src}" alt="the 28x28 image the models see">'
+    return f'<img src="{inline_png(x28)}" alt="the 28x28 image the models see">'
+
+
+def why_html(overlay, caption) -> str:
+    """One model's overlay with its caption below it (a label over the picture would hide its top on a phone)."""
+    picture = f'<img src="{inline_png(overlay)}" alt="where the model found its answer">' if overlay is not None else \
+        '<div class="empty"></div>'
+    return f'<figure class="why">{picture}<figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
 def serving_note(lab) -> str:
@@ -590,8 +603,8 @@ def build_demo(lab: Lab) -> gr.Blocks:
                             label_boxes = [gr.Label(label=title, num_top_classes=TOP_K, min_width=150,
                                                     elem_id=f"{slot}-label") for slot, title in SLOTS.items()]
                         with gr.Row():
-                            why_boxes = [gr.Image(label=f"Why the {title} reads it", interactive=False, height=200,
-                                                  format="png", buttons=[], elem_id=f"{slot}-why", min_width=150)
+                            why_boxes = [gr.HTML(why_html(None, f"Why the {title} reads it"), elem_id=f"{slot}-why",
+                                                 min_width=150, container=True, padding=True)
                                          for slot, title in SLOTS.items()]
                         with gr.Row(equal_height=False):
                             preview = gr.HTML(preview_html(None), label="What the models see (28x28)",
@@ -710,8 +723,10 @@ def build_demo(lab: Lab) -> gr.Blocks:
             if sketch is not None and not isinstance(sketch, dict):
                 raise refuse(SKETCH_TAKES.replace("/predict", "/explain"))
             found = why(lab, look(lab, sketch_part(sketch))[0])
-            return *as_api(why_boxes, [overlay for overlay, _ in found]), "\n".join(text for _, text in found)
+            files = [overlay_file] * len(found)  # an image file per model, as an image component sends one
+            return *as_api(files, [overlay for overlay, _ in found]), "\n".join(text for _, text in found)
 
+        overlay_file = gr.Image(format="png", render=False)
         gr.api(predict_api, api_name="predict", concurrency_limit=PREDICT_CONCURRENCY)
         gr.api(explain_api, api_name="explain", concurrency_limit=PREDICT_CONCURRENCY)
         gr.api(predict_photo_api, api_name="predict_photo", concurrency_limit=PREDICT_CONCURRENCY)
