@@ -32,7 +32,7 @@ import pandas as pd
 from PIL import Image
 
 from emnist_core import cards, evaluation, figures, labels, store
-from emnist_core.lab import DATASET, SLOTS, Lab
+from emnist_core.lab import BATCH_STAGES, DATASET, SLOTS, Lab
 from emnist_core.corrections import CorrectionError
 from emnist_core.preprocess import ImageInputError, load_image
 from emnist_core.registry import REGISTRY
@@ -497,7 +497,7 @@ def cancel_training(lab):
         return "No training job is running."
     if stage == SAVING:
         return "Too late to cancel: the model is being saved."
-    return "Cancelling after the current batch..." if stage == "training" else "Cancelling before saving..."
+    return "Cancelling after the current batch..." if stage in BATCH_STAGES else "Cancelling before saving..."
 
 
 def use_model(lab, candidate):

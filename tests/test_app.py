@@ -278,3 +278,8 @@ def test_fine_tune_on_corrections_reports_before_and_after(client, lab, correcti
     assert "drawn test characters" in status and "EMNIST test images" in status
     csv_file, _ = client.predict(api_name="/corrections_csv")
     assert len(Path(csv_file).read_text().splitlines()) == count
+    try:  # the fine-tuned model can be put live like any retrained one
+        assert "is live" in client.predict(api_name="/use_fine_tuned")
+        assert lab.live["mlp"].name.startswith("mlp-pen-prior-fixed-")
+    finally:
+        lab.restore()
