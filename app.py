@@ -694,7 +694,8 @@ def build_demo(lab: Lab) -> gr.Blocks:
                             card_outputs += [gr.Markdown(), gr.Plot(label="Training curves"),
                                              gr.Code(label="Architecture", language=None, interactive=False,
                                                      show_line_numbers=False)]
-                            reliability_outputs.append(gr.Plot(label="Reliability: stated confidence vs accuracy"))
+                            # The figure's own title says what it is; a label would cover it.
+                            reliability_outputs.append(gr.Plot(label="Reliability", show_label=False))
 
         # Draw: the page's own events (private) predict on every stroke, last stroke wins; programs call the
         # gr.api endpoints below, which take the payload as sent and say what to send instead of a bare "Error".
