@@ -80,7 +80,9 @@ CSS = f"""
   margin: -10px 0 var(--spacing-lg) -12px; }}
 #preview > .html-container.label-padding {{ padding-top: 0; }}
 @media (max-width: 640px) {{ #preview, #verdict {{ min-width: 100% !important; }} }}
-@media (max-width: 640px) {{ #matrix {{ overflow-x: auto; }} #matrix img {{ min-width: 640px; max-width: none; }} }}
+@media (max-width: 640px) {{ #matrix {{ overflow-x: auto !important; }}
+  #matrix .matplotlib {{ align-items: flex-start; justify-content: flex-start; }}
+  #matrix img {{ width: 640px; min-width: 640px; max-width: none; }} }}
 """
 # For every launch (`python app.py`, the tests and the benches); Gradio 6 takes the page's CSS here.
 LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD, "css": CSS}

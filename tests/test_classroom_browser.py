@@ -1,0 +1,266 @@
+"""The classroom issue (11) in a real browser, on a desktop screen (1280x900) and a phone (390x844): the 28x28
+preview stays square and uncovered, a Confusions shortcut scrolls to its test images, the confusion matrix can
+be seen whole, "Use this model" renames the Draw tab's models, and every tab is screenshotted for a person to
+look at.
+
+Playwright drives Debian's Chromium (no GPU) against the app served in this process, with the page's CSS
+(``app.LAUNCH_OPTIONS``, as ``python app.py`` launches it). Screenshots go to ``$SKETCH_LAB_ARTIFACTS``
+(else a temporary folder), named ``<tab>-<size>.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from emnist_core.labels import display_name
+
+from conftest import served
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+SIZES = {
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+              "device_scale_factor": 2},
+}
+# A "7" as offsets from the canvas centre, in pixels of a 480 px tall sketchpad (scaled to the one on screen).
+SEVEN = [(-80, -100), (80, -100), (0, 120)]
+STEPS = 6  # mouse moves per segment
+TIMEOUT_MS = 20_000
+TRAIN_TIMEOUT_MS = 120_000
+SCROLL_TIMEOUT_MS = 5_000
+MIN_PREVIEW_PX = 100
+MIN_MATRIX_PX = 600  # the confusion matrix's image, 47 classes a side
+# Where the preview is probed for whatever covers it: fractions of the image's box, corners and middle.
+PROBES = [(fx, fy) for fy in (0.05, 0.5, 0.95) for fx in (0.05, 0.5, 0.95)]
+SHORTCUT = f"{display_name('O')} -> {display_name('0')}"
+# (selector, probes) -> [x, y fraction, what is on top there] wherever the element is not the topmost one.
+# Gradio's floating block labels take no pointer events (elementFromPoint looks through them), so every
+# element is made hit-testable while probing.
+COVERED_AT = """([selector, probes]) => {
+  const target = document.querySelector(selector), r = target.getBoundingClientRect();
+  const style = document.createElement('style');
+  style.textContent = '* { pointer-events: auto !important; }';
+  document.head.appendChild(style);
+  try {
+    return probes.map(([fx, fy]) => {
+      const hit = document.elementFromPoint(r.left + fx * r.width, r.top + fy * r.height);
+      if (hit === target) return null;
+      return [fx, fy, hit ? `${hit.tagName.toLowerCase()}${hit.id ? '#' + hit.id : ''}.${hit.className}: `
+                            + (hit.textContent || '').trim().slice(0, 40) : 'nothing (off screen)'];
+    }).filter(x => x);
+  } finally {
+    style.remove();
+  }
+}"""
+
+
+@pytest.fixture(scope="module")
+def launch_options(app_module) -> dict:
+    """How the page is launched: with the app's own CSS."""
+    return app_module.LAUNCH_OPTIONS
+
+
+@pytest.fixture(scope="module")
+def url(request, launch_options):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
+    demo = request.getfixturevalue("demo")  # only once a browser is there to use it
+    with served(demo, **launch_options) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(url):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("SKETCH_LAB_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def open_page(browser, url, size: str):
+    """A fresh page of the app at ``size``, its brush ready; closed with its context."""
+    context = browser.new_context(**SIZES[size])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.locator("#sketchpad button.highlight").wait_for()  # the page has loaded and picked the brush
+    return page
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def page(browser, url, size):
+    page = open_page(browser, url, size)
+    yield page
+    page.context.close()
+
+
+def stroke(page, points):
+    """Press, drag through ``points`` (offsets from the canvas centre, scaled to its size) and release."""
+    canvas = page.locator("#sketchpad canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cx, cy, scale = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) / 480
+    page.mouse.move(cx + scale * points[0][0], cy + scale * points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(cx + scale * x, cy + scale * y, steps=STEPS)
+    page.mouse.up()
+
+
+def screenshot(page, path: Path):
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def open_tab(page, name: str):
+    page.get_by_role("tab", name=name).click()
+
+
+def no_sideways_scroll(page):
+    """The page fits the screen's width: nothing sticks out to the right."""
+    width, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= inner + 1, f"the page is {width} px wide on a {inner} px screen"
+
+
+def test_the_preview_is_square_and_nothing_covers_it(page, size, artifacts):
+    stroke(page, SEVEN)
+    page.locator("#mlp-label [data-testid='label-output-value']").wait_for()
+    image = page.locator("#preview img")
+    image.wait_for()
+    image.scroll_into_view_if_needed()
+    page.wait_for_timeout(200)  # let the layout settle after the scroll
+    box = image.bounding_box()
+    assert abs(box["width"] - box["height"]) <= 2, f"the 28x28 preview is not square on the {size}: {box}"
+    assert min(box["width"], box["height"]) >= MIN_PREVIEW_PX, f"the preview is too small on the {size}: {box}"
+    hits = page.evaluate(COVERED_AT, ["#preview img", PROBES])
+    assert not hits, f"on the {size}, something covers the preview image at (x, y fraction, element): {hits}"
+    screenshot(page, artifacts / f"draw-{size}.png")
+
+
+def test_a_confusions_shortcut_scrolls_to_its_test_images(page, size, artifacts, with_data):
+    open_tab(page, "Confusions")
+    page.get_by_text("test images: accuracy").wait_for()
+    page.get_by_role("button", name=SHORTCUT, exact=True).click()
+    note = page.locator("#mistakes-note")
+    note.get_by_text("read as").wait_for()
+    page.locator("#mistakes img").first.wait_for()
+    # Clicking scrolls the button into view, which leaves the gallery below it half off the screen; the
+    # shortcut must bring the note and the whole gallery box into view.
+    where = """() => {
+      const note = document.querySelector('#mistakes-note').getBoundingClientRect();
+      const gallery = document.querySelector('#mistakes').getBoundingClientRect();
+      return {note_top: note.top, gallery_top: gallery.top, gallery_bottom: gallery.bottom, height: innerHeight};
+    }"""
+    try:  # the scroll is smooth: give it time to arrive
+        page.wait_for_function(f"() => {{ const w = ({where})(); return w.note_top >= -2 && "
+                               "w.gallery_bottom <= w.height + 2; }", timeout=SCROLL_TIMEOUT_MS)
+    except sync_api.TimeoutError:
+        pass  # the assertions below say where things are
+    found = page.evaluate(where)
+    assert -2 <= found["note_top"] < found["height"], f"on the {size}, the gallery note is out of view: {found}"
+    assert found["gallery_bottom"] <= found["height"] + 2, f"on the {size}, the gallery is cut off below: {found}"
+    assert page.get_by_role("radio", name=re.compile(rf"^{re.escape(SHORTCUT)}: \d+$")).is_checked()
+    no_sideways_scroll(page)
+    screenshot(page, artifacts / f"confusions-{size}.png")
+
+
+def test_the_whole_confusion_matrix_can_be_seen(page, size, with_data):
+    """Its 47 rows and columns of labels need room: drawn at least MIN_MATRIX_PX wide, and where the screen is
+    narrower its box scrolls sideways to both of its edges."""
+    open_tab(page, "Confusions")
+    page.get_by_text("test images: accuracy").wait_for()
+    page.wait_for_function("() => document.querySelector('#matrix img')?.naturalWidth > 0")
+    found = page.evaluate("""() => {
+      const box = document.querySelector('#matrix'), img = box.querySelector('img');
+      const edges = () => { const b = box.getBoundingClientRect(), i = img.getBoundingClientRect();
+                            return [i.left - b.left, b.right - i.right]; };
+      box.scrollLeft = 0;
+      const [left] = edges();
+      box.scrollLeft = box.scrollWidth;
+      const [, right] = edges();
+      box.scrollLeft = 0;
+      return {left, right, width: img.getBoundingClientRect().width, box: box.clientWidth};
+    }""")
+    assert found["width"] >= MIN_MATRIX_PX, f"on the {size}, the confusion matrix is too small to read: {found}"
+    assert found["left"] >= -1 and found["right"] >= -1, \
+        f"on the {size}, part of the confusion matrix cannot be scrolled to (px outside its box): {found}"
+
+
+def test_retrain_and_models_tabs(page, size, artifacts, lab):
+    open_tab(page, "Retrain")
+    page.get_by_role("button", name="Start").wait_for()
+    lab.data_ready.wait(120)
+    if lab.dataset is not None:
+        page.get_by_text("training images available").wait_for()
+    no_sideways_scroll(page)
+    screenshot(page, artifacts / f"retrain-{size}.png")
+    open_tab(page, "Models")
+    for live in lab.live.values():
+        page.get_by_role("heading", name=live.title).wait_for()
+    page.locator("text=Parameters:").first.wait_for()
+    page.wait_for_timeout(500)  # the training-curve figures are drawn after the text
+    no_sideways_scroll(page)
+    screenshot(page, artifacts / f"models-{size}.png")
+
+
+def test_use_this_model_names_it_on_the_draw_tab(browser, url, lab, with_data, artifacts):
+    """Train a tiny MLP through the Retrain tab, put it live, and see both Draw tabs (this page's, and a
+    phone's opened afterwards) name it. The shipped pair is live again afterwards."""
+    page = open_page(browser, url, "desktop")
+    try:
+        open_tab(page, "Retrain")
+        page.get_by_text("training images available").wait_for()
+        assert page.get_by_role("combobox", name="Architecture").input_value() == "seed-mlp"
+        for label, value in (("Epochs", "1"), ("Training images", "500")):
+            field = page.get_by_label(f"number input for {label}")
+            field.fill(value)
+            field.press("Enter")
+        page.get_by_role("button", name="Start").click()
+        page.locator("p", has_text=re.compile(r"^Done\. Test accuracy")).wait_for(timeout=TRAIN_TIMEOUT_MS)
+        page.get_by_role("button", name="Use this model").click()
+        page.get_by_text("is live in the Draw and Confusions tabs").wait_for()
+        new = lab.live["mlp"]
+        assert new.name.startswith("seed-mlp-"), new.name
+        screenshot(page, artifacts / "retrain-done-desktop.png")
+
+        open_tab(page, "Draw")
+        serving, mlp_box = page.locator("#serving"), page.locator("#mlp-label [data-testid='block-label']")
+        try:
+            page.wait_for_function("name => document.querySelector('#serving').innerText.includes(name)",
+                                   arg=new.name, timeout=5_000)
+        except sync_api.TimeoutError:
+            pass  # the assertion says what it shows instead
+        assert new.title in serving.inner_text(), f"the Draw tab still says: {serving.inner_text()}"
+        assert mlp_box.inner_text().strip() == new.title
+        assert "cnn-pen-prior" in page.locator("#cnn-label [data-testid='block-label']").inner_text()
+
+        phone = open_page(browser, url, "phone")  # a page opened later is told on load
+        try:
+            assert new.name in phone.locator("#serving").inner_text()
+            phone.wait_for_function("name => document.querySelector('#mlp-label').innerText.includes(name)",
+                                    arg=new.name)
+        finally:
+            phone.context.close()
+    finally:
+        page.context.close()
+        lab.restore()
+    assert lab.live["mlp"].name == "mlp-pen-prior"
