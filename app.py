@@ -43,6 +43,7 @@ from emnist_core.verdict import NO_MODEL_MESSAGE, verdict  # noqa: F401  NO_MODE
 CLASSES = list(labels.label_map("bymerge").names)
 TOP_K = 5
 PREVIEW_PX = 168  # the 28x28 input, shown 6x enlarged
+SKETCHPAD_PX = 340  # the drawing area's height on the page (its canvas stays CANVAS pixels)
 GALLERY_MAX = 48
 GALLERY_ZOOM = 4
 PAIRS_SHOWN = 24
@@ -85,7 +86,12 @@ CSS = f"""
   #matrix img {{ width: 640px; min-width: 640px; max-width: none; }} }}
 """
 # For every launch (`python app.py`, the tests and the benches); Gradio 6 takes the page's CSS here.
-LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD, "css": CSS}
+# Without a GPU (school machines) the sketchpad's WebGL canvas is drawn in software, and each pointer move costs
+# in proportion to its area in device pixels: bench/bench_sketchpad.py measured 428 ms a move on a 2x screen,
+# 75 ms with a smaller pad (SKETCHPAD_PX) and the page drawn at 1 device pixel per CSS pixel. The models read a
+# 28x28 image, so a sharper canvas would buy nothing.
+ONE_DEVICE_PIXEL = "<script>Object.defineProperty(window, 'devicePixelRatio', {get: () => 1});</script>"
+LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD, "css": CSS, "head": ONE_DEVICE_PIXEL}
 # Gradio's sketchpad starts, and starts again after Clear, with no tool selected: select the brush
 # whenever no tool is, so that every first stroke draws.
 SELECT_BRUSH_JS = """
@@ -360,7 +366,8 @@ def gallery(lab, slot, true_class, predicted_class, test_set=DATASET):
     x_test, message = lab.test_images(test_set)
     if x_test is None:
         return [], f"{text}. {message}"
-    images = [(enlarge(x_test[i]), f"{pair_words(true_name, pred_name)} ({conf:.0%})") for i, conf in hits[:GALLERY_MAX]]
+    # The confidence first: a narrow tile cuts a caption's end.
+    images = [(enlarge(x_test[i]), f"{conf:.0%}: {pair_words(true_name, pred_name)}") for i, conf in hits[:GALLERY_MAX]]
     shown = f"; the {len(images)} it was surest about" if len(hits) > len(images) else ""
     return images, f"{text}{shown}."
 
@@ -596,7 +603,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
                     with gr.Column(scale=3, min_width=300):
                         sketchpad = gr.Sketchpad(
                             label="Draw here", type="numpy", canvas_size=(CANVAS, CANVAS),
-                            height=480, layers=False, transforms=(), elem_id="sketchpad",
+                            height=SKETCHPAD_PX, layers=False, transforms=(), elem_id="sketchpad",
                             brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
                             eraser=gr.Eraser(default_size=BRUSH_RADIUS * 2),
                         )

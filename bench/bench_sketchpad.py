@@ -22,7 +22,9 @@ retina screens): PixiJS draws at window.devicePixelRatio, which they report as 1
 Measured on 2 shared CPU cores (Chromium 156, Gradio 6.31), best of 3: the app's page 197 ms per move at
 scale 1 and 428 ms at scale 2 (the issue's 0.25-0.5 s); only the drawn area changes it (height 360: 114 / 245 ms,
 height 300: 74 / 180 ms; at scale 2, dpr=1: 174 ms, dpr=1 with height 300: 75 ms); canvas_size,
-fixed_canvas, brush, layers and transforms change nothing measurable.
+fixed_canvas, brush, layers and transforms change nothing measurable. The app now draws its pad 340 px high
+at one device pixel per CSS pixel (app.SKETCHPAD_PX, app.ONE_DEVICE_PIXEL): 94 ms per move at scale 1 and
+92 ms at scale 2, where the bare gr.Sketchpad() took 108 and 273 ms in the same run.
 
 Usage: python bench/bench_sketchpad.py [--moves 40] [--scale 1] [--repeat 3] [--only app,bare,...]
 Needs /usr/bin/chromium and Python Playwright (never `playwright install` here).

@@ -71,9 +71,9 @@ def test_o_0_gallery_shows_captioned_test_images(client, app_module, lab, with_d
     assert len(images) == min(expected, app_module.GALLERY_MAX) > 0
     for item in images:
         assert Path(item["image"]).exists()
-        assert item["caption"].startswith(f"{O_WORDS} -> {ZERO_WORDS} (") and item["caption"].endswith("%)")
+        assert item["caption"].endswith(f"%: {O_WORDS} -> {ZERO_WORDS}")
     assert f"{expected} test images of **{O_WORDS}** read as **{ZERO_WORDS}**" in note
-    confidences = [int(item["caption"].rsplit("(", 1)[1].rstrip("%)")) for item in images]
+    confidences = [int(item["caption"].split("%")[0]) for item in images]
     assert confidences == sorted(confidences, reverse=True)
 
 
@@ -105,7 +105,7 @@ def test_confusions_on_drawn_characters(client, app_module, lab):
 def test_shortcut_and_pair_endpoints_fill_the_gallery(client, app_module, lab, with_data):
     true, pred, images, _ = client.predict("cnn", api_name="/gallery_Z_2")
     assert (true, pred) == ("Z", "2")
-    assert all(item["caption"].startswith("Z -> 2 (") for item in images)
+    assert all(item["caption"].endswith("%: Z -> 2") for item in images)
     _, _, pairs, _, _ = client.predict("cnn", api_name="/confusions")  # the ranking a person chooses from
     top = lab.live["cnn"].report["confused_pairs"][0]
     assert pairs["choices"][0] == [f"{display_name(top['true'])} -> {display_name(top['predicted'])}: {top['count']}",
