@@ -392,11 +392,8 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
     def update(status, history=None, candidate=None):
         return status, curves(history, arch), candidate, gr.update(interactive=candidate is not None)
 
-    if TRAINING_DISABLED:
-        yield update(TRAINING_OFF_MESSAGE)
-        return
-    if lab.dataset is None:
-        yield update(lab.data_message)
+    if cannot_train(lab):
+        yield update(cannot_train(lab))
         return
     try:
         folder = lab.models_folder()
@@ -421,6 +418,13 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
     else:
         live = lab.live.get(REGISTRY[job.config.model].kind)
         yield update(f"Done. {cards.comparison(job.report, job.path, live)}", job.history, str(job.path))
+
+
+def cannot_train(lab) -> str | None:
+    """Why no job can start on this server, or None."""
+    if TRAINING_DISABLED:
+        return TRAINING_OFF_MESSAGE
+    return lab.data_message if lab.dataset is None else None
 
 
 def follow(job, progress):
@@ -468,11 +472,8 @@ def start_finetune(lab, slot, progress=gr.Progress()):
     def update(status, candidate=None):
         return status, candidate, gr.update(interactive=candidate is not None)
 
-    if TRAINING_DISABLED:
-        yield update(TRAINING_OFF_MESSAGE)
-        return
-    if lab.dataset is None:
-        yield update(lab.data_message)
+    if cannot_train(lab):
+        yield update(cannot_train(lab))
         return
     try:
         job = lab.start_finetune(slot if isinstance(slot, str) else "", lab.models_folder())
