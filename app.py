@@ -501,6 +501,17 @@ def corrections_csv(lab):
         return None, str(exc)
 
 
+def clear_corrections(lab, downloaded):
+    """Delete every correction on this server, once the box says they were downloaded. Refused while training
+    is off: on a public server a stranger must not delete what a class gave."""
+    if TRAINING_DISABLED:
+        return TRAINING_OFF_MESSAGE
+    if downloaded is not True:
+        return "Download the corrections first, then tick the box: clearing deletes every one of them."
+    count = lab.corrections.clear()
+    return f"Deleted {count:,} correction{'s' * (count != 1)}; new ones can be collected."
+
+
 def cancel_training(lab):
     stage = lab.cancel_job()
     if stage is None:
@@ -696,6 +707,10 @@ def build_demo(lab: Lab) -> gr.Blocks:
                 with gr.Row():
                     tune_use = gr.Button("Use the fine-tuned model", interactive=False)
                     corrections_file = gr.File(label="Corrections: Kaggle EMNIST CSV (ByMerge labels)")
+                with gr.Row():
+                    clear_check = gr.Checkbox(False, label="I have downloaded the corrections: delete them here")
+                    clear_button = gr.Button("Clear the corrections", variant="stop",
+                                             interactive=not TRAINING_DISABLED)
             with gr.Tab("Models", id="models") as models_tab:
                 card_outputs, reliability_outputs = [], []
                 with gr.Row(equal_height=False):
@@ -800,6 +815,9 @@ def build_demo(lab: Lab) -> gr.Blocks:
                           show_progress_on=tune_status)
         tune_use.click(bind(use_model, lab), tune_candidate, live_status, api_name="use_fine_tuned").then(
             bind(after_change, lab), None, changed, api_name="names_after_fine_tune", api_visibility="private")
+        clear_button.click(bind(clear_corrections, lab), clear_check, tune_status, api_name="clear_corrections",
+                           preprocess=False).then(bind(corrections_note, lab), None, corrections_box,
+                                                  api_visibility="private", queue=False)
         export_button.click(bind(corrections_csv, lab), None, [corrections_file, tune_status],
                             api_name="corrections_csv")
 

@@ -266,6 +266,15 @@ def test_correct_is_refused_while_training_is_off_unless_collection_is_allowed(c
     assert corrections.count() == 1
 
 
+def test_clearing_the_corrections_needs_the_box_ticked(client, corrections, tmp_path):
+    client.predict(sketch(sketch_file(tmp_path, "7")), "7", api_name="/correct")
+    assert "tick the box" in client.predict(False, api_name="/clear_corrections")
+    assert "tick the box" in client.predict("yes", api_name="/clear_corrections")
+    assert corrections.count() == 1
+    assert client.predict(True, api_name="/clear_corrections").startswith("Deleted 1 correction;")
+    assert corrections.count() == 0
+
+
 def test_fine_tune_on_corrections_reports_before_and_after(client, lab, corrections, with_data, tmp_path):
     from emnist_core.finetune import HOLDOUT
 

@@ -595,6 +595,7 @@ def test_the_training_switch_is_enforced_by_the_api(client, app_module, lab, mon
     assert client.predict(api_name="/restore_models") == app_module.TRAINING_OFF_MESSAGE
     assert client.predict("cnn", api_name="/fine_tune") == app_module.TRAINING_OFF_MESSAGE
     assert client.predict(api_name="/use_fine_tuned") == app_module.TRAINING_OFF_MESSAGE
+    assert client.predict(True, api_name="/clear_corrections") == app_module.TRAINING_OFF_MESSAGE
     assert call(base_url, "train", list(TINY_TRAIN))[1][0] == app_module.TRAINING_OFF_MESSAGE  # any HTTP client
     assert lab.job is previous and not endless_training.is_set() and lab.live == live
     buttons = {c["props"].get("value"): c["props"].get("interactive")
