@@ -9,11 +9,14 @@ GRADIO_SERVER_PORT). Environment:
 
 - ``EMNIST_DATA_DIR``: folder of the EMNIST gzip files; needed for the test images and retraining.
 - ``EMNIST_MODELS_DIR``: where retrained models are written (never ``assets/``).
-- ``EMNIST_DISABLE_TRAINING=1``: turn retraining off, e.g. on a public Space (the API refuses it too).
+- ``EMNIST_DISABLE_TRAINING=1``: turn retraining and fine-tuning off, e.g. on a public Space (the API refuses
+  them too); corrections are then not collected either, unless ``EMNIST_ALLOW_CORRECTIONS=1``.
+- ``EMNIST_CORRECTIONS_DIR``: where corrections are kept (default: under ``EMNIST_CACHE_DIR``).
 
-Programs call the named endpoints (``/predict``, ``/confusions`` ...). The page's own drawing and photo
-events are private; ``/predict`` and ``/predict_photo`` are ``gr.api`` endpoints that take the payload as
-sent and check it here, so a caller who sends the wrong shape is told what to send.
+Programs call the named endpoints (``/predict``, ``/explain``, ``/correct``, ``/confusions`` ...). The page's
+own drawing and photo events are private; ``/predict``, ``/predict_photo``, ``/explain`` and ``/correct`` are
+``gr.api`` endpoints that take the payload as sent and check it here, so a caller who sends the wrong shape is
+told what to send.
 """
 
 from __future__ import annotations
