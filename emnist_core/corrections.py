@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from . import files
-from .labels import MERGED_LOWERCASE, label_map
+from .evaluation import class_name
+from .labels import label_map
 
 FORMAT = "emnist-sketch-lab correction"
 FORMAT_VERSION = 1
@@ -86,12 +87,10 @@ def class_index(label) -> int:
     labels = label_map(SPLIT)
     if not isinstance(label, str):
         raise CorrectionError(f"the class must be a character name such as 'Z' or 'a', got {label!r}")
-    name = label.strip()
-    if len(name) == 1 and name in MERGED_LOWERCASE:
-        name = name.upper()
-    if name not in labels.names:
-        raise CorrectionError(f"{label!r} is not a class the models know; choose one of {' '.join(labels.names)}")
-    return labels.index_of(name)
+    try:
+        return labels.index_of(class_name(label, labels.names))
+    except ValueError:
+        raise CorrectionError(f"{label!r} is not a class the models know; choose one of {' '.join(labels.names)}") from None
 
 
 @dataclass(frozen=True)

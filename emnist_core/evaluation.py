@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .labels import MERGED_LOWERCASE
+
 EVAL_BATCH = 2048
 TOP_K_MISTAKES = 3
 # What a model card keeps of its reports: the headline numbers, not the details.
@@ -115,8 +117,6 @@ CLASS_ECHO = 12  # characters of a typed class shown back in a message
 def class_name(text, names) -> str:
     """A typed class -> its name in ``names``; merged lower-case letters ("o") mean their capital.
     ValueError, saying what the classes are, for anything else."""
-    from .labels import MERGED_LOWERCASE
-
     text = str(text or "").strip()
     if text in names:
         return text
