@@ -176,13 +176,18 @@ class Lab:
         """(test images of a test set, or None, and why they are missing)."""
         if test_set != "unipen":
             return (None if self.dataset is None else self.dataset.x_test), self.data_message
-        with self.drawn_lock:  # loaded when first asked for: drawing UNIPEN's characters takes a minute once
+        # From the cache it takes a fraction of a second: wait that long rather than say "still loading".
+        self.load_drawn().join(DRAWN_WAIT_SECONDS)
+        return (None if self.drawn is None else self.drawn.x_test), self.drawn_message
+
+    def load_drawn(self) -> threading.Thread:
+        """The thread that loads the drawn characters, started on first call: drawing UNIPEN's characters takes a
+        minute once, so they load when first asked for, not at start."""
+        with self.drawn_lock:
             if self.drawn_loading is None:
                 self.drawn_loading = threading.Thread(target=self._load_drawn, name="load-drawn", daemon=True)
                 self.drawn_loading.start()
-        # From the cache it takes a fraction of a second: wait that long rather than say "still loading".
-        self.drawn_loading.join(DRAWN_WAIT_SECONDS)
-        return (None if self.drawn is None else self.drawn.x_test), self.drawn_message
+        return self.drawn_loading
 
     # ---------------------------------------------------------------- reading a drawing
 
@@ -268,7 +273,7 @@ class Lab:
             raise ValueError(f"No {SLOTS.get(slot, slot)} is live to fine-tune.")
         if not self.train_lock.acquire(blocking=False):
             return None
-        self.test_images("unipen")  # starts loading the drawn characters, if nothing has
+        self.load_drawn()  # scored on them before and after: the job waits for them, not this request
         self.job = FineTuneJob(self, self.live[slot], self.train_lock, folder)
         threading.Thread(target=self.job.run, name="fine-tune", daemon=True).start()
         return self.job
@@ -374,8 +379,7 @@ class FineTuneJob(TrainingJob):
 
         try:
             corrections = self.lab.corrections.load()
-            if self.lab.drawn_loading is not None:
-                self.lab.drawn_loading.join()  # scored on drawn characters before and after
+            self.lab.load_drawn().join()  # scored on drawn characters before and after
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             self.result = finetune.fine_tune(self.live.path, corrections, self.dataset, self.lab.drawn,
                                              listener=self, cancel=self.cancel)
