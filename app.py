@@ -71,7 +71,7 @@ log = logging.getLogger("emnist_sketch_lab")
 
 EMPTY_MESSAGE = "The canvas is empty: draw a character first."
 PHOTO_MESSAGE = "Upload a photo or scan of one character."
-SKETCH_TAKES = '/predict cannot use what was sent. It takes Draw here: a sketch: {"composite": an image file}.'
+SKETCH_TAKES = '/{} cannot use what was sent. It takes Draw here: a sketch: {{"composite": an image file}}.'
 PHOTO_TAKES = "/predict_photo cannot use what was sent. It takes Photo: an image file."
 TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE_TRAINING=1`)."
 MAX_MESSAGE = 300  # characters of an error message, at most
@@ -128,19 +128,20 @@ def is_file(value) -> bool:
     return isinstance(value, dict) and "path" in value
 
 
-def sketch_part(value):
-    """An API caller's sketch -> the image file to read, or None for an empty canvas.
-    Like the sketchpad, the composite is read first, then the first layer, then the background."""
+def sketch_part(value, endpoint: str):
+    """What an API caller sent ``endpoint`` as a sketch -> the image file to read, or None for an empty canvas;
+    anything else is refused with what to send. Like the sketchpad, the composite is read first, then the first
+    layer, then the background."""
     if value is None:
         return None
-    layers = value.get("layers") or [] if isinstance(value, dict) else None
+    layers = (value.get("layers") or []) if isinstance(value, dict) else None
     if not isinstance(layers, list):
-        raise refuse(SKETCH_TAKES)
+        raise refuse(SKETCH_TAKES.format(endpoint))
     for part in (value.get("composite"), *layers, value.get("background")):
         if part is None:
             continue
         if not is_file(part) or not part["path"]:
-            raise refuse(SKETCH_TAKES)
+            raise refuse(SKETCH_TAKES.format(endpoint))
         return part
     return None
 
@@ -736,9 +737,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
 
         def predict_api(sketch: dict | None = None) -> tuple[dict | None, dict | None, str, str]:
             """Sketchpad value {"composite": image file} -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict)."""
-            if sketch is not None and not isinstance(sketch, dict):
-                raise refuse(SKETCH_TAKES)
-            return as_api(draw_outputs, read(lab, sketch_part(sketch)))
+            return as_api(draw_outputs, read(lab, sketch_part(sketch, "predict")))
 
         def predict_photo_api(photo: dict | None = None) -> tuple[dict | None, dict | None, str, str]:
             """A photo or scan of one character (an image file) -> the same four outputs as /predict."""
@@ -749,9 +748,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
         def explain_api(sketch: dict | None = None) -> tuple[dict | None, dict | None, str]:
             """Sketchpad value {"composite": image file} -> (MLP overlay, CNN overlay, captions): the 28x28 the
             models see, with heat where hiding the ink lowers each model's answer most, and one line per model."""
-            if sketch is not None and not isinstance(sketch, dict):
-                raise refuse(SKETCH_TAKES.replace("/predict", "/explain"))
-            found = why(lab, look(lab, sketch_part(sketch))[0])
+            found = why(lab, look(lab, sketch_part(sketch, "explain"))[0])
             files = [overlay_file] * len(found)  # an image file per model, as an image component sends one
             return *as_api(files, [overlay for overlay, _ in found]), "\n".join(text for _, text in found)
 
@@ -808,9 +805,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
         def correct_api(sketch: dict | None = None, label: str | None = None) -> str:
             """(sketchpad value {"composite": image file}, the class it really is) -> a short message; the drawing's
             28x28 is kept as a correction (refused while EMNIST_DISABLE_TRAINING=1, unless EMNIST_ALLOW_CORRECTIONS=1)."""
-            if sketch is not None and not isinstance(sketch, dict):
-                raise refuse(SKETCH_TAKES.replace("/predict", "/correct"))
-            return correct(lab, sketch_part(sketch), label)
+            return correct(lab, sketch_part(sketch, "correct"), label)
 
         gr.api(correct_api, api_name="correct", concurrency_limit=PREDICT_CONCURRENCY)
         tune_button.click(bind(start_finetune, lab), tune_pick, [tune_status, tune_candidate, tune_use],
