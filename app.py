@@ -2,7 +2,7 @@
 test images they get wrong, and retrain either one live.
 
 This file is the Gradio UI only: layout, handlers and wiring. The server's state (the live models,
-the test data, the one training job) is an ``emnist_core.lab.Lab``, which ``build_demo(lab)`` serves;
+the test data, the one training job) is an ``emnist_core.lab.state.Lab``, which ``build_demo(lab)`` serves;
 every prediction, metric and figure comes from ``emnist_core``. Importing this module starts nothing.
 ``python app.py`` creates the Lab and serves on http://127.0.0.1:7860 (Gradio honours GRADIO_SERVER_NAME and
 GRADIO_SERVER_PORT). Environment:
@@ -34,14 +34,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from emnist_core import cards, evaluation, figures, labels, store
-from emnist_core.lab import BATCH_STAGES, DATASET, SLOTS, Lab
-from emnist_core.corrections import CorrectionError
-from emnist_core.preprocess import ImageInputError, load_image
-from emnist_core.registry import REGISTRY
-from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # one brush for the app and the renderer
-from emnist_core.train_config import FORM_BATCH_SIZES, FORM_MAX_EPOCHS, FORM_MIN_IMAGES, SAVING, form_config
-from emnist_core.verdict import NO_MODEL_MESSAGE, verdict  # noqa: F401  NO_MODEL_MESSAGE: the tests' name for it
+from emnist_core.lab import cards, figures
+from emnist_core.models import evaluation, store
+from emnist_core.data import labels
+from emnist_core.lab.state import BATCH_STAGES, DATASET, SLOTS, Lab
+from emnist_core.lab.corrections import CorrectionError
+from emnist_core.data.preprocess import ImageInputError, load_image
+from emnist_core.models.registry import REGISTRY
+from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS  # one brush for the app and the renderer
+from emnist_core.training.config import FORM_BATCH_SIZES, FORM_MAX_EPOCHS, FORM_MIN_IMAGES, SAVING, form_config
+from emnist_core.lab.verdict import NO_MODEL_MESSAGE, verdict  # noqa: F401  NO_MODEL_MESSAGE: the tests' name for it
 
 CLASSES = list(labels.label_map("bymerge").names)
 TOP_K = 5

@@ -28,7 +28,7 @@ from pathlib import Path
 from bench_app import ROOT, START_TIMEOUT, connect, free_port, sketch_file, start, stop
 
 sys.path.insert(0, str(ROOT))
-from emnist_core.sketchpad import CANVAS  # noqa: E402  the app's sketchpad side
+from emnist_core.data.sketchpad import CANVAS  # noqa: E402  the app's sketchpad side
 
 BENCH = Path(__file__).resolve().parent
 WARMUP_CALLS = 3  # per client, before the clock starts

@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emnist_core import explain as ex  # noqa: E402
-from emnist_core import lab  # noqa: E402
-from emnist_core.datasets import load_dataset  # noqa: E402
-from emnist_core.predictor import Predictor  # noqa: E402
-from emnist_core.serving import LiteModel  # noqa: E402
+from emnist_core.serving import explain as ex  # noqa: E402
+from emnist_core.lab import state as lab  # noqa: E402
+from emnist_core.data.datasets import load_dataset  # noqa: E402
+from emnist_core.serving.predictor import Predictor  # noqa: E402
+from emnist_core.serving.export import LiteModel  # noqa: E402
 
 MODELS = ("mlp", "cnn")
 SEED = 0  # which test images, and the random deletion orders

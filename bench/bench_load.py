@@ -27,7 +27,7 @@ def child(mode: str, images: str, labels: str, csv: str) -> None:
     if mode == "baseline":  # the interpreter and numpy, which every path pays
         n = 0
     elif mode in ("ours-cold", "ours-cached"):
-        from emnist_core import datasets
+        from emnist_core.data import datasets
 
         x, y = datasets.load_files(images, labels, "bymerge")
         n = len(y)
@@ -67,7 +67,7 @@ def main() -> None:
     if args.child:
         return child(args.child, *args.paths)
 
-    from emnist_core.datasets import find_files, load_files
+    from emnist_core.data.datasets import find_files, load_files
 
     images, labels = find_files("bymerge", "test", args.data_dir)
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,10 +15,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emnist_core.predictor import Predictor  # noqa: E402
-from emnist_core.preprocess import preprocess  # noqa: E402
-from emnist_core.serving import load_served  # noqa: E402
-from emnist_core.store import ALIASES, load_model, resolve_model_path  # noqa: E402
+from emnist_core.serving.predictor import Predictor  # noqa: E402
+from emnist_core.data.preprocess import preprocess  # noqa: E402
+from emnist_core.serving.export import load_served  # noqa: E402
+from emnist_core.models.store import ALIASES, load_model, resolve_model_path  # noqa: E402
 
 
 def timed(fn, repeats):

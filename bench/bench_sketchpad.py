@@ -129,7 +129,7 @@ def app_settings(**changes) -> dict:
     """The app's sketchpad settings (app.py's gr.Sketchpad call), with ``changes``."""
     import gradio as gr
 
-    from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS
+    from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS
 
     settings = dict(type="numpy", canvas_size=(CANVAS, CANVAS), height=480, layers=False, transforms=(),
                     brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),

@@ -25,9 +25,11 @@ sys.path.insert(0, str(ROOT))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from emnist_core import datasets as ds  # noqa: E402
-from emnist_core.models import build_model, model_spec  # noqa: E402
-from emnist_core.training import TrainConfig, _augmented_setup  # noqa: E402
+from emnist_core.data import datasets as ds  # noqa: E402
+from emnist_core.models.build import build_model  # noqa: E402
+from emnist_core.models.registry import model_spec  # noqa: E402
+from emnist_core.training.train import _augmented_setup  # noqa: E402
+from emnist_core.training.config import TrainConfig
 
 LEGACY_COMMIT = "45fec2a"
 MODEL = "cnn-bn"

@@ -26,8 +26,8 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
         os.environ["EMNIST_CACHE_DIR"] = cache
-        from emnist_core import datasets as ds
-        from emnist_core.unipen import find_unipen_dir, iter_samples
+        from emnist_core.data import datasets as ds
+        from emnist_core.data.unipen import find_unipen_dir, iter_samples
 
         root = find_unipen_dir(args.unipen_dir)
         started = time.perf_counter()

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emnist_core.store import ALIASES, ASSETS_DIR, SHIPPED, load_card, report_path  # noqa: E402
+from emnist_core.models.store import ALIASES, ASSETS_DIR, SHIPPED, load_card, report_path  # noqa: E402
 
 NA = " n/a |" * 6
 SEED_REPORT = (

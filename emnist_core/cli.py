@@ -32,9 +32,9 @@ def _add_unipen_dir(p):
 
 def build_parser() -> argparse.ArgumentParser:
     # Only light modules here: --help must not start Keras (the registry is plain data; see registry.py).
-    from .datasets import DATASETS
-    from .labels import SPLITS
-    from .registry import REGISTRY
+    from emnist_core.data.datasets import DATASETS
+    from emnist_core.data.labels import SPLITS
+    from emnist_core.models.registry import REGISTRY
 
     parser = argparse.ArgumentParser(
         prog="python -m emnist_core", description="EMNIST Sketch Lab: train, score and use handwriting models.",
@@ -116,12 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from .datasets import DataNotFoundError
-    from .download import DownloadError
-    from .files import DataFileError
-    from .preprocess import ImageInputError
-    from .store import ModelFileError
-    from .unipen import UnipenNotFoundError
+    from emnist_core.data.datasets import DataNotFoundError
+    from emnist_core.data.download import DownloadError
+    from emnist_core.data.files import DataFileError
+    from emnist_core.data.preprocess import ImageInputError
+    from emnist_core.models.store import ModelFileError
+    from emnist_core.data.unipen import UnipenNotFoundError
 
     try:
         command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "report": cmd_report,
@@ -161,7 +161,8 @@ class _ConsoleProgress:
 
 
 def cmd_train(args) -> int:
-    from .training import TrainConfig, train_and_save
+    from emnist_core.training.train import train_and_save
+    from emnist_core.training.config import TrainConfig
 
     config = TrainConfig(model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, subset=args.subset, seed=args.seed, init=args.init,
@@ -182,10 +183,10 @@ def _split_from_name(path: str) -> str | None:
 def cmd_evaluate(args) -> int:
     import numpy as np
 
-    from . import datasets as ds
-    from .evaluation import evaluate_arrays
-    from .labels import label_map, to_bymerge
-    from .store import load_model, report_path, resolve_model_path, save_report
+    from emnist_core.data import datasets as ds
+    from emnist_core.models.evaluation import evaluate_arrays
+    from emnist_core.data.labels import label_map, to_bymerge
+    from emnist_core.models.store import load_model, report_path, resolve_model_path, save_report
 
     model_path = resolve_model_path(args.model)
     named = {}
@@ -214,8 +215,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .predictor import Predictor
-    from .preprocess import ImageInputError, load_image
+    from emnist_core.serving.predictor import Predictor
+    from emnist_core.data.preprocess import ImageInputError, load_image
 
     predictor = Predictor.load([args.model])
     failed = 0
@@ -241,11 +242,11 @@ def cmd_calibrate(args) -> int:
         return cmd_temperature(args)
     if not args.out:
         raise ValueError("calibrate needs --out (the corrected model's .keras path), or --temperature")
-    from . import datasets as ds
-    from .calibration import fit_tau, training_log_prior, with_prior_correction
-    from .evaluation import card_metrics, model_reports, predict_probabilities
-    from .store import load_card, load_model, resolve_model_path, save_model
-    from .training import command_line
+    from emnist_core.data import datasets as ds
+    from emnist_core.models.calibration import fit_tau, training_log_prior, with_prior_correction
+    from emnist_core.models.evaluation import card_metrics, model_reports, predict_probabilities
+    from emnist_core.models.store import load_card, load_model, resolve_model_path, save_model
+    from emnist_core.training.train import command_line
 
     source = resolve_model_path(args.model)
     card = load_card(source)
@@ -296,11 +297,11 @@ SELECTIVE_THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(14))  # 0.3
 def cmd_temperature(args) -> int:
     """``calibrate --temperature``: fit T on a validation split and write it into the model's card (a derived
     model's own card: the T belongs to its corrected output, not to the weights it borrows)."""
-    from . import datasets as ds
-    from .calibration import temperature_section
-    from .evaluation import predict_probabilities
-    from .files import atomic_write
-    from .store import card_path, load_card, load_model, resolve_model_path
+    from emnist_core.data import datasets as ds
+    from emnist_core.models.temperature import temperature_section
+    from emnist_core.models.evaluation import predict_probabilities
+    from emnist_core.data.cache import atomic_write
+    from emnist_core.models.store import card_path, load_card, load_model, resolve_model_path
 
     path = resolve_model_path(args.model)
     card = load_card(path)
@@ -329,9 +330,9 @@ def cmd_temperature(args) -> int:
 
 
 def cmd_roundtrip(args) -> int:
-    from . import datasets as ds
-    from .predictor import Predictor
-    from .roundtrip import canvas_roundtrip
+    from emnist_core.data import datasets as ds
+    from emnist_core.serving.predictor import Predictor
+    from emnist_core.models.roundtrip import canvas_roundtrip
 
     data = ds.load_dataset("pool47", args.data_dir)
     result = canvas_roundtrip(Predictor.load(args.model), data.x_test, data.labels_as_classes(data.y_test),
@@ -351,7 +352,7 @@ def cmd_roundtrip(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .figures import write_figures
+    from emnist_core.lab.figures import write_figures
 
     for path in write_figures(args.model, args.out_dir, args.data_dir):
         print(path)
@@ -359,7 +360,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from .download import default_data_dir, download
+    from emnist_core.data.download import default_data_dir, download
 
     paths = download(args.split, args.part, data_dir=args.data_dir, url=args.url)
     for path in paths:

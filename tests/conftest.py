@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from emnist_core.files import IMAGE_MAGIC, LABEL_MAGIC  # noqa: E402
-from emnist_core.labels import label_map  # noqa: E402
-from emnist_core.preprocess import SIDE  # noqa: E402
-from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS  # noqa: E402
+from emnist_core.data.files import IMAGE_MAGIC, LABEL_MAGIC  # noqa: E402
+from emnist_core.data.labels import label_map  # noqa: E402
+from emnist_core.data.preprocess import SIDE  # noqa: E402
+from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS  # noqa: E402
 
 SHARED = Path(os.environ.get("EMNIST_DATA_DIR") or ROOT.parent / "shared" / "emnist")
 NUM_CLASSES = label_map("bymerge").num_classes  # what every model here predicts
@@ -180,6 +180,6 @@ def shared_emnist() -> Path:
 
 @pytest.fixture(scope="session")
 def pool47(shared_emnist):
-    from emnist_core.datasets import load_dataset
+    from emnist_core.data.datasets import load_dataset
 
     return load_dataset("pool47", shared_emnist)

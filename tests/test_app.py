@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import STROKES, served, sketch, sketch_file
-from emnist_core.datasets import DataNotFoundError
-from emnist_core.labels import display_name
-from emnist_core.lab import load_data
+from emnist_core.data.datasets import DataNotFoundError
+from emnist_core.data.labels import display_name
+from emnist_core.lab.state import load_data
 
 O_WORDS, ZERO_WORDS = display_name("O"), display_name("0")  # how the page names the letter and the digit
 
@@ -207,7 +207,7 @@ def test_choosing_an_architecture_offers_its_own_settings(client, app_module):
 
 
 def test_explain_gives_one_captioned_overlay_per_live_model(client, lab, tmp_path):
-    from emnist_core.explain import OVERLAY_PX
+    from emnist_core.serving.explain import OVERLAY_PX
 
     mlp, cnn, captions = client.predict(sketch(sketch_file(tmp_path, "7")), api_name="/explain")
     for overlay in (mlp, cnn):
@@ -227,7 +227,7 @@ def test_explain_without_a_drawing_gives_no_overlay(client):
 @pytest.fixture
 def corrections(lab, tmp_path, monkeypatch):
     """The lab's corrections go to a folder of this test's own."""
-    from emnist_core.corrections import CorrectionStore
+    from emnist_core.lab.corrections import CorrectionStore
 
     store = CorrectionStore(tmp_path / "corrections")
     monkeypatch.setattr(lab, "corrections", store)
@@ -235,7 +235,7 @@ def corrections(lab, tmp_path, monkeypatch):
 
 
 def test_correct_keeps_what_the_models_saw_for_a_new_server(client, lab, corrections, tmp_path):
-    from emnist_core.corrections import CorrectionStore
+    from emnist_core.lab.corrections import CorrectionStore
 
     drawing = sketch_file(tmp_path, "7")
     message = client.predict(sketch(drawing), "1", api_name="/correct")
@@ -255,7 +255,7 @@ def test_correct_names_what_is_wrong_and_keeps_nothing(client, corrections, tmp_
 
 def test_correct_is_refused_while_training_is_off_unless_collection_is_allowed(client, corrections, tmp_path,
                                                                                monkeypatch):
-    from emnist_core.corrections import COLLECTION_OFF
+    from emnist_core.lab.corrections import COLLECTION_OFF
 
     payload = sketch(sketch_file(tmp_path, "7"))
     monkeypatch.setenv("EMNIST_DISABLE_TRAINING", "1")
@@ -276,7 +276,7 @@ def test_clearing_the_corrections_needs_the_box_ticked(client, corrections, tmp_
 
 
 def test_fine_tune_on_corrections_reports_before_and_after(client, lab, corrections, with_data, tmp_path):
-    from emnist_core.finetune import HOLDOUT
+    from emnist_core.lab.finetune import HOLDOUT
 
     drawing, count = sketch(sketch_file(tmp_path, "X")), 12
     for _ in range(count):

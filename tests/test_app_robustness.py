@@ -20,13 +20,13 @@ from PIL import Image, ImageFile
 
 from conftest import (NUM_CLASSES, idx_bytes, l_shapes, png_bomb, served, sketch, sketch_file, untrained_model,
                       write_csv, write_idx_pair)
-from emnist_core import training
-from emnist_core.datasets import load_dataset
-from emnist_core.evaluation import CLASS_ECHO
-from emnist_core.files import LABEL_MAGIC
-from emnist_core.lab import MODELS_IN_ASSETS, TrainingJob
-from emnist_core.preprocess import DAMAGED_IMAGE, EMPTY_FILE, MAX_IMAGE_PIXELS, NOT_AN_IMAGE, SIDE
-from emnist_core.sketchpad import CANVAS
+from emnist_core.training import train as training
+from emnist_core.data.datasets import load_dataset
+from emnist_core.models.evaluation import CLASS_ECHO
+from emnist_core.data.files import LABEL_MAGIC
+from emnist_core.lab.state import MODELS_IN_ASSETS, TrainingJob
+from emnist_core.data.preprocess import DAMAGED_IMAGE, EMPTY_FILE, MAX_IMAGE_PIXELS, NOT_AN_IMAGE, SIDE
+from emnist_core.data.sketchpad import CANVAS
 
 gradio_client = pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")

@@ -9,13 +9,13 @@ import time
 import numpy as np
 
 from conftest import ROOT
-from emnist_core.store import load_card, load_model
+from emnist_core.models.store import load_card, load_model
 
 SAVER = textwrap.dedent("""
     import sys, numpy as np
     sys.path.insert(0, sys.argv[2])
-    from emnist_core.models import build_model
-    from emnist_core.store import save_model
+    from emnist_core.models.build import build_model
+    from emnist_core.models.store import save_model
     model = build_model("seed-mlp")
     for version in range(1, 10_000):
         model.layers[-1].bias.assign(np.full(model.layers[-1].bias.shape, float(version), np.float32))

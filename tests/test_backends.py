@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import NUM_CLASSES, ROOT, l_shapes
-from emnist_core.augment import augment_batch, batch_rng
-from emnist_core.training import TrainingBatches
+from emnist_core.training.augment import augment_batch, batch_rng
+from emnist_core.training.train import TrainingBatches
 
 # Runs under KERAS_BACKEND=jax with every `import tensorflow` refused: trains a tiny augmented CNN for
 # one epoch, saves it, and scores fixed images with it and with a shipped (TensorFlow-saved) model.
@@ -27,10 +27,11 @@ JAX_SCRIPT = textwrap.dedent("""
 
     import numpy as np
     import keras
-    from emnist_core.datasets import Dataset
-    from emnist_core.labels import label_map
-    from emnist_core.store import load_model
-    from emnist_core.training import TrainConfig, train_and_save
+    from emnist_core.data.datasets import Dataset
+    from emnist_core.data.labels import label_map
+    from emnist_core.models.store import load_model
+    from emnist_core.training.train import train_and_save
+    from emnist_core.training.config import TrainConfig
 
     out = sys.argv[1]
     x = np.load(out + "/x.npy"); y = np.arange(len(x)) % 47
@@ -46,7 +47,7 @@ JAX_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.skipif(find_spec("jax") is None, reason="jax not installed (pip install -r requirements-dev.txt)")
 def test_jax_trains_without_tensorflow_and_files_cross_backends(tmp_path):
-    from emnist_core.store import ASSETS_DIR, load_model
+    from emnist_core.models.store import ASSETS_DIR, load_model
 
     x = l_shapes(256)
     np.save(tmp_path / "x.npy", x)

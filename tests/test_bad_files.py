@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import NUM_CLASSES, idx_bytes, l_shapes, untrained_model, write_csv, write_idx_pair
-from emnist_core import datasets as ds
-from emnist_core.files import IMAGE_MAGIC, LABEL_MAGIC, DataFileError
-from emnist_core.predictor import Predictor
-from emnist_core.store import ModelFileError, card_path, load_card, load_model, resolve_model_path
+from emnist_core.data import datasets as ds
+from emnist_core.data.files import IMAGE_MAGIC, LABEL_MAGIC, DataFileError
+from emnist_core.serving.predictor import Predictor
+from emnist_core.models.store import ModelFileError, card_path, load_card, load_model, resolve_model_path
 
 
 # Models --------------------------------------------------------------------------------------------

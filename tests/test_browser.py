@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emnist_core.labels import display_name
+from emnist_core.data.labels import display_name
 
 from conftest import served
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from conftest import NUM_CLASSES
-from emnist_core.calibration import corrected, fit_tau, training_log_prior, with_prior_correction
-from emnist_core.models import build_model
-from emnist_core.store import load_model
+from emnist_core.models.calibration import corrected, fit_tau, training_log_prior, with_prior_correction
+from emnist_core.models.build import build_model
+from emnist_core.models.store import load_model
 
 
 def test_correction_moves_ties_towards_the_rare_class():
@@ -49,7 +49,7 @@ def test_derived_model_reuses_weights_and_matches_a_full_copy(tmp_path):
 
     import pytest
 
-    from emnist_core.store import ModelFileError, model_exists, resolve_model_path
+    from emnist_core.models.store import ModelFileError, model_exists, resolve_model_path
 
     model = build_model("seed-mlp")
     model.save(tmp_path / "base.keras")
@@ -74,7 +74,7 @@ def test_derived_model_reuses_weights_and_matches_a_full_copy(tmp_path):
 
 def overconfident(n=20_000, classes=5, temperature=2.0, seed=0):
     """Labels drawn from softmax(z), and a model that reports softmax(z * T): over-confident by exactly T."""
-    from emnist_core.calibration import apply_temperature
+    from emnist_core.models.temperature import apply_temperature
 
     rng = np.random.default_rng(seed)
     z = rng.normal(0, 1.5, (n, classes))
@@ -84,7 +84,7 @@ def overconfident(n=20_000, classes=5, temperature=2.0, seed=0):
 
 
 def test_apply_temperature_is_the_identity_at_one_and_keeps_the_order():
-    from emnist_core.calibration import apply_temperature
+    from emnist_core.models.temperature import apply_temperature
 
     probs = np.random.default_rng(3).dirichlet(np.ones(NUM_CLASSES), 50)
     assert np.array_equal(apply_temperature(probs, 1.0), probs)  # float64: a trip through log and exp would show
@@ -101,7 +101,7 @@ def test_apply_temperature_is_the_identity_at_one_and_keeps_the_order():
 
 
 def test_fit_temperature_recovers_a_known_overconfidence_and_lowers_nll_and_ece():
-    from emnist_core.calibration import apply_temperature, fit_temperature, nll, reliability
+    from emnist_core.models.temperature import apply_temperature, fit_temperature, nll, reliability
 
     probs, y = overconfident(temperature=2.0)
     t = fit_temperature(probs, y)
@@ -117,7 +117,7 @@ def test_fit_temperature_recovers_a_known_overconfidence_and_lowers_nll_and_ece(
 def test_reliability_bins_are_sklearns_and_count_every_image():
     from sklearn.calibration import calibration_curve
 
-    from emnist_core.calibration import reliability
+    from emnist_core.models.temperature import reliability
 
     probs, y = overconfident(n=3000)
     result = reliability(probs, y)
@@ -131,7 +131,7 @@ def test_reliability_bins_are_sklearns_and_count_every_image():
 
 
 def test_card_temperature_defaults_to_no_change():
-    from emnist_core.calibration import card_temperature
+    from emnist_core.models.temperature import card_temperature
 
     assert card_temperature({"calibration": {"tau": 0.5, "temperature": {"T": 0.8}}}) == 0.8
     for card in (None, {}, {"calibration": {"tau": 0.5}}, {"calibration": {"temperature": {"T": "x"}}},
@@ -145,7 +145,7 @@ def test_calibrate_temperature_writes_the_section_into_the_models_own_card(tmp_p
 
     from conftest import l_shapes, write_idx_pair
     from emnist_core import cli
-    from emnist_core.store import card_path, load_card, save_model
+    from emnist_core.models.store import card_path, load_card, save_model
 
     data = tmp_path / "data"
     images = np.concatenate([l_shapes(60, seed=s) for s in range(2)])
@@ -183,8 +183,8 @@ def test_calibrate_temperature_writes_the_section_into_the_models_own_card(tmp_p
 def test_reliability_figure_draws_both_curves_from_a_card_section():
     import matplotlib.pyplot as plt
 
-    from emnist_core.calibration import temperature_section
-    from emnist_core.figures import reliability_figure
+    from emnist_core.models.temperature import temperature_section
+    from emnist_core.lab.figures import reliability_figure
 
     probs, y = overconfident(n=2000)
     section = temperature_section(probs, y, fitted_on="made-up validation")
@@ -199,8 +199,8 @@ def test_reliability_figure_draws_both_curves_from_a_card_section():
 
 
 def test_the_live_models_cards_carry_a_temperature_fitted_on_drawn_characters():
-    from emnist_core.calibration import card_temperature
-    from emnist_core.store import ALIASES, load_card, resolve_model_path
+    from emnist_core.models.temperature import card_temperature
+    from emnist_core.models.store import ALIASES, load_card, resolve_model_path
 
     for alias in ALIASES:
         card = load_card(resolve_model_path(alias))

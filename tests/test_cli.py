@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, l_shapes, write_csv, write_idx_pair
-from emnist_core.datasets import Dataset
-from emnist_core.labels import label_map
-from emnist_core.training import TrainConfig, train_and_save
+from emnist_core.data.datasets import Dataset
+from emnist_core.data.labels import label_map
+from emnist_core.training.train import train_and_save
+from emnist_core.training.config import TrainConfig
 
 
 def run_cli(*args, check=True):

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, l_shapes
-from emnist_core import files, store
-from emnist_core.corrections import (
+from emnist_core.data import cache, files
+from emnist_core.models import store
+from emnist_core.lab.corrections import (
     ALLOW_CORRECTIONS, DISABLE_TRAINING, CorrectionError, CorrectionStore, collection_allowed, corrections_dir,
 )
-from emnist_core.datasets import Dataset, load_dataset, load_files
-from emnist_core.labels import label_map
+from emnist_core.data.datasets import Dataset, load_dataset, load_files
+from emnist_core.data.labels import label_map
 
 NAMES = label_map("bymerge").names
 TOPS = {"mlp": [("2", 0.61), ("Z", 0.3)], "cnn": [("Z", 0.52), ("2", 0.4)]}
@@ -74,7 +75,7 @@ KILLED_WRITER = """
 import sys, time
 from pathlib import Path
 import numpy as np
-from emnist_core.corrections import CorrectionStore
+from emnist_core.lab.corrections import CorrectionStore
 
 real = Path.write_text
 def half_then_hang(self, text, *args, **kwargs):  # the temporary is written halfway, then the process dies
@@ -149,7 +150,7 @@ def test_damaged_files_are_skipped_with_a_warning(tmp_path, caplog):
     big = io.BytesIO()
     Image.new("L", (280, 280)).save(big, format="PNG")
     (tmp_path / "too-big.json").write_text(json.dumps({**good, "image_png": base64.b64encode(big.getvalue()).decode()}))
-    with caplog.at_level("WARNING", logger="emnist_core.corrections"):
+    with caplog.at_level("WARNING", logger="emnist_core.lab.corrections"):
         loaded = s.load()
     assert len(loaded) == 2
     assert len(caplog.records) == len(bad) + 1 and all("skipped" in r.getMessage() for r in caplog.records)
@@ -198,7 +199,7 @@ def test_the_folder_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("EMNIST_CORRECTIONS_DIR", str(tmp_path / "mine"))
     assert corrections_dir() == tmp_path / "mine" and CorrectionStore().folder == tmp_path / "mine"
     monkeypatch.delenv("EMNIST_CORRECTIONS_DIR")
-    assert corrections_dir() == files.cache_dir() / "corrections"
+    assert corrections_dir() == cache.cache_dir() / "corrections"
 
 
 @pytest.mark.parametrize("label, name", [("Z", "Z"), ("o", "O"), (" s ", "S"), ("a", "a"), ("0", "0")])
@@ -293,7 +294,8 @@ def test_evaluate_reads_both_exports(corrected, tmp_path, untrained_model_file):
 
 def test_train_mixes_in_an_exported_csv(corrected, tmp_path):
     from emnist_core.cli import build_parser
-    from emnist_core.training import TrainConfig, train
+    from emnist_core.training.train import train
+    from emnist_core.training.config import TrainConfig
 
     csv = corrected.export_csv(tmp_path)
     assert build_parser().parse_args(["train", "--model", "seed-mlp", "--extra-csv", str(csv)]).extra_csv == str(csv)
@@ -320,7 +322,7 @@ def test_the_newest_corrections_are_held_out(tmp_path):
     assert len(data.split_by_time(0.01)[1]) == 1 and len(data.split_by_time(0)[1]) == 0
 
 def test_fine_tuning_needs_enough_corrections_and_a_model_with_a_card(tmp_path, untrained_model_file):
-    from emnist_core.finetune import MIN_CORRECTIONS, fine_tune
+    from emnist_core.lab.finetune import MIN_CORRECTIONS, fine_tune
 
     x = glyphs(200)
     data = Dataset("pool47", label_map("bymerge"), x, np.full(200, 21), x, np.full(200, 21), x, np.full(200, 21),
@@ -334,8 +336,8 @@ def test_fine_tuning_needs_enough_corrections_and_a_model_with_a_card(tmp_path, 
 def test_batch_norm_statistics_are_made_again_and_no_weight_moves():
     import keras
 
-    from emnist_core.finetune import _recalibrate_batch_norm
-    from emnist_core.models import build_model
+    from emnist_core.lab.finetune import _recalibrate_batch_norm
+    from emnist_core.models.build import build_model
 
     model = build_model("mlp-bn")
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
@@ -364,8 +366,9 @@ TAU = 0.5
 def drawn_reader(pool47, unipen, tmp_path_factory):
     """A small MLP (seed-mlp) trained for a few seconds on 6,000 scanned and 6,000 drawn characters: it reads
     about two drawn characters in three, and confuses drawn e with C, as the shipped models confuse other pairs."""
-    from emnist_core.calibration import training_log_prior, with_prior_correction
-    from emnist_core.training import TrainConfig, train_and_save
+    from emnist_core.models.calibration import training_log_prior, with_prior_correction
+    from emnist_core.training.train import train_and_save
+    from emnist_core.training.config import TrainConfig
 
     rng = np.random.default_rng(0)
     p, u = (np.sort(rng.choice(len(d.y_train), 6000, replace=False)) for d in (pool47, unipen))
@@ -383,9 +386,9 @@ def drawn_reader(pool47, unipen, tmp_path_factory):
 
 def test_fine_tuning_on_50_corrections_of_a_confused_pair_fixes_it_and_breaks_nothing(
         pool47, unipen, drawn_reader, tmp_path):
-    from emnist_core.calibration import PriorCorrection
-    from emnist_core.evaluation import predict_probabilities
-    from emnist_core.finetune import fine_tune
+    from emnist_core.models.calibration import PriorCorrection
+    from emnist_core.models.evaluation import predict_probabilities
+    from emnist_core.lab.finetune import fine_tune
 
     reader, t, r = store.load_model(drawn_reader), NAMES.index(TRUE), NAMES.index(READ)
 

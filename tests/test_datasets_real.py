@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from emnist_core import datasets as ds
-from emnist_core.labels import label_map
+from emnist_core.data import datasets as ds
+from emnist_core.data.labels import label_map
 
 
 def test_bymerge_test_loads_upright(shared_emnist):

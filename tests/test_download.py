@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from conftest import idx_bytes
-from emnist_core import cli, datasets, download as dl
-from emnist_core.files import IMAGE_MAGIC, LABEL_MAGIC, DataFileError
+from emnist_core import cli
+from emnist_core.data import datasets, download as dl
+from emnist_core.data.files import IMAGE_MAGIC, LABEL_MAGIC, DataFileError
 
 SPLIT, OTHER_SPLIT = "mnist", "digits"
 IMAGES_PER_FILE = 6

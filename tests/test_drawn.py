@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from emnist_core import datasets as ds
-from emnist_core.preprocess import preprocess
-from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS, INK, PAPER, PEN_SCALE, render_strokes
-from emnist_core.unipen import find_unipen_dir
+from emnist_core.data import datasets as ds
+from emnist_core.data.preprocess import preprocess
+from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, INK, PAPER, PEN_SCALE, render_strokes
+from emnist_core.data.unipen import find_unipen_dir
 
 # An "L" as a tablet records it: down the left side, then along the bottom; y points up.
 L_STROKE = np.array([[0, 100], [0, 0], [60, 0]], np.float32)

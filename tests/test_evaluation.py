@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from emnist_core.evaluation import TOP_K_MISTAKES, report_from_probabilities
-from emnist_core.labels import label_map
+from emnist_core.models.evaluation import TOP_K_MISTAKES, report_from_probabilities
+from emnist_core.data.labels import label_map
 
 LABELS = label_map("bymerge")
 NAMES = list(LABELS.names)

@@ -4,8 +4,8 @@ real test images hiding the salient pixels first lowers the shipped models' conf
 import numpy as np
 import pytest
 
-from emnist_core import explain as ex
-from emnist_core.preprocess import SIDE
+from emnist_core.serving import explain as ex
+from emnist_core.data.preprocess import SIDE
 
 CLASSES = ["rest", "L"]  # class 1 is what the toy models read when their region holds the ink
 LEFT = np.zeros((SIDE, SIDE), bool)
@@ -145,7 +145,7 @@ def test_deletion_curve_and_check_on_a_toy_model():
 
 @pytest.fixture(scope="module")
 def shipped():
-    from emnist_core.predictor import Predictor
+    from emnist_core.serving.predictor import Predictor
 
     return Predictor.load(("mlp", "cnn"))
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import l_shapes, write_csv, write_idx_pair
-from emnist_core import datasets as ds
-from emnist_core import files
+from emnist_core.data import datasets as ds
+from emnist_core.data import files
 
 
 @pytest.mark.parametrize("gz", [True, False])

@@ -1,4 +1,4 @@
-"""The lab a server runs (``emnist_core.lab``), as plain Python: no Gradio, no server.
+"""The lab a server runs (``emnist_core.lab.state``), as plain Python: no Gradio, no server.
 
 And ``app.py``'s side of the split: importing it starts nothing, ``python app.py`` is what creates the lab.
 """
@@ -17,15 +17,17 @@ import numpy as np
 import pytest
 
 from conftest import NUM_CLASSES, ROOT, untrained_model
-from emnist_core import predictor, store, training
-from emnist_core import lab as lab_module
-from emnist_core.lab import Lab, TrainingJob
+from emnist_core.serving import predictor
+from emnist_core.models import store
+from emnist_core.training import train as training
+from emnist_core.lab import state as lab_module
+from emnist_core.lab.state import Lab, TrainingJob
 
 SHIPPED = ("seed-mlp", "seed-cnn")
 
 
 def test_importing_app_starts_nothing():
-    script = ("import gc, threading, keras, app; from emnist_core.lab import Lab; "
+    script = ("import gc, threading, keras, app; from emnist_core.lab.state import Lab; "
               "print(threading.active_count(), [o for o in gc.get_objects() if isinstance(o, (Lab, keras.Model))], "
               "hasattr(app, 'lab'), hasattr(app, 'demo'))")
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
@@ -34,7 +36,7 @@ def test_importing_app_starts_nothing():
 
 
 def test_the_lab_imports_no_gradio():
-    script = "import sys, emnist_core.lab; print(sorted(m for m in sys.modules if m.split('.')[0] == 'gradio'))"
+    script = "import sys, emnist_core.lab.state; print(sorted(m for m in sys.modules if m.split('.')[0] == 'gradio'))"
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
@@ -159,7 +161,7 @@ def test_a_model_is_traced_once_however_many_predictors_serve_it():
 
 
 def test_the_lab_serves_probabilities_calibrated_with_each_cards_temperature(lab):
-    from emnist_core.temperature import apply_temperature, card_temperature
+    from emnist_core.models.temperature import apply_temperature, card_temperature
 
     x = np.zeros((1, 28, 28), np.float32)
     x[0, 6:22, 12:16] = 255  # a bar: any image will do

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emnist_core.labels import LOOKALIKE_GROUPS, byclass_to_bymerge, label_map, lookalike_note, to_bymerge
+from emnist_core.data.labels import LOOKALIKE_GROUPS, byclass_to_bymerge, label_map, lookalike_note, to_bymerge
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ SAME_GLYPH = str.maketrans({"0": "O", "o": "O", "1": "I", "l": "I", "|": "I"})
 
 @pytest.mark.parametrize("group", [("O", "0"), ("I", "1", "L")])
 def test_lookalike_names_read_apart_in_any_font(group):
-    from emnist_core.labels import display_name
+    from emnist_core.data.labels import display_name
 
     shown = [display_name(name) for name in group]
     assert len({text.translate(SAME_GLYPH) for text in shown}) == len(group), shown
@@ -64,7 +64,7 @@ def test_lookalike_names_read_apart_in_any_font(group):
 
 
 def test_other_names_are_shown_as_they_are():
-    from emnist_core.labels import DISPLAY_NAMES, display_name
+    from emnist_core.data.labels import DISPLAY_NAMES, display_name
 
     names = label_map("bymerge").names
     assert set(DISPLAY_NAMES) <= set(names)

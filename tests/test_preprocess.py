@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from emnist_core.preprocess import FILLED_MESSAGE, EmptyCanvasError, ImageInputError, preprocess
-from emnist_core.sketchpad import CANVAS
+from emnist_core.data.preprocess import FILLED_MESSAGE, EmptyCanvasError, ImageInputError, preprocess
+from emnist_core.data.sketchpad import CANVAS
 
 
 def drawn_l(size=800, width=40, dark_on_light=True):

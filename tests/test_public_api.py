@@ -45,7 +45,7 @@ def test_package_and_parser_import_light():
 
 
 def test_train_help_lists_every_architecture_in_registry_order():
-    from emnist_core.registry import REGISTRY
+    from emnist_core.models.registry import REGISTRY
 
     out, _ = imported_modules("-m", "emnist_core", "train", "--help")
     choices = re.search(r"--model \{([^}]*)\}", out)
@@ -73,12 +73,68 @@ def test_public_names_do_not_shadow_submodules():
     assert not submodules & set(emnist_core.__all__)
 
 
-def test_models_keeps_the_registry_and_every_builder():
-    from emnist_core import augment, models, registry
+def test_every_architecture_has_a_builder():
+    from emnist_core.models import build, registry
 
-    assert models.REGISTRY is registry.REGISTRY and models.model_spec is registry.model_spec
-    assert augment.HARD_INK_RATE == registry.HARD_INK_RATE
     for name, spec in registry.REGISTRY.items():
-        assert callable(getattr(models, spec.builder)), name
+        assert callable(getattr(build, spec.builder)), name
     with pytest.raises(ValueError, match="unknown architecture"):
-        models.build_model("no-such-net")
+        build.build_model("no-such-net")
+
+
+# The wings, lowest first: a module may import its own wing and those below it, never one above.
+LAYERS = ("data", "models", "training", "serving", "lab")
+
+
+def package_imports():
+    """{module: [emnist_core modules it imports, at the top or inside a function]} for every module of the package."""
+    import ast
+
+    found = {}
+    for path in sorted((ROOT / "emnist_core").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        names = []
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("emnist_core"):
+                assert node.level == 0, f"{module}: relative import"
+                names += [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names += [a.name for a in node.names if a.name.startswith("emnist_core")]
+        found[module] = names
+    return found
+
+
+def wing(module: str):
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 2 and parts[1] in LAYERS else len(LAYERS)  # cli, __main__: top
+
+
+def test_imports_run_down_the_wings_only():
+    upward = [(module, target) for module, targets in package_imports().items() if wing(module) < len(LAYERS)
+              for target in targets if wing(target) > wing(module)]
+    assert upward == []
+
+
+def test_import_graph_has_no_cycles():
+    modules = package_imports()
+
+    def target_module(name):  # "emnist_core.data.files.SIDE" -> "emnist_core.data.files"
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {m: {target_module(t) for t in ts} - {m, "emnist_core", ""} for m, ts in modules.items()}
+    done, visiting = set(), []
+
+    def visit(m):
+        assert m not in visiting, f"import cycle: {' -> '.join(visiting[visiting.index(m):] + [m])}"
+        if m in done:
+            return
+        visiting.append(m)
+        for n in graph.get(m, ()):
+            visit(n)
+        visiting.pop()
+        done.add(m)
+
+    for m in graph:
+        visit(m)

@@ -12,8 +12,9 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw, ImageFile
 
 from conftest import png_bomb
-from emnist_core import cli, preprocess as pp
-from emnist_core.preprocess import (MAX_IMAGE_PIXELS, EmptyCanvasError, ImageInputError, TooSmallError, ink_map,
+from emnist_core import cli
+from emnist_core.data import preprocess as pp
+from emnist_core.data.preprocess import (MAX_IMAGE_PIXELS, EmptyCanvasError, ImageInputError, TooSmallError, ink_map,
                                     load_image, preprocess)
 
 DTYPES = (np.uint8, np.uint16, np.int32, np.float32, np.float64, np.bool_)

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from emnist_core.predictor import Predictor
-from emnist_core.roundtrip import canvas_roundtrip, ink_statistics, render_canvas
+from emnist_core.serving.predictor import Predictor
+from emnist_core.models.roundtrip import canvas_roundtrip, ink_statistics, render_canvas
 
 
 def test_render_canvas_is_a_hard_edged_sketchpad_image(pool47):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import untrained_model
-from emnist_core import serving, store
-from emnist_core.predictor import Predictor
+from emnist_core.serving import export as serving
+from emnist_core.models import store
+from emnist_core.serving.predictor import Predictor
 
 pytest.importorskip("ai_edge_litert")
 

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from emnist_core.evaluation import evaluate_arrays
-from emnist_core.predictor import Predictor
-from emnist_core.store import (ALIASES, ASSETS_DIR, SHIPPED, load_card, load_model, load_report, report_path,
+from emnist_core.models.evaluation import evaluate_arrays
+from emnist_core.serving.predictor import Predictor
+from emnist_core.models.store import (ALIASES, ASSETS_DIR, SHIPPED, load_card, load_model, load_report, report_path,
                                resolve_model_path)
 
 NAMES = list(SHIPPED)

@@ -1,4 +1,4 @@
-"""Saved models (emnist_core.store): names and aliases, a save that is all or nothing, derived models, listing,
+"""Saved models (emnist_core.models.store): names and aliases, a save that is all or nothing, derived models, listing,
 removing."""
 
 import json
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import NUM_CLASSES, untrained_model
-from emnist_core import store
-from emnist_core.calibration import with_prior_correction
-from emnist_core.store import (ModelFileError, card_path, list_models, load_card, load_model, load_report,
+from emnist_core.models import store
+from emnist_core.models.calibration import with_prior_correction
+from emnist_core.models.store import (ModelFileError, card_path, list_models, load_card, load_model, load_report,
                                model_exists, model_files, remove_model, report_path, resolve_model_path, save_model)
 
 REPORT = {"n": 2, "accuracy": 0.5, "mean_recall": 0.5, "classes": ["0", "1"], "per_class": {},

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from emnist_core.preprocess import (MAX_STROKE_STEPS, NIST_CHAR_SIZE, STROKE_RANGE, normalise_stroke, preprocess,
+from emnist_core.data.preprocess import (MAX_STROKE_STEPS, NIST_CHAR_SIZE, STROKE_RANGE, normalise_stroke, preprocess,
                                     stroke_width)
-from emnist_core.sketchpad import CANVAS
+from emnist_core.data.sketchpad import CANVAS
 
 LOW, HIGH = STROKE_RANGE
 # A "7" in fractions of the image side: a top bar and a long diagonal.

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import served, sketch
-from emnist_core.preprocess import MIN_MARK_SIDE, EmptyCanvasError, ImageInputError, TooSmallError, preprocess
-from emnist_core.sketchpad import BRUSH_RADIUS, CANVAS, CHAR_SIZE, PEN_SCALE, render_strokes
+from emnist_core.data.preprocess import MIN_MARK_SIDE, EmptyCanvasError, ImageInputError, TooSmallError, preprocess
+from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, CHAR_SIZE, PEN_SCALE, render_strokes
 
 PEN = 2 * BRUSH_RADIUS  # the sketchpad's brush size is a radius: strokes this wide
 CENTRE = CANVAS // 2

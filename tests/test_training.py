@@ -7,11 +7,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from emnist_core.datasets import Dataset
-from emnist_core.labels import label_map
-from emnist_core import store
-from emnist_core.store import card_path, list_models, load_report, model_files, report_path
-from emnist_core.training import EVALUATING, SAVING, TrainConfig, TrainingCancelled, train, train_and_save
+from emnist_core.data.datasets import Dataset
+from emnist_core.data.labels import label_map
+from emnist_core.models import store
+from emnist_core.models.store import card_path, list_models, load_report, model_files, report_path
+from emnist_core.training.train import train, train_and_save
+from emnist_core.training.config import EVALUATING, SAVING, TrainConfig, TrainingCancelled
 
 
 @pytest.fixture(scope="module")

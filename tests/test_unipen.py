@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emnist_core import unipen
-from emnist_core.labels import byclass_to_bymerge, label_map
-from emnist_core.unipen import Sample, UnipenFormatError, UnipenNotFoundError, bymerge_class
+from emnist_core.data import unipen
+from emnist_core.data.labels import byclass_to_bymerge, label_map
+from emnist_core.data.unipen import Sample, UnipenFormatError, UnipenNotFoundError, bymerge_class
 
 # The shared train_r01_v07 copy (sections 1a, 1b, 1c). Each figure equals the number of
 # ".SEGMENT CHARACTER" lines in that section's data files (checked below too). The data README says

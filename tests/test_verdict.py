@@ -1,15 +1,15 @@
 """The Draw tab's verdict: the sentence under the two models' top-5, built from their guesses alone.
 
-``emnist_core.verdict.verdict`` takes what ``Predictor.predict_drawing`` returns, {model slot: [(class,
+``emnist_core.lab.verdict.verdict`` takes what ``Predictor.predict_drawing`` returns, {model slot: [(class,
 probability), ...]} best first (probabilities calibrated), so each branch is tried here with plain values, no
 drawing and no model.
 """
 
 import pytest
 
-from emnist_core import verdict as verdict_module
-from emnist_core.labels import LOOKALIKE_GROUPS
-from emnist_core.verdict import MAX_CANDIDATES, NO_MODEL_MESSAGE, NOT_SURE, NOTE_MIN_PROB, candidates
+from emnist_core.lab import verdict as verdict_module
+from emnist_core.data.labels import LOOKALIKE_GROUPS
+from emnist_core.lab.verdict import MAX_CANDIDATES, NO_MODEL_MESSAGE, NOT_SURE, NOTE_MIN_PROB, candidates
 
 FILLER = [("K", 0.02), ("X", 0.01), ("M", 0.005)]  # low guesses of classes in no look-alike group
 

@@ -52,8 +52,8 @@ def working_tree_bytes() -> int:
 def pack(args) -> None:
     import numpy as np
 
-    from emnist_core import datasets as ds
-    from emnist_core.models import model_spec
+    from emnist_core.data import datasets as ds
+    from emnist_core.models.registry import model_spec
 
     model_spec(args.model)  # a clear error for an unknown name, before any work
     data = ds.load_dataset(args.dataset, args.data_dir, args.unipen_dir)
@@ -112,8 +112,8 @@ def pack(args) -> None:
 def load_pack():
     import numpy as np
 
-    from emnist_core.datasets import Dataset
-    from emnist_core.labels import label_map
+    from emnist_core.data.datasets import Dataset
+    from emnist_core.data.labels import label_map
 
     job = json.loads((PACK / "job.json").read_text())
     arrays = {name: [] for name in (*ARRAYS, *DRAWN)}
@@ -148,7 +148,8 @@ def install_wheels() -> None:
 def train_there(args) -> None:
     os.environ.setdefault("KERAS_BACKEND", "jax")
     install_wheels()
-    from emnist_core.training import TrainConfig, train_and_save
+    from emnist_core.training.train import train_and_save
+    from emnist_core.training.config import TrainConfig
 
     job, data, drawn = load_pack()
     config = TrainConfig(model=job["model"], dataset=job["dataset"], epochs=job["epochs"],
@@ -171,7 +172,7 @@ class EpochPrinter:
         print(f"epoch {epoch}/{epochs} " + " ".join(f"{k}={v:.4f}" for k, v in logs.items()), flush=True)
 
     def on_stage(self, stage):
-        from emnist_core.training import EVALUATING
+        from emnist_core.training.config import EVALUATING
 
         if stage == EVALUATING:
             print(f"trained in {time.time() - self.started:.1f} s", flush=True)

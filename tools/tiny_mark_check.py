@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emnist_core import preprocess as pp, unipen  # noqa: E402
-from emnist_core.datasets import _square_pixels, _unipen_part, load_dataset  # noqa: E402
-from emnist_core.sketchpad import CHAR_SIZE, PEN_SCALE, render_strokes  # noqa: E402
+from emnist_core.data import preprocess as pp, unipen  # noqa: E402
+from emnist_core.data.datasets import _square_pixels, _unipen_part, load_dataset  # noqa: E402
+from emnist_core.data.sketchpad import CHAR_SIZE, PEN_SCALE, render_strokes  # noqa: E402
 
 SIZES = (0.07, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30)  # long side of the character as a share of the canvas
 ACCURACY_SAMPLE = 3000
@@ -85,8 +85,8 @@ def main() -> int:
         print(f"UNIPEN drawn at the renderer's smallest size, pen x{pen}: {refused(canvases)} of {len(chosen):,} "
               "refused", flush=True)
 
-    from emnist_core.evaluation import predict_probabilities
-    from emnist_core.store import load_model, resolve_model_path
+    from emnist_core.models.evaluation import predict_probabilities
+    from emnist_core.models.store import load_model, resolve_model_path
 
     validation = [c for c in characters if c[2]]
     sample = [validation[i] for i in rng.choice(len(validation), min(ACCURACY_SAMPLE, len(validation)), replace=False)]

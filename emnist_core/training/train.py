@@ -22,12 +22,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import datasets as ds
-from . import evaluation, store
-from .augment import augment_batch, batch_rng
-from .labels import label_map
-from .models import build_model, model_spec, summary_text
-from .train_config import EVALUATING, SAVING, TrainConfig, TrainingCancelled  # noqa: F401  re-exported
+from emnist_core.data import datasets as ds
+from emnist_core.models import evaluation, store
+from emnist_core.training.augment import augment_batch, batch_rng
+from emnist_core.data.labels import label_map
+from emnist_core.models.build import build_model, summary_text
+from emnist_core.models.registry import model_spec
+from emnist_core.training.config import EVALUATING, SAVING, TrainConfig, TrainingCancelled
 
 MIN_VALIDATION = 500
 
@@ -273,7 +274,7 @@ def _recipe(name: str) -> dict:
     if not opts.get("augment"):
         return {"optimizer": "Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7), constant learning rate",
                 "loss": "sparse categorical cross-entropy"}
-    from . import augment
+    from emnist_core.training import augment
 
     return {
         "optimizer": f"AdamW(weight_decay={opts['weight_decay']}), linear warm-up over one epoch (at most 10% of training) then cosine decay to 1%",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .labels import MERGED_LOWERCASE
+from emnist_core.data.labels import MERGED_LOWERCASE
 
 EVAL_BATCH = 2048
 TOP_K_MISTAKES = 3

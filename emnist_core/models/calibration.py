@@ -67,7 +67,3 @@ def training_log_prior(y_train: np.ndarray, num_classes: int) -> np.ndarray:
     counts = np.bincount(np.asarray(y_train), minlength=num_classes).astype(np.float64)
     return np.log((counts + 1) / (counts + 1).sum())
 
-
-# Temperature scaling lives in ``temperature`` (numpy only: the server applies it without Keras).
-from .temperature import (  # noqa: E402, F401  re-exported: calibration is where callers look for it
-    apply_temperature, card_temperature, fit_temperature, nll, reliability, selective_accuracy, temperature_section)

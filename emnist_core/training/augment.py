@@ -14,7 +14,7 @@ import math
 import numpy as np
 from keras import ops
 
-from .registry import HARD_INK_RATE  # share of images redrawn with hard-edged ink (a training default)
+from emnist_core.models.registry import HARD_INK_RATE  # share of images redrawn with hard-edged ink (a training default)
 
 ROTATION_DEGREES = 12.0
 SHEAR = 0.25  # x offset per unit of y

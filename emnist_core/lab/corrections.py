@@ -5,7 +5,7 @@ person chose, each model's top guesses and a UTC time stamp, as one small JSON f
 Nothing about the person or the session is kept: no name, no address, no cookie; the time stamp is what
 lets fine-tuning hold out the newest corrections to score on (see ``finetune``).
 
-Each file is written under a hidden temporary name and renamed into place (``files.atomic_write``), so a
+Each file is written under a hidden temporary name and renamed into place (``cache.atomic_write``), so a
 process killed mid-write leaves at most a hidden temporary, which ``load`` ignores and later removes. A
 damaged file is skipped with a logged warning. A cap on the count and on the bytes on disk keeps a public
 server's folder bounded: past it ``add`` refuses and says to download and clear.
@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files
-from .evaluation import class_name
-from .labels import label_map
+from emnist_core.data import cache, files
+from emnist_core.models.evaluation import class_name
+from emnist_core.data.labels import label_map
 
 FORMAT = "emnist-sketch-lab correction"
 FORMAT_VERSION = 1
@@ -66,7 +66,7 @@ class CorrectionError(ValueError):
 
 def corrections_dir() -> Path:
     """Where corrections are kept: ``EMNIST_CORRECTIONS_DIR``, else ``corrections`` in the cache folder."""
-    return Path(os.environ.get("EMNIST_CORRECTIONS_DIR") or files.cache_dir() / "corrections")
+    return Path(os.environ.get("EMNIST_CORRECTIONS_DIR") or cache.cache_dir() / "corrections")
 
 
 def _switch(name: str) -> bool:
@@ -161,7 +161,7 @@ class CorrectionStore:
                     f"{self.max_count} and {self.max_bytes / 2**20:.1f} MB). Download the corrections, then clear "
                     "them to collect more.")
             self.folder.mkdir(parents=True, exist_ok=True)
-            files.atomic_write(self.folder / f"{ident}{SUFFIX}", lambda tmp: tmp.write_text(text))
+            cache.atomic_write(self.folder / f"{ident}{SUFFIX}", lambda tmp: tmp.write_text(text))
         return ident
 
     def clear(self) -> int:
@@ -205,7 +205,7 @@ class CorrectionStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         pixels = data.x.transpose(0, 2, 1).reshape(len(data), -1)  # EMNIST files store each image transposed
         rows = np.concatenate([data.y[:, None], pixels.astype(np.int64)], axis=1)
-        files.atomic_write(path, lambda tmp: np.savetxt(tmp, rows, fmt="%d", delimiter=","))
+        cache.atomic_write(path, lambda tmp: np.savetxt(tmp, rows, fmt="%d", delimiter=","))
         return path
 
     def export_idx(self, folder) -> tuple[Path, Path]:
@@ -218,7 +218,7 @@ class CorrectionStore:
         for path, magic, array in ((images, files.IMAGE_MAGIC, data.x.transpose(0, 2, 1)),
                                    (labels, files.LABEL_MAGIC, data.y.astype(np.uint8))):
             raw = np.array([magic, *array.shape], ">u4").tobytes() + np.ascontiguousarray(array, np.uint8).tobytes()
-            files.atomic_write(path, lambda tmp, raw=raw: tmp.write_bytes(gzip.compress(raw, mtime=0)))
+            cache.atomic_write(path, lambda tmp, raw=raw: tmp.write_bytes(gzip.compress(raw, mtime=0)))
         return images, labels
 
     # ---------------------------------------------------------------- internals
@@ -244,7 +244,7 @@ class CorrectionStore:
         return len(sizes), sum(sizes)
 
     def _remove_temporaries(self, older_than: float) -> None:
-        """Remove hidden temporaries (``files.temp_path``) that no write is still making: a killed write's."""
+        """Remove hidden temporaries (``cache.temp_path``) that no write is still making: a killed write's."""
         if not self.folder.is_dir():
             return
         now = time.time()

@@ -35,7 +35,7 @@ class ModelSpec:
     name: str
     kind: str  # "mlp" or "cnn": which side of the app it belongs to
     description: str
-    builder: str  # name of the function in ``emnist_core.models`` that builds it: (num_classes) -> keras.Model
+    builder: str  # name of the function in ``emnist_core.models.build`` that builds it: (num_classes) -> keras.Model
     hyperparameters: dict = field(default_factory=dict)
 
 

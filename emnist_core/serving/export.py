@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
-from .files import atomic_write, cache_dir
-from .preprocess import SIDE
+from emnist_core.models import store
+from emnist_core.data.cache import atomic_write, cache_dir
+from emnist_core.data.preprocess import SIDE
 
 EXPORT_VERSION = 1  # part of every export's key: bump it to export every model again
 CHECK_IMAGES = 8  # random images on which an export must agree with its Keras model

@@ -10,7 +10,7 @@ import math
 import shlex
 from dataclasses import asdict, dataclass
 
-from .registry import REGISTRY, model_spec
+from emnist_core.models.registry import REGISTRY, model_spec
 
 # What train_and_save is doing after training, told to the listener's on_stage (the app shows it).
 EVALUATING, SAVING = "evaluating on the test set", "saving"

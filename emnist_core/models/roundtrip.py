@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .preprocess import preprocess
+from emnist_core.data.preprocess import preprocess
 
 CANVAS = 800
 CHAR_HEIGHT = (220, 640)  # pixels on the canvas: a small to a canvas-filling character

@@ -13,14 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .registry import (  # noqa: F401  re-exported: callers import them from here
-    AUGMENTED_HYPERPARAMETERS,
-    INPUT_SHAPE,
-    REGISTRY,
-    SEED_HYPERPARAMETERS,
-    ModelSpec,
-    model_spec,
-)
+from emnist_core.models.registry import INPUT_SHAPE, model_spec
 
 
 def _inputs():

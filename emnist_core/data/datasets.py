@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files
-from .labels import SPLITS, LabelMap, byclass_to_bymerge, label_map
+from emnist_core.data import cache, files
+from emnist_core.data.cache import PROJECT_ROOT
+from emnist_core.data.labels import SPLITS, LabelMap, byclass_to_bymerge, label_map
 
 DATASETS = ("pool47", "unipen", "pool47+unipen") + SPLITS
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POOL_FRACTIONS = (0.8, 0.1, 0.1)
 OFFICIAL_VALIDATION = 0.1
 PARTITION_SEED = 47  # fixed forever: changing it changes every published figure
@@ -64,7 +64,7 @@ def candidate_dirs(data_dir=None) -> list[Path]:
         os.environ.get("EMNIST_DATA_DIR"),
         Path.cwd() / "data",
         PROJECT_ROOT.parent / "shared" / "emnist",
-        files.cache_dir() / "data",
+        cache.cache_dir() / "data",
     ):
         if d:
             found.append(Path(d).expanduser())
@@ -116,7 +116,7 @@ def load_files(images_path, labels_path=None, split: str = "bymerge") -> tuple[n
     for p in keys:
         if not p.exists():
             raise files.DataFileError(p, "file not found")
-    images, labels = files.cached_arrays(keys, images_path.name.split(".")[0], build)
+    images, labels = cache.cached_arrays(keys, images_path.name.split(".")[0], build)
     files.check_pair(images, labels, lm, images_path, labels_path)
     return images, labels
 
@@ -200,7 +200,7 @@ def pool47_arrays(data_dir=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
         _, first = np.unique(keys, return_index=True)
         return np.ascontiguousarray(x[first]), y[first]
 
-    x, y = files.cached_arrays([p for p in (mi, ml, ci, cl) if p], "pool47", build)
+    x, y = cache.cached_arrays([p for p in (mi, ml, ci, cl) if p], "pool47", build)
     return x, y, sources
 
 
@@ -209,7 +209,7 @@ def load_dataset(name: str = "pool47", data_dir=None, unipen_dir=None) -> Datase
     if name == "pool47":
         x, y, sources = pool47_arrays(data_dir)
         # The partition is cached too: hashing and splitting 216k images costs a second or two.
-        part, _ = files.cached_arrays([Path(s) for s in sources], "pool47-partition", lambda: _partition_codes(x, y))
+        part, _ = cache.cached_arrays([Path(s) for s in sources], "pool47-partition", lambda: _partition_codes(x, y))
         tr, va, te = (np.flatnonzero(np.asarray(part) == i) for i in range(3))
         return Dataset(
             "pool47", label_map("bymerge"), x[tr], y[tr], x[va], y[va], x[te], y[te],
@@ -245,7 +245,7 @@ def _partition_codes(x, y):
 def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
     """Every usable UNIPEN character rendered and preprocessed: uint8 (N, 28, 28) and int32 (N, 4)
     columns (class, section 0/1/2, part 0/1/2 for train/validation/test, writer number); cached."""
-    from . import unipen
+    from emnist_core.data import unipen
 
     root = unipen.find_unipen_dir(unipen_dir)
     sections = [s for s in UNIPEN_SECTIONS if (root / "data" / s).is_dir()]  # a copy may hold only some
@@ -276,7 +276,7 @@ def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
                           part[group[s.writer]], groups.index(group[s.writer])] for s in samples], np.int32)
         return render_drawn(strokes, [_key(s.source) for s in samples]), meta
 
-    x, meta = files.cached_arrays(sources, f"unipen-r{UNIPEN_RENDER_VERSION}", build)
+    x, meta = cache.cached_arrays(sources, f"unipen-r{UNIPEN_RENDER_VERSION}", build)
     return x, meta, root
 
 
@@ -347,8 +347,8 @@ def render_drawn(strokes: list, seeds: list[int], workers: int | None = None) ->
 
 
 def _render_chunk(job) -> np.ndarray:
-    from .preprocess import preprocess
-    from .sketchpad import render_strokes
+    from emnist_core.data.preprocess import preprocess
+    from emnist_core.data.sketchpad import render_strokes
 
     strokes, seeds = job
     return np.stack([preprocess(render_strokes(s, np.random.default_rng(seed))) for s, seed in zip(strokes, seeds)])

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .preprocess import SIDE
+from emnist_core.data.preprocess import SIDE
 
 # A 7x7 patch is a stroke's width plus its blur (EMNIST strokes are ~5 px wide at 28x28): hiding one
 # removes a piece of one stroke. Stride 3 tiles the frame exactly (8x8 = 64 patches), and ~50 of

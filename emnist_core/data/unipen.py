@@ -39,11 +39,11 @@ from typing import Iterator
 
 import numpy as np
 
-from .labels import MERGED_LOWERCASE, label_map
+from emnist_core.data.cache import PROJECT_ROOT
+from emnist_core.data.labels import MERGED_LOWERCASE, label_map
 
 SECTIONS = ("1a", "1b", "1c")  # isolated digits, upper-case letters, lower-case letters
 QUALITIES = ("OK", "?", "BAD")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "UNIPEN_DATA_DIR"
 RELEASE_NAME = "train_r01_v07"
 MM_PER_INCH = 25.4

@@ -14,11 +14,11 @@ import weakref
 
 import numpy as np
 
-from . import store
-from .labels import LabelMap, label_map
-from .preprocess import SIDE, preprocess
-from .serving import LiteModel
-from .temperature import apply_temperature, card_temperature
+from emnist_core.models import store
+from emnist_core.data.labels import LabelMap, label_map
+from emnist_core.data.preprocess import SIDE, preprocess
+from emnist_core.serving.export import LiteModel
+from emnist_core.models.temperature import apply_temperature, card_temperature
 
 # Checked fast calls by model: (id(model), classes) -> (weak reference to the model, numpy-returning call).
 _TRACED: dict = {}

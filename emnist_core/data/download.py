@@ -26,8 +26,8 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from urllib.request import urlretrieve
 
-from . import files
-from .labels import SPLITS
+from emnist_core.data import cache, files
+from emnist_core.data.labels import SPLITS
 
 OFFICIAL_URL = "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip"
 URL_ENV = "EMNIST_DOWNLOAD_URL"  # a mirror, or file:///path/to/gzip.zip for a copy already on disk
@@ -70,7 +70,7 @@ def split_files(split: str, part: str = "both") -> list[str]:
 
 def default_data_dir() -> Path:
     """Where downloaded splits go; the last folder ``datasets`` searches."""
-    return files.cache_dir() / "data"
+    return cache.cache_dir() / "data"
 
 
 def default_url() -> str:
@@ -116,7 +116,7 @@ def fetch_archive(url: str, archive_dir=None, timeout: float = TIMEOUT_S, log=No
     from tqdm import tqdm
 
     log = log or _stderr
-    folder = Path(archive_dir) if archive_dir else files.cache_dir() / "downloads"
+    folder = Path(archive_dir) if archive_dir else cache.cache_dir() / "downloads"
     target = folder / ARCHIVE_NAME
     if target.is_file():
         log(f"using the archive downloaded earlier: {target}")
@@ -133,7 +133,7 @@ def fetch_archive(url: str, archive_dir=None, timeout: float = TIMEOUT_S, log=No
 
         try:
             with _socket_timeout(timeout):
-                files.atomic_write(target, lambda tmp: urlretrieve(url, tmp, report))
+                cache.atomic_write(target, lambda tmp: urlretrieve(url, tmp, report))
         except urllib.error.ContentTooShortError as exc:
             raise DownloadError(f"the connection broke ({exc.reason}). {retry}") from None
         except urllib.error.HTTPError as exc:
@@ -169,7 +169,7 @@ def extract(archive: Path, names, dest: Path, pins, log=None) -> None:
             if info.file_size != pin.size:  # refuse before writing anything
                 _reject(archive, target, info.file_size, "?", pin)
             try:
-                files.atomic_write(target, lambda tmp: _copy_verified(zf, info, tmp, archive, target, pin))
+                cache.atomic_write(target, lambda tmp: _copy_verified(zf, info, tmp, archive, target, pin))
             except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # bad CRC or deflate data: a damaged archive
                 archive.unlink(missing_ok=True)
                 raise files.DataFileError(archive, f"is corrupt ({exc}); it was deleted. Run the same command "

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import datasets, explain, predictor, serving, store
-from .corrections import CorrectionStore
-from .temperature import card_temperature
-from .cards import format_seconds
-from .registry import REGISTRY, SLOTS  # noqa: F401  SLOTS: the lab serves one live model of each kind
-from .train_config import SAVING
+from emnist_core.data import datasets
+from emnist_core.serving import explain, predictor, export as serving
+from emnist_core.models import store
+from emnist_core.lab.corrections import CorrectionStore
+from emnist_core.models.temperature import card_temperature
+from emnist_core.lab.cards import format_seconds
+from emnist_core.models.registry import REGISTRY, SLOTS  # noqa: F401  SLOTS: the lab serves one live model of each kind
+from emnist_core.training.config import SAVING
 
 DRAWN_WAIT_SECONDS = 5
 SETTLE_BATCHES = 5  # a training job's time estimate starts after this many batches
@@ -42,7 +44,26 @@ DATA_LOADING = "The test images are still loading; try again in a few seconds."
 DRAWN_LOADING = "The drawn characters are still loading; try again in a minute."
 MODELS_IN_ASSETS = ("The folder for retrained models (`EMNIST_MODELS_DIR`) is the shipped `assets/` folder or "
                     "inside it; set it to another folder, so that retraining never touches the shipped models.")
+SWITCH_ON = ("1", "true", "yes")
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Switches:
+    """What the server's owner turned off, read once when the Lab is made (``Switches.from_env``), so the page,
+    the API and the corrections store all obey the same values."""
+
+    training: bool = True  # retraining, fine-tuning, put live, restore and clearing corrections
+    corrections: bool = True  # collecting corrections (off with training unless allowed on its own)
+
+    @classmethod
+    def from_env(cls, environ=None) -> "Switches":
+        """``EMNIST_DISABLE_TRAINING=1`` turns training off, and corrections with it unless
+        ``EMNIST_ALLOW_CORRECTIONS=1``."""
+        environ = os.environ if environ is None else environ
+        on = lambda name: environ.get(name, "").strip().lower() in SWITCH_ON  # noqa: E731
+        training = not on("EMNIST_DISABLE_TRAINING")
+        return cls(training=training, corrections=training or on("EMNIST_ALLOW_CORRECTIONS"))
 
 
 @dataclass
@@ -137,7 +158,8 @@ class Lab:
     """
 
     def __init__(self, data_loader=load_data, assets_dir=store.ASSETS_DIR, drawn_loader=load_drawn,
-                 corrections: CorrectionStore | None = None):
+                 corrections: CorrectionStore | None = None, switches: Switches | None = None):
+        self.switches = switches or Switches.from_env()
         self.assets_dir = Path(assets_dir)
         self.corrections = corrections or CorrectionStore()  # EMNIST_CORRECTIONS_DIR, else under the cache
         self.shipped, self.load_problems = load_shipped(self.assets_dir)
@@ -342,7 +364,7 @@ class TrainingJob:
         return f"about {format_seconds(left)} left"
 
     def run(self):
-        from . import training  # Keras starts with the first training job, not with the server
+        from emnist_core.training import train as training  # Keras starts with the first training job, not with the server
 
         try:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -365,8 +387,8 @@ class FineTuneJob(TrainingJob):
     job; the result keeps the before/after figures the Retrain tab shows."""
 
     def __init__(self, lab: Lab, live: LiveModel, lock: threading.Lock, folder: Path):
-        from .finetune import EPOCHS  # imports Keras: only once a teacher asks for a fine-tune
-        from .train_config import TrainConfig
+        from emnist_core.lab.finetune import EPOCHS  # imports Keras: only once a teacher asks for a fine-tune
+        from emnist_core.training.config import TrainConfig
 
         super().__init__(TrainConfig(model=live.name, epochs=EPOCHS), lab.dataset, lock, folder)
         self.lab, self.live = lab, live
@@ -374,8 +396,8 @@ class FineTuneJob(TrainingJob):
         self.result = None
 
     def run(self):
-        from . import finetune
-        from .train_config import TrainingCancelled
+        from emnist_core.lab import finetune
+        from emnist_core.training.config import TrainingCancelled
 
         try:
             corrections = self.lab.corrections.load()

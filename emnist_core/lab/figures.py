@@ -116,9 +116,9 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
     """
     import sys
 
-    from . import datasets as ds
-    from .predictor import Predictor
-    from .store import load_card, load_model, load_report, report_path, resolve_model_path
+    from emnist_core.data import datasets as ds
+    from emnist_core.serving.predictor import Predictor
+    from emnist_core.models.store import load_card, load_model, load_report, report_path, resolve_model_path
 
     path = resolve_model_path(model)
     name = path.name.removesuffix(".keras")

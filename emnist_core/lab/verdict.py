@@ -1,7 +1,7 @@
 """The Draw tab's verdict: one short Markdown text under the two models' guesses, built from those guesses alone.
 
 ``verdict(tops)`` takes what ``Predictor.predict_drawing`` returns, {model slot: [(class, probability), ...]}
-best first, with the probabilities already temperature-calibrated (``calibration.apply_temperature`` with
+best first, with the probabilities already temperature-calibrated (``temperature.apply_temperature`` with
 the T in each model's card), so that "70%" means right about seven times in ten. It says:
 
 - what the models read, and whether they agree;
@@ -16,8 +16,8 @@ Plain text and Markdown only: no Gradio, no model.
 
 from __future__ import annotations
 
-from .labels import display_name, lookalike_note
-from .registry import SLOTS
+from emnist_core.data.labels import display_name, lookalike_note
+from emnist_core.models.registry import SLOTS
 
 # A calibrated top probability under this, from either model, makes the verdict "Not sure". Chosen on the
 # drawn characters' validation split (UNIPEN writers, 10,849 drawings) with the shipped pair and the T in

@@ -7,9 +7,6 @@ Problems raise ``DataFileError`` naming the file and what is wrong.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import threading
 import zlib
 from pathlib import Path
 
@@ -17,8 +14,7 @@ import numpy as np
 
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
-SIDE = 28
-CACHE_VERSION = 1
+SIDE = 28  # EMNIST images are SIDE x SIDE pixels
 
 
 class DataFileError(ValueError):
@@ -27,37 +23,6 @@ class DataFileError(ValueError):
     def __init__(self, path, problem: str):
         self.path = str(path)
         super().__init__(f"{path}: {problem}")
-
-
-def temp_path(path, kind: str = "tmp") -> Path:
-    """A hidden name beside ``path`` for this process and thread: ``.STEM.tmpPID-TID.SUFFIX``.
-
-    Hidden (and ignored by git), so a leftover of a killed process is never taken for the real file;
-    the suffix is kept, because some writers (Keras) choose the format by it.
-    """
-    path = Path(path)
-    return path.with_name(f".{path.stem}.{kind}{os.getpid()}-{threading.get_ident()}{path.suffix}")
-
-
-def atomic_write(path, write) -> None:
-    """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it over ``path``.
-
-    A reader, or a process killed mid-write, never sees half a file.
-    """
-    path = Path(path)
-    tmp = temp_path(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def cache_dir() -> Path:
-    """Where decoded arrays are kept (``EMNIST_CACHE_DIR``, else ~/.cache/emnist_sketch_lab)."""
-    base = os.environ.get("EMNIST_CACHE_DIR") or Path.home() / ".cache" / "emnist_sketch_lab"
-    return Path(base)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -162,34 +127,3 @@ def check_pair(images: np.ndarray, labels: np.ndarray, label_map, images_path, l
             f"label {int(bad)} is outside {label_map.min_label}-{label_map.max_label} of EMNIST "
             f"{label_map.split}; is this the right split?",
         )
-
-
-def _cache_key(*paths: Path) -> str:
-    h = hashlib.sha1(str(CACHE_VERSION).encode())
-    for p in paths:
-        st = p.stat()
-        h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
-
-
-def cached_arrays(key_paths, name: str, build) -> tuple[np.ndarray, np.ndarray]:
-    """``build()`` once, then memory-map the saved ``.npy`` pair on every later call.
-
-    The key holds each source file's path, size and mtime, so a changed file is decoded again.
-    A cache that cannot be written (read-only home) is skipped, not fatal.
-    """
-    folder = cache_dir() / f"{name}-{_cache_key(*[Path(p) for p in key_paths])}"
-    x_path, y_path = folder / "images.npy", folder / "labels.npy"
-    if x_path.exists() and y_path.exists():
-        try:
-            return np.load(x_path, mmap_mode="r"), np.load(y_path, mmap_mode="r")
-        except (OSError, ValueError):
-            pass  # a damaged cache is rebuilt below
-    images, labels = build()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for path, array in ((x_path, images), (y_path, labels)):
-            atomic_write(path, lambda tmp: np.save(tmp, array))
-    except OSError:
-        pass
-    return images, labels

@@ -25,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets as ds
-from . import evaluation, store, training
-from .augment import augment_batch, batch_rng
-from .calibration import PriorCorrection, with_prior_correction
-from .corrections import Corrections, CorrectionError
-from .labels import label_map
-from .registry import REGISTRY, model_spec
+from emnist_core.data import datasets as ds
+from emnist_core.models import evaluation, store
+from emnist_core.training import train as training
+from emnist_core.training.augment import augment_batch, batch_rng
+from emnist_core.models.calibration import PriorCorrection, with_prior_correction
+from emnist_core.lab.corrections import Corrections, CorrectionError
+from emnist_core.data.labels import label_map
+from emnist_core.models.registry import REGISTRY, model_spec
 
 HOLDOUT = 0.2  # newest share of the corrections held out to score on, never trained on
 MIN_CORRECTIONS = 10  # fewer say nothing, and fine-tuning on them would only add noise

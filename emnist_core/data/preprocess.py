@@ -15,7 +15,7 @@ import os
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-SIDE = 28
+from emnist_core.data.files import SIDE  # EMNIST images are SIDE x SIDE: one constant for files, preprocessing and models
 # NIST characters are scanned in 128x128 frames; we rescale the ink's bounding box so its long side
 # has a typical NIST character size before blurring, so that sigma=1 means what it meant there.
 NIST_CHAR_SIZE = 64

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .store import card_path
+from emnist_core.models.store import card_path
 
 
 def format_seconds(seconds: float) -> str:

@@ -27,14 +27,14 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from .datasets import DATASETS
-from .files import cache_dir, temp_path
+from emnist_core.data.datasets import DATASETS
+from emnist_core.data.cache import PROJECT_ROOT, cache_dir, temp_path
 
 MODEL_SUFFIX = ".keras"
 CARD_SUFFIX = ".card.json"
 REPORT_SUFFIX = ".report.json"
 # The models that ship in the repository's assets/ folder, found by name from anywhere.
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = PROJECT_ROOT / "assets"
 SHIPPED = ("seed-mlp", "seed-cnn", "mlp-bn", "cnn-bn", "mlp-bn-prior", "cnn-bn-prior", "mlp-pen-prior",
            "cnn-pen-prior")
 # The app's live pair: the MLP and the CNN trained for drawn input (EMNIST + pen strokes drawn with the
@@ -142,7 +142,7 @@ def load_model(path):
     """Load a ``.keras`` file (or a derived model, see ``model_exists``) for inference, in Keras' safe mode."""
     import keras
 
-    from . import calibration  # noqa: F401  registers PriorCorrection, a layer of the shipped models
+    from emnist_core.models import calibration  # noqa: F401  registers PriorCorrection, a layer of the shipped models
 
     path = Path(path)
     if not path.is_file():
@@ -170,7 +170,7 @@ def _load_derived(path: Path, derived: dict):
 
     The card holds ``derived_from = {"weights": "NAME.keras", "prior_correction": {"tau", "log_prior"}}``.
     """
-    from .calibration import PriorCorrection, with_prior_correction
+    from emnist_core.models.calibration import PriorCorrection, with_prior_correction
 
     weights, correction = derived.get("weights"), derived.get("prior_correction") or {}
     if not _is_weights_name(weights):
@@ -270,7 +270,7 @@ def save_model(model, path, card: dict, reports: dict[str, dict] | None = None) 
 
 def save_report(report: dict, path) -> Path:
     """Write one report (``report_path``) beside a model that is already saved; atomically."""
-    from .files import atomic_write
+    from emnist_core.data.cache import atomic_write
 
     path = Path(path)
     atomic_write(path, lambda tmp: _write_json(tmp, report))

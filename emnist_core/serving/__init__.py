@@ -1,0 +1,1 @@
+"""Serving: reading drawings with saved models (LiteRT exports, the Predictor) and explaining the answer."""
