@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emnist_core.serving import explain as ex  # noqa: E402
-from emnist_core.lab import state as lab  # noqa: E402
-from emnist_core.data.datasets import load_dataset  # noqa: E402
-from emnist_core.serving.predictor import Predictor  # noqa: E402
-from emnist_core.serving.export import LiteModel  # noqa: E402
+from emnist_core.serving import explain as ex
+from emnist_core.lab import state as lab
+from emnist_core.data.datasets import load_dataset
+from emnist_core.serving.predictor import Predictor
+from emnist_core.serving.export import LiteModel
 
 MODELS = ("mlp", "cnn")
 SEED = 0  # which test images, and the random deletion orders

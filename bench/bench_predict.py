@@ -7,18 +7,15 @@ Usage: python bench/bench_predict.py [--repeats 300]
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emnist_core.serving.predictor import Predictor  # noqa: E402
-from emnist_core.data.preprocess import preprocess  # noqa: E402
-from emnist_core.serving.export import load_served  # noqa: E402
-from emnist_core.models.store import ALIASES, load_model, resolve_model_path  # noqa: E402
+from emnist_core.serving.predictor import Predictor
+from emnist_core.data.preprocess import preprocess
+from emnist_core.serving.export import load_served
+from emnist_core.models.store import ALIASES, load_model, resolve_model_path
 
 
 def timed(fn, repeats):

@@ -14,21 +14,19 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import time
 import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from emnist_core.data import datasets as ds  # noqa: E402
-from emnist_core.models.build import build_model  # noqa: E402
-from emnist_core.models.registry import model_spec  # noqa: E402
-from emnist_core.training.train import _augmented_setup  # noqa: E402
+from emnist_core.data import datasets as ds
+from emnist_core.models.build import build_model
+from emnist_core.models.registry import model_spec
+from emnist_core.training.train import _augmented_setup
 from emnist_core.training.config import TrainConfig
 
 LEGACY_COMMIT = "45fec2a"

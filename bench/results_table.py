@@ -10,13 +10,9 @@ and the round-trip columns from assets/roundtrip.json, written by
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from emnist_core.models.store import ALIASES, ASSETS_DIR, SHIPPED, load_card, report_path  # noqa: E402
+from emnist_core.models.store import ALIASES, ASSETS_DIR, SHIPPED, load_card, report_path
 
 NA = " n/a |" * 6
 SEED_REPORT = (

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emnist_core.data import preprocess as pp, unipen  # noqa: E402
-from emnist_core.data.datasets import _square_pixels, _unipen_part, load_dataset  # noqa: E402
-from emnist_core.data.sketchpad import CHAR_SIZE, PEN_SCALE, render_strokes  # noqa: E402
+from emnist_core.data import preprocess as pp, unipen
+from emnist_core.data.datasets import _square_pixels, _unipen_part, load_dataset
+from emnist_core.data.sketchpad import CHAR_SIZE, PEN_SCALE, render_strokes
 
 SIZES = (0.07, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30)  # long side of the character as a share of the canvas
 ACCURACY_SAMPLE = 3000

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emnist_core.lab import verdict  # noqa: E402
-from emnist_core.models.temperature import apply_temperature, card_temperature  # noqa: E402
-from emnist_core.data.datasets import load_dataset  # noqa: E402
-from emnist_core.models.evaluation import predict_probabilities  # noqa: E402
-from emnist_core.models.store import load_card, load_model, resolve_model_path  # noqa: E402
+from emnist_core.lab import verdict
+from emnist_core.models.temperature import apply_temperature, card_temperature
+from emnist_core.data.datasets import load_dataset
+from emnist_core.models.evaluation import predict_probabilities
+from emnist_core.models.store import load_card, load_model, resolve_model_path
 
 THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.05), 2)
 
