@@ -23,7 +23,7 @@ Measured on 2 shared CPU cores (Chromium 156, Gradio 6.31), best of 3: the app's
 scale 1 and 428 ms at scale 2 (the issue's 0.25-0.5 s); only the drawn area changes it (height 360: 114 / 245 ms,
 height 300: 74 / 180 ms; at scale 2, dpr=1: 174 ms, dpr=1 with height 300: 75 ms); canvas_size,
 fixed_canvas, brush, layers and transforms change nothing measurable. The app now draws its pad 340 px high
-at one device pixel per CSS pixel (app.SKETCHPAD_PX, app.ONE_DEVICE_PIXEL): 94 ms per move at scale 1 and
+at one device pixel per CSS pixel (ui.page's SKETCHPAD_PX and ONE_DEVICE_PIXEL): 94 ms per move at scale 1 and
 92 ms at scale 2, where the bare gr.Sketchpad() took 108 and 273 ms in the same run.
 
 Usage: python bench/bench_sketchpad.py [--moves 40] [--scale 1] [--repeat 3] [--only app,bare,...]
@@ -108,9 +108,9 @@ def app_page():
     return app.build_demo(lab), app.LAUNCH_OPTIONS
 
 
-# A <head> script that tells the page's scripts the screen has one device pixel per CSS pixel: PixiJS then
-# draws the canvas at resolution 1 and the browser scales it up (softer strokes on a phone or retina screen).
-ONE_PIXEL_HEAD = "<script>Object.defineProperty(window, 'devicePixelRatio', {get: () => 1});</script>"
+# The app's <head> script that tells the page's scripts the screen has one device pixel per CSS pixel: PixiJS
+# then draws the canvas at resolution 1 and the browser scales it up (softer strokes on a phone or retina screen).
+from ui.page import ONE_DEVICE_PIXEL as ONE_PIXEL_HEAD  # noqa: E402
 
 
 def sketchpad_page(handler: bool = False, head: str | None = None, **settings):
@@ -126,7 +126,8 @@ def sketchpad_page(handler: bool = False, head: str | None = None, **settings):
 
 
 def app_settings(**changes) -> dict:
-    """The app's sketchpad settings (app.py's gr.Sketchpad call), with ``changes``."""
+    """The app's sketchpad settings (ui/draw.py's gr.Sketchpad call, at its former 480 px height), with
+    ``changes``."""
     import gradio as gr
 
     from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS

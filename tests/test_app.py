@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,10 +15,15 @@ from conftest import STROKES, served, sketch, sketch_file
 from emnist_core.data.datasets import DataNotFoundError
 from emnist_core.data.labels import display_name
 from emnist_core.lab.state import load_data
+from emnist_core.models import store
+from emnist_core.models.registry import REGISTRY
+from ui import confusions, draw, retrain
+from ui.checks import CLASSES
 
 O_WORDS, ZERO_WORDS = display_name("O"), display_name("0")  # how the page names the letter and the digit
 
 gradio_client = pytest.importorskip("gradio_client")
+from gradio_client.exceptions import AppError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +33,11 @@ def client(demo):
 
 
 @pytest.mark.parametrize("char", sorted(STROKES))
-def test_drawn_character_is_read_by_both_models(client, app_module, tmp_path, char):
+def test_drawn_character_is_read_by_both_models(client, tmp_path, char):
     mlp, cnn, preview, verdict = client.predict(sketch(sketch_file(tmp_path, char)), api_name="/predict")
     for top in (mlp, cnn):
         confidences = [c["confidence"] for c in top["confidences"]]
-        assert len(confidences) == app_module.TOP_K and confidences == sorted(confidences, reverse=True)
+        assert len(confidences) == draw.TOP_K and confidences == sorted(confidences, reverse=True)
         assert top["label"] == char
     assert preview.startswith("<img") and "data:image/png;base64," in preview
     assert f"Both models read {char}" in verdict
@@ -44,12 +51,28 @@ def test_only_composite_is_enough(client, tmp_path):
 
 
 @pytest.mark.parametrize("value", ["blank", "none"])
-def test_empty_canvas_gets_a_message_not_an_error(client, app_module, tmp_path, value):
+def test_empty_canvas_gets_a_message_not_an_error(client, tmp_path, value):
     payload = sketch(sketch_file(tmp_path, None)) if value == "blank" else {"background": None, "layers": [],
                                                                              "composite": None}
     mlp, cnn, _, verdict = client.predict(payload, api_name="/predict")
     assert not mlp and not cnn  # cleared labels
-    assert verdict == app_module.EMPTY_MESSAGE  # the same words for a blank drawing and for no drawing
+    assert verdict == draw.EMPTY_MESSAGE  # the same words for a blank drawing and for no drawing
+
+
+@pytest.mark.parametrize("endpoint", ["/predict", "/explain", "/correct"])
+def test_a_bare_image_file_is_read_as_the_drawing(client, corrections, tmp_path, endpoint):
+    """A program may send the drawing's image file alone, not wrapped in a sketchpad value: it is the drawing,
+    never "The canvas is empty"."""
+    drawing = gradio_client.handle_file(str(sketch_file(tmp_path, "7")))
+    if endpoint == "/predict":
+        mlp, cnn, _, verdict = client.predict(drawing, api_name=endpoint)
+        assert mlp["label"] == cnn["label"] == "7", verdict
+    elif endpoint == "/explain":
+        *overlays, captions = client.predict(drawing, api_name=endpoint)
+        assert all(overlays) and all(line.endswith("read 7") for line in captions.splitlines()), captions
+    else:
+        assert client.predict(drawing, "7", api_name=endpoint).startswith("Kept as **7**")
+        assert corrections.count() == 1
 
 
 def test_photo_goes_through_the_same_preprocessing(client, tmp_path):
@@ -63,12 +86,12 @@ def test_photo_goes_through_the_same_preprocessing(client, tmp_path):
     assert "data:image/png" in preview
 
 
-def test_o_0_gallery_shows_captioned_test_images(client, app_module, lab, with_data):
+def test_o_0_gallery_shows_captioned_test_images(client, lab, with_data):
     report = lab.live["mlp"].report
     o, zero = report["classes"].index("O"), report["classes"].index("0")
     expected = report["confusion_matrix"][o][zero]
     images, note = client.predict("mlp", "O", "0", api_name="/gallery")
-    assert len(images) == min(expected, app_module.GALLERY_MAX) > 0
+    assert len(images) == min(expected, confusions.GALLERY_MAX) > 0
     for item in images:
         assert Path(item["image"]).exists()
         assert item["caption"].endswith(f"%: {O_WORDS} -> {ZERO_WORDS}")
@@ -77,7 +100,7 @@ def test_o_0_gallery_shows_captioned_test_images(client, app_module, lab, with_d
     assert confidences == sorted(confidences, reverse=True)
 
 
-def test_confusions_on_drawn_characters(client, app_module, lab):
+def test_confusions_on_drawn_characters(client, lab):
     """The Confusions tab's second test set: the live models' mistakes on characters drawn with a pen."""
     live = lab.live["cnn"]
     if live.drawn_report is None:
@@ -96,23 +119,57 @@ def test_confusions_on_drawn_characters(client, app_module, lab):
     if "not available" in note:
         pytest.skip(note)
     assert (true, pred) == (top["true"], top["predicted"])
-    assert len(images) == min(top["count"], app_module.GALLERY_MAX) and "drawn test characters" in note
+    assert len(images) == min(top["count"], confusions.GALLERY_MAX) and "drawn test characters" in note
     # The EMNIST test set is still the default for a caller that names none.
     summary, *_ = client.predict("cnn", api_name="/confusions")
     assert "EMNIST test images" in summary
 
 
-def test_shortcut_and_pair_endpoints_fill_the_gallery(client, app_module, lab, with_data):
+@pytest.mark.parametrize("api, args", [("/confusions", ("cnn", "emnist")), ("/gallery", ("cnn", "O", "0", "drawn")),
+                                       ("/gallery_pair", ("cnn", "O -> 0", "UNIPEN"))])
+def test_an_unknown_test_set_is_refused_with_the_choices(client, api, args):
+    """Only an absent test set (an old client's) means EMNIST's; a name that is none of them is refused."""
+    with pytest.raises(AppError) as refused:
+        client.predict(*args, api_name=api)
+    assert "unknown test set" in refused.value.message.lower()
+    assert "pool47" in refused.value.message and "unipen" in refused.value.message
+
+
+def test_a_model_put_live_while_a_tab_is_drawn_changes_nothing(lab, monkeypatch):
+    """Another teacher's *Use this model* lands after a tab's handler picked the live model and before it drew
+    that model's figures: they are still drawn, and are the picked model's."""
+    from emnist_core.lab import cards
+    from ui import models
+
+    picked = lab.live["mlp"]
+    other = dataclasses.replace(picked, name="another-mlp", path=picked.path.with_name("another-mlp.keras"))
+
+    def put_live_meanwhile(step):
+        def then_step(*args, **kwargs):
+            monkeypatch.setattr(lab, "live", {**lab.live, "mlp": other})
+            return step(*args, **kwargs)
+        return then_step
+
+    for step in ("report_summary", "card_markdown"):  # what each handler does between the two
+        monkeypatch.setattr(cards, step, put_live_meanwhile(getattr(cards, step)))
+    _, matrix, *_ = confusions.confusions(lab, "mlp")
+    assert matrix.axes[0].get_title() == f"{picked.name} on EMNIST test"
+    monkeypatch.setattr(lab, "live", {**lab.live, "mlp": picked})
+    _, curves, _ = models.model_card(lab, "mlp")
+    assert curves.get_suptitle() == f"{picked.name}: training curves"
+
+
+def test_shortcut_and_pair_endpoints_fill_the_gallery(client, lab, with_data):
     true, pred, images, _ = client.predict("cnn", api_name="/gallery_Z_2")
     assert (true, pred) == ("Z", "2")
-    assert all(item["caption"].endswith("%: Z -> 2") for item in images)
+    assert all(item["caption"].endswith(f"%: {display_name('Z')} -> {display_name('2')}") for item in images)
     _, _, pairs, _, _ = client.predict("cnn", api_name="/confusions")  # the ranking a person chooses from
     top = lab.live["cnn"].report["confused_pairs"][0]
     assert pairs["choices"][0] == [f"{display_name(top['true'])} -> {display_name(top['predicted'])}: {top['count']}",
                                    f"{top['true']} -> {top['predicted']}"]
     true, pred, images, _ = client.predict("cnn", f"{top['true']} -> {top['predicted']}", api_name="/gallery_pair")
     assert (true, pred) == (top["true"], top["predicted"])
-    assert len(images) == min(top["count"], app_module.GALLERY_MAX)
+    assert len(images) == min(top["count"], confusions.GALLERY_MAX)
 
 
 @pytest.mark.parametrize("true, pred, says", [("O", "O", "two different"), ("?", "0", "not an EMNIST"),
@@ -123,7 +180,7 @@ def test_gallery_input_is_validated(client, with_data, true, pred, says):
     assert bool(images) == (says == "read as")  # lower-case o is merged into O in ByMerge
 
 
-def test_without_data_the_shipped_report_still_shows(client, app_module, lab, monkeypatch):
+def test_without_data_the_shipped_report_still_shows(client, lab, monkeypatch):
     def missing():
         raise DataNotFoundError("EMNIST bymerge test files not found (looked in nowhere)")
 
@@ -132,7 +189,7 @@ def test_without_data_the_shipped_report_still_shows(client, app_module, lab, mo
     lab._load_data(missing)
     summary, matrix, pairs, table, note = client.predict("mlp", api_name="/confusions")
     assert "accuracy" in summary and matrix is not None
-    assert table["data"] and len(table["data"]) == len(app_module.CLASSES)
+    assert table["data"] and len(table["data"]) == len(CLASSES)
     assert "EMNIST_DATA_DIR" in note
     images, note = client.predict("mlp", "O", "0", api_name="/gallery")
     assert images == [] and "EMNIST_DATA_DIR" in note
@@ -146,10 +203,11 @@ def test_missing_data_dir_is_reported(monkeypatch, tmp_path):
         load_data()
 
 
-def test_training_can_be_turned_off(client, app_module, monkeypatch):
-    monkeypatch.setattr(app_module, "TRAINING_DISABLED", True)
+def test_training_can_be_turned_off(training_off):
+    lab, client = training_off
     status, *_ = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
     assert "turned off" in status
+    assert lab.job is None
 
 
 def test_cancel_stops_training_and_one_job_runs_at_a_time(client, lab, with_data, tmp_path):
@@ -177,14 +235,14 @@ def test_bad_training_settings_get_a_message(client, with_data):
     assert "learning rate" in status
 
 
-def test_tiny_retrain_runs_and_can_be_put_live(client, app_module, lab, with_data, tmp_path):
+def test_tiny_retrain_runs_and_can_be_put_live(client, lab, with_data, tmp_path):
     shipped = lab.live["mlp"].path
     status, curves = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
     assert status.startswith("Done. **Test accuracy:"), status
     assert curves is not None
     path = Path(os.environ["EMNIST_MODELS_DIR"]) / Path(status.split("Saved to `")[1].split("`")[0]).name
     assert path.exists() and path.with_name(path.stem + ".report.json").exists()
-    assert app_module.store.ASSETS_DIR not in path.parents
+    assert store.ASSETS_DIR not in path.parents
 
     message = client.predict(api_name="/use_model")
     assert "is live" in message, message
@@ -199,8 +257,8 @@ def test_tiny_retrain_runs_and_can_be_put_live(client, app_module, lab, with_dat
     assert lab.live["mlp"].path == shipped
 
 
-def test_choosing_an_architecture_offers_its_own_settings(client, app_module):
-    for name, spec in app_module.REGISTRY.items():
+def test_choosing_an_architecture_offers_its_own_settings(client):
+    for name, spec in REGISTRY.items():
         epochs, batch_size, learning_rate = client.predict(name, api_name="/architecture_defaults")
         assert (epochs, batch_size, learning_rate) == (spec.hyperparameters["epochs"], spec.hyperparameters[
             "batch_size"], spec.hyperparameters["learning_rate"])
@@ -247,21 +305,35 @@ def test_correct_keeps_what_the_models_saw_for_a_new_server(client, lab, correct
     assert kept.tops[0]["cnn"][0][0] == tops["cnn"][0][0]
 
 
+def test_downloads_reuse_one_folder(client, lab, corrections, tmp_path, monkeypatch):
+    client.predict(sketch(sketch_file(tmp_path, "7")), "7", api_name="/correct")
+    made = tmp_path / "temporary"
+    made.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(made))  # every temporary folder this process makes goes here now
+    downloads = {retrain.corrections_csv(lab)[0] for _ in range(3)}  # three teachers press Download
+    assert len(downloads) == 1 and len(Path(downloads.pop()).read_text().splitlines()) == 1
+    assert len(list(made.iterdir())) <= 1  # one folder for this server, made on first use: not one per click
+
+
 @pytest.mark.parametrize("label, says", [("no-class", "is not a class the models know"), ("", "Choose what it")])
 def test_correct_names_what_is_wrong_and_keeps_nothing(client, corrections, tmp_path, label, says):
     assert says in client.predict(sketch(sketch_file(tmp_path, "7")), label, api_name="/correct")
     assert corrections.count() == 0
 
 
-def test_correct_is_refused_while_training_is_off_unless_collection_is_allowed(client, corrections, tmp_path,
+def test_correct_is_refused_while_training_is_off_unless_collection_is_allowed(training_off, tmp_path,
                                                                                monkeypatch):
-    from emnist_core.lab.corrections import COLLECTION_OFF
+    from emnist_core.lab.corrections import COLLECTION_OFF, CorrectionStore
+    from emnist_core.lab.state import Switches
 
+    lab, client = training_off  # a server started with training, and so corrections, off
+    corrections = CorrectionStore(tmp_path / "corrections")
+    monkeypatch.setattr(lab, "corrections", corrections)
     payload = sketch(sketch_file(tmp_path, "7"))
-    monkeypatch.setenv("EMNIST_DISABLE_TRAINING", "1")
     assert client.predict(payload, "7", api_name="/correct") == COLLECTION_OFF
     assert corrections.count() == 0
-    monkeypatch.setenv("EMNIST_ALLOW_CORRECTIONS", "1")
+    # Its owner allowed corrections on their own (EMNIST_ALLOW_CORRECTIONS=1).
+    monkeypatch.setattr(lab, "switches", Switches(training=False, corrections=True))
     assert client.predict(payload, "7", api_name="/correct").startswith("Kept")
     assert corrections.count() == 1
 

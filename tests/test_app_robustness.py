@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
@@ -27,6 +28,11 @@ from emnist_core.data.files import LABEL_MAGIC
 from emnist_core.lab.state import MODELS_IN_ASSETS, TrainingJob
 from emnist_core.data.preprocess import DAMAGED_IMAGE, EMPTY_FILE, MAX_IMAGE_PIXELS, NOT_AN_IMAGE, SIDE
 from emnist_core.data.sketchpad import CANVAS
+from emnist_core.lab.verdict import NO_MODEL_MESSAGE
+from emnist_core.models import store
+from ui import confusions, draw, models, retrain
+from ui.checks import MAX_MESSAGE, PHOTO_TAKES
+from ui.page import MAX_UPLOAD, TRAIN_CONCURRENCY
 
 gradio_client = pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
@@ -39,10 +45,8 @@ SHIPPED = ("seed-mlp", "seed-cnn")
 
 def assert_clear(message):
     """A short message for a person: no traceback, no source lines."""
-    import app  # imported already, by the app_module fixture every caller depends on
-
     text = str(message)
-    assert 0 < len(text) <= app.MAX_MESSAGE + len(SHORTENED), text
+    assert 0 < len(text) <= MAX_MESSAGE + len(SHORTENED), text
     assert "Traceback" not in text and 'File "' not in text and "Error:" not in text, text
 
 
@@ -177,18 +181,17 @@ def test_sketch_payloads_of_the_wrong_shape_get_a_message(client, tmp_path, payl
 
 @pytest.mark.parametrize("payload", [{}, {"layers": []}, {"background": None, "layers": [], "composite": None}, None],
                          ids=["no keys", "layers only", "all empty", "none"])
-def test_sketch_payloads_without_an_image_read_as_an_empty_canvas(client, app_module, payload):
+def test_sketch_payloads_without_an_image_read_as_an_empty_canvas(client, payload):
     mlp, cnn, _, verdict = client.predict(payload, api_name="/predict")
-    assert not mlp and not cnn and verdict == app_module.EMPTY_MESSAGE
+    assert not mlp and not cnn and verdict == draw.EMPTY_MESSAGE
 
 
 @pytest.mark.parametrize("payload", [[[0, 255]], "a photo", {"orig_name": "x.png"}], ids=["list", "string", "no file"])
 def test_photo_payloads_of_the_wrong_shape_get_a_message(client, payload):
     with pytest.raises(AppError) as refused:
         client.predict(payload, api_name="/predict_photo")
-    message = refused.value.message
-    assert message == "/predict_photo cannot use what was sent. It takes Photo: an image file." or \
-        message == "Upload a photo or scan of one character.", message
+    assert refused.value.message == PHOTO_TAKES == ("/predict_photo cannot use what was sent. It takes Photo: an "
+                                                    "image file.")
 
 
 ARRAYS = {  # what no JSON payload can carry, given straight to the handler
@@ -205,12 +208,20 @@ ARRAYS = {  # what no JSON payload can carry, given straight to the handler
 }
 
 
+NOT_IMAGES = ("ragged rows", "text", "number")  # no image at all: a sketch holding one is refused
+
+
 @pytest.mark.parametrize("name", list(ARRAYS))
 @pytest.mark.parametrize("handler", ["predict", "predict_photo"])
-def test_unreadable_arrays_get_a_message_from_the_handlers(app_module, lab, name, handler):
+def test_unreadable_arrays_get_a_message_from_the_handlers(lab, name, handler):
     value = ARRAYS[name]
+    if handler == "predict" and name in NOT_IMAGES:  # the sketch reader's check, the same as over the API
+        with pytest.raises(gr.Error) as refused:
+            draw.predict(lab, {"composite": value})
+        assert refused.value.message.startswith("/predict cannot use what was sent")
+        return
     value = {"composite": value} if handler == "predict" else value
-    mlp, cnn, preview, verdict = getattr(app_module, handler)(lab, value)
+    mlp, cnn, preview, verdict = getattr(draw, handler)(lab, value)
     assert mlp is None and cnn is None and "img" not in preview
     assert_clear(verdict)
     if name in ("NaN", "infinite"):
@@ -255,11 +266,11 @@ def test_bad_training_settings_get_a_message_and_start_nothing(client, lab, fake
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), None, "many", [3]])
-def test_non_numbers_in_training_settings_are_named(app_module, lab, fake_data, value):
+def test_non_numbers_in_training_settings_are_named(lab, fake_data, value):
     for position, name in enumerate(["epochs", "learning rate", "training images"]):
         settings = ["seed-mlp", 1, 128, 1e-3, 500]
         settings[[1, 3, 4][position]] = value
-        status, *_ = next(app_module.start_training(lab, *settings))
+        status, *_ = next(retrain.start_training(lab, *settings))
         assert status == f"Check the settings: {name} must be a number"
 
 
@@ -267,7 +278,7 @@ def test_non_numbers_in_training_settings_are_named(app_module, lab, fake_data, 
                                         ("x" * 10_000, "'{echo}...' is not an EMNIST ByMerge class"),
                                         ("<script>alert(1)</script>", "is not an EMNIST ByMerge class"),
                                         ("", "Choose a pair")])
-def test_gallery_names_are_checked_and_echoed_short(client, app_module, true, says):
+def test_gallery_names_are_checked_and_echoed_short(client, true, says):
     images, note = client.predict("mlp", true, "0", api_name="/gallery")
     assert images == [] and says.format(echo=true[:CLASS_ECHO]) in note
     assert_clear(note)
@@ -295,12 +306,12 @@ def test_names_outside_the_choices_are_refused(client, api, args):
 def assets_copy(app_module, tmp_path, monkeypatch):
     """The seed models with their cards and reports, copied so that a test may damage them, and made
     the live pair (whatever the shipped aliases are) so that damaging them hits what the app serves."""
-    monkeypatch.setattr(app_module.store, "ALIASES", {"mlp": "seed-mlp", "cnn": "seed-cnn"})
+    monkeypatch.setattr(store, "ALIASES", {"mlp": "seed-mlp", "cnn": "seed-cnn"})
     folder = tmp_path / "assets"
     folder.mkdir()
     for name in SHIPPED:
         for suffix in (".keras", ".card.json", ".report.json"):
-            shutil.copy(app_module.store.ASSETS_DIR / f"{name}{suffix}", folder)
+            shutil.copy(store.ASSETS_DIR / f"{name}{suffix}", folder)
     return folder
 
 
@@ -343,8 +354,8 @@ def test_without_any_model_the_app_still_starts_and_says_so(app_module, tmp_path
     assert lab.live == {} and len(lab.load_problems) == 2
     assert all("model file not found" in problem for problem in lab.load_problems)
     app_module.build_demo(lab)
-    *_, verdict = app_module.predict(lab, {"composite": np.asarray(Image.open(sketch_file(tmp_path, "7")))})
-    assert verdict == app_module.NO_MODEL_MESSAGE
+    *_, verdict = draw.predict(lab, {"composite": np.asarray(Image.open(sketch_file(tmp_path, "7")))})
+    assert verdict == NO_MODEL_MESSAGE
 
 
 def test_a_damaged_model_falls_back_to_another_shipped_model_of_its_kind(app_module, assets_copy):
@@ -381,9 +392,9 @@ def test_a_missing_card_and_a_damaged_report_are_named_with_what_to_do(app_modul
     (assets_copy / "seed-cnn.report.json").write_text('{"n": 5, "accuracy"')
     lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
     assert set(lab.live) == {"mlp", "cnn"} and lab.load_problems == []  # both still serve
-    card, _, _ = app_module.model_card(lab, "mlp")
+    card, _, _ = models.model_card(lab, "mlp")
     assert "No model card** (`seed-mlp.card.json` is missing or damaged): restore it" in card
-    summary, matrix, *_ = app_module.confusions(lab, "cnn")
+    summary, matrix, *_ = confusions.confusions(lab, "cnn")
     assert "No usable evaluation report (`seed-cnn.report.json`)" in summary and "--save-report" in summary
     assert matrix is None
 
@@ -442,7 +453,7 @@ def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_modu
     real = getattr(module, name)
 
     def cancel_then_go_on(*args, **kwargs):  # a teacher presses Cancel as this stage begins
-        answers.append(app_module.cancel_training(lab))
+        answers.append(retrain.cancel_training(lab))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, cancel_then_go_on)
@@ -459,13 +470,13 @@ def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(c
     shipped_before = {p.name: p.read_bytes() for p in assets.iterdir() if p.name.startswith(SHIPPED)}
     models_folder().mkdir(parents=True, exist_ok=True)
     before, answers = files_in(models_folder()), []
-    real_save = app_module.store.save_model
+    real_save = store.save_model
 
     def cancel_then_save(*args, **kwargs):  # Cancel pressed while saving: too late, the model is kept whole
-        answers.append(app_module.cancel_training(lab))
+        answers.append(retrain.cancel_training(lab))
         return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(app_module.store, "save_model", cancel_then_save)
+    monkeypatch.setattr(store, "save_model", cancel_then_save)
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
     assert answers == ["Too late to cancel: the model is being saved."]
     assert status.startswith("Done. **Test accuracy:"), status
@@ -486,7 +497,7 @@ def test_a_failed_save_leaves_no_part_of_a_model(app_module, monkeypatch, tmp_pa
     import keras
 
     config = training.TrainConfig("seed-mlp", epochs=1)
-    trained = training.TrainResult(untrained_model(), config.resolved(), {}, {"test_metrics": {}})
+    trained = training.TrainResult(untrained_model(), config.resolved(), {})  # an empty card
     monkeypatch.setattr(training, "train", lambda *a, **k: trained)
     monkeypatch.setattr(training.evaluation, "evaluate_arrays", lambda *a: {"n": 3, "accuracy": 1.0})
     full_disk = OSError(28, "No space left on device")
@@ -535,7 +546,7 @@ def endless_training(app_module, lab, monkeypatch):
 
 
 def test_simultaneous_requests_start_one_job_and_tell_the_others_it_is_busy(client, app_module, lab, endless_training):
-    jobs = [client.submit(*TINY_TRAIN, api_name="/train") for _ in range(app_module.TRAIN_CONCURRENCY)]
+    jobs = [client.submit(*TINY_TRAIN, api_name="/train") for _ in range(TRAIN_CONCURRENCY)]
     assert endless_training.wait(30)
     deadline = time.monotonic() + 30
     while sum(job.done() for job in jobs) < len(jobs) - 1:
@@ -570,7 +581,7 @@ def test_use_model_serves_only_model_files_in_the_models_folder(client, app_modu
     climbing_out = f"{folder}/{os.path.relpath(outside, folder)}"  # starts in the models folder, ends outside
     for candidate in (outside, climbing_out, "/etc/passwd", lab.assets_dir / "seed-mlp.keras",
                       folder / "notes.txt", folder, "seed-mlp", "../seed-mlp.keras"):
-        assert app_module.use_model(lab, str(candidate)).startswith("Train a model first"), candidate
+        assert retrain.use_model(lab, str(candidate)).startswith("Train a model first"), candidate
         assert lab.live == live
     event, answer = call(base_url, "use_model", [str(outside)])  # a value for the server-side State is ignored
     assert event == "complete" and answer[0].startswith("Train a model first")
@@ -579,25 +590,27 @@ def test_use_model_serves_only_model_files_in_the_models_folder(client, app_modu
     for suffix in (".keras", ".card.json"):  # the same file, in the models folder: served
         shutil.copy(tmp_path / f"seed-mlp-copy{suffix}", folder)
     try:
-        assert "is live" in app_module.use_model(lab, str(folder / outside.name))
+        assert "is live" in retrain.use_model(lab, str(folder / outside.name))
         assert lab.live["mlp"].path == folder / outside.name
     finally:
         lab.restore()
 
 
-def test_the_training_switch_is_enforced_by_the_api(client, app_module, lab, monkeypatch, endless_training,
-                                                     base_url):
-    monkeypatch.setattr(app_module, "TRAINING_DISABLED", True)
-    live, previous = dict(lab.live), lab.job
+def test_the_training_switch_is_enforced_by_the_api(app_module, training_off, monkeypatch):
+    lab, client = training_off  # a server started with EMNIST_DISABLE_TRAINING=1
+    off = retrain.TRAINING_OFF_MESSAGE
+    lab.data_ready.wait(30)
+    monkeypatch.setattr(lab, "dataset", fake_dataset())  # data to train on is there: only the switch is in the way
+    live = dict(lab.live)
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
-    assert status == app_module.TRAINING_OFF_MESSAGE
-    assert client.predict(api_name="/use_model") == app_module.TRAINING_OFF_MESSAGE
-    assert client.predict(api_name="/restore_models") == app_module.TRAINING_OFF_MESSAGE
-    assert client.predict("cnn", api_name="/fine_tune") == app_module.TRAINING_OFF_MESSAGE
-    assert client.predict(api_name="/use_fine_tuned") == app_module.TRAINING_OFF_MESSAGE
-    assert client.predict(True, api_name="/clear_corrections") == app_module.TRAINING_OFF_MESSAGE
-    assert call(base_url, "train", list(TINY_TRAIN))[1][0] == app_module.TRAINING_OFF_MESSAGE  # any HTTP client
-    assert lab.job is previous and not endless_training.is_set() and lab.live == live
+    assert status == off
+    assert client.predict(api_name="/use_model") == off
+    assert client.predict(api_name="/restore_models") == off
+    assert client.predict("cnn", api_name="/fine_tune") == off
+    assert client.predict(api_name="/use_fine_tuned") == off
+    assert client.predict(True, api_name="/clear_corrections") == off
+    assert call(client.src.rstrip("/"), "train", list(TINY_TRAIN))[1][0] == off  # any HTTP client
+    assert lab.job is None and lab.live == live
     buttons = {c["props"].get("value"): c["props"].get("interactive")
                for c in app_module.build_demo(lab).config["components"] if c["type"] == "button"}
     assert buttons["Start"] is False and buttons["Restore shipped models"] is False
@@ -608,7 +621,7 @@ def test_the_training_switch_is_enforced_by_the_api(client, app_module, lab, mon
 
 def test_uploads_over_the_size_limit_are_refused(client, app_module, demo, base_url, tmp_path):
     limit = demo.max_file_size  # MAX_UPLOAD in bytes, as Gradio read it from LAUNCH_OPTIONS at launch
-    assert app_module.LAUNCH_OPTIONS["max_file_size"] == app_module.MAX_UPLOAD and limit > 0
+    assert app_module.LAUNCH_OPTIONS["max_file_size"] == MAX_UPLOAD and limit > 0
     big = tmp_path / "big.png"
     big.write_bytes(os.urandom(limit + 1))
     answer = httpx.post(f"{base_url}/gradio_api/upload", files={"files": ("big.png", big.read_bytes())}, timeout=60)
@@ -634,17 +647,27 @@ def test_no_file_is_served_beyond_what_the_ui_shows(app_module, base_url):
         assert httpx.get(f"{base_url}{path}", timeout=10).status_code == 404, path
 
 
-@pytest.mark.parametrize("payload", [
-    {"composite": {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}},
-    {"composite": {"path": "app.py", "meta": {"_type": "gradio.FileData"}}},
-    {"composite": {"url": "http://127.0.0.1:1/secret.png", "meta": {"_type": "gradio.FileData"}}},
-], ids=["server file", "app source", "server-side fetch"])
-def test_a_payload_cannot_make_the_server_read_its_own_files(base_url, payload):
-    event, answer = call(base_url, "predict", [payload])
+SERVER_IMAGE = str(Path(__file__).resolve().parent.parent / "assets" / "figures" / "app-draw.png")  # on the server
+
+
+@pytest.mark.parametrize("api, payload", [
+    ("predict", {"composite": {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}}),
+    ("predict", {"composite": {"path": "app.py", "meta": {"_type": "gradio.FileData"}}}),
+    ("predict", {"composite": {"url": "http://127.0.0.1:1/secret.png", "meta": {"_type": "gradio.FileData"}}}),
+    # Without Gradio's tag, Gradio passes a file reference on unchecked: the app must not read it.
+    ("predict", {"composite": {"path": SERVER_IMAGE}}),
+    ("predict", {"path": SERVER_IMAGE}),
+    ("explain", {"path": SERVER_IMAGE}),
+    ("predict_photo", {"path": SERVER_IMAGE, "orig_name": "x.png"}),
+], ids=["server file", "app source", "server-side fetch", "untagged server image", "bare untagged server image",
+        "bare untagged to explain", "untagged photo"])
+def test_a_payload_cannot_make_the_server_read_its_own_files(base_url, api, payload):
+    assert Path(SERVER_IMAGE).is_file()
+    event, answer = call(base_url, api, [payload])
     # Gradio refuses a file it was not sent before any handler runs, with its message hidden from the
     # caller (it names server paths); the app refuses any other file reference it gets.
     assert event == "error", answer
-    assert answer["error"] is None or answer["error"].startswith("/predict cannot use what was sent"), answer
+    assert answer["error"] is None or answer["error"].startswith(f"/{api} cannot use what was sent"), answer
 
 
 def test_what_the_gallery_shows_is_served(app_module, base_url, with_data):
@@ -653,7 +676,7 @@ def test_what_the_gallery_shows_is_served(app_module, base_url, with_data):
     assert images
     answer = httpx.get(images[0]["image"]["url"], timeout=10)
     assert answer.status_code == 200
-    assert Image.open(io.BytesIO(answer.content)).size == (SIDE * app_module.GALLERY_ZOOM,) * 2
+    assert Image.open(io.BytesIO(answer.content)).size == (SIDE * confusions.GALLERY_ZOOM,) * 2
 
 
 def test_a_bad_upload_shows_its_message_on_the_page_and_the_page_goes_on(app_module, base_url, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SEVEN = [(-80, -100), (80, -100), (0, 120)]
 TIMEOUT_MS = 20_000
 STEPS = 6  # mouse moves per segment: enough for a smooth line
+TICKS_WAITED_MS = 3_000  # three ticks of the Retrain tab's 1-second timer
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +95,53 @@ def test_confusions_tab_shows_the_report(page, artifacts):
     page.get_by_role("button", name=f"{display_name('O')} -> {display_name('0')}", exact=True).click()
     page.get_by_text("read as").first.wait_for()  # images when the data is here, else where to get them
     screenshot(page, artifacts / "confusions-tab.png")
+
+
+def test_teach_it_keeps_the_drawing_as_a_correction(page, lab, tmp_path, monkeypatch):
+    """A teacher draws a 7 the models read, says it was a 1 and presses *Teach it*: the drawing is kept."""
+    from emnist_core.lab.corrections import CorrectionStore
+
+    folder = tmp_path / "corrections"
+    monkeypatch.setattr(lab, "corrections", CorrectionStore(folder))
+    page.get_by_role("tab", name="Draw").click()
+    page.locator("#sketchpad button[aria-label='Clear canvas']").click()
+    page.get_by_text("The canvas is empty").wait_for()
+    stroke(page, SEVEN)
+    page.locator("#mlp-label [data-testid='label-output-value']").wait_for()
+    page.get_by_label("Read wrong? It was...").click()
+    page.get_by_role("option", name=display_name("1"), exact=True).click()
+    page.get_by_role("button", name="Teach it").click()
+    note = page.locator("#correct-note")
+    # The answer: the note holds more than the timer ("0.4s") shown while the request runs.
+    page.locator("#correct-note [data-testid='markdown']").get_by_text(re.compile(r"\w")).first.wait_for()
+    assert note.inner_text().startswith(f"Kept as {display_name('1')}: 1 correction "), note.inner_text()
+    kept = CorrectionStore(folder).load()  # what the server wrote, read as a restarted server would
+    assert kept.names == ["1"] and kept.x[0].max() > 0  # the drawing's 28x28, not an empty image
+
+
+def test_start_while_another_job_runs_says_busy_and_keeps_saying_it(page, lab, with_data, monkeypatch):
+    """Start pressed while another teacher's job runs: "Busy" stays on this page, never replaced by the other
+    job's progress."""
+    from emnist_core.training import train as training
+    from emnist_core.training.config import TrainConfig, TrainingCancelled
+
+    def train_until_cancelled(config, dataset, listener=None, cancel=None, **kwargs):
+        cancel.wait(120)
+        raise TrainingCancelled()
+
+    monkeypatch.setattr(training, "train", train_until_cancelled)
+    other = lab.start_job(TrainConfig("seed-mlp", epochs=1), lab.models_folder())  # another teacher's job
+    assert other is not None
+    try:
+        page.get_by_role("tab", name="Retrain").click()
+        page.get_by_text("training images available").wait_for()
+        page.get_by_role("button", name="Start").click()
+        busy = page.get_by_text("Busy: another training job")
+        busy.wait_for()
+        page.wait_for_timeout(TICKS_WAITED_MS)
+        assert busy.is_visible()
+        assert page.get_by_text(re.compile(r"^Training seed-mlp: ")).count() == 0
+    finally:
+        other.cancel.set()
+        other.done.wait(30)
+    assert other.cancelled and not lab.train_lock.locked()

@@ -1,0 +1,184 @@
+"""The Confusions tab: a live model's confusion matrix on a test set, its most confused pairs, the test images of
+any one mistake, and its per-class accuracy.
+
+The test set comes last in every handler's inputs and defaults to EMNIST's, so API callers that send only the
+model (and classes) get what they always got.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from emnist_core.data import labels
+from emnist_core.lab import cards
+from emnist_core.models import evaluation, store
+from emnist_core.models.evaluation import DRAWN, EMNIST
+from ui import plots
+from ui.checks import CLASSES, TEST_SET_NAMES, live_model, missing_model, refuse, test_set_of
+from ui.page import SHOW_GALLERY_JS, bind
+
+GALLERY_MAX = 48
+GALLERY_ZOOM = 4
+PAIRS_SHOWN = 24
+SHORTCUTS = (("O", "0"), ("0", "O"), ("Z", "2"), ("2", "Z"))
+# How a summary and a gallery name each test set.
+TEST_SET_WORDS = {EMNIST: "EMNIST test images", DRAWN: "drawn test characters (UNIPEN writers never trained on)"}
+IMAGES_WORDS = {EMNIST: "test images", DRAWN: "drawn test characters"}
+FIGURE_WORDS = {EMNIST: "EMNIST test", DRAWN: "drawn characters"}
+
+
+class ConfusionsTab(NamedTuple):
+    """What the other tabs wire to."""
+
+    model_pick: gr.Radio  # the live models to choose from
+
+
+def model_choices(lab):
+    return [(m.title, slot) for slot, m in lab.live.items()]
+
+
+def confusions(lab, slot, test_set=EMNIST):
+    """(model slot, test set) -> (summary, heatmap, pair choices, per-class table, data note)."""
+    live = live_model(lab, slot)
+    if live is None:
+        raise refuse(missing_model(slot))
+    test_set = test_set_of(test_set)
+    report = live.report_on(test_set)
+    if report is None:
+        flag = f"--dataset {DRAWN} " if test_set == DRAWN else ""
+        name = store.report_path(live.path, "" if test_set == EMNIST else test_set).name
+        text = (f"No usable evaluation report (`{name}`) for {live.title}: run "
+                f"`python -m emnist_core evaluate --model {live.path} {flag}--save-report`.")
+        return text, None, gr.update(choices=[], value=None), None, data_note(lab, test_set)
+    summary = cards.report_summary(live.title, report, TEST_SET_WORDS[test_set])
+    pairs = [(f"{pair_words(p['true'], p['predicted'])}: {p['count']}", f"{p['true']} -> {p['predicted']}")
+             for p in report["confused_pairs"][:PAIRS_SHOWN]]
+    return (summary, heatmap(live, test_set), gr.update(choices=pairs, value=None), per_class_table(report),
+            data_note(lab, test_set))
+
+
+def heatmap(live, test_set: str):
+    """``live``'s confusion matrix on ``test_set``, from the report it holds (not looked up again: a model put
+    live meanwhile changes nothing here)."""
+    report = live.report_on(test_set)
+    matrix = {"classes": report["classes"], "confusion_matrix": report["confusion_matrix"]}
+    return plots.figure("confusion", matrix, f"{live.name} on {FIGURE_WORDS[test_set]}")
+
+
+def per_class_table(report) -> pd.DataFrame:
+    headers, rows = cards.per_class_rows(report)
+    return pd.DataFrame(rows, columns=headers)
+
+
+def pair_words(true_name, pred_name) -> str:
+    """"O (letter o) -> 0 (zero)": a confused pair with look-alike classes named in words."""
+    return f"{labels.display_name(true_name)} -> {labels.display_name(pred_name)}"
+
+
+def data_note(lab, test_set=EMNIST) -> str:
+    images, message = lab.test_images(test_set_of(test_set))
+    return "" if images is not None else message
+
+
+def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST):
+    """(model slot, true class, predicted class, test set) -> (test images of that mistake with captions, message)."""
+    live = live_model(lab, slot)
+    if live is None:
+        return [], missing_model(slot)
+    test_set = test_set_of(test_set)
+    report = live.report_on(test_set)
+    if report is None:
+        return [], f"No evaluation report on {TEST_SET_WORDS[test_set]} for {live.title}."
+    if not true_class or not predicted_class:
+        return [], "Choose a pair, or a true and a predicted class, to see the test images of that mistake."
+    try:
+        true_name, pred_name, hits = evaluation.find_mistakes(report, true_class, predicted_class)
+    except ValueError as exc:
+        return [], str(exc)
+    what = IMAGES_WORDS[test_set]
+    if not hits:
+        return [], (f"The {live.title} never read one of the {what} **{labels.display_name(true_name)}** as "
+                    f"**{labels.display_name(pred_name)}**.")
+    text = (f"{len(hits)} {what} of **{labels.display_name(true_name)}** read as "
+            f"**{labels.display_name(pred_name)}** by the {live.title}")
+    x_test, message = lab.test_images(test_set)
+    if x_test is None:
+        return [], f"{text}. {message}"
+    # The confidence first: a narrow tile cuts a caption's end.
+    images = [(enlarge(x_test[i]), f"{conf:.0%}: {pair_words(true_name, pred_name)}") for i, conf in hits[:GALLERY_MAX]]
+    shown = f"; the {len(images)} it was surest about" if len(hits) > len(images) else ""
+    return images, f"{text}{shown}."
+
+
+def enlarge(x28) -> np.ndarray:
+    return np.asarray(Image.fromarray(np.asarray(x28)).resize((28 * GALLERY_ZOOM,) * 2, Image.Resampling.NEAREST))
+
+
+def gallery_for_pair(lab, slot, pair, test_set=EMNIST):
+    """A ranked pair ("O -> 0") -> (true, predicted, gallery, message)."""
+    true_name, _, pred_name = str(pair or "").partition(" -> ")
+    if not pred_name:
+        return None, None, [], "Choose a pair from the list."
+    return true_name, pred_name, *gallery(lab, slot, true_name, pred_name, test_set)
+
+
+def gallery_for_shortcut(lab, true_name, pred_name, slot, test_set=EMNIST):
+    """A shortcut button's pair -> (true, predicted, gallery, message)."""
+    return true_name, pred_name, *gallery(lab, slot, true_name, pred_name, test_set)
+
+
+def build(lab) -> ConfusionsTab:
+    """The Confusions tab and its events, serving ``lab``."""
+    with gr.Tab("Confusions", id="confusions") as tab:
+        with gr.Row():
+            model_pick = gr.Radio(model_choices(lab), value=next(iter(lab.live), None), label="Model", scale=1)
+            test_pick = gr.Radio([(words, key) for key, words in TEST_SET_NAMES.items()], value=EMNIST,
+                                 label="Test set", scale=1)
+            summary = gr.Markdown()
+        data_box = gr.Markdown()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                # 47 x 47 cells: on a phone the figure keeps a readable width and scrolls sideways.
+                matrix = gr.Plot(label="Confusion matrix", elem_id="matrix")
+            with gr.Column(scale=2):
+                pair_pick = gr.Radio([], label="Most confused pairs (true -> predicted: count)",
+                                     info="Choose one to see its test images")
+                with gr.Row():
+                    # Custom values reach gallery(), whose message says what the classes are.
+                    true_pick = gr.Dropdown(CLASSES, value=None, label="True class", min_width=80,
+                                            allow_custom_value=True)
+                    pred_pick = gr.Dropdown(CLASSES, value=None, label="Predicted as", min_width=80,
+                                            allow_custom_value=True)
+                show_button = gr.Button("Show these mistakes", variant="primary")
+                with gr.Row():
+                    shortcut_buttons = [gr.Button(pair_words(t, p), size="sm", min_width=60) for t, p in SHORTCUTS]
+        gallery_note = gr.Markdown(elem_id="mistakes-note")
+        mistakes = gr.Gallery(label="Test images of this mistake", columns=8, height=420, object_fit="contain",
+                              elem_id="mistakes")
+        class_table = gr.Dataframe(label="Per-class accuracy on the test set (worst first)", max_height=400)
+
+    outputs = [summary, matrix, pair_pick, class_table, data_box]
+    gallery_inputs, gallery_outputs = [model_pick, true_pick, pred_pick, test_pick], [mistakes, gallery_note]
+    gr.on([model_pick.change, test_pick.change], bind(confusions, lab), [model_pick, test_pick], outputs,
+          api_name="confusions", preprocess=False).then(
+        bind(gallery, lab), gallery_inputs, gallery_outputs, api_name="gallery_for_new_model",
+        api_visibility="private", preprocess=False)
+    tab.select(bind(confusions, lab), [model_pick, test_pick], outputs, api_name="refresh_confusions",
+               preprocess=False)
+    gr.on([show_button.click, true_pick.input, pred_pick.input], bind(gallery, lab), gallery_inputs,
+          gallery_outputs, api_name="gallery", preprocess=False).then(None, js=SHOW_GALLERY_JS)
+    pair_pick.input(bind(gallery_for_pair, lab), [model_pick, pair_pick, test_pick],
+                    [true_pick, pred_pick, *gallery_outputs], api_name="gallery_pair",
+                    preprocess=False).then(None, js=SHOW_GALLERY_JS)
+    for button, (t, p) in zip(shortcut_buttons, SHORTCUTS):
+        # The chosen pair is also marked in the ranked list (when it is there) and the gallery scrolled to.
+        button.click(bind(gallery_for_shortcut, lab, t, p), [model_pick, test_pick],
+                     [true_pick, pred_pick, *gallery_outputs], api_name=f"gallery_{t}_{p}", preprocess=False).then(
+            lambda t=t, p=p: f"{t} -> {p}", None, pair_pick, api_visibility="private", queue=False).then(
+            None, js=SHOW_GALLERY_JS)
+    return ConfusionsTab(model_pick)

@@ -1,0 +1,68 @@
+"""The Models tab: each live model's card, training curves, architecture and reliability diagram."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import gradio as gr
+
+from emnist_core.lab import cards
+from emnist_core.lab.state import SLOTS
+from ui import plots
+from ui.checks import missing_model
+from ui.page import bind
+
+# Keras' summary counts the optimizer's variables as parameters too: the card's count is the model's.
+SUMMARY_COUNTS = ("Total params", "Trainable params", "Non-trainable params", "Optimizer params")
+
+
+class ModelsTab(NamedTuple):
+    """What the other tabs wire to: nothing yet, the tab itself."""
+
+    tab: gr.Tab
+
+
+def model_card(lab, slot):
+    """Slot -> (card text, training curves, architecture summary)."""
+    live = lab.live.get(slot)
+    if live is None:
+        return f"### {SLOTS[slot]}\n{missing_model(slot)}", None, ""
+    card = live.card
+    text = cards.card_markdown(live.title, live.path, card, live.report)
+    summary = "\n".join(line for line in (card.summary if card else "").splitlines()
+                        if line.strip() and not line.lstrip().startswith(SUMMARY_COUNTS))
+    return text, plots.curves(card.history if card else None, live.name, keep=True), summary
+
+
+def model_cards(lab):
+    return [value for slot in SLOTS for value in model_card(lab, slot)]
+
+
+def reliability_plot(live):
+    """A live model's reliability diagram (stated confidence against accuracy), when its card has one."""
+    scaling = live.card.temperature_section if live.card else None
+    return plots.figure("reliability", scaling, f"{live.name}: how sure vs how right") if scaling else None
+
+
+def reliability_plots(lab):
+    """Each live model's reliability diagram, or None."""
+    live = dict(lab.live)  # the pair of this moment, even if a put-live swaps it meanwhile
+    return [reliability_plot(live[slot]) if slot in live else None for slot in SLOTS]
+
+
+def build(lab) -> ModelsTab:
+    """The Models tab and its events, serving ``lab``."""
+    with gr.Tab("Models", id="models") as tab:
+        card_outputs, reliability_outputs = [], []
+        with gr.Row(equal_height=False):
+            for _ in SLOTS:
+                with gr.Column():
+                    card_outputs += [gr.Markdown(), gr.Plot(label="Training curves"),
+                                     gr.Code(label="Architecture", language=None, interactive=False,
+                                             show_line_numbers=False)]
+                    # The figure's own title says what it is; a label would cover it.
+                    reliability_outputs.append(gr.Plot(label="Reliability", show_label=False))
+    tab.select(bind(model_cards, lab), None, card_outputs, api_name="model_cards")
+    tab.select(bind(reliability_plots, lab), None, reliability_outputs, api_name="reliability",
+               api_visibility="private")
+    return ModelsTab(tab)

@@ -1,0 +1,303 @@
+"""The Retrain tab: train a model from the registry (one job per server, live curves, cancel), put it live or
+restore the shipped pair; fine-tune a live model on the class's corrections, download or clear them.
+
+Whatever changes the server (training, put live, restore, clearing the corrections) is refused while
+``lab.switches.training`` is off, on the page and over the API alike.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from typing import NamedTuple
+
+import gradio as gr
+
+from emnist_core.lab import cards
+from emnist_core.lab.corrections import CorrectionError
+from emnist_core.lab.state import SLOTS
+from emnist_core.models.evaluation import EMNIST
+from emnist_core.models import store
+from emnist_core.models.registry import REGISTRY
+from emnist_core.training.config import (BATCH_STAGES, FORM_BATCH_SIZES, FORM_MAX_EPOCHS, FORM_MIN_IMAGES, SAVING,
+                                         form_config)
+from ui import plots
+from ui.page import TRAIN_CONCURRENCY, bind
+
+POLL_SECONDS = 0.5
+TICK_SECONDS = 1.0  # how often a page that started a job shows its epochs
+DATA_WAIT_SECONDS = 60
+DEFAULT_TRAIN_SIZE = 20_000
+DEFAULT_ARCHITECTURE = "seed-mlp"
+TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE_TRAINING=1`)."
+BUSY_MESSAGE = "Busy: another training job is running on this server. Try again when it has finished."
+INTRO = ("Train a model from the registry on part of the training images. One job runs at a time on this server; "
+         "drawing keeps working meanwhile.")
+
+
+class RetrainTab(NamedTuple):
+    """What the other tabs and the page's load wire to."""
+
+    train_info: gr.Markdown  # the data note, filled on load
+    train_size: gr.Slider  # its range is the training set's, set on load
+    start_button: gr.Button  # interactive once the data is there
+    corrections_box: gr.Markdown  # how many corrections this server keeps
+    put_live: dict  # {name: event} of the events that change the live models: the other tabs rename them after
+
+
+# ---------------------------------------------------------------- training
+
+def cannot_train(lab) -> str | None:
+    """Why no job can start on this server, or None."""
+    if not lab.switches.training:
+        return TRAINING_OFF_MESSAGE
+    return lab.data_message if lab.dataset is None else None
+
+
+def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, progress=gr.Progress()):
+    """Train in a background thread; yield (status, curves, candidate path, use-button) as it goes."""
+    # A fifth output, for the page only (a gr.State): the job's start time, sent only when this request started
+    # the job. Its change is what switches the page's timer on, so a refused request ("Busy") never shows another
+    # job's progress.
+
+    def update(status, history=None, candidate=None, started=gr.update()):
+        return status, plots.curves(history, arch), candidate, gr.update(interactive=candidate is not None), started
+
+    if cannot_train(lab):
+        yield update(cannot_train(lab))
+        return
+    try:
+        folder = lab.models_folder()
+    except ValueError as exc:
+        yield update(str(exc))
+        return
+    try:
+        config = form_config(arch, epochs, batch_size, learning_rate, train_size, len(lab.dataset.y_train), EMNIST)
+    except ValueError as exc:
+        yield update(f"Check the settings: {exc}")
+        return
+    job = lab.start_job(config, folder)
+    if job is None:
+        yield update(BUSY_MESSAGE)
+        return
+    yield update("Starting...", started=job.started)
+    follow(job, progress)  # the curves and status follow on the page's timer (training_view)
+    if job.cancelled:
+        yield update("Training cancelled; nothing was saved.", job.history)
+    elif job.error:
+        yield update(f"Training failed: {job.error}", job.history)
+    else:
+        live = lab.live.get(REGISTRY[job.config.model].kind)
+        yield update(f"Done. {cards.comparison(job.report, job.path, live)}", job.history, str(job.path))
+
+
+def follow(job, progress):
+    """Move the page's progress bar with every batch of ``job`` until it ends. Nothing else is sent meanwhile:
+    each answer a handler sends restarts Gradio's bar and its timer. (So a page that goes away no longer stops
+    the job; *Cancel* does, from any page.)"""
+    while not job.done.wait(POLL_SECONDS):
+        progress(job.fraction, desc=job.describe())
+
+
+def follow_job():
+    """A job this page started: show its epochs from now on, each tick."""
+    return 0, gr.Timer(active=True)
+
+
+def training_view(lab, shown):
+    """The running job, each second while it runs: (status, curves when an epoch has ended, epochs shown, timer)."""
+    job = lab.job
+    if job is None or job.done.is_set():  # start_training's last answer says how it ended
+        return gr.update(), gr.update(), shown, gr.Timer(active=False)
+    epochs = len(job.history.get("loss", []))
+    status = f"Training {job.config.model}: {epochs} of {job.config.epochs} epochs done."
+    figure = plots.curves(job.history, job.config.model) if epochs != shown else gr.update()
+    return status, figure, epochs, gr.Timer(active=True)
+
+
+def architecture_defaults(arch):
+    """An architecture's own (epochs, batch size, learning rate), the settings to start from."""
+    spec = REGISTRY[arch].hyperparameters
+    return spec.get("epochs", 10), spec.get("batch_size", 256), spec.get("learning_rate", 1e-3)
+
+
+def retrain_setup(lab):
+    """The Retrain tab's data note, the training-set slider's range, and whether Start can work."""
+    lab.data_ready.wait(DATA_WAIT_SECONDS)  # at start-up the data may still be loading
+    if lab.dataset is None:
+        return lab.data_message, gr.update(), gr.update(interactive=False)
+    n = len(lab.dataset.y_train)
+    return (f"{n:,} training images available. Progress shows here while a model trains.",
+            gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)), gr.update(interactive=lab.switches.training))
+
+
+def cancel_training(lab):
+    stage = lab.cancel_job()
+    if stage is None:
+        return "No training job is running."
+    if stage == SAVING:
+        return "Too late to cancel: the model is being saved."
+    return "Cancelling after the current batch..." if stage in BATCH_STAGES else "Cancelling before saving..."
+
+
+def use_model(lab, candidate):
+    """Serve the model this session just trained (its path is held server-side in a gr.State)."""
+    if not lab.switches.training:
+        return TRAINING_OFF_MESSAGE
+    path = lab.retrained_path(candidate)
+    if path is None:
+        return "Train a model first; *Use this model* serves the model you just trained."
+    try:
+        live = lab.put_live(path)
+    except (ValueError, store.ModelFileError) as exc:
+        return f"Could not use it: {exc}"
+    return f"**{live.title}** is live in the Draw and Confusions tabs for everyone on this server."
+
+
+def restore_models(lab):
+    if not lab.switches.training:
+        return TRAINING_OFF_MESSAGE
+    lab.restore()
+    return "The shipped models are live again: " + ", ".join(m.title for m in lab.live.values()) + "."
+
+
+# ---------------------------------------------------------------- corrections
+
+def start_finetune(lab, slot, progress=gr.Progress()):
+    """Fine-tune a live model on the corrections in a background thread; yield (status, candidate path, use-button)."""
+
+    def update(status, candidate=None):
+        return status, candidate, gr.update(interactive=candidate is not None)
+
+    if cannot_train(lab):
+        yield update(cannot_train(lab))
+        return
+    try:
+        job = lab.start_finetune(slot if isinstance(slot, str) else "", lab.models_folder())
+    except ValueError as exc:  # no model in that slot, or the models folder is inside assets/
+        yield update(str(exc))
+        return
+    if job is None:
+        yield update(BUSY_MESSAGE)
+        return
+    yield update(f"Fine-tuning the {job.live.title} on the corrections...")
+    follow(job, progress)
+    if job.cancelled:
+        yield update("Fine-tuning cancelled; nothing was saved.")
+    elif job.error:
+        yield update(f"Fine-tuning did not run: {job.error}")
+    else:
+        yield update(cards.before_after(job.live.title, job.path, job.result.before, job.result.after), str(job.path))
+
+
+def corrections_note(lab) -> str:
+    return cards.corrections_note(lab.corrections.count())
+
+
+@functools.cache
+def downloads() -> tempfile.TemporaryDirectory:
+    """The one folder of this server process for the files its page offers to download, made on first use and
+    removed when the process ends: the next download rewrites a file there, it never adds a folder."""
+    return tempfile.TemporaryDirectory(prefix="emnist-sketch-lab-downloads-")
+
+
+def corrections_csv(lab):
+    """All corrections as one Kaggle-style EMNIST CSV, which `evaluate --csv` and `train --extra-csv` read."""
+    try:
+        return str(lab.corrections.export_csv(downloads().name)), ""
+    except CorrectionError as exc:
+        return None, str(exc)
+
+
+def clear_corrections(lab, downloaded):
+    """Delete every correction on this server, once the box says they were downloaded. Refused while training
+    is off: on a public server a stranger must not delete what a class gave."""
+    if not lab.switches.training:
+        return TRAINING_OFF_MESSAGE
+    if downloaded is not True:
+        return "Download the corrections first, then tick the box: clearing deletes every one of them."
+    count = lab.corrections.clear()
+    return f"Deleted {count:,} correction{'s' * (count != 1)}; new ones can be collected."
+
+
+# ---------------------------------------------------------------- the tab
+
+def build(lab) -> RetrainTab:
+    """The Retrain tab and its events, serving ``lab``."""
+    with gr.Tab("Retrain", id="retrain"):
+        gr.Markdown(INTRO if lab.switches.training else TRAINING_OFF_MESSAGE)
+        train_info, train_size, start_button, live_status, put_live = training_part(lab)
+        corrections_box, tune_use = corrections_part(lab, live_status)
+    return RetrainTab(train_info, train_size, start_button, corrections_box,
+                      {**put_live, "names_after_fine_tune": tune_use})
+
+
+def training_part(lab):
+    """Training a model and putting it live: (data note, training-set slider, Start, live note, put-live events
+    by the name of what follows them)."""
+    on = lab.switches.training
+    start_epochs, start_batch, start_lr = architecture_defaults(DEFAULT_ARCHITECTURE)
+    with gr.Row():
+        arch = gr.Dropdown(list(REGISTRY), value=DEFAULT_ARCHITECTURE, label="Architecture")
+        epochs = gr.Slider(1, FORM_MAX_EPOCHS, value=start_epochs, step=1, label="Epochs")
+        batch_size = gr.Dropdown(list(FORM_BATCH_SIZES), value=start_batch, label="Batch size")
+        learning_rate = gr.Number(start_lr, label="Learning rate")  # TrainConfig checks the range
+        train_size = gr.Slider(FORM_MIN_IMAGES, 200_000, value=DEFAULT_TRAIN_SIZE, step=500, label="Training images")
+    with gr.Row():
+        start_button = gr.Button("Start", variant="primary", interactive=on)
+        cancel_button = gr.Button("Cancel", variant="stop", interactive=on)
+    # Also where the progress bar shows: the job never writes to this box, so Gradio keeps the
+    # full bar there while the curves below update.
+    train_info = gr.Markdown(container=True, padding=True, min_height=80)
+    train_status = gr.Markdown()
+    train_curves = gr.Plot(label="Loss and accuracy per epoch")
+    candidate, epochs_shown, ticker = gr.State(None), gr.State(0), gr.Timer(TICK_SECONDS, active=False)
+    job_started = gr.State(None)  # when the last job this page started began
+    with gr.Row():
+        use_button = gr.Button("Use this model", interactive=False)
+        restore_button = gr.Button("Restore shipped models", interactive=on)
+    live_status = gr.Markdown()
+
+    arch.input(architecture_defaults, arch, [epochs, batch_size, learning_rate], api_name="architecture_defaults")
+    start_button.click(bind(start_training, lab), [arch, epochs, batch_size, learning_rate, train_size],
+                       [train_status, train_curves, candidate, use_button, job_started], api_name="train",
+                       preprocess=False, concurrency_limit=TRAIN_CONCURRENCY, show_progress_on=train_info)
+    job_started.change(follow_job, None, [epochs_shown, ticker], api_visibility="private", queue=False)
+    ticker.tick(bind(training_view, lab), epochs_shown, [train_status, train_curves, epochs_shown, ticker],
+                api_visibility="private", show_progress="hidden", queue=False)
+    cancel_button.click(bind(cancel_training, lab), None, train_status, api_name="cancel_training", queue=False)
+    put_live = {"names_after_use": use_button.click(bind(use_model, lab), candidate, live_status,
+                                                    api_name="use_model"),
+                "names_after_restore": restore_button.click(bind(restore_models, lab), None, live_status,
+                                                            api_name="restore_models")}
+    return train_info, train_size, start_button, live_status, put_live
+
+
+def corrections_part(lab, live_status):
+    """Fine-tuning on the corrections, downloading and clearing them: (the corrections' count, put-live event)."""
+    on = lab.switches.training
+    gr.Markdown("### Teach the live models your class's handwriting")
+    corrections_box = gr.Markdown()
+    with gr.Row():
+        tune_pick = gr.Radio([(title, slot) for slot, title in SLOTS.items()], value="cnn",
+                             label="Model to fine-tune", scale=1)
+        tune_button = gr.Button("Fine-tune on the corrections", variant="primary", scale=1, interactive=on)
+        export_button = gr.Button("Download the corrections (CSV)", scale=1)
+    tune_status = gr.Markdown(container=True, padding=True, min_height=60)
+    tune_candidate = gr.State(None)
+    with gr.Row():
+        tune_use = gr.Button("Use the fine-tuned model", interactive=False)
+        corrections_file = gr.File(label="Corrections: Kaggle EMNIST CSV (ByMerge labels)")
+    with gr.Row():
+        clear_check = gr.Checkbox(False, label="I have downloaded the corrections: delete them here")
+        clear_button = gr.Button("Clear the corrections", variant="stop", interactive=on)
+
+    tune_button.click(bind(start_finetune, lab), tune_pick, [tune_status, tune_candidate, tune_use],
+                      api_name="fine_tune", preprocess=False, concurrency_limit=TRAIN_CONCURRENCY,
+                      show_progress_on=tune_status)
+    put_live = tune_use.click(bind(use_model, lab), tune_candidate, live_status, api_name="use_fine_tuned")
+    clear_button.click(bind(clear_corrections, lab), clear_check, tune_status, api_name="clear_corrections",
+                       preprocess=False).then(bind(corrections_note, lab), None, corrections_box,
+                                              api_visibility="private", queue=False)
+    export_button.click(bind(corrections_csv, lab), None, [corrections_file, tune_status], api_name="corrections_csv")
+    return corrections_box, put_live
