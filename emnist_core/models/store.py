@@ -3,7 +3,8 @@
 A saved model ``NAME`` is a set of files in one folder, all starting with its name:
 
 - ``NAME.keras``: architecture and weights, without optimizer state (a third of the size);
-- ``NAME.card.json``: the model card (data, hyperparameters, history, test metrics, versions, command);
+- ``NAME.card.json``: the model card (``card.ModelCard``: data, hyperparameters, history, test metrics,
+  versions, command), written here and nowhere else;
 - ``NAME.report.json``: the full evaluation report on its test part, what the app's Confusions tab shows;
 - ``NAME.DATASET.report.json``: optional reports on other test sets (``unipen``: drawn input).
 
@@ -28,7 +29,8 @@ import zipfile
 from pathlib import Path
 
 from emnist_core.data.datasets import DATASETS
-from emnist_core.data.cache import PROJECT_ROOT, cache_dir, temp_path
+from emnist_core.data.cache import PROJECT_ROOT, atomic_write, cache_dir, temp_path
+from emnist_core.models.card import ModelCard
 
 MODEL_SUFFIX = ".keras"
 CARD_SUFFIX = ".card.json"
@@ -116,8 +118,8 @@ def _is_weights_name(weights) -> bool:
 
 
 def _derived_from(path) -> dict | None:
-    derived = (load_card(path) or {}).get("derived_from")
-    return derived if isinstance(derived, dict) else None
+    card = load_card(path)
+    return None if card is None else card.derived_from
 
 
 def list_models(folder) -> list[Path]:
@@ -192,13 +194,12 @@ def _load_derived(path: Path, derived: dict):
     return with_prior_correction(base, log_prior, tau)
 
 
-def load_card(path) -> dict | None:
-    """The model card beside a model file, or None when there is none."""
+def load_card(path) -> ModelCard | None:
+    """The model card beside a model file, or None when there is none (a damaged card counts as none)."""
     try:
-        card = json.loads(card_path(path).read_text())
-    except (OSError, ValueError):
+        return ModelCard.from_json(json.loads(card_path(path).read_text()))
+    except (OSError, ValueError):  # unreadable, not JSON, not a card (card.CardError is a ValueError)
         return None
-    return card if isinstance(card, dict) else None  # a damaged card counts as none
 
 
 def load_report(path) -> dict:
@@ -228,7 +229,7 @@ def read_report(path) -> dict | None:
 
 # ---------------------------------------------------------------- writing and removing
 
-def save_model(model, path, card: dict, reports: dict[str, dict] | None = None) -> Path:
+def save_model(model, path, card: ModelCard, reports: dict[str, dict] | None = None) -> Path:
     """Write a model's files as one unit: all of them, or (on any error) none, the old model left whole.
 
     ``model``: a Keras model, saved without optimizer state; None for a derived model, whose ``card``
@@ -240,8 +241,10 @@ def save_model(model, path, card: dict, reports: dict[str, dict] | None = None) 
     path = Path(path)
     if path.suffix != MODEL_SUFFIX:
         raise ValueError(f"model files end in .keras, got {path.name}")
+    if not isinstance(card, ModelCard):
+        raise TypeError(f"a model's card is a ModelCard, got {type(card).__name__}")
     if model is None:
-        weights = (card.get("derived_from") or {}).get("weights")
+        weights = (card.derived_from or {}).get("weights")
         if not _is_weights_name(weights):
             raise ValueError(f"{path.name}: give a model, or a card whose derived_from names a .keras file in the "
                              "same folder")
@@ -250,8 +253,8 @@ def save_model(model, path, card: dict, reports: dict[str, dict] | None = None) 
         if not path.with_name(weights).is_file():
             raise ModelFileError(f"{path}: reuses the weights of {weights}, which is missing; restore it or retrain")
     path.parent.mkdir(parents=True, exist_ok=True)
-    card = {**card, "file": path.name if model is not None else None}
-    files = {card_path(path): lambda tmp: _write_json(tmp, card, indent=1)}
+    card = card.updated(file=path.name if model is not None else None)
+    files = {card_path(path): lambda tmp: _write_card(tmp, card)}
     if model is not None:
         files = {path: lambda tmp: _write_keras(tmp, model), **files}  # the weights first, then what describes them
     for dataset, report in (reports or {}).items():
@@ -268,10 +271,19 @@ def save_model(model, path, card: dict, reports: dict[str, dict] | None = None) 
     return path
 
 
+def save_card(model_path, card: ModelCard) -> Path:
+    """Write the card of a model that is already saved (``model_exists``), in place of its old one; atomically.
+    What changes a card alone (a temperature fit) writes it here."""
+    model_path = Path(model_path)
+    if not model_exists(model_path):
+        raise ModelFileError(f"{model_path}: model file not found; save the model with its card (save_model)")
+    path = card_path(model_path)
+    atomic_write(path, lambda tmp: _write_card(tmp, card))
+    return path
+
+
 def save_report(report: dict, path) -> Path:
     """Write one report (``report_path``) beside a model that is already saved; atomically."""
-    from emnist_core.data.cache import atomic_write
-
     path = Path(path)
     atomic_write(path, lambda tmp: _write_json(tmp, report))
     return path
@@ -300,6 +312,10 @@ def _write_keras(tmp: Path, model) -> None:
         bare.set_weights(model.get_weights())
         model = bare
     model.save(tmp)
+
+
+def _write_card(tmp: Path, card: ModelCard) -> None:
+    _write_json(tmp, card.to_json(), indent=1)  # indented: a card is read by people too
 
 
 def _write_json(tmp: Path, data: dict, indent: int | None = None) -> None:
