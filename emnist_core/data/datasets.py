@@ -16,12 +16,17 @@ the same on every machine and in any reading order.
 
 ``pool47+unipen``: pool47 train + unipen train (and validation likewise) for models that read
 drawings; its test part is pool47 test, so its figures compare with the EMNIST-only models'. Drawn
-test figures come from ``unipen`` test.
+test figures come from ``unipen`` test. ``pool47+unipen-balanced``: the same with unipen train drawn
+class-balanced (as many drawn 1s as drawn ls), as the app is used.
 
 Data directory search order (first that exists wins): the ``data_dir`` argument (CLI
 ``--data-dir``), ``$EMNIST_DATA_DIR``, ``./data``, ``../shared/emnist`` beside the project,
 ``~/.cache/emnist_sketch_lab/data`` (where ``download`` puts files). A folder is also searched
 one level down in ``gzip/`` (the layout of NIST's archive).
+
+Where the full files are not found, ``pool47`` and ``unipen`` come from the demo data pack committed in
+``assets/data`` (``pack``): the whole test parts and stratified slices of train and validation. Each
+``Dataset`` says in ``source`` which data it came from.
 """
 
 from __future__ import annotations
@@ -33,11 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from emnist_core.data import cache, files
+from emnist_core.data import cache, files, pack
 from emnist_core.data.cache import PROJECT_ROOT
 from emnist_core.data.labels import SPLITS, LabelMap, byclass_to_bymerge, label_map
 
-DATASETS = ("pool47", "unipen", "pool47+unipen") + SPLITS
+DATASETS = ("pool47", "unipen", "pool47+unipen", "pool47+unipen-balanced") + SPLITS
 POOL_FRACTIONS = (0.8, 0.1, 0.1)
 OFFICIAL_VALIDATION = 0.1
 PARTITION_SEED = 47  # fixed forever: changing it changes every published figure
@@ -51,6 +56,16 @@ UNIPEN_COPIES = 2
 # share over 100); one or two shared trivial strokes (a dot, a short bar) are chance.
 SAME_WRITER_MIN_SHARED = 10
 UNIPEN_SECTIONS = {"1a": "digits", "1b": "upper", "1c": "lower"}
+
+
+def balanced_draw(y, size: int, seed: int = PARTITION_SEED) -> np.ndarray:
+    """``size`` indices into ``y`` drawn so that every class is equally likely, as in the app, where a class
+    draws any character: UNIPEN's writers drew far more lower-case l and i than digit 1, so unbalanced, a drawn
+    bar is taught as l (class L) or i (class I) three times out of four."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    weights = compute_sample_weight("balanced", y)
+    return np.sort(np.random.default_rng(seed).choice(len(y), size, p=weights / weights.sum()))
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -79,12 +94,10 @@ def find_files(split: str, part: str, data_dir=None) -> tuple[Path, Path | None]
     """
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DataNotFoundError(f"data directory {data_dir} does not exist")
-    searched = []
     for base in candidate_dirs(data_dir):
         for folder in (base, base / "gzip"):
             if not folder.is_dir():
                 continue
-            searched.append(str(folder))
             stem = folder / f"emnist-{split}-{part}"
             for suffix in (".gz", ""):
                 images = Path(f"{stem}-images-idx3-ubyte{suffix}")
@@ -94,31 +107,42 @@ def find_files(split: str, part: str, data_dir=None) -> tuple[Path, Path | None]
             csv = Path(f"{stem}.csv")
             if csv.exists():
                 return csv, None
-    where = ", ".join(searched) or "no existing folder"
-    raise DataNotFoundError(
-        f"EMNIST {split} {part} files not found (looked in {where}). Put emnist-{split}-{part}-images-idx3-ubyte.gz "
-        f"and -labels-idx1-ubyte.gz (NIST's gzip archive) or emnist-{split}-{part}.csv (Kaggle) in a folder and "
-        "pass it with --data-dir or EMNIST_DATA_DIR, or run: python -m emnist_core download --split " + split
+    raise not_found([split], part, candidate_dirs(data_dir))
+
+
+def not_found(splits, part: str, searched, also: str = "") -> DataNotFoundError:
+    """The missing-data error: what is missing, where we looked, and the one command that fetches it."""
+    where = ", ".join(map(str, searched))
+    flag = "" if part == "both" else f" --part {part}"
+    what = f"{' and '.join(splits)} {'train and test' if part == 'both' else part}"
+    error = DataNotFoundError(
+        f"EMNIST {what} files not found (looked in {where}{also}). Fetch them with `python -m emnist_core download "
+        f"--split {' '.join(splits)}{flag}`, or set EMNIST_DATA_DIR to a folder that has them."
     )
+    error.missing = (list(splits), part, list(searched))  # so a caller can say more about where it looked
+    return error
 
 
-def load_files(images_path, labels_path=None, split: str = "bymerge") -> tuple[np.ndarray, np.ndarray]:
-    """Load and validate one IDX pair or CSV against ``split``'s label map (cached)."""
-    lm = label_map(split)
+def load_files(images_path, labels_path=None, split: str = "bymerge", cached: bool = True):
+    """Load and validate one IDX pair or CSV against ``split``'s label map (cached unless ``cached`` is False:
+    a caller that caches what it makes of the files need not keep them twice)."""
     images_path = Path(images_path)
-    if labels_path is None:
-        build = lambda: files.read_csv(images_path)  # noqa: E731
-        keys = [images_path]
-    else:
-        labels_path = Path(labels_path)
-        build = lambda: (files.read_idx_images(images_path), files.read_idx_labels(labels_path))  # noqa: E731
-        keys = [images_path, labels_path]
+    keys = [images_path] if labels_path is None else [images_path, Path(labels_path)]
     for p in keys:
         if not p.exists():
             raise files.DataFileError(p, "file not found")
-    images, labels = cache.cached_arrays(keys, images_path.name.split(".")[0], build)
-    files.check_pair(images, labels, lm, images_path, labels_path)
+    build = lambda: _read_files(images_path, labels_path)  # noqa: E731
+    # One entry per file pair, named for it without its format ("emnist-bymerge-test").
+    name = images_path.name.split(".")[0].removesuffix("-images-idx3-ubyte")
+    images, labels = cache.cached_arrays(keys, name, build) if cached else build()
+    files.check_pair(images, labels, label_map(split), images_path, labels_path)
     return images, labels
+
+
+def _read_files(images_path: Path, labels_path) -> tuple[np.ndarray, np.ndarray]:
+    if labels_path is None:
+        return files.read_csv(images_path)
+    return files.read_idx_images(images_path), files.read_idx_labels(Path(labels_path))
 
 
 def load_split(split: str, part: str, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +163,7 @@ def content_keys(images: np.ndarray) -> np.ndarray:
     )
 
 
-def partition(images: np.ndarray, labels: np.ndarray, fractions) -> list[np.ndarray]:
+def partition(images: np.ndarray, labels: np.ndarray, fractions, keys=None) -> list[np.ndarray]:
     """Stratified split into index arrays, one per fraction, keyed on image content.
 
     Ordering by content key before scikit-learn's stratified split makes the result independent
@@ -147,7 +171,7 @@ def partition(images: np.ndarray, labels: np.ndarray, fractions) -> list[np.ndar
     """
     from sklearn.model_selection import train_test_split
 
-    order = np.argsort(content_keys(images), kind="stable")
+    order = np.argsort(content_keys(images) if keys is None else keys, kind="stable")
     remaining, parts, left = order, [], 1.0
     for frac in fractions[:-1]:
         take, remaining = train_test_split(
@@ -171,6 +195,7 @@ class Dataset:
     y_test: np.ndarray
     description: str
     sources: list[str] = field(default_factory=list)
+    source: str = ""  # which data, in words: "full EMNIST files in DIR", "the demo data pack (N training images; ...)"
 
     @property
     def num_classes(self) -> int:
@@ -184,62 +209,99 @@ class Dataset:
         return np.asarray(y) - self.label_map.min_label
 
 
-def pool47_arrays(data_dir=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The deduplicated ByMerge-test + ByClass-test union, in a canonical (content) order."""
-    mi, ml = find_files("bymerge", "test", data_dir)
-    ci, cl = find_files("byclass", "test", data_dir)
-    sources = [str(p) for p in (mi, ml, ci, cl) if p is not None]
+def pool47_arrays(data_dir=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The deduplicated ByMerge-test + ByClass-test union from the full files, in a canonical (content) order,
+    with each image's part (0 train, 1 validation, 2 test) and the source files; cached as one entry."""
+    try:
+        mi, ml = find_files("bymerge", "test", data_dir)
+        ci, cl = find_files("byclass", "test", data_dir)
+    except DataNotFoundError as exc:
+        if data_dir is not None and not Path(data_dir).is_dir():
+            raise
+        raise not_found(["bymerge", "byclass"], "test", candidate_dirs(data_dir)) from exc
+    keys = [p for p in (mi, ml, ci, cl) if p is not None]
 
     def build():
-        xm, ym = load_files(mi, ml, "bymerge")
-        xc, yc = load_files(ci, cl, "byclass")
+        xm, ym = load_files(mi, ml, "bymerge", cached=False)
+        xc, yc = load_files(ci, cl, "byclass", cached=False)
         x = np.concatenate([xm, xc])
         y = np.concatenate([ym, byclass_to_bymerge(yc)])
-        keys = content_keys(x)
+        content = content_keys(x)
         # Exact duplicates share a key; keep one of each (their labels agree after merging).
-        _, first = np.unique(keys, return_index=True)
-        return np.ascontiguousarray(x[first]), y[first]
+        _, first = np.unique(content, return_index=True)
+        x, y, content = np.ascontiguousarray(x[first]), y[first], content[first]
+        tr, va, te = partition(x, y, POOL_FRACTIONS, content)
+        part = np.zeros(len(y), dtype=np.int8)
+        part[va], part[te] = 1, 2
+        return x, y, part
 
-    x, y = cache.cached_arrays([p for p in (mi, ml, ci, cl) if p], "pool47", build)
-    return x, y, sources
+    x, y, part = cache.cached_arrays(keys, "pool47", build)
+    return x, y, part, [str(p) for p in keys]
+
+
+POOL47_DESCRIPTION = (
+    "Union of the official EMNIST ByMerge and ByClass test sets, ByClass merged to the 47 ByMerge classes, exact "
+    "duplicates removed; stratified 80/10/10 train/validation/test partition keyed on image content (scikit-learn "
+    f"train_test_split, random_state={PARTITION_SEED})."
+)
+PACK_NOTE = (" From the demo data pack: the whole test part, and class-stratified slices of train and validation "
+             "({train:,} and {validation:,} images).")
+
+
+def pool47_dataset(data_dir=None) -> Dataset:
+    """pool47 from the full files when they are found, else from the demo data pack (see module doc)."""
+    try:
+        x, y, part, sources = pool47_arrays(data_dir)
+        folders = ", ".join(dict.fromkeys(str(Path(s).parent) for s in sources))
+        source, description = f"full EMNIST files in {folders}", POOL47_DESCRIPTION
+    except DataNotFoundError as missing:
+        if data_dir is not None and not Path(data_dir).is_dir():
+            raise
+        arrays, manifest = _from_pack("pool47", missing)
+        x, y, part = arrays["images"], arrays["labels"].astype(np.int64), arrays["part"]
+        sources, source = [str(pack.pack_file("pool47"))], pack.describe(manifest, "pool47")
+        description = POOL47_DESCRIPTION + PACK_NOTE.format(**manifest["contents"]["pool47"])
+    tr, va, te = (np.flatnonzero(np.asarray(part) == i) for i in range(3))
+    return Dataset("pool47", label_map("bymerge"), x[tr], y[tr], x[va], y[va], x[te], y[te], description, sources,
+                   source)
+
+
+def _from_pack(group: str, missing: Exception) -> tuple[dict, dict]:
+    """The pack's ``group``; where there is no pack, the error that the full files were ``missing``, with the pack
+    named among the places looked in."""
+    try:
+        return pack.load(group)
+    except FileNotFoundError:
+        if getattr(missing, "missing", None):
+            raise not_found(*missing.missing, also=f"; no demo data pack in {pack.PACK_DIR}") from None
+        raise type(missing)(f"{missing} No demo data pack in {pack.PACK_DIR} either.") from None
 
 
 def load_dataset(name: str = "pool47", data_dir=None, unipen_dir=None) -> Dataset:
     """A named dataset with its fixed partition (see module doc)."""
     if name == "pool47":
-        x, y, sources = pool47_arrays(data_dir)
-        # The partition is cached too: hashing and splitting 216k images costs a second or two.
-        part, _ = cache.cached_arrays([Path(s) for s in sources], "pool47-partition", lambda: _partition_codes(x, y))
-        tr, va, te = (np.flatnonzero(np.asarray(part) == i) for i in range(3))
-        return Dataset(
-            "pool47", label_map("bymerge"), x[tr], y[tr], x[va], y[va], x[te], y[te],
-            "Union of the official EMNIST ByMerge and ByClass test sets, ByClass merged to the 47 ByMerge "
-            "classes, exact duplicates removed; stratified 80/10/10 train/validation/test partition keyed "
-            f"on image content (scikit-learn train_test_split, random_state={PARTITION_SEED}).",
-            sources,
-        )
+        return pool47_dataset(data_dir)
     if name == "unipen":
         return unipen_dataset(unipen_dir)
-    if name == "pool47+unipen":
-        return combined_dataset(data_dir, unipen_dir)
+    if name in ("pool47+unipen", "pool47+unipen-balanced"):
+        return combined_dataset(data_dir, unipen_dir, balanced=name.endswith("-balanced"))
     if name not in SPLITS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    try:
+        found = [*find_files(name, "train", data_dir), *find_files(name, "test", data_dir)]
+    except DataNotFoundError as exc:
+        if not getattr(exc, "missing", None):
+            raise
+        raise not_found([name], "both", exc.missing[2]) from None  # the one command fetches both parts
+    sources = [str(p) for p in found if p]
     x_train, y_train = load_split(name, "train", data_dir)
     x_test, y_test = load_split(name, "test", data_dir)
     tr, va = partition(x_train, y_train, (1 - OFFICIAL_VALIDATION, OFFICIAL_VALIDATION))
     return Dataset(
         name, label_map(name), x_train[tr], y_train[tr], x_train[va], y_train[va], x_test, y_test,
         f"Official EMNIST {name} train/test; validation is a stratified 10% of train keyed on image content.",
-        [str(p) for p in (*find_files(name, "train", data_dir), *find_files(name, "test", data_dir)) if p],
+        sources, f"full EMNIST files in {', '.join(dict.fromkeys(str(Path(s).parent) for s in sources))}",
     )
-
-
-def _partition_codes(x, y):
-    """0/1/2 (train/validation/test) per pool image, paired with a dummy so the cache takes it."""
-    tr, va, te = partition(x, y, POOL_FRACTIONS)
-    part = np.zeros(len(y), dtype=np.int8)
-    part[va], part[te] = 1, 2
-    return part, np.zeros(0, dtype=np.int8)
 
 
 def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
@@ -249,7 +311,7 @@ def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
 
     root = unipen.find_unipen_dir(unipen_dir)
     sections = [s for s in UNIPEN_SECTIONS if (root / "data" / s).is_dir()]  # a copy may hold only some
-    sources = sorted(p for sub in ("data", "include") for p in (root / sub).rglob("*") if p.is_file())
+    sources = unipen_files(root)
 
     def build():
         samples, strokes, kept, first_writer, shared = [], [], set(), {}, {}
@@ -276,8 +338,13 @@ def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
                           part[group[s.writer]], groups.index(group[s.writer])] for s in samples], np.int32)
         return render_drawn(strokes, [_key(s.source) for s in samples]), meta
 
-    x, meta = cache.cached_arrays(sources, f"unipen-r{UNIPEN_RENDER_VERSION}", build)
+    x, meta = cache.cached_arrays(sources, "unipen", build, root=root, version=f"render {UNIPEN_RENDER_VERSION}")
     return x, meta, root
+
+
+def unipen_files(root: Path) -> list[Path]:
+    """The files of a UNIPEN release that the unipen dataset is made from."""
+    return sorted(p for sub in ("data", "include") for p in (root / sub).rglob("*") if p.is_file())
 
 
 def _square_pixels(sample) -> list:
@@ -354,23 +421,46 @@ def _render_chunk(job) -> np.ndarray:
     return np.stack([preprocess(render_strokes(s, np.random.default_rng(seed))) for s, seed in zip(strokes, seeds)])
 
 
+UNIPEN_DESCRIPTION = (
+    "UNIPEN train_r01_v07 sections 1a/1b/1c (pen-drawn isolated characters), labels merged into the 47 ByMerge "
+    "classes, BAD samples left out, each rendered with the app's sketchpad brush at a random size, place and pen "
+    "width and preprocessed like a browser drawing; partitioned 80/10/10 by writer (hash of the writer's name, "
+    f"seed {PARTITION_SEED})."
+)
+
+
+def drawn_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, list[str], str, str]:
+    """unipen's images and (N, 4) columns (see ``unipen_arrays``) from the UNIPEN files when they are found, else
+    from the demo data pack (unless ``unipen_dir`` names a folder): (images, columns, sources, source, description)."""
+    from emnist_core.data.unipen import UnipenNotFoundError
+
+    try:
+        x, meta, root = unipen_arrays(unipen_dir)
+        return x, meta, [str(root)], f"UNIPEN files in {root}", UNIPEN_DESCRIPTION
+    except UnipenNotFoundError as missing:
+        if unipen_dir is not None:
+            raise
+        arrays, manifest = _from_pack("unipen", missing)
+    contents = manifest["contents"]["unipen"]
+    npz = pack.pack_file("unipen")
+    if contents.get("render_version") != UNIPEN_RENDER_VERSION:  # not the drawings this code would make
+        raise pack.PackError(npz, f"its drawn characters were rendered by version {contents.get('render_version')}"
+                             f" of the renderer; this code draws version {UNIPEN_RENDER_VERSION}")
+    return (arrays["images"], arrays["meta"], [str(npz)], pack.describe(manifest, "unipen"),
+            UNIPEN_DESCRIPTION + PACK_NOTE.format(**contents))
+
+
 def unipen_dataset(unipen_dir=None) -> Dataset:
-    x, meta, root = unipen_arrays(unipen_dir)
+    x, meta, sources, source, description = drawn_arrays(unipen_dir)
     y, part = meta[:, 0].astype(np.int64), meta[:, 2]
     tr, va, te = (np.flatnonzero(part == i) for i in range(3))
-    return Dataset(
-        "unipen", label_map("bymerge"), x[tr], y[tr], x[va], y[va], x[te], y[te],
-        "UNIPEN train_r01_v07 sections 1a/1b/1c (pen-drawn isolated characters), labels merged into the 47 "
-        "ByMerge classes, BAD samples left out, each rendered with the app's sketchpad brush at a random size, "
-        "place and pen width and preprocessed like a browser drawing; partitioned 80/10/10 by writer (hash of "
-        f"the writer's name, seed {PARTITION_SEED}).",
-        [str(root)],
-    )
+    return Dataset("unipen", label_map("bymerge"), x[tr], y[tr], x[va], y[va], x[te], y[te], description, sources,
+                   source)
 
 
 def unipen_sections(unipen_dir=None, part: int = 2) -> np.ndarray:
     """Section names ("digits", "upper", "lower") of the unipen images of one part (2: test), in order."""
-    _, meta, _ = unipen_arrays(unipen_dir)
+    _, meta, *_ = drawn_arrays(unipen_dir)
     names = np.array(list(UNIPEN_SECTIONS.values()))
     return names[meta[meta[:, 2] == part, 1]]
 
@@ -384,15 +474,18 @@ def drawn_test(data: Dataset, unipen_dir=None):
     return drawn.x_test, drawn.labels_as_classes(drawn.y_test), unipen_sections(unipen_dir)
 
 
-def combined_dataset(data_dir=None, unipen_dir=None) -> Dataset:
+def combined_dataset(data_dir=None, unipen_dir=None, balanced: bool = False) -> Dataset:
     pool, drawn = load_dataset("pool47", data_dir), unipen_dataset(unipen_dir)
-    copies = lambda a: np.concatenate([a] * UNIPEN_COPIES)  # noqa: E731
+    picks = (balanced_draw(drawn.y_train, UNIPEN_COPIES * len(drawn.y_train)) if balanced else
+             np.tile(np.arange(len(drawn.y_train)), UNIPEN_COPIES))
+    name = "pool47+unipen-balanced" if balanced else "pool47+unipen"
+    how = "class-balanced draws of unipen train" if balanced else "unipen train"
     return Dataset(
-        "pool47+unipen", pool.label_map,
-        np.concatenate([pool.x_train, copies(drawn.x_train)]), np.concatenate([pool.y_train, copies(drawn.y_train)]),
+        name, pool.label_map,
+        np.concatenate([pool.x_train, drawn.x_train[picks]]), np.concatenate([pool.y_train, drawn.y_train[picks]]),
         np.concatenate([pool.x_val, drawn.x_val]), np.concatenate([pool.y_val, drawn.y_val]),
         pool.x_test, pool.y_test,
-        f"pool47 train + unipen train (x{UNIPEN_COPIES}) for training, pool47 + unipen validation; test is pool47 "
+        f"pool47 train + {how} (x{UNIPEN_COPIES}) for training, pool47 + unipen validation; test is pool47 "
         "test (drawn test figures: the unipen dataset's test part). " + drawn.description,
-        pool.sources + drawn.sources,
+        pool.sources + drawn.sources, f"{pool.source}; {drawn.source}",
     )
