@@ -16,6 +16,12 @@ SPLITS = ("balanced", "bymerge", "byclass", "letters", "digits", "mnist")
 # look alike when handwritten (Cohen et al. 2017).
 MERGED_LOWERCASE = "cijklmopsuvwxyz"
 
+
+def merged_name(name: str) -> str:
+    """The merge rule, the one place it is written: a lower-case letter that ByMerge folds into its capital
+    ("o") is named as that capital ("O"); any other name ("a", "O", "7", "ab") stays as it is."""
+    return name.upper() if len(name) == 1 and name in MERGED_LOWERCASE else name
+
 # Classes that handwriting makes hard to tell apart. The app uses these notes to explain a
 # prediction whose top guesses fall in one group.
 LOOKALIKE_GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -39,23 +45,95 @@ LOOKALIKE_GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("A", "4"), "A and 4 are often confused when the A is drawn with an open top."),
 )
 
-# Class names that many screen fonts draw alike: O and 0 are one round glyph in most sans-serif fonts,
-# I and 1 one vertical bar (and l, which ByMerge files under L, too). Each gets a plain word, spelled so that
-# the word itself reads the same in any font ("letter i", dotted; "zero"). Every other class, including
-# look-alikes of handwriting only (2/Z, 5/S, 9/g/q ...), has a glyph no font confuses, and keeps its bare name:
-# those pairs are explained by LOOKALIKE_GROUPS' notes instead. "L" stays bare too: a capital L is unambiguous,
-# and no short word spells a lower-case l that a sans-serif font would not draw as an I.
-DISPLAY_NAMES = {
-    "0": "0 (zero)",
-    "O": "O (letter o)",  # ByMerge's O holds o too
-    "1": "1 (one)",
-    "I": "I (letter i)",  # ByMerge's I holds i too
-}
+# How the page names a class. ByMerge's 15 merged classes hold a capital and its lower-case letter, so they are
+# shown with both ("C / c"): a pupil who drew a small c sees it named. Names that many screen fonts draw alike
+# (O and 0 are one round glyph in most sans-serif fonts; I, 1 and l one vertical bar) get a plain word, so that
+# each reads apart in any font ("0 (zero)", "O / o (letter)"). Every other class keeps its bare name ("a", "A");
+# handwriting look-alikes (2/Z, 5/S ...) are explained by LOOKALIKE_GROUPS' notes instead.
+LOOKALIKE_WORDS = {"0": "zero", "1": "one", "O": "letter", "I": "letter", "L": "letter"}
+
+
+def _shown_name(name: str) -> str:
+    both = f"{name} / {name.lower()}" if name.lower() in MERGED_LOWERCASE else name
+    return f"{both} ({LOOKALIKE_WORDS[name]})" if name in LOOKALIKE_WORDS else both
+
+
+DISPLAY_NAMES = {name: _shown_name(name) for name in (*MERGED_LOWERCASE.upper(), *LOOKALIKE_WORDS)}
+DOUBT_MAX = 3  # the "not sure" answer names at most this many classes: more is no answer at all
 
 
 def display_name(name: str) -> str:
-    """A class name as shown to people: "O (letter o)", "0 (zero)" for the look-alikes on screen, else ``name``."""
+    """A class name as shown to people: "C / c" for a merged class, "0 (zero)" and "O / o (letter)" for the
+    look-alikes on screen, else ``name``."""
     return DISPLAY_NAMES.get(name, name)
+
+
+def spoken_list(names) -> str:
+    """["O", "0", "D"] -> "O / o (letter), 0 (zero) or D"."""
+    shown = [display_name(n) for n in names]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def doubt_label(names) -> str:
+    """The big answer when the models are not sure: the classes in question as a question, most likely first
+    (["0", "O"] -> "0 (zero) or O / o (letter)?"); at most ``DOUBT_MAX`` of them."""
+    names = list(dict.fromkeys(names))[:DOUBT_MAX]
+    if not names:
+        raise ValueError("doubt_label needs at least one class name")
+    return f"{spoken_list(names)}?"
+
+
+# Lessons: what a teacher says is being drawn. Both models' probabilities are restricted to the lesson's
+# classes (``serving.predictor``), which removes the ambiguity a lesson rules out (a bar in a digits lesson
+# is a 1, never an l). "upper" holds the 26 capital classes, merged ones included: a capital C is class C.
+LESSONS = {"all": "All characters", "digits": "Digits 0-9", "letters": "Letters", "upper": "Capital letters"}
+DEFAULT_LESSON = "all"
+LESSON_TESTS = {"all": lambda name: True, "digits": str.isdigit, "letters": str.isalpha, "upper": str.isupper}
+# Sections of a report: digits, capital letters, lower-case letters (as UNIPEN files its drawn characters).
+SECTIONS = ("digits", "upper", "lower")
+
+
+def check_lesson(lesson) -> str:
+    """A lesson as given by a caller (None or "" mean ``DEFAULT_LESSON``) -> its key; ValueError saying what
+    the lessons are for anything else."""
+    key = DEFAULT_LESSON if lesson is None or str(lesson).strip() == "" else str(lesson).strip().lower()
+    if key not in LESSONS:
+        raise ValueError(f"unknown lesson {str(lesson)[:20]!r}; choose one of {', '.join(LESSONS)}")
+    return key
+
+
+@lru_cache(maxsize=None)
+def lesson_indices(lesson: str = DEFAULT_LESSON, split: str = "bymerge") -> tuple[int, ...]:
+    """Positions (0-based, as in a model's output) of the classes of ``split`` that ``lesson`` allows."""
+    test = LESSON_TESTS[check_lesson(lesson)]
+    picked = tuple(i for i, name in enumerate(label_map(split).names) if test(name))
+    if not picked:
+        raise ValueError(f"EMNIST {split} has no class in the {lesson} lesson; choose one of {', '.join(LESSONS)}")
+    return picked
+
+
+def lesson_classes(lesson: str = DEFAULT_LESSON, split: str = "bymerge") -> tuple[str, ...]:
+    """The class names ``lesson`` allows, in label order ("digits" -> "0" ... "9")."""
+    names = label_map(split).names
+    return tuple(names[i] for i in lesson_indices(lesson, split))
+
+
+def class_section(name: str) -> str:
+    """The section a class belongs to: "digits", "upper" (the capital classes, merged ones included) or "lower"."""
+    return "digits" if name.isdigit() else "upper" if name.isupper() else "lower"
+
+
+def class_from_text(text, names) -> str | None:
+    """A typed class -> its name in ``names``, or None. Case counts where both cases are classes ("q" is q, "Q"
+    is Q); a merged lower-case letter means its class ("c" -> "C"); a shown name means its class ("C / c",
+    "0 (zero)")."""
+    text = str(text or "").strip()
+    if text in names:
+        return text
+    if merged_name(text) in names:
+        return merged_name(text)
+    shown = {display_name(name): name for name in names}
+    return shown.get(text)
 
 
 @dataclass(frozen=True)
@@ -131,8 +209,7 @@ def byclass_to_bymerge(labels):
     byclass, bymerge = label_map("byclass"), label_map("bymerge")
     table = np.empty(byclass.num_classes, dtype=np.int64)
     for label, name in zip(byclass.indices, byclass.names):
-        merged = name.upper() if name in MERGED_LOWERCASE else name
-        table[label] = bymerge.index_of(merged)
+        table[label] = bymerge.index_of(merged_name(name))
     return table[np.asarray(labels)]
 
 
