@@ -57,7 +57,20 @@ STROKE_ELONGATION = 1.5
 WHOLE_SPREAD = 0.2
 # A narrow character (a 1, an l) has no left and right: its grid is at least this wide, centred on it.
 MIN_GRID = 14
+# The pieces named: at most MAX_PARTS, the biggest first, as many as hold MAIN_SHARE of the evidence.
+MAIN_SHARE = 0.6
+MAX_PARTS = 2
+# A place named for a piece must hold at least this share of it: a cell half of it, a stroke (or a half of
+# the character) nearly all of it. "The stroke across the middle" is a piece lying along the middle, not a
+# loop whose top crosses it: that is "the bottom half".
+NAMED_SHARE = 0.5
+STROKE_SHARE = 0.8
+WHOLE = "the whole shape together"
+SEVERAL = "several parts together"
 ROWS = ("top", "middle", "bottom")
+# Halves of the character: (axis, its two bands) on the 3x3 grid; a piece named so touches both bands.
+HALVES = {"the top half": (0, (0, 1)), "the bottom half": (0, (1, 2)), "the left half": (1, (0, 1)),
+          "the right half": (1, (1, 2))}
 COLUMNS = ("left", "middle", "right")
 
 DELETION_STEPS = 16  # points on a deletion curve after the start: 17 images per curve
@@ -110,24 +123,76 @@ def saliency_maps(probabilities, x28, *, patch: int = PATCH, stride: int = STRID
 def caption(saliency, target_name: str, ink=None) -> str:
     """One sentence naming where the evidence is; it always ends "made it read <target_name>".
 
-    The strongest saliency's centroid picks a cell of a 3x3 grid drawn over the character (the
-    bounding box of ``ink``, the 28x28 image, when given; else the whole frame): "the top-left part",
-    "the middle"; evidence running along a whole side is a stroke ("the left stroke").
+    The strongest saliency on the ink (``ink``, the 28x28 image, when given) falls into connected pieces;
+    the one or two pieces that hold most of it are each named by a cell of a 3x3 grid drawn over the
+    character (the ink's bounding box; else the whole frame): "the top-left part", "the middle"; a piece
+    lying along a whole side is a stroke ("the left stroke"); a piece over two thirds, "the bottom half". A
+    place is named only when the piece covers it and lies mostly in it, so a caption always points at ink
+    that holds evidence: never at the gap between two pieces, nor across a loop whose edge crosses it.
     """
     s = np.asarray(saliency, dtype=np.float64)
     top = s.max(initial=0)
-    if top < MIN_SALIENCY:
-        return f"no single part decides it: the whole shape made it read {target_name}"
+    inked = np.ones(s.shape, bool) if ink is None else np.asarray(ink) >= INK_LEVEL
     # The strongest evidence only: a map is never zero over the ink, and a faint spread over the
-    # whole character would pull every centroid to the middle.
-    weight = np.where(s >= HOT_SHARE * top, s, 0)
-    box = _grid_box(ink)
+    # whole character would make every piece one piece.
+    hot = (s >= HOT_SHARE * top) & inked
+    if top < MIN_SALIENCY or not hot.any():
+        return f"no single part decides it: the whole shape made it read {target_name}"
+    return f"{' and '.join(name for name, _ in caption_parts(s, hot, _grid_box(ink)))} made it read {target_name}"
+
+
+def caption_parts(saliency, hot, box) -> list[tuple[str, set]]:
+    """[(name, its grid cells {(row, column)})] for the pieces of ``hot`` that hold most of the saliency.
+
+    One or two pieces, biggest first, as many as hold MAIN_SHARE of the hot saliency; more than two
+    is "several parts together". A piece spread over the whole character is "the whole shape together".
+    """
+    from scipy import ndimage
+
+    labels, count = ndimage.label(hot, structure=np.ones((3, 3)))
+    mass = ndimage.sum_labels(saliency, labels, index=np.arange(1, count + 1))
+    parts, held = [], 0.0
+    for piece in np.argsort(-mass, kind="stable") + 1:
+        if held >= MAIN_SHARE * mass.sum():
+            break
+        if len(parts) == MAX_PARTS:
+            return [(SEVERAL, set())]
+        part = _name_piece(np.where(labels == piece, saliency, 0), box)
+        if part[0] == WHOLE:
+            return [part]
+        if part[0] not in (name for name, _ in parts):
+            parts.append(part)
+        held += mass[piece - 1]
+    return parts
+
+
+def _name_piece(weight, box) -> tuple[str, set]:
+    """(name, cells) of one connected piece of evidence: its centroid's cell, or the stroke along it."""
+    rows, cols = np.nonzero(weight > 0)
+    cell_rows, cell_cols = (cells[index] for cells, index in zip(_cells(box), (rows, cols)))
+    covered = set(zip(cell_rows.tolist(), cell_cols.tolist()))  # the cells the piece touches
     centre, spread = [], []
-    for axis, (lo, length) in zip(np.indices(s.shape) + 0.5, box):
+    for axis, (lo, length) in zip(np.indices(weight.shape) + 0.5, box):
         c = np.average(axis, weights=weight)
         centre.append(min(max(int(3 * (c - lo) / length), 0), 2))
         spread.append(np.sqrt(np.average((axis - c) ** 2, weights=weight)) / length)
-    return f"{_region(*centre, *spread)} made it read {target_name}"
+    name, named = _region(*centre, *spread)
+    mass = np.zeros((3, 3))
+    np.add.at(mass, (cell_rows, cell_cols), weight[rows, cols])
+    share = lambda cells: sum(mass[c] for c in cells) / mass.sum()  # noqa: E731
+    if name == WHOLE or (named <= covered and share(named) >= (STROKE_SHARE if len(named) == 3 else NAMED_SHARE)):
+        return name, named
+    # The centroid fell where the piece is not, or is not mostly (inside a curve's bend, on the top of a
+    # loop): name the half of the character holding nearly all of the piece, else the cell holding most.
+    halves = []
+    for half, (axis, bands) in HALVES.items():
+        cells = {cell for cell in np.ndindex(3, 3) if cell[axis] in bands}
+        if share(cells) >= STROKE_SHARE and {cell[axis] for cell in covered} >= set(bands):
+            halves.append((half, cells))
+    if halves:
+        return max(halves, key=lambda half: share(half[1]))
+    row, col = np.unravel_index(int(np.argmax(mass)), mass.shape)
+    return _cell_name(int(row), int(col)), {(int(row), int(col))}
 
 
 def overlay(x28, saliency) -> np.ndarray:
@@ -260,14 +325,27 @@ def _grid_box(ink) -> list[tuple[float, float]]:
     return box
 
 
-def _region(row: int, col: int, row_spread: float, col_spread: float) -> str:
-    """Plain words for a cell of the 3x3 grid, given how far the evidence spreads (in grid sides)."""
+def _cells(box) -> tuple[np.ndarray, np.ndarray]:
+    """The grid row of each image row and the grid column of each image column (0-2; ink outside the box
+    goes to the nearest cell)."""
+    return tuple(np.clip(((np.arange(SIDE) + 0.5 - lo) * 3 / length).astype(int), 0, 2) for lo, length in box)
+
+
+def _region(row: int, col: int, row_spread: float, col_spread: float) -> tuple[str, set]:
+    """Plain words for a cell of the 3x3 grid, given how far the evidence spreads (in grid sides), and the
+    cells they name."""
     if min(row_spread, col_spread) >= WHOLE_SPREAD:
-        return "the whole shape together"
+        return WHOLE, set()
     if row == 1 and row_spread >= STROKE_ELONGATION * col_spread:  # tall, centred top to bottom
-        return "the stroke down the middle" if col == 1 else f"the {COLUMNS[col]} stroke"
+        name = "the stroke down the middle" if col == 1 else f"the {COLUMNS[col]} stroke"
+        return name, {(r, col) for r in range(3)}
     if col == 1 and col_spread >= STROKE_ELONGATION * row_spread:  # wide, centred left to right
-        return "the stroke across the middle" if row == 1 else f"the {ROWS[row]} stroke"
+        name = "the stroke across the middle" if row == 1 else f"the {ROWS[row]} stroke"
+        return name, {(row, c) for c in range(3)}
+    return _cell_name(row, col), {(row, col)}
+
+
+def _cell_name(row: int, col: int) -> str:
     if row == 1 and col == 1:
         return "the middle"
     if row == 1 or col == 1:

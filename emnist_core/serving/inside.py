@@ -1,0 +1,273 @@
+"""Inside the models: what each layer makes of the current drawing, as pictures with plain captions.
+
+For a CNN: the feature maps at the end of each conv stage (one stage per image size: 28x28, 14x14, 7x7),
+the most active first, as one grid image per stage. For an MLP: the input-weight templates of the
+first-layer units the drawing switches on most, as 28x28 images (red: ink there raises the unit, blue:
+ink there lowers it).
+
+Both show what the drawing *changes*: every activation is compared with the same model's activation for
+an empty canvas, and only the rise is drawn. Batch normalisation and biases leave many units and maps
+on for empty paper (the shipped CNN's first stage has 31 of 32 maps on, strongest at the frame's edges),
+which would otherwise fill every picture with the same glow whatever is drawn; with the baseline taken
+off, a blank canvas shows blank maps and no units.
+
+The app serves LiteRT exports (``serving.export``), which hide the layers, so this module loads the Keras
+model itself, on first use, and keeps it (and the probe built on it) for later calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from emnist_core.data.preprocess import SIDE
+from emnist_core.models import store
+
+MAPS_SHOWN = 16  # per stage: a 4x4 grid is readable on a phone; 128 maps of 7x7 are not
+GRID_COLUMNS = 4
+TILE_PX = 56  # every map drawn this size (28x28 x2, 14x14 x4, 7x7 x8), hard-edged, so stages line up
+GAP_PX = 3
+GAP_GREY = 90  # a mid grey between tiles: distinct from a silent (black) map and from a bright one
+UNITS_SHOWN = 8  # first-layer units of the MLP
+TEMPLATE_PX = 112  # 28x28 x4
+MAP_CMAP = "inferno"  # as the occlusion overlay: black (silent) to yellow (most active)
+TEMPLATE_CMAP = "RdBu_r"  # red: ink there raises the unit; blue: ink there lowers it; white: no matter
+MIN_RISE = 1e-3  # a rise in activation under this is numerical noise, not the drawing switching a unit on
+CACHED_MODELS = 4  # Keras models kept loaded (the live two, and two more after a put-live)
+
+# What each stage looks for, in a pupil's words, by its place among the stages.
+FIRST_STAGE = "small pieces of stroke: edges, ends and bends"
+MIDDLE_STAGE = "bigger pieces, built from the first ones: corners, curves, crossings"
+LAST_STAGE = "large parts of the character, built from everything before"
+
+
+class Panel(NamedTuple):
+    """One picture of the inside view and its caption; unpacks as ``image, caption``."""
+
+    image: np.ndarray  # uint8 (H, W, 3)
+    caption: str
+
+
+class Stage(NamedTuple):
+    """A CNN conv stage's maps for one image."""
+
+    rise: np.ndarray  # float32 (h, w, maps): each map's rise over its value for an empty canvas, >= 0
+    order: np.ndarray  # map indices, most active first
+
+
+class Unit(NamedTuple):
+    """A first-layer MLP unit switched on by the drawing."""
+
+    index: int
+    activation: float  # after its normalisation and ReLU, for this drawing
+    rise: float  # activation minus its activation for an empty canvas
+    template: np.ndarray  # float32 (28, 28): its effective input weights, one per pixel
+
+
+class _Probe:
+    """A Keras model's inside, ready to run: its stage (or first-layer) outputs for one image, and for a blank."""
+
+    def __init__(self, model):
+        import keras
+
+        self.model = model
+        self.stages = conv_stages(model)
+        self.kind = "cnn" if self.stages else "mlp"
+        if self.kind == "mlp":
+            dense, activation, scale = first_dense(model)
+            kernel = dense.kernel.numpy().astype(np.float32) * scale  # (784, units): the pixel -> unit weights
+            self.templates = kernel.T.reshape(-1, SIDE, SIDE)
+            layers = [activation]
+        else:
+            layers = self.stages
+        self.fn = keras.Model(model.inputs, [layer.output for layer in layers])
+        self.blank = self.run(np.zeros((SIDE, SIDE), np.float32))
+
+    def run(self, x28) -> list[np.ndarray]:
+        out = self.fn([np.asarray(x28, np.float32)[None]], training=False)
+        return [np.asarray(o)[0] for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+def conv_stages(model) -> list:
+    """The layer that ends each conv stage: the last layer (not a dropout) at each image size that has a conv.
+
+    A stage is every layer whose output has the same height and width; pooling starts the next one. The
+    last layer at a size is the stage's finished output (after its normalisation and activation).
+    """
+    import keras
+
+    last, has_conv = {}, set()
+    for layer in model.layers:
+        shape = tuple(layer.output.shape)
+        if len(shape) != 4 or isinstance(layer, keras.layers.Dropout):
+            continue
+        size = shape[1:3]
+        last[size] = layer  # insertion order keeps the first-seen order of sizes
+        if isinstance(layer, keras.layers.Conv2D):
+            has_conv.add(size)
+    return [layer for size, layer in last.items() if size in has_conv]
+
+
+def first_dense(model):
+    """(the first Dense layer on the pixels, the layer giving its activation, per-unit weight scale).
+
+    The scale folds a batch normalisation that follows it (gamma / sqrt(variance + epsilon)), so a template's
+    sign and shape are what actually raise the unit; the input's rescaling (x / 255) is the same for all.
+    """
+    import keras
+
+    layers = list(model.layers)
+    start = next((i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)), None)
+    if start is None or layers[start].kernel.shape[0] != SIDE * SIDE:
+        raise ValueError(f"model {model.name}: has no conv layers and no dense layer on the 28x28 pixels")
+    dense, scale, activation = layers[start], np.ones(layers[start].units, np.float32), layers[start]
+    for layer in layers[start + 1 :]:
+        if tuple(layer.output.shape) != tuple(dense.output.shape) or isinstance(layer, keras.layers.Dropout):
+            break
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma = layer.gamma.numpy() if layer.gamma is not None else 1.0
+            scale = scale * gamma / np.sqrt(layer.moving_variance.numpy() + layer.epsilon)
+        activation = layer
+    return dense, activation, scale.astype(np.float32)
+
+
+# ---- Loading: lazily, once per model file ----------------------------------------------------------
+
+_LOCK = threading.Lock()
+# The latest probes, most recent last: by (path, file stamps) for a saved model, by id for a model passed in
+# (the probe holds the model, so its id is not reused while it is here).
+_PROBES: OrderedDict = OrderedDict()
+
+
+def probe(model_or_path) -> _Probe:
+    """The probe of a Keras model, or of the model saved at a path or shipped name (loaded once, kept)."""
+    with _LOCK:  # two first requests at once load the model once
+        if hasattr(model_or_path, "layers"):
+            key, load = ("model", id(model_or_path)), lambda: model_or_path
+        elif not isinstance(model_or_path, (str, Path)):
+            raise TypeError(f"inside needs a Keras model, a .keras path or a shipped name, not a "
+                            f"{type(model_or_path).__name__} (a served LiteRT model hides its layers: give its path)")
+        else:
+            path = store.resolve_model_path(model_or_path)
+            key = (str(path.resolve()), *_stamp(path))  # a retrained or restored file is loaded again
+            load = lambda: store.load_model(path)  # noqa: E731
+        if key not in _PROBES:
+            _PROBES[key] = _Probe(load())
+            while len(_PROBES) > CACHED_MODELS:
+                _PROBES.popitem(last=False)
+        _PROBES.move_to_end(key)
+        return _PROBES[key]
+
+
+def _stamp(path: Path) -> tuple:
+    """When and how big the files a model is read from are: its .keras, or a derived model's card."""
+    files = [f for f in (path, store.card_path(path)) if f.is_file()]
+    return tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+
+
+# ---- What the drawing switches on --------------------------------------------------------------------
+
+
+def stage_maps(model_or_path, x28) -> list[Stage]:
+    """Each conv stage's maps for ``x28`` as their rise over an empty canvas (never below 0), ranked."""
+    p = probe(model_or_path)
+    if p.kind != "cnn":
+        raise ValueError("stage_maps needs a model with conv layers")
+    out = []
+    for maps, blank in zip(p.run(_image(x28)), p.blank):
+        rise = np.maximum(maps - blank, 0)
+        rise[rise < MIN_RISE] = 0
+        out.append(Stage(rise, np.argsort(-rise.mean(axis=(0, 1)), kind="stable")))
+    return out
+
+
+def active_units(model_or_path, x28, k: int = UNITS_SHOWN) -> list[Unit]:
+    """The first-layer units of an MLP that ``x28`` raises most over an empty canvas, most first (only risen ones)."""
+    p = probe(model_or_path)
+    if p.kind != "mlp":
+        raise ValueError("active_units needs a model whose first layer is dense on the pixels")
+    act, blank = p.run(_image(x28))[0], p.blank[0]
+    rise = act - blank
+    order = [int(i) for i in np.argsort(-rise, kind="stable")[:k] if rise[i] >= MIN_RISE]
+    return [Unit(i, float(act[i]), float(rise[i]), p.templates[i]) for i in order]
+
+
+# ---- Pictures and captions ---------------------------------------------------------------------------
+
+
+def inside(model_or_path, x28) -> list[Panel]:
+    """The inside view of one model for one 28x28 image (uint8 or float 0-255, as the models read it).
+
+    A CNN: one grid per conv stage. An MLP: one template per unit the drawing switches on most (a blank
+    canvas switches none on: one panel that says so). ``model_or_path``: a Keras model, a ``.keras`` path
+    or a shipped name (``cnn``, ``mlp-pen-prior`` ...); a path is loaded on first use and kept.
+    """
+    p = probe(model_or_path)
+    if p.kind == "cnn":
+        stages = stage_maps(model_or_path, x28)
+        return [Panel(stage_grid(s), stage_caption(i, len(stages), s)) for i, s in enumerate(stages)]
+    units = active_units(model_or_path, x28)
+    if not units:
+        return [Panel(template_image(np.zeros((SIDE, SIDE), np.float32)),
+                      "Nothing is drawn, so no unit of the first layer is switched on by ink.")]
+    total = len(p.templates)
+    return [Panel(template_image(u.template), unit_caption(u, rank, total)) for rank, u in enumerate(units)]
+
+
+def stage_grid(stage: Stage, shown: int = MAPS_SHOWN) -> np.ndarray:
+    """uint8 RGB grid of the stage's most active maps, row by row, strongest first, on one colour scale."""
+    from matplotlib import colormaps
+
+    picks = stage.order[:shown]
+    maps = np.moveaxis(stage.rise[..., picks], -1, 0)  # (shown, h, w)
+    top = maps.max(initial=0)
+    scaled = maps / top if top > 0 else np.zeros_like(maps)  # one scale: a weak map looks weak
+    zoom = TILE_PX // maps.shape[1]
+    tiles = colormaps[MAP_CMAP](np.kron(scaled, np.ones((zoom, zoom))))[..., :3]
+    rows = -(-len(picks) // GRID_COLUMNS)
+    side = TILE_PX + GAP_PX
+    grid = np.full((rows * side - GAP_PX, GRID_COLUMNS * side - GAP_PX, 3), GAP_GREY / 255)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, GRID_COLUMNS)
+        grid[r * side : r * side + tile.shape[0], c * side : c * side + tile.shape[1]] = tile
+    return np.round(grid * 255).astype(np.uint8)
+
+
+def template_image(template) -> np.ndarray:
+    """uint8 RGB (TEMPLATE_PX, TEMPLATE_PX): a unit's 28x28 weights, red positive, blue negative, hard-edged."""
+    from matplotlib import colormaps
+
+    w = np.asarray(template, np.float64)
+    top = np.abs(w).max(initial=0)
+    scaled = 0.5 + 0.5 * (w / top if top > 0 else w)  # 0.5 (white) is "no matter"
+    rgb = np.round(colormaps[TEMPLATE_CMAP](scaled)[..., :3] * 255).astype(np.uint8)
+    zoom = TEMPLATE_PX // SIDE
+    return np.repeat(np.repeat(rgb, zoom, axis=0), zoom, axis=1)
+
+
+def stage_caption(index: int, stages: int, stage: Stage) -> str:
+    h, w, maps = stage.rise.shape
+    job = FIRST_STAGE if index == 0 else LAST_STAGE if index == stages - 1 and stages > 2 else MIDDLE_STAGE
+    on = int((stage.rise.max(axis=(0, 1)) > 0).sum())
+    shown = min(MAPS_SHOWN, maps)
+    return (f"Stage {index + 1}: {h}x{w}, {maps} maps. Each map is one detector slid over the picture; it is bright "
+            f"where it finds its pattern, here {job}. Your drawing switches on {on} of the {maps}; the "
+            f"{shown} most active are shown, strongest first.")
+
+
+def unit_caption(unit: Unit, rank: int, units: int) -> str:
+    where = "most strongly of all" if rank == 0 else f"number {rank + 1} in strength"
+    return (f"Unit {unit.index} of {units} in the first layer: activation {unit.activation:.2f} "
+            f"({unit.rise:+.2f} against an empty canvas), {where}. Its template: ink on red pixels raises it, "
+            "ink on blue pixels lowers it.")
+
+
+def _image(x28) -> np.ndarray:
+    x = np.asarray(x28, dtype=np.float32)
+    if x.shape != (SIDE, SIDE):
+        raise ValueError(f"expected one 28x28 image, got shape {x.shape}; use preprocess() first")
+    return x
