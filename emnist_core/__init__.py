@@ -47,6 +47,7 @@ _EXPORTS = {
     "ALIASES": "models.store",
     "SHIPPED": "models.store",
     "ModelFileError": "models.store",
+    "ModelCard": "models.card",
     "card_path": "models.store",
     "list_models": "models.store",
     "load_card": "models.store",
@@ -55,6 +56,7 @@ _EXPORTS = {
     "remove_model": "models.store",
     "report_path": "models.store",
     "resolve_model_path": "models.store",
+    "save_card": "models.store",
     "save_model": "models.store",
     "save_report": "models.store",
     # prediction

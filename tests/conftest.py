@@ -162,6 +162,19 @@ def demo(app_module, lab):
     return app_module.build_demo(lab)
 
 
+@pytest.fixture(scope="module")
+def training_off(app_module):
+    """A server whose owner turned training off, and corrections with it: a Lab built with those switches, its
+    page served in this process; -> (that lab, a gradio_client on it)."""
+    import gradio_client
+
+    from emnist_core.lab.state import Switches
+
+    lab = app_module.Lab(data_loader=lambda: None, switches=Switches(training=False, corrections=False))
+    with served(app_module.build_demo(lab)) as url:
+        yield lab, gradio_client.Client(url, verbose=False)
+
+
 @pytest.fixture
 def with_data(lab):
     """The app's EMNIST test set, once loaded; skips where the data is not on this machine."""

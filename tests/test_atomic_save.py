@@ -15,11 +15,12 @@ SAVER = textwrap.dedent("""
     import sys, numpy as np
     sys.path.insert(0, sys.argv[2])
     from emnist_core.models.build import build_model
+    from emnist_core.models.card import ModelCard
     from emnist_core.models.store import save_model
     model = build_model("seed-mlp")
     for version in range(1, 10_000):
         model.layers[-1].bias.assign(np.full(model.layers[-1].bias.shape, float(version), np.float32))
-        save_model(model, sys.argv[1], {"version": version})
+        save_model(model, sys.argv[1], ModelCard(extra={"version": version}))
         print(version, flush=True)
 """)
 
@@ -39,6 +40,6 @@ def test_sigkill_mid_save_keeps_the_previous_model(tmp_path):
     model = load_model(target)
     version = float(model.layers[-1].bias.numpy()[0])
     assert version >= 3 and np.all(model.layers[-1].bias.numpy() == version)
-    assert load_card(target)["version"] in (version, version - 1)  # the card is written second: one behind at most
+    assert load_card(target).extra["version"] in (version, version - 1)  # the card is written second: one behind at most
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("live.keras", "live.card.json")]
     assert all(name.startswith(".live.") for name in leftovers)  # only a hidden temporary, never the real name

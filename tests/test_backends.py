@@ -41,7 +41,7 @@ JAX_SCRIPT = textwrap.dedent("""
     shipped = load_model(sys.argv[2])
     np.save(out + "/shipped_probs.npy", np.asarray(shipped.predict_on_batch(x[:32].astype("float32"))))
     print(json.dumps({"backend": keras.backend.backend(), "tensorflow_loaded": "tensorflow" in sys.modules,
-                      "versions": result.card["versions"]}))
+                      "versions": result.card.versions}))
 """)
 
 

@@ -89,13 +89,14 @@ def test_a_model_for_other_inputs_or_classes_is_refused_by_the_predictor():
 def test_cards_missing_or_damaged_read_as_none(untrained_model_file, tmp_path):
     assert load_card(tmp_path / "no-card.keras") is None
     card = card_path(tmp_path / "broken.keras")
-    for text in ("{not json", "[1, 2, 3]", '"a string"', ""):
+    for text in ("{not json", "[1, 2, 3]", '"a string"', "", '{"architecture": "cnn"}', '{"history": [1]}',
+                 '{"training_seconds": "long"}', '{"command": 7}'):  # the last four: a section of the wrong type
         card.write_text(text)
         assert load_card(tmp_path / "broken.keras") is None, text
     card.write_bytes(b"\xff\xfe\x00garbage")
     assert load_card(tmp_path / "broken.keras") is None
     card.write_text('{"model": "seed-mlp"}')
-    assert load_card(tmp_path / "broken.keras") == {"model": "seed-mlp"}
+    assert load_card(tmp_path / "broken.keras").extra == {"model": "seed-mlp"}  # an unknown key is kept
 
 
 # Dataset files -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from conftest import ROOT, l_shapes
 from emnist_core.data import cache, files
 from emnist_core.models import store
 from emnist_core.lab.corrections import (
-    ALLOW_CORRECTIONS, DISABLE_TRAINING, CorrectionError, CorrectionStore, collection_allowed, corrections_dir,
+    ALLOW_CORRECTIONS, COLLECTION_OFF, DISABLE_TRAINING, CorrectionError, CorrectionStore, corrections_dir,
 )
 from emnist_core.data.datasets import Dataset, load_dataset, load_files
 from emnist_core.data.labels import label_map
@@ -23,13 +23,6 @@ from emnist_core.data.labels import label_map
 NAMES = label_map("bymerge").names
 TOPS = {"mlp": [("2", 0.61), ("Z", 0.3)], "cnn": [("Z", 0.52), ("2", 0.4)]}
 START = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(autouse=True)
-def _collection_on(monkeypatch):
-    """Each test starts with corrections allowed, whatever the machine's environment says."""
-    monkeypatch.delenv(DISABLE_TRAINING, raising=False)
-    monkeypatch.delenv(ALLOW_CORRECTIONS, raising=False)
 
 
 def glyphs(n, seed=0):
@@ -93,8 +86,7 @@ CorrectionStore(sys.argv[1]).add(np.full((28, 28), 200, np.uint8), "Z")
 
 def test_a_process_killed_mid_write_leaves_only_whole_corrections(tmp_path):
     filled(tmp_path, 2)
-    env = {k: v for k, v in os.environ.items() if k not in (DISABLE_TRAINING, ALLOW_CORRECTIONS)}
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "halfway"
@@ -177,22 +169,43 @@ def test_the_disk_cap_holds(tmp_path):
 
 
 @pytest.mark.parametrize("on", ["1", "true", "YES"])
-def test_disabled_training_refuses_corrections_unless_allowed(tmp_path, monkeypatch, on):
+def test_disabled_training_refuses_corrections_unless_allowed(monkeypatch, on):
+    from emnist_core.lab.state import Switches
+
     monkeypatch.setenv(DISABLE_TRAINING, on)
-    message = collection_allowed()
-    assert message and DISABLE_TRAINING in message and ALLOW_CORRECTIONS in message
-    with pytest.raises(CorrectionError, match=ALLOW_CORRECTIONS):
-        CorrectionStore(tmp_path).add(glyphs(1)[0], "Z")
-    assert CorrectionStore(tmp_path).count() == 0
-    monkeypatch.setenv(ALLOW_CORRECTIONS, "1")
-    assert collection_allowed() is None
-    CorrectionStore(tmp_path).add(glyphs(1)[0], "Z")
+    assert Switches.from_env() == Switches(training=False, corrections=False)
+    monkeypatch.setenv(ALLOW_CORRECTIONS, on)
+    assert Switches.from_env() == Switches(training=False, corrections=True)
 
 
 @pytest.mark.parametrize("off", ["", "0", "false", "no"])
 def test_collection_is_on_unless_training_is_switched_off(monkeypatch, off):
+    from emnist_core.lab.state import Switches
+
     monkeypatch.setenv(DISABLE_TRAINING, off)
-    assert collection_allowed() is None
+    monkeypatch.setenv(ALLOW_CORRECTIONS, off)
+    assert Switches.from_env() == Switches(training=True, corrections=True)
+
+
+def test_the_store_obeys_the_switches_the_lab_read_once_not_the_environment(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from emnist_core.lab.state import Lab, Switches
+
+    monkeypatch.setenv(DISABLE_TRAINING, "1")
+    lab = SimpleNamespace(corrections=CorrectionStore(tmp_path), switches=Switches.from_env())  # what Lab.correct reads
+    with pytest.raises(CorrectionError) as refused:
+        Lab.correct(lab, glyphs(1)[0], "Z", TOPS)
+    assert str(refused.value) == COLLECTION_OFF  # which names both switches:
+    assert DISABLE_TRAINING in COLLECTION_OFF and ALLOW_CORRECTIONS in COLLECTION_OFF
+    monkeypatch.setenv(ALLOW_CORRECTIONS, "1")  # set after the server started: it keeps the switches it read
+    with pytest.raises(CorrectionError, match=ALLOW_CORRECTIONS):
+        Lab.correct(lab, glyphs(1)[0], "Z", TOPS)
+    assert lab.corrections.count() == 0
+    monkeypatch.delenv(ALLOW_CORRECTIONS)
+    # The store reads no switch itself: a script or the CLI keeping a correction is not a server.
+    CorrectionStore(tmp_path).add(glyphs(1)[0], "Z", TOPS)
+    assert Lab.correct(SimpleNamespace(corrections=lab.corrections, switches=Switches()), glyphs(1)[0], "Z", TOPS) == 2
 
 
 def test_the_folder_comes_from_the_environment(tmp_path, monkeypatch):
@@ -303,8 +316,8 @@ def test_train_mixes_in_an_exported_csv(corrected, tmp_path):
     data = Dataset("pool47", label_map("bymerge"), x, np.full(200, 21), x[:20], np.full(20, 21), x[:20],
                    np.full(20, 21), "L shapes", [])
     result = train(TrainConfig(model="seed-mlp", epochs=1, batch_size=64, extra_csv=str(csv)), data)
-    assert result.card["data"]["used"]["train"] == 200 + 12  # every correction, on top of the training images
-    assert result.card["hyperparameters"]["extra_csv"] == str(csv)
+    assert result.card.data["used"]["train"] == 200 + 12  # every correction, on top of the training images
+    assert result.card.hyperparameters["extra_csv"] == str(csv)
     assert f"--extra-csv {csv}" in result.config.command("out.keras")
     digits = Dataset("digits", label_map("digits"), x, np.zeros(200, int), x, np.zeros(200, int), x,
                      np.zeros(200, int), "digits", [])
@@ -379,7 +392,7 @@ def drawn_reader(pool47, unipen, tmp_path_factory):
     result = train_and_save(TrainConfig(model="seed-mlp", epochs=3), folder / "reader.keras", data)
     # With a class-prior correction, as the shipped models have: fine-tuning must keep it.
     log_prior = training_log_prior(data.labels_as_classes(data.y_train), data.num_classes)
-    card = {**result.card, "calibration": {"method": "logit adjustment by the training class prior", "tau": TAU}}
+    card = result.card.updated(calibration={"method": "logit adjustment by the training class prior", "tau": TAU})
     return store.save_model(with_prior_correction(result.model, log_prior, TAU), folder / "reader-prior.keras", card,
                             result.reports)
 
@@ -423,9 +436,9 @@ def test_fine_tuning_on_50_corrections_of_a_confused_pair_fixes_it_and_breaks_no
     card = result.card("reader-fine-tuned")
     path = store.save_model(result.model, tmp_path / "reader-fine-tuned.keras", card, result.reports)
     saved = store.load_card(path)
-    assert saved["fine_tuned_from"]["model"] == "reader-prior" and saved["calibration"]["tau"] == TAU
-    assert saved["fine_tuning"]["after"]["held_out"] == after["held_out"]
-    assert saved["drawn_test_metrics"]["accuracy"] == after["drawn_test"]["accuracy"]
+    assert saved.fine_tuned_from["model"] == "reader-prior" and saved.calibration["tau"] == TAU
+    assert saved.fine_tuning["after"]["held_out"] == after["held_out"] and saved.command is None
+    assert saved.drawn_test_metrics["accuracy"] == after["drawn_test"]["accuracy"]
     model = store.load_model(path)
     assert isinstance(model.layers[-1], PriorCorrection) and model.layers[-1].tau == TAU  # serves as its source did
     assert model.output_shape == (None, len(NAMES))

@@ -39,8 +39,8 @@ def test_renderer_uses_the_sketchpad_brush():
         canvas = render_strokes([np.array([[0, 0], [100, 0]], np.float32)], np.random.default_rng(seed))
         thickness = (canvas == INK).any(axis=1).sum()
         assert 2 * BRUSH_RADIUS * PEN_SCALE[0] - 2 <= thickness <= 2 * BRUSH_RADIUS * PEN_SCALE[1] + 2
-    app = (ROOT / "app.py").read_text()
-    assert "default_size=BRUSH_RADIUS" in app and "canvas_size=(CANVAS, CANVAS)" in app
+    page = (ROOT / "ui" / "draw.py").read_text()  # the Draw tab's sketchpad
+    assert "default_size=BRUSH_RADIUS" in page and "canvas_size=(CANVAS, CANVAS)" in page
 
 
 def test_a_single_tap_is_a_dot_not_an_error():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emnist_core.models.evaluation import TOP_K_MISTAKES, report_from_probabilities
-from emnist_core.data.labels import label_map
+from emnist_core.data.labels import label_map, lesson_classes
 
 LABELS = label_map("bymerge")
 NAMES = list(LABELS.names)
@@ -96,5 +96,53 @@ def test_misclassified_lists_index_true_class_and_top3_surest_first(report):
 
 def test_summary_only_report_has_the_same_numbers_and_no_details(report):
     summary = report_from_probabilities(*probabilities_and_labels(), LABELS, with_details=False)
-    assert summary == {k: report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall")}
+    assert summary == {k: report[k] for k in ("n", "accuracy", "top3", "loss", "mean_recall", "balanced_sections")}
     assert not math.isnan(summary["loss"])
+
+
+def test_balanced_recall_per_section_counts_each_class_once(report):
+    # By class: digits hold 0 (1 of 2 right) and 7 (1 of 1); upper holds O (1 of 4).
+    assert report["balanced_sections"] == pytest.approx({"digits": (1 / 2 + 1) / 2, "upper": 1 / 4})
+    assert list(report["balanced_sections"]) == ["digits", "upper"]
+
+
+def test_balanced_recall_follows_the_images_own_sections():
+    # As UNIPEN files them: an O drawn in the lower-case section is a small o, still class O.
+    sections = ["upper", "lower", "lower", "digits", "upper", "digits", "digits"]
+    report = report_from_probabilities(*probabilities_and_labels(), LABELS, with_details=False, sections=sections)
+    assert report["balanced_sections"] == pytest.approx({"digits": (1 / 2 + 1) / 2, "upper": 1 / 2, "lower": 0.0})
+    assert list(report["balanced_sections"]) == ["digits", "upper", "lower"]
+
+
+class FixedModel:
+    """A model whose answer for an image is the CASES row numbered by the image's first pixel."""
+
+    def __init__(self, probs):
+        self.probs = probs
+
+    def predict_on_batch(self, x):
+        return self.probs[np.asarray(x)[:, 0, 0].astype(int)]
+
+
+@pytest.mark.parametrize("lesson, kept, right", [("digits", [3, 5, 6], 3), ("upper", [0, 1, 2, 4], 2)])
+def test_a_lesson_scores_its_images_with_predictions_restricted_to_it(lesson, kept, right):
+    from emnist_core.models.evaluation import evaluate_arrays
+
+    probs, y = probabilities_and_labels()
+    x = np.zeros((len(y), 28, 28), np.float32)
+    x[:, 0, 0] = np.arange(len(y))
+    report = evaluate_arrays(FixedModel(probs), x, y, LABELS, lesson=lesson)
+    # digits: image 3 (a 0 read as O) reads 0 once O is ruled out; upper: image 0 (an O read as 0) reads O.
+    assert report["lesson"] == lesson and report["n"] == len(kept)
+    assert report["accuracy"] == pytest.approx(right / len(kept))
+    assert {row[1] for row in report["misclassified"]} <= set(y[kept])
+    assert all(NAMES[top[0][0]] in lesson_classes(lesson) for _, _, top in report["misclassified"])
+
+
+def test_no_lesson_is_the_report_as_before():
+    from emnist_core.models.evaluation import evaluate_arrays
+
+    probs, y = probabilities_and_labels()
+    x = np.zeros((len(y), 28, 28), np.float32)
+    x[:, 0, 0] = np.arange(len(y))
+    assert evaluate_arrays(FixedModel(probs), x, y, LABELS) == report_from_probabilities(probs, y, LABELS)

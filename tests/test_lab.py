@@ -21,7 +21,8 @@ from emnist_core.serving import predictor
 from emnist_core.models import store
 from emnist_core.training import train as training
 from emnist_core.lab import state as lab_module
-from emnist_core.lab.state import Lab, TrainingJob
+from emnist_core.lab.state import Lab, LiveModel, TrainingJob
+from emnist_core.models.evaluation import DRAWN, EMNIST
 
 SHIPPED = ("seed-mlp", "seed-cnn")
 
@@ -130,17 +131,89 @@ def test_drawn_characters_load_on_first_request_and_a_quick_load_is_waited_for(a
 
     lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=quick)
     assert calls == []  # nothing loads until someone asks
-    images, _ = lab.test_images("unipen")
+    images, _ = lab.test_images(DRAWN)
     assert images is not None and len(images) == 3 and calls == [1]
-    lab.test_images("unipen")
+    lab.test_images(DRAWN)
     assert calls == [1]  # loaded once
 
     def slow():
         time.sleep(lab_module.DRAWN_WAIT_SECONDS + 2)
 
     slow_lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=slow)
-    images, message = slow_lab.test_images("unipen")
+    images, message = slow_lab.test_images(DRAWN)
     assert images is None and message == lab_module.DRAWN_LOADING  # a first build says so instead of hanging
+
+
+@pytest.mark.parametrize("error", [RuntimeError("the disk went away"), FileNotFoundError("no UNIPEN here")])
+def test_a_failed_drawn_load_is_said_and_the_next_request_tries_again(assets, error):
+    calls = []
+
+    def fails_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return SimpleNamespace(x_test=np.zeros((2, 28, 28), np.uint8))
+
+    lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=fails_once)
+    images, message = lab.test_images(DRAWN)
+    assert images is None and str(error) in message and message != lab_module.DRAWN_LOADING  # never "still loading"
+    images, message = lab.test_images(DRAWN)
+    assert images is not None and len(images) == 2 and calls == [1, 1]  # tried again, and loaded
+
+
+def test_an_unknown_test_set_is_refused_not_read_as_emnist(assets):
+    lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=lambda: pytest.fail("nothing to load"))
+    live = LiveModel("mlp", "m", lab.assets_dir / "m.keras", None, None, {"on": EMNIST}, {"on": DRAWN})
+    for name in ("emnist", "UNIPEN", "pool47+unipen", "", None):
+        with pytest.raises(ValueError, match="unknown test set .*; choose pool47 or unipen"):
+            lab.test_images(name)
+        with pytest.raises(ValueError, match="unknown test set"):
+            live.report_on(name)
+    assert live.report_on(EMNIST) == {"on": EMNIST} and live.report_on(DRAWN) == {"on": DRAWN}
+    assert lab.test_images(EMNIST) == (None, lab_module.DATA_LOADING)
+
+
+class _NoThread(threading.Thread):
+    def start(self):
+        raise RuntimeError("can't start new thread")
+
+
+class _QuickJob:
+    """A job that ends at once, as a finished one does: it gives the training lock back."""
+
+    def __init__(self, *args):
+        self.lock, self.done = args[-2], threading.Event()
+
+    def run(self):
+        self.lock.release()
+        self.done.set()
+
+
+@pytest.mark.parametrize("start, job_class", [("start_job", "TrainingJob"), ("start_finetune", "FineTuneJob")])
+@pytest.mark.parametrize("failure", ["building the job", "starting its thread"])
+def test_a_job_that_fails_to_start_leaves_the_server_free_for_the_next(assets, tmp_path, monkeypatch, start,
+                                                                       job_class, failure):
+    def no_room(*args):
+        raise MemoryError("no room for the job")
+
+    lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=lambda: None)
+    request = (lambda: lab.start_job(None, tmp_path)) if start == "start_job" else \
+        (lambda: lab.start_finetune("mlp", tmp_path))
+    if failure == "building the job":
+        monkeypatch.setattr(lab_module, job_class, no_room)
+        with pytest.raises(MemoryError):
+            request()
+    else:
+        real_thread = threading.Thread
+        monkeypatch.setattr(lab_module, job_class, _QuickJob)
+        monkeypatch.setattr(lab_module.threading, "Thread", _NoThread)
+        with pytest.raises(RuntimeError, match="can't start new thread"):
+            request()
+        monkeypatch.setattr(lab_module.threading, "Thread", real_thread)
+    assert lab.job is None and not lab.train_lock.locked()
+    monkeypatch.setattr(lab_module, job_class, _QuickJob)
+    job = request()  # the next request starts a job: the server is not left "busy"
+    assert isinstance(job, _QuickJob) and job.done.wait(5) and lab.job is job
 
 
 def test_a_model_is_traced_once_however_many_predictors_serve_it():
@@ -177,9 +250,9 @@ def test_the_lab_serves_probabilities_calibrated_with_each_cards_temperature(lab
 def test_a_server_reads_drawings_without_loading_tensorflow(lab):
     # ``lab`` exported the shipped models into its cache; a new server with that cache serves those exports.
     cache = lab.live["mlp"].model.path.parent.parent  # CACHE/served/NAME-KEY.tflite
-    script = ("import sys, numpy as np, app; lab = app.Lab(data_loader=lambda: None); "
+    script = ("import sys, numpy as np, app, ui.draw; lab = app.Lab(data_loader=lambda: None); "
               "x = np.full((400, 400), 255, np.uint8); x[100:300, 190:210] = 0; "
-              "print(app.predict(lab, {'composite': x})[3].startswith('**'), "
+              "print(ui.draw.predict(lab, {'composite': x})[3].startswith('**'), "
               "sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     env = {**os.environ, "EMNIST_CACHE_DIR": str(cache)}
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180,

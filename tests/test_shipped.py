@@ -18,13 +18,13 @@ def test_shipped_model_has_card_and_report(name):
     path = resolve_model_path(name)
     card, report = load_card(path), load_report(report_path(path))
     # Every shipped model is scored on pool47 test; those for drawn input trained on pool47 + unipen.
-    assert card["data"]["dataset"] in ("pool47", "pool47+unipen") and card["data"]["partition"]["test"] == 21617
-    assert card["command"].startswith("python -m emnist_core train --model")
-    assert len(card["history"]["val_accuracy"]) == card["hyperparameters"]["epochs"]
-    assert report["n"] == 21617 and abs(report["accuracy"] - card["test_metrics"]["accuracy"]) < 1e-9
+    assert card.dataset in ("pool47", "pool47+unipen") and card.data["partition"]["test"] == 21617
+    assert card.command.startswith("python -m emnist_core train --model")
+    assert len(card.history["val_accuracy"]) == card.hyperparameters["epochs"]
+    assert report["n"] == 21617 and abs(report["accuracy"] - card.test_metrics["accuracy"]) < 1e-9
     assert np.asarray(report["confusion_matrix"]).sum() == report["n"]
     assert len(report["misclassified"]) == round(report["n"] * (1 - report["accuracy"]))
-    derived = card.get("derived_from")
+    derived = card.derived_from
     weights = path.with_name(derived["weights"]) if derived else path  # a derived model reuses another's weights
     assert weights.stat().st_size < 12e6  # saved without optimizer state
     assert derived is None or not path.exists()  # one copy of each set of weights
@@ -71,7 +71,7 @@ def test_shipped_model_has_a_drawn_input_report(name):
     assert report["dataset"] == "unipen" and report["n"] > 5_000
     assert set(report["sections"]) == {"digits", "upper", "lower"}
     assert report["accuracy"] <= report["top3"] <= 1
-    drawn = load_card(path).get("drawn_test_metrics")
+    drawn = load_card(path).drawn_test_metrics
     if drawn:  # models trained for drawn input carry the figure in their card too
         assert drawn["accuracy"] == pytest.approx(report["accuracy"], abs=1e-9)
 
@@ -79,5 +79,5 @@ def test_shipped_model_has_a_drawn_input_report(name):
 def test_live_models_are_the_ones_trained_for_drawn_input():
     for alias, name in ALIASES.items():
         card = load_card(resolve_model_path(alias))
-        assert card["data"]["dataset"] == "pool47+unipen", alias
-        assert "unipen" in card["calibration"]["fitted_on"], alias
+        assert card.dataset == "pool47+unipen", alias
+        assert "unipen" in card.calibration["fitted_on"], alias

@@ -161,7 +161,7 @@ def train_there(args) -> None:
     result = train_and_save(config, out, data, listener=EpochPrinter(time.time()), drawn=drawn,
                             command_path=f"models/{job['model']}.keras", card_extra={"trained_on": TRAINED_ON})
     print(json.dumps({"model": str(result.path), **result.test_metrics,
-                      "drawn": result.card.get("drawn_test_metrics")}), flush=True)
+                      "drawn": result.card.drawn_test_metrics}), flush=True)
 
 
 class EpochPrinter:

@@ -15,6 +15,7 @@ import numpy as np
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
 SIDE = 28  # EMNIST images are SIDE x SIDE pixels
+CSV_BLOCK_ROWS = 20_000  # rows read (as int64, 125 MB) and checked at a time: a whole EMNIST CSV would be 4 GB
 
 
 class DataFileError(ValueError):
@@ -86,6 +87,13 @@ def read_idx_labels(path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=8).astype(np.int64)
 
 
+def _uint8_block(values: np.ndarray) -> np.ndarray:
+    if values.size and (values.min() < 0 or values.max() > 255):
+        bad = values[(values < 0) | (values > 255)][0]
+        raise ValueError(f"value {bad} is outside 0-255")
+    return values.astype(np.uint8)
+
+
 def read_csv(path) -> tuple[np.ndarray, np.ndarray]:
     """Kaggle CSV (label then 784 pixels per row, no header) -> (images, labels)."""
     import pandas as pd
@@ -94,7 +102,10 @@ def read_csv(path) -> tuple[np.ndarray, np.ndarray]:
     if not path.exists():
         raise DataFileError(path, "file not found")
     try:
-        frame = pd.read_csv(path, header=None, dtype=np.uint8, engine="c")
+        # Read as int64 a block at a time and checked, then kept as uint8: pandas casts 300 to 44 and -1 to 255
+        # without a word when asked for uint8 directly.
+        blocks = [_uint8_block(block.to_numpy()) for block in
+                  pd.read_csv(path, header=None, dtype=np.int64, engine="c", chunksize=CSV_BLOCK_ROWS)]
     except pd.errors.EmptyDataError:
         raise DataFileError(path, "file is empty") from None
     except (ValueError, OverflowError) as exc:  # a header row, a short or long row, 300, -1, 0.5, binary ...
@@ -104,11 +115,11 @@ def read_csv(path) -> tuple[np.ndarray, np.ndarray]:
             path, f"not an EMNIST CSV: every row must be 785 integers 0-255, label then 784 pixels, no header "
             f"({detail})"
         ) from None
-    if frame.shape[1] != 1 + SIDE * SIDE:
+    values = np.concatenate(blocks)
+    if values.shape[1] != 1 + SIDE * SIDE:
         raise DataFileError(
-            path, f"rows have {frame.shape[1]} columns, expected 785 (label then 784 pixels, no header)"
+            path, f"rows have {values.shape[1]} columns, expected 785 (label then 784 pixels, no header)"
         )
-    values = frame.to_numpy()
     images = values[:, 1:].reshape(-1, SIDE, SIDE).transpose(0, 2, 1)
     return np.ascontiguousarray(images), values[:, 0].astype(np.int64)
 

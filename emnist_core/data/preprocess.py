@@ -159,9 +159,11 @@ def _to_unit_float(a: np.ndarray) -> np.ndarray:
     return (a / scale).astype(np.float32)
 
 
-def preprocess(image) -> np.ndarray:
+def preprocess(image, *, centre: bool = True) -> np.ndarray:
     """A drawing or photo of one character -> upright uint8 (28, 28), white ink on black.
 
+    ``centre=False`` skips the crop to the ink and the centring: the whole image is framed as it is, so the
+    character keeps the place and size it has on the canvas (what a model would see without this step).
     Raises ``EmptyCanvasError`` when there is no ink, ``TooSmallError`` ("draw it bigger") for a mark too
     small to be a character, ``ImageInputError`` for unreadable input.
     """
@@ -180,7 +182,7 @@ def preprocess(image) -> np.ndarray:
     cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
     if max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 < MIN_MARK_SIDE * min(mask.shape):
         raise TooSmallError()  # before any guess: a model would read a dot as something, with confidence
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] if centre else ink
     return emnist_frame(crop)
 
 

@@ -40,7 +40,7 @@ from typing import Iterator
 import numpy as np
 
 from emnist_core.data.cache import PROJECT_ROOT
-from emnist_core.data.labels import MERGED_LOWERCASE, label_map
+from emnist_core.data.labels import label_map, merged_name
 
 SECTIONS = ("1a", "1b", "1c")  # isolated digits, upper-case letters, lower-case letters
 QUALITIES = ("OK", "?", "BAD")
@@ -101,10 +101,10 @@ class Sample:
 def bymerge_class(label: str) -> int | None:
     """The EMNIST ByMerge class (0-46) of a UNIPEN label, or None outside the 47 classes.
 
-    Uses the project's merge rule: the lower-case letters in ``MERGED_LOWERCASE`` ("o", "s", ...)
-    look like their capitals and share their class; the others ("a", "b", ...) have their own.
+    Uses the project's merge rule (``labels.merged_name``): the lower-case letters that look like their
+    capitals ("o", "s", ...) share their class; the others ("a", "b", ...) have their own.
     """
-    name = label.upper() if len(label) == 1 and label in MERGED_LOWERCASE else label
+    name = merged_name(label)
     bymerge = label_map("bymerge")
     return bymerge.index_of(name) if name in bymerge.names else None
 

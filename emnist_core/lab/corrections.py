@@ -49,11 +49,18 @@ MAX_TOP = 10  # guesses kept per model
 SLOT_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,40}")  # a model slot's name ("mlp", "cnn"), never free text
 STALE_TEMP_SECONDS = 3600  # a hidden temporary this old is a killed write's leftover, not one in progress
 SUFFIX = ".json"
+# What a kept drawing is: a correction ("it was ___") or a challenge drawing (drawn when the Challenge asked for
+# its class, labelled by that prompt). A challenge drawing's file says so twice: "source" in its JSON, for anyone
+# reading one file, and CHALLENGE_MARK at the end of its name, so counting and picking them reads no file. Files
+# without either (every file written before challenges existed) are corrections.
+CORRECTION, CHALLENGE = "correction", "challenge"
+SOURCES = (CORRECTION, CHALLENGE)
+CHALLENGE_MARK = f"-{CHALLENGE}"
 CSV_NAME = f"emnist-{SPLIT}-corrections.csv"
 # The IDX names follow NIST's, so evaluate reads the split from the name.
 IDX_NAMES = (f"emnist-{SPLIT}-corrections-images-idx3-ubyte.gz", f"emnist-{SPLIT}-corrections-labels-idx1-ubyte.gz")
+# The server's switches (read once, into ``state.Switches``): the refusal below names them.
 DISABLE_TRAINING, ALLOW_CORRECTIONS = "EMNIST_DISABLE_TRAINING", "EMNIST_ALLOW_CORRECTIONS"
-SWITCH_ON = ("1", "true", "yes")
 COLLECTION_OFF = ("This server does not collect corrections: training is turned off here "
                   f"({DISABLE_TRAINING}=1). Its owner can allow them with {ALLOW_CORRECTIONS}=1.")
 
@@ -67,18 +74,6 @@ class CorrectionError(ValueError):
 def corrections_dir() -> Path:
     """Where corrections are kept: ``EMNIST_CORRECTIONS_DIR``, else ``corrections`` in the cache folder."""
     return Path(os.environ.get("EMNIST_CORRECTIONS_DIR") or cache.cache_dir() / "corrections")
-
-
-def _switch(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in SWITCH_ON
-
-
-def collection_allowed() -> str | None:
-    """None when corrections may be collected, else the message to show. Read from the environment at each
-    call: ``EMNIST_DISABLE_TRAINING`` turns collection off unless ``EMNIST_ALLOW_CORRECTIONS`` turns it back on."""
-    if _switch(DISABLE_TRAINING) and not _switch(ALLOW_CORRECTIONS):
-        return COLLECTION_OFF
-    return None
 
 
 def class_index(label) -> int:
@@ -139,20 +134,28 @@ class CorrectionStore:
 
     # ---------------------------------------------------------------- writing
 
-    def add(self, x28, label: str, tops: Mapping | None = None, when: datetime | None = None) -> str:
+    def add(self, x28, label: str, tops: Mapping | None = None, when: datetime | None = None,
+            source: str = CORRECTION, *, collecting: bool = True) -> str:
         """Keep one correction; return its id. ``x28``: the preprocessed image (uint8 28x28, white ink on
         black); ``label``: the class the person chose; ``tops``: {model slot: [(class, probability), ...]};
-        ``when``: its time (default now; a naive time is taken as UTC). CorrectionError says why one is refused."""
-        refusal = collection_allowed()
-        if refusal:
-            raise CorrectionError(refusal)
+        ``when``: its time (default now; a naive time is taken as UTC); ``source``: ``CORRECTION`` or
+        ``CHALLENGE`` (a challenge drawing, labelled by its prompt); ``collecting``: whether this server collects
+        them (``state.Switches.corrections``, read once; ``COLLECTION_OFF`` when not). CorrectionError says why one
+        is refused."""
+        if source not in SOURCES:
+            raise CorrectionError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+        if not collecting:
+            raise CorrectionError(COLLECTION_OFF)
         image, index = _checked_image(x28), class_index(label)
         when = _utc(when)
         record = {"format": FORMAT, "version": FORMAT_VERSION, "time": when.isoformat(timespec="microseconds"),
                   "label": label_map(SPLIT).names[index], "tops": _checked_tops(tops), "image_png": _png(image)}
+        if source == CHALLENGE:  # a correction's file stays exactly as before challenges existed
+            record["source"] = CHALLENGE
         text = json.dumps(record, separators=(",", ":"))
         # The time first, so names sort by time; random hex, so two at the same instant never collide.
-        ident = f"{when.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(4)}"
+        mark = CHALLENGE_MARK if source == CHALLENGE else ""
+        ident = f"{when.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(4)}{mark}"
         with self._lock:
             count, used = self._usage()
             if count + 1 > self.max_count or used + len(text) > self.max_bytes:
@@ -176,14 +179,20 @@ class CorrectionStore:
 
     # ---------------------------------------------------------------- reading
 
-    def count(self) -> int:
-        return len(self._paths())
+    def count(self, source: str | None = None) -> int:
+        """How many are kept: all (None), or only corrections (``CORRECTION``) or challenge drawings (``CHALLENGE``)."""
+        return len(self._paths(source))
 
-    def load(self) -> Corrections:
-        """Every readable correction, oldest first; damaged files are skipped (logged), never fatal."""
+    def ids(self, source: str | None = None) -> tuple[str, ...]:
+        """The ids of what ``load(source)`` would read, oldest first, without reading a file."""
+        return tuple(path.stem for path in self._paths(source))
+
+    def load(self, source: str | None = None) -> Corrections:
+        """Every readable correction and challenge drawing (``source`` None: what fine-tuning trains on), or only
+        one ``source``'s, oldest first; damaged files are skipped (logged), never fatal."""
         self._remove_temporaries(older_than=STALE_TEMP_SECONDS)
         found = []
-        for path in self._paths():
+        for path in self._paths(source):
             try:
                 found.append((path.stem, *_read(path)))
             except (OSError, ValueError, KeyError, TypeError) as exc:  # ValueError covers JSON, base64, PNG, label
@@ -229,10 +238,13 @@ class CorrectionStore:
             raise CorrectionError("There are no corrections to download yet.")
         return data
 
-    def _paths(self) -> list[Path]:
+    def _paths(self, source: str | None = None) -> list[Path]:
+        if source not in (None, *SOURCES):
+            raise ValueError(f"source must be None or one of {', '.join(SOURCES)}, got {source!r}")
         if not self.folder.is_dir():
             return []
-        return sorted(p for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith(".") and p.is_file())
+        return sorted(p for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith(".") and p.is_file()
+                      and source in (None, CHALLENGE if p.stem.endswith(CHALLENGE_MARK) else CORRECTION))
 
     def _usage(self) -> tuple[int, int]:
         sizes = []

@@ -117,6 +117,7 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
     import sys
 
     from emnist_core.data import datasets as ds
+    from emnist_core.models.evaluation import EMNIST
     from emnist_core.serving.predictor import Predictor
     from emnist_core.models.store import load_card, load_model, load_report, report_path, resolve_model_path
 
@@ -132,8 +133,8 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
         written.append(out / filename)
 
     card = load_card(path)
-    if card:
-        save(curves_figure(card["history"], f"{name}: training curves"), "curves.png")
+    if card is not None and card.history:
+        save(curves_figure(card.history, f"{name}: training curves"), "curves.png")
     rp = report_path(path)
     if not rp.exists():
         raise FileNotFoundError(f"{rp} not found: run `python -m emnist_core evaluate --model {model} --save-report`")
@@ -141,7 +142,7 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
     save(confusion_figure(report, f"{name}: confusion matrix on {report.get('dataset', 'the')} test"),
          "confusion_matrix.png")
     try:
-        data = ds.load_dataset(report.get("dataset", "pool47"), data_dir)
+        data = ds.load_dataset(report.get("dataset", EMNIST), data_dir)
     except ds.DataNotFoundError as exc:
         print(f"note: sample grids skipped ({exc})", file=sys.stderr)
         return written

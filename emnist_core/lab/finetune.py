@@ -30,9 +30,11 @@ from emnist_core.models import evaluation, store
 from emnist_core.training import train as training
 from emnist_core.training.augment import augment_batch, batch_rng
 from emnist_core.models.calibration import PriorCorrection, with_prior_correction
+from emnist_core.models.card import ModelCard
 from emnist_core.lab.corrections import Corrections, CorrectionError
 from emnist_core.data.labels import label_map
 from emnist_core.models.registry import REGISTRY, model_spec
+from emnist_core.training.config import FINE_TUNING, SCORING_AFTER, SCORING_BEFORE, announce
 
 HOLDOUT = 0.2  # newest share of the corrections held out to score on, never trained on
 MIN_CORRECTIONS = 10  # fewer say nothing, and fine-tuning on them would only add noise
@@ -45,9 +47,6 @@ MIN_BASE_SLICE = 1000  # fewer, and the other classes are forgotten (and batch n
 RECALIBRATION_BATCH = 256
 RECALIBRATION_EPOCH = 10**6  # keys its warps apart from every training batch's (seed, epoch, batch)
 VALIDATION = 500  # base (and drawn) validation images for the history's val_* curves
-# What fine_tune is doing, told to the listener's on_stage (the training in between reports per batch).
-SCORING_BEFORE, FINE_TUNING, SCORING_AFTER = ("scoring the model before fine-tuning", "fine-tuning",
-                                              "scoring the fine-tuned model")
 
 
 @dataclass
@@ -61,30 +60,20 @@ class FineTuneResult:
 
     model: object
     source: Path
-    source_card: dict
+    source_card: ModelCard
     before: dict
     after: dict
-    reports: dict  # {"": report on base's test part, "unipen": on drawn input}: what store.save_model takes
+    reports: dict  # {"": report on base's test part, evaluation.DRAWN: on drawn input}: what store.save_model takes
     training: training.TrainResult
     settings: dict
     corrections: dict  # counts and time span of what was trained on and held out
 
-    def card(self, name: str) -> dict:
+    def card(self, name: str) -> ModelCard:
         """The model card for ``store.save_model``: the training card, plus where it came from and the figures."""
-        card = {**self.training.card, "name": name, **evaluation.card_metrics(self.reports)}
-        card["architecture"] = {**card["architecture"], "parameters": int(self.model.count_params())}
-        card["command"] = None  # an app run, not a command: the settings below say how it was made
-        card["fine_tuned_from"] = {
-            "model": store.model_name(self.source), "file": self.source.name,
-            "date": self.source_card.get("date"), "test_metrics": self.source_card.get("test_metrics"),
-            "drawn_test_metrics": self.source_card.get("drawn_test_metrics"),
-        }
-        card["fine_tuning"] = {"settings": self.settings, "corrections": self.corrections,
-                               "before": self.before, "after": self.after}
-        if "calibration" in self.source_card and _prior_of(self.model) is not None:
-            card["calibration"] = {**self.source_card["calibration"],
-                                   "note": "the source model's correction, put back unchanged over the fine-tuned weights"}
-        return card
+        return self.training.card.fine_tuned(
+            name, self.model.count_params(), (store.model_name(self.source), self.source.name), self.source_card,
+            self.reports, {"settings": self.settings, "corrections": self.corrections, "before": self.before,
+                           "after": self.after}, keeps_correction=_prior_of(self.model) is not None)
 
 
 def fine_tune(source, corrections: Corrections, base: ds.Dataset, drawn: ds.Dataset | None = None, *,
@@ -99,8 +88,8 @@ def fine_tune(source, corrections: Corrections, base: ds.Dataset, drawn: ds.Data
         raise CorrectionError(f"Fine-tuning needs at least {MIN_CORRECTIONS} corrections; there are "
                               f"{len(corrections)}. Correct more drawings first.")
     path = store.resolve_model_path(source)
-    source_card = store.load_card(path) or {}
-    arch = (source_card.get("architecture") or {}).get("name")
+    source_card = store.load_card(path) or ModelCard()
+    arch = source_card.architecture_name
     if arch not in REGISTRY:
         raise ValueError(f"{path.name}: its card does not name an architecture of emnist_core ({arch!r}); "
                          "fine-tune a model trained here, whose card says how it was built")
@@ -115,7 +104,7 @@ def fine_tune(source, corrections: Corrections, base: ds.Dataset, drawn: ds.Data
 
     trained_on, held = corrections.split_by_time(holdout)
     drawn_test = _drawn_test(drawn)
-    _announce(listener, SCORING_BEFORE)
+    announce(listener, SCORING_BEFORE)
     before_model = store.load_model(path)
     before = _figures(before_model, held, base, drawn_test)
     _check(cancel)
@@ -126,7 +115,7 @@ def fine_tune(source, corrections: Corrections, base: ds.Dataset, drawn: ds.Data
     mix, copies, n_slice = _mixed(trained_on, rivals, base, drawn, base_slice, seed)
     config = training.TrainConfig(model=arch, dataset=mix.name, epochs=epochs, batch_size=batch_size,
                                   learning_rate=learning_rate, seed=seed, init=str(path))
-    _announce(listener, FINE_TUNING)
+    announce(listener, FINE_TUNING)
     result = training.train(config, mix, listener=listener, cancel=cancel)
     model = result.model
     _recalibrate_batch_norm(model, arch, mix.x_train[:n_slice], seed)
@@ -134,7 +123,7 @@ def fine_tune(source, corrections: Corrections, base: ds.Dataset, drawn: ds.Data
     if prior is not None:  # the same correction over the new weights: it serves like the model it replaces
         model = with_prior_correction(model, *prior)
 
-    _announce(listener, SCORING_AFTER)
+    announce(listener, SCORING_AFTER)
     reports = evaluation.model_reports(model, base, drawn_test)
     after = _figures(model, held, base, None, reports)
     _check(cancel)
@@ -212,7 +201,7 @@ def _drawn_test(drawn):
     if drawn is None:
         return None
     sections = None
-    if drawn.name == "unipen":
+    if drawn.name == evaluation.DRAWN:
         try:
             sections = ds.unipen_sections()
         except (FileNotFoundError, ValueError):  # scored without the per-section figures
@@ -256,11 +245,6 @@ def _summary(part: Corrections) -> dict:
     classes = dict(zip(*np.unique(part.names, return_counts=True)))
     return {"n": len(part), "first": part.times[0].isoformat(timespec="seconds"),
             "last": part.times[-1].isoformat(timespec="seconds"), "classes": {str(k): int(v) for k, v in classes.items()}}
-
-
-def _announce(listener, stage: str) -> None:
-    if listener is not None and hasattr(listener, "on_stage"):
-        listener.on_stage(stage)
 
 
 def _check(cancel) -> None:

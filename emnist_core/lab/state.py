@@ -21,27 +21,30 @@ from datetime import datetime
 from pathlib import Path
 
 from emnist_core.data import datasets
+from emnist_core.data.labels import check_lesson
 from emnist_core.serving import explain, predictor, export as serving
 from emnist_core.models import store
-from emnist_core.lab.corrections import CorrectionStore
+from emnist_core.lab.corrections import ALLOW_CORRECTIONS, DISABLE_TRAINING, CorrectionStore
+from emnist_core.models.card import ModelCard
+from emnist_core.lab import challenge
+from emnist_core.lab.corrections import CHALLENGE, CORRECTION, CorrectionError, Corrections
+from emnist_core.lab.scores import ClassScores, scores_path
+from emnist_core.data.files import SIDE
+from emnist_core.models.evaluation import DRAWN, EMNIST, TEST_SETS
 from emnist_core.models.temperature import card_temperature
 from emnist_core.lab.cards import format_seconds
 from emnist_core.models.registry import REGISTRY, SLOTS  # noqa: F401  SLOTS: the lab serves one live model of each kind
-from emnist_core.training.config import SAVING
+from emnist_core.training.config import BATCH_STAGES, DONE, LOADING_CORRECTIONS, SAVING, TRAINING
 
-DRAWN_WAIT_SECONDS = 5
+DRAWN_WAIT_SECONDS = 5  # a request for the drawn characters waits this long for them to load
 SETTLE_BATCHES = 5  # a training job's time estimate starts after this many batches
-BATCH_STAGES = ("training", "fine-tuning")  # the stages a job counts batches in (finetune.FINE_TUNING)  # a request for the drawn characters waits this long for them to load
-DATASET = "pool47"  # the shipped reports index this dataset's test images
-DATA_HELP = (
-    "Put the official EMNIST gzip files (`emnist-bymerge-test-*` and `emnist-byclass-test-*`, from NIST's "
-    "`gzip.zip`) in a folder and start the app with `EMNIST_DATA_DIR=/path/to/folder python app.py`, "
-    "or fetch them with `python -m emnist_core download --split bymerge --part test` (then `--split byclass`)."
-)
+# Said after the loader's own error, which names the files, the folders looked in and the command that fetches them.
+DATA_HELP = "Restart the app once the files are in place (EMNIST_DATA_DIR names their folder)."
 DRAWN_HELP = ("Set UNIPEN_DATA_DIR to a copy of UNIPEN train_r01_v07 (see README, Drawn input) and restart "
               "the app to browse the models' mistakes on drawn characters.")
 DATA_LOADING = "The test images are still loading; try again in a few seconds."
 DRAWN_LOADING = "The drawn characters are still loading; try again in a minute."
+DRAWN_RETRY = "the next request tries again"
 MODELS_IN_ASSETS = ("The folder for retrained models (`EMNIST_MODELS_DIR`) is the shipped `assets/` folder or "
                     "inside it; set it to another folder, so that retraining never touches the shipped models.")
 SWITCH_ON = ("1", "true", "yes")
@@ -62,8 +65,8 @@ class Switches:
         ``EMNIST_ALLOW_CORRECTIONS=1``."""
         environ = os.environ if environ is None else environ
         on = lambda name: environ.get(name, "").strip().lower() in SWITCH_ON  # noqa: E731
-        training = not on("EMNIST_DISABLE_TRAINING")
-        return cls(training=training, corrections=training or on("EMNIST_ALLOW_CORRECTIONS"))
+        training = not on(DISABLE_TRAINING)
+        return cls(training=training, corrections=training or on(ALLOW_CORRECTIONS))
 
 
 @dataclass
@@ -75,12 +78,13 @@ class LiveModel:
     name: str  # file stem: "seed-cnn", "cnn-bn-20260101-120000" ...
     path: Path
     model: object
-    card: dict | None
-    report: dict | None  # on pool47 test
-    drawn_report: dict | None = None  # on unipen test
+    card: ModelCard | None
+    report: dict | None  # on the EMNIST test set
+    drawn_report: dict | None = None  # on the drawn one
 
     def report_on(self, test_set: str) -> dict | None:
-        return self.drawn_report if test_set == "unipen" else self.report
+        """Its report on ``test_set`` (``EMNIST`` or ``DRAWN``); ValueError for any other name."""
+        return self.drawn_report if check_test_set(test_set) == DRAWN else self.report
 
     @property
     def title(self) -> str:
@@ -96,7 +100,7 @@ def read_live(slot: str, name_or_path, model=None) -> LiveModel:
     if model is None:
         model = serving.load_served(path)  # exported once; the Keras file is read in safe mode
     return LiveModel(slot, store.model_name(path), path, model, store.load_card(path),
-                     store.read_report(store.report_path(path)), store.read_report(store.report_path(path, "unipen")))
+                     store.read_report(store.report_path(path)), store.read_report(store.report_path(path, DRAWN)))
 
 
 def load_live(slot: str, name_or_path, model=None) -> LiveModel:
@@ -139,14 +143,25 @@ def load_shipped(assets_dir) -> tuple[dict[str, LiveModel], list[str]]:
     return live, problems
 
 
+def check_test_set(test_set) -> str:
+    """``test_set`` when it names one of the lab's test sets (``EMNIST``, ``DRAWN``), else ValueError saying which:
+    an unknown name is refused, never read as EMNIST's."""
+    if test_set not in TEST_SETS:
+        raise ValueError(f"unknown test set {str(test_set)[:20]!r}; choose {' or '.join(TEST_SETS)}")
+    return test_set
+
+
 def load_data():
-    """The EMNIST test (and training) images, from ``EMNIST_DATA_DIR`` or the usual places."""
-    return datasets.load_dataset(DATASET, os.environ.get("EMNIST_DATA_DIR") or None)
+    """The EMNIST test (and training) images: the full files from ``EMNIST_DATA_DIR`` or the usual places, else the
+    demo data pack (``Dataset.source`` says which). An ``EMNIST_DATA_DIR`` that does not exist is an error, not a
+    reason to fall back."""
+    return datasets.load_dataset(EMNIST, os.environ.get("EMNIST_DATA_DIR") or None)
 
 
 def load_drawn():
-    """UNIPEN's test writers' characters, drawn with the sketchpad's brush, from ``UNIPEN_DATA_DIR``."""
-    return datasets.load_dataset("unipen", unipen_dir=os.environ.get("UNIPEN_DATA_DIR") or None)
+    """UNIPEN's characters drawn with the sketchpad's brush: from the UNIPEN files (``UNIPEN_DATA_DIR`` or beside the
+    project; drawn once, about a minute, then cached) or else from the demo data pack (a fraction of a second)."""
+    return datasets.load_dataset(DRAWN, unipen_dir=os.environ.get("UNIPEN_DATA_DIR") or None)
 
 
 class Lab:
@@ -162,6 +177,8 @@ class Lab:
         self.switches = switches or Switches.from_env()
         self.assets_dir = Path(assets_dir)
         self.corrections = corrections or CorrectionStore()  # EMNIST_CORRECTIONS_DIR, else under the cache
+        self.scores = ClassScores(scores_path(self.corrections.folder))  # the Challenge's tally, beside them
+        self._class_drawings = None  # (Predictor, drawing ids, {slot: ClassDrawings}): the last scoring
         self.shipped, self.load_problems = load_shipped(self.assets_dir)
         self.live = dict(self.shipped)
         self.predictor = serve(self.live)
@@ -185,26 +202,36 @@ class Lab:
             self.dataset = loader()
         except (datasets.DataNotFoundError, ValueError) as exc:  # DataFileError is a ValueError
             self.data_message = f"The EMNIST images are not available on this server ({exc}). {DATA_HELP}"
+        except Exception as exc:  # anything else is said too: never "still loading" for ever
+            log.exception("EMNIST test images not loaded")
+            self.data_message = f"The EMNIST images could not be loaded ({type(exc).__name__}: {exc}). {DATA_HELP}"
         finally:
             self.data_ready.set()
 
     def _load_drawn(self):
         try:
             self.drawn = self.drawn_loader()
-        except (FileNotFoundError, ValueError) as exc:  # UnipenNotFoundError, UnipenFormatError
-            self.drawn_message = f"The drawn characters are not available on this server ({exc}). {DRAWN_HELP}"
+        except Exception as exc:  # said on the page, and the next request tries again (``load_drawn``)
+            if isinstance(exc, (FileNotFoundError, ValueError)):  # UnipenNotFoundError, UnipenFormatError
+                words = f"are not available on this server ({exc}). {DRAWN_HELP}"
+            else:
+                log.exception("drawn characters not loaded")
+                words = f"could not be loaded ({type(exc).__name__}: {exc}); {DRAWN_RETRY}."
+            self.drawn_message = f"The drawn characters {words}"
+            with self.drawn_lock:
+                self.drawn_loading = None  # a later request starts a new load
 
     def test_images(self, test_set: str):
-        """(test images of a test set, or None, and why they are missing)."""
-        if test_set != "unipen":
+        """(test images of a test set, or None, and why they are missing); ValueError for an unknown test set."""
+        if check_test_set(test_set) == EMNIST:
             return (None if self.dataset is None else self.dataset.x_test), self.data_message
         # From the cache it takes a fraction of a second: wait that long rather than say "still loading".
         self.load_drawn().join(DRAWN_WAIT_SECONDS)
         return (None if self.drawn is None else self.drawn.x_test), self.drawn_message
 
     def load_drawn(self) -> threading.Thread:
-        """The thread that loads the drawn characters, started on first call: drawing UNIPEN's characters takes a
-        minute once, so they load when first asked for, not at start."""
+        """The thread that loads the drawn characters, started on first call (and again after a load failed):
+        drawing UNIPEN's characters takes a minute once, so they load when first asked for, not at start."""
         with self.drawn_lock:
             if self.drawn_loading is None:
                 self.drawn_loading = threading.Thread(target=self._load_drawn, name="load-drawn", daemon=True)
@@ -213,17 +240,19 @@ class Lab:
 
     # ---------------------------------------------------------------- reading a drawing
 
-    def explain(self, x28) -> dict:
+    def explain(self, x28, lesson: str | None = None) -> dict:
         """Why each live model reads the 28x28 ``x28`` as it does: {slot: explain.Explanation}, one batch of
-        occluded copies through both models (~20 ms for the pair on 2 cores, so the Draw tab shows it live)."""
+        occluded copies through both models (~20 ms for the pair on 2 cores, so the Draw tab shows it live).
+        Within ``lesson`` (``labels.LESSONS``; default all): the class explained is the lesson's answer."""
         predictor = self.predictor  # the pair of this moment, even if a put-live swaps it meanwhile
-        return explain.explain(predictor.probabilities, x28, predictor.labels.names)
+        lesson = check_lesson(lesson)  # refused here, before a batch is built
+        return explain.explain(lambda batch: predictor.probabilities(batch, lesson), x28, predictor.labels.names)
 
     def correct(self, x28, label: str, tops) -> int:
         """Keep what a person says a drawing really was (its 28x28, the class, what each model read); the number
         of corrections kept now. CorrectionError, with a message to show, when it is refused."""
-        self.corrections.add(x28, label, tops)
-        return self.corrections.count()
+        self.corrections.add(x28, label, tops, collecting=self.switches.corrections)
+        return self.corrections.count(CORRECTION)  # challenge drawings are counted apart (``class_drawings``)
 
     # ---------------------------------------------------------------- the live pair
 
@@ -235,8 +264,8 @@ class Lab:
         naming the file, leaves the live pair as it was.
         """
         path = Path(path)
-        card = store.load_card(path) or {}
-        slot = card.get("architecture", {}).get("kind")
+        card = store.load_card(path)
+        slot = None if card is None else card.kind
         if slot not in SLOTS:
             raise ValueError(f"{path.name}: its card does not say whether it is an MLP or a CNN")
         job = self.job
@@ -282,23 +311,37 @@ class Lab:
 
     def start_job(self, config, folder: Path) -> "TrainingJob | None":
         """Start training in a thread, or None when a job is already running on this server."""
-        if not self.train_lock.acquire(blocking=False):
-            return None
-        self.job = TrainingJob(config, self.dataset, self.train_lock, folder)
-        threading.Thread(target=self.job.run, name="training", daemon=True).start()
-        return self.job
+        return self._start(lambda: TrainingJob(config, self.dataset, self.train_lock, folder), "training")
 
     def start_finetune(self, slot: str, folder: Path) -> "FineTuneJob | None":
         """Fine-tune ``slot``'s live model on the corrections, in a thread; None when a job is already running.
         The drawn characters it is scored on load first (in the job's thread) when they have not yet."""
         if slot not in self.live:
             raise ValueError(f"No {SLOTS.get(slot, slot)} is live to fine-tune.")
+        live = self.live[slot]
+
+        def make():
+            self.load_drawn()  # scored on them before and after: the job waits for them, not this request
+            return FineTuneJob(self, live, self.train_lock, folder)
+
+        return self._start(make, "fine-tune")
+
+    def _start(self, make_job, name: str):
+        """Run the job ``make_job()`` builds in a thread, holding the training lock, which the job releases when it
+        ends; None when another job holds it. A job that cannot be built or started gives the lock back, so one
+        failure never leaves the server "busy" until a restart."""
         if not self.train_lock.acquire(blocking=False):
             return None
-        self.load_drawn()  # scored on them before and after: the job waits for them, not this request
-        self.job = FineTuneJob(self, self.live[slot], self.train_lock, folder)
-        threading.Thread(target=self.job.run, name="fine-tune", daemon=True).start()
-        return self.job
+        previous = self.job
+        try:
+            job = make_job()
+            self.job = job  # before the thread runs: a cancel that comes at once must find the job
+            threading.Thread(target=job.run, name=name, daemon=True).start()
+        except BaseException:
+            self.job = previous
+            self.train_lock.release()
+            raise
+        return job
 
     def cancel_job(self) -> str | None:
         """Ask the running job to stop. -> None when no job is running, else the stage it was asked in:
@@ -313,6 +356,72 @@ class Lab:
         return stage
 
 
+    # ---------------------------------------------------------------- the Challenge (issue 17)
+    # ``self.scores`` (the class scores) and ``self._class_drawings`` (the live pair's last reports on the class's
+    # drawings) are made in __init__.
+
+    def challenge_round(self, order=challenge.DEFAULT_ORDER, seed=None) -> challenge.Round:
+        """A new round over the 47 classes for one page: shuffled, or hardest first by the live CNN's recall on
+        drawn characters (shuffled when it has no drawn report; ``Round.kind`` says which)."""
+        cnn = self.live.get(challenge.ORDER_SLOT)
+        return challenge.new_round(order, cnn.drawn_report if cnn is not None else None, seed)
+
+    def answer_challenge(self, x28, asked, tops) -> challenge.ChallengeResult:
+        """A challenge drawing (its 28x28 ``x28``; ``tops``: what the live models read, as ``predict_drawing``
+        gives) of the class ``asked``: counted in the class scores, and kept, labelled by its prompt, as a challenge
+        drawing in the corrections store when this server collects drawings and the store has room (else the
+        result's note says why not). ChallengeError for a class the models do not know or a wrong image."""
+        reading = challenge.read_answer(tops, asked)
+        if getattr(x28, "shape", None) != (SIDE, SIDE):
+            raise challenge.ChallengeError("the drawing must be the preprocessed 28x28 the models read")
+        self.scores.add(reading.asked, reading.right)
+        if not self.switches.corrections:
+            return challenge.ChallengeResult(reading, None, challenge.NOT_KEPT)
+        try:
+            kept = self.corrections.add(x28, reading.asked, tops, source=CHALLENGE,
+                                         collecting=self.switches.corrections)
+        except CorrectionError as exc:  # the store is full, or a bad image: counted, said, not kept
+            return challenge.ChallengeResult(reading, None, f"Counted in the class scores; not kept: {exc}")
+        return challenge.ChallengeResult(reading, kept)
+
+    def reset_class_scores(self) -> int:
+        """Clear the class scores (the drawings kept stay); how many drawings they had counted. ChallengeError
+        while training is off: on a public server a stranger must not wipe a class's scores."""
+        if not self.switches.training:
+            raise challenge.ChallengeError(challenge.RESET_OFF)
+        return self.scores.reset()
+
+    def class_drawings(self) -> Corrections:
+        """The class's challenge drawings as a test set (``.x`` 28x28 images, ``.y`` the prompts' class
+        indices), oldest first."""
+        return self.corrections.load(CHALLENGE)
+
+    def class_drawings_report(self, slot: str) -> challenge.ClassDrawings | None:
+        """``slot``'s live model scored on the class's challenge drawings (as served: calibrated, all classes),
+        or None when there are none yet (``challenge.NO_DRAWINGS`` says so). Both live models are scored in one
+        pass and kept until a drawing is added or the live pair changes. ValueError when no model is live in
+        ``slot``."""
+        pair = self.predictor  # the pair of this moment, even if a put-live swaps it meanwhile
+        live = self.live.get(slot)
+        if live is None or slot not in pair.models:
+            raise ValueError(f"No {SLOTS.get(slot, slot)} is live.")
+        ids = self.corrections.ids(CHALLENGE)  # listing the folder reads no drawing
+        if not ids:
+            return None
+        cached = self._class_drawings
+        if cached is None or cached[0] is not pair or cached[1] != ids:
+            drawings = self.class_drawings()
+            if not len(drawings):  # every file unreadable (skipped, logged)
+                return None
+            probs = challenge.drawing_probabilities(
+                lambda x: pair.probabilities(x, challenge.ALL_CLASSES), drawings.x)
+            names = {s: m.name for s, m in self.live.items()}
+            reports = {s: challenge.class_drawings_report(drawings, p, names.get(s, s)) for s, p in probs.items()}
+            # Keyed by the ids listed before loading: a drawing added meanwhile makes the next call score again.
+            cached = self._class_drawings = (pair, ids, reports)
+        return cached[2][slot]
+
+
 class TrainingJob:
     """One training run in its own thread, so that drawing keeps working meanwhile: its progress can be
     polled and it may be cancelled. The trained model is kept in memory for ``Lab.put_live``."""
@@ -324,7 +433,7 @@ class TrainingJob:
         self.history: dict[str, list[float]] = {}
         self.started = time.time()
         self.settled = None  # (time, fraction) once SETTLE_BATCHES batches are done: the pace is measured from there
-        self.stage = "training"
+        self.stage = TRAINING
         self.path: Path | None = None
         self.model = None  # the trained model, kept so that putting it live need not read it back
         self.report: dict | None = None
@@ -377,7 +486,7 @@ class TrainingJob:
         except Exception as exc:  # shown to the teacher; the server keeps serving
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
-            self.stage = "done"
+            self.stage = DONE
             self.done.set()
             self.lock.release()
 
@@ -392,7 +501,7 @@ class FineTuneJob(TrainingJob):
 
         super().__init__(TrainConfig(model=live.name, epochs=EPOCHS), lab.dataset, lock, folder)
         self.lab, self.live = lab, live
-        self.stage = "loading the corrections"
+        self.stage = LOADING_CORRECTIONS
         self.result = None
 
     def run(self):
@@ -414,6 +523,6 @@ class FineTuneJob(TrainingJob):
         except Exception as exc:  # shown to the teacher; the server keeps serving
             self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
         finally:
-            self.stage = "done"
+            self.stage = DONE
             self.done.set()
             self.lock.release()

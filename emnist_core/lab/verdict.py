@@ -9,14 +9,14 @@ the T in each model's card), so that "70%" means right about seven times in ten.
   ``NOT_SURE`` or the models disagree: a wrong answer said with confidence teaches a child the wrong thing;
 - a note on look-alike classes (``labels.LOOKALIKE_GROUPS``) when the top guesses fall in one group.
 
-Class names are shown with ``labels.display_name``, so "O (letter o)" and "0 (zero)" read apart in any font.
+Class names are shown with ``labels.display_name``, so "O / o (letter)" and "0 (zero)" read apart in any font.
 A mark too small to be a character never gets here: ``preprocess`` refuses it with "draw it bigger".
 Plain text and Markdown only: no Gradio, no model.
 """
 
 from __future__ import annotations
 
-from emnist_core.data.labels import display_name, lookalike_note
+from emnist_core.data.labels import DOUBT_MAX, display_name, doubt_label, lookalike_note
 from emnist_core.models.registry import SLOTS
 
 # A calibrated top probability under this, from either model, makes the verdict "Not sure". Chosen on the
@@ -27,7 +27,7 @@ from emnist_core.models.registry import SLOTS
 # ``python tools/verdict_threshold.py``, which prints the whole table.
 NOT_SURE = 0.70
 NOTE_MIN_PROB = 0.10  # a second guess this likely counts when looking for look-alikes or candidates
-MAX_CANDIDATES = 3  # "Not sure: O, 0 or D?" names at most this many classes: more is no answer at all
+MAX_CANDIDATES = DOUBT_MAX  # "Not sure: O, 0 or D?" names at most this many classes
 NO_MODEL_MESSAGE = "No model could be loaded on this server: see the note at the top of the page."
 
 
@@ -57,14 +57,8 @@ def candidates(tops, limit: int = MAX_CANDIDATES) -> list[str]:
     return by_score(picked)
 
 
-def spoken_list(names) -> str:
-    """["O", "0", "D"] -> "O (letter o), 0 (zero) or D"."""
-    shown = [display_name(n) for n in names]
-    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
-
-
 def not_sure_line(tops) -> str:
-    return f"**Not sure:** {spoken_list(candidates(tops))}?"
+    return f"**Not sure:** {doubt_label(candidates(tops))}"
 
 
 def verdict(tops) -> str:

@@ -1,20 +1,30 @@
 """Evaluation reports: accuracy, loss, per-class precision/recall, confusion matrix, mistakes.
 
 A report is a plain dict (saved as JSON beside the model by ``store``), so the app can show it without data.
+
+Beside natural top-1 (``accuracy``, weighted by how often each class occurs in the test set) a report gives
+class-balanced figures, as the app is used, where a class draws every character alike: ``mean_recall`` (the
+mean per-class recall) and ``balanced_sections`` (the same within each section: digits, upper, lower). A
+section is the image's own when the caller gives one (UNIPEN files each drawing under digits, upper or lower
+case: a drawn c is "lower" though its class is C), else its class's (``labels.class_section``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from emnist_core.data.labels import MERGED_LOWERCASE
+from emnist_core.data.labels import DEFAULT_LESSON, SECTIONS, check_lesson, class_from_text, class_section
+from emnist_core.models.lessons import in_lesson, restrict
 
 EVAL_BATCH = 2048
 TOP_K_MISTAKES = 3
 # What a model card keeps of its reports: the headline numbers, not the details.
-CARD_METRICS = ("n", "accuracy", "top3", "loss", "mean_recall")
+CARD_METRICS = ("n", "accuracy", "top3", "loss", "mean_recall", "balanced_sections")
 DRAWN_CARD_METRICS = (*CARD_METRICS, "sections")
-DRAWN = "unipen"  # the test set of drawn input: a model trained on it is scored on it too
+# The two test sets, one name each (they are also the datasets' names, ``datasets.DATASETS``):
+EMNIST = "pool47"  # EMNIST's scanned characters: the test part the shipped reports (NAME.report.json) index
+DRAWN = "unipen"  # drawn input, UNIPEN's writers: a model trained on it is scored on it too (NAME.unipen.report.json)
+TEST_SETS = (EMNIST, DRAWN)
 
 
 def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
@@ -26,8 +36,10 @@ def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
 
 
-def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_details: bool = True) -> dict:
-    """Metrics from probabilities ``(N, C)`` and 0-based class indices ``y``."""
+def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_details: bool = True,
+                              sections=None) -> dict:
+    """Metrics from probabilities ``(N, C)`` and 0-based class indices ``y``; ``sections``: a section name per
+    image, else each class's (see the module's note)."""
     from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
 
     classes = np.arange(label_map.num_classes)
@@ -41,6 +53,7 @@ def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_
         "top3": float((top3 == np.asarray(y)[:, None]).any(axis=1).mean()) if len(y) else 0.0,
         "loss": float(log_loss(y, np.clip(probs, 1e-7, 1), labels=classes)) if len(y) else 0.0,
         "mean_recall": float(recall[present].mean()) if present.any() else 0.0,
+        "balanced_sections": balanced_sections(pred, y, label_map.names, sections),
     }
     if not with_details:
         return report
@@ -75,12 +88,22 @@ def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_
     return report
 
 
-def evaluate_arrays(model, x, y, label_map, with_details: bool = True, sections=None) -> dict:
-    """A report on (x, y); with ``sections`` (a name per image), also each section's accuracy."""
-    probs = predict_probabilities(model, x)
-    report = report_from_probabilities(probs, np.asarray(y), label_map, with_details)
+def evaluate_arrays(model, x, y, label_map, with_details: bool = True, sections=None,
+                    lesson: str | None = DEFAULT_LESSON) -> dict:
+    """A report on (x, y); with ``sections`` (a name per image), also each section's accuracy. A ``lesson``
+    other than "all" (``labels.LESSONS``) scores only the images of its classes, with the predictions
+    restricted to them as the app restricts them; the report then names its ``lesson``."""
+    lesson, y = check_lesson(lesson), np.asarray(y)
+    if lesson != DEFAULT_LESSON:
+        keep = in_lesson(y, lesson, label_map.split)
+        x, y = x[keep], y[keep]
+        sections = None if sections is None else np.asarray(sections)[keep]
+    probs = restrict(predict_probabilities(model, x), lesson, label_map.split)
+    report = report_from_probabilities(probs, y, label_map, with_details, sections)
     if sections is not None:
         report["sections"] = section_accuracy(probs, y, sections)
+    if lesson != DEFAULT_LESSON:
+        report["lesson"] = lesson
     return report
 
 
@@ -90,9 +113,23 @@ def section_accuracy(probs: np.ndarray, y, sections) -> dict:
     return {str(name): float(right[sections == name].mean()) for name in dict.fromkeys(sections.tolist())}
 
 
+def balanced_sections(pred, y, names, sections=None) -> dict:
+    """Mean per-class recall within each section, digits, upper, lower first (then any other, in order of first
+    appearance): each class that has images in a section counts once there, however many it has."""
+    pred, y = np.asarray(pred), np.asarray(y)
+    if sections is None:
+        sections = [class_section(names[c]) for c in y]
+    sections, right = np.asarray(sections, dtype=str), pred == y
+    out = {}
+    for name in dict.fromkeys([*(s for s in SECTIONS if s in sections), *sections.tolist()]):
+        here = sections == name
+        out[str(name)] = float(np.mean([right[here & (y == c)].mean() for c in np.unique(y[here])]))
+    return out
+
+
 def model_reports(model, data, drawn=None) -> dict[str, dict]:
     """The reports saved with a model (``store.save_model``): ``""``, the full report on ``data``'s test part;
-    ``"unipen"``, on drawn input, when ``drawn`` (images, classes, sections; see ``datasets.drawn_test``) is given."""
+    ``DRAWN``, on drawn input, when ``drawn`` (images, classes, sections; see ``datasets.drawn_test``) is given."""
     y = data.labels_as_classes(data.y_test)
     reports = {"": {**evaluate_arrays(model, data.x_test, y, data.label_map), "dataset": data.name, "part": "test"}}
     if drawn is not None:
@@ -102,26 +139,16 @@ def model_reports(model, data, drawn=None) -> dict[str, dict]:
     return reports
 
 
-def card_metrics(reports: dict[str, dict]) -> dict:
-    """A card's ``test_metrics`` (and ``drawn_test_metrics``) from ``model_reports``: the one way they are made."""
-    pick = lambda report, keys: {k: report[k] for k in keys if k in report}  # noqa: E731
-    metrics = {"test_metrics": pick(reports[""], CARD_METRICS)}
-    if DRAWN in reports:
-        metrics["drawn_test_metrics"] = pick(reports[DRAWN], DRAWN_CARD_METRICS)
-    return metrics
-
-
 CLASS_ECHO = 12  # characters of a typed class shown back in a message
 
 
 def class_name(text, names) -> str:
-    """A typed class -> its name in ``names``; merged lower-case letters ("o") mean their capital.
+    """A typed class -> its name in ``names`` (``labels.class_from_text``: "q" is q, "c" is C, "C / c" is C).
     ValueError, saying what the classes are, for anything else."""
+    name = class_from_text(text, names)
+    if name is not None:
+        return name
     text = str(text or "").strip()
-    if text in names:
-        return text
-    if text in MERGED_LOWERCASE and text.upper() in names:
-        return text.upper()
     shown = text if len(text) <= CLASS_ECHO else text[:CLASS_ECHO] + "..."  # the message stays short
     raise ValueError(f"{shown!r} is not an EMNIST ByMerge class; choose one of {' '.join(names)}")
 

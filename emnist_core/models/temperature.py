@@ -10,7 +10,12 @@ bins): the server applies T to every prediction without importing Keras.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from emnist_core.models.card import ModelCard
 
 # Search range of log T: T from 1/20 to 20 covers any network's over- or under-confidence many times over.
 LOG_T_BOUNDS = (-3.0, 3.0)
@@ -129,10 +134,12 @@ def temperature_section(probs, y, fitted_on: str, command: str | None = None, th
     return section
 
 
-def card_temperature(card: dict | None) -> float:
-    """The T a model card holds (``calibration.temperature.T``), or 1.0 (no change) when it has none."""
+def card_temperature(card: ModelCard | None) -> float:
+    """The T a model card (or None) holds (``calibration.temperature.T``), or 1.0 (no change)
+    when it has none, or one that is not a positive number."""
+    section = None if card is None else card.temperature_section
     try:
-        temperature = float(((card or {}).get("calibration") or {})["temperature"]["T"])
-    except (KeyError, TypeError, ValueError):
+        temperature = float(section["T"])
+    except (KeyError, TypeError, ValueError):  # no section (None), no T, or not a number
         return 1.0
     return temperature if np.isfinite(temperature) and temperature > 0 else 1.0

@@ -58,8 +58,9 @@ def export_key(path) -> str:
     """What an export of ``path`` depends on: its weights' bytes and, for a derived model, its correction."""
     path = Path(path)
     digest = hashlib.sha256(f"v{EXPORT_VERSION}".encode())
-    derived = (store.load_card(path) or {}).get("derived_from") if not path.is_file() else None
-    if isinstance(derived, dict):
+    card = None if path.is_file() else store.load_card(path)
+    derived = None if card is None else card.derived_from
+    if derived is not None:
         digest.update(json.dumps(derived, sort_keys=True).encode())
         path = path.with_name(str(derived.get("weights")))
     with open(path, "rb") as f:

@@ -1,6 +1,6 @@
 """What a training run is asked to do, as plain data: importable without Keras.
 
-The app builds and checks a ``TrainConfig`` (and names a run's stages) before any training starts, so
+The app builds and checks a ``TrainConfig`` (and names a job's stages) before any training starts, so
 none of this may import a backend; ``training`` runs it.
 """
 
@@ -10,10 +10,23 @@ import math
 import shlex
 from dataclasses import asdict, dataclass
 
+from emnist_core.models.evaluation import EMNIST
 from emnist_core.models.registry import REGISTRY, model_spec
 
-# What train_and_save is doing after training, told to the listener's on_stage (the app shows it).
-EVALUATING, SAVING = "evaluating on the test set", "saving"
+# What a job is doing, told to its listener's on_stage (``announce``) and shown on the page. A training job:
+# TRAINING, then train_and_save's EVALUATING and SAVING; a fine-tune (``lab.finetune``): LOADING_CORRECTIONS,
+# SCORING_BEFORE, FINE_TUNING, SCORING_AFTER, SAVING. From SAVING on a cancel is too late: the model is kept whole.
+TRAINING, EVALUATING, SAVING, DONE = "training", "evaluating on the test set", "saving", "done"
+LOADING_CORRECTIONS = "loading the corrections"
+SCORING_BEFORE, FINE_TUNING, SCORING_AFTER = ("scoring the model before fine-tuning", "fine-tuning",
+                                              "scoring the fine-tuned model")
+BATCH_STAGES = (TRAINING, FINE_TUNING)  # the stages a job counts batches in (``on_batch``)
+
+
+def announce(listener, stage: str) -> None:
+    """Tell ``listener`` (any object; ``on_stage`` is optional) that a job is now at ``stage``."""
+    if listener is not None and hasattr(listener, "on_stage"):
+        listener.on_stage(stage)
 
 
 class TrainingCancelled(Exception):
@@ -23,7 +36,7 @@ class TrainingCancelled(Exception):
 @dataclass
 class TrainConfig:
     model: str = "seed-cnn"
-    dataset: str = "pool47"
+    dataset: str = EMNIST
     epochs: int | None = None  # None: the architecture's default
     batch_size: int | None = None
     learning_rate: float | None = None
@@ -87,11 +100,14 @@ def form_config(arch, epochs, batch_size, learning_rate, train_size, n_train: in
 
 
 def _number(value, name, kind=int):
-    """A number from a form or a direct call, or ValueError naming the setting (None, NaN, text ...)."""
+    """A number from a form or a direct call, or ValueError naming the setting (None, NaN, text, and for a
+    whole-number setting a fraction: 2.7 epochs are refused, never cut to 2)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a number")
+    if kind is int and not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value}")
     return kind(number)

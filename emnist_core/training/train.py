@@ -1,6 +1,6 @@
 """Training: ``train_and_save``, the one training path that the CLI and the app both call.
 
-``train(config)`` -> ``TrainResult`` with the trained model, its history and a model card (no test metrics).
+``train(config)`` -> ``TrainResult`` with the trained model, its history and its ``ModelCard`` (no test metrics).
 ``train_and_save(config, path)`` trains, scores the model on the test part (and on drawn input when the
 dataset includes it), puts those metrics on the card and saves model, card and reports as one unit
 (``store.save_model``). Progress goes to a ``listener`` (any object with ``on_batch`` / ``on_epoch`` /
@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import keras
@@ -27,8 +26,9 @@ from emnist_core.models import evaluation, store
 from emnist_core.training.augment import augment_batch, batch_rng
 from emnist_core.data.labels import label_map
 from emnist_core.models.build import build_model, summary_text
+from emnist_core.models.card import ModelCard
 from emnist_core.models.registry import model_spec
-from emnist_core.training.config import EVALUATING, SAVING, TrainConfig, TrainingCancelled
+from emnist_core.training.config import EVALUATING, SAVING, TrainConfig, TrainingCancelled, announce
 
 MIN_VALIDATION = 500
 
@@ -38,13 +38,13 @@ class TrainResult:
     model: object
     config: TrainConfig
     history: dict
-    card: dict = field(default_factory=dict)
+    card: ModelCard = field(default_factory=ModelCard)
     reports: dict = field(default_factory=dict)  # {dataset: report}, "" for the test part; by train_and_save
     path: Path | None = None  # where train_and_save saved it
 
     @property
     def test_metrics(self) -> dict:
-        return self.card.get("test_metrics") or {}
+        return self.card.test_metrics
 
 
 def _stratified_subset(x, y, size, seed):
@@ -203,21 +203,16 @@ def train_and_save(config: TrainConfig, path, dataset: ds.Dataset | None = None,
     path = Path(path)
     data = dataset if dataset is not None else ds.load_dataset(config.dataset, data_dir, unipen_dir)
     result = train(config, data, listener=listener, cancel=cancel)
-    _announce(listener, EVALUATING)
+    announce(listener, EVALUATING)
     result.reports = evaluation.model_reports(result.model, data, drawn if drawn is not None
                                               else ds.drawn_test(data, unipen_dir))
-    _announce(listener, SAVING)  # before the last look at cancel: a cancel from now on is told it is too late
+    announce(listener, SAVING)  # before the last look at cancel: a cancel from now on is told it is too late
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training was cancelled; no model was saved")
     command = result.config.command(command_path or str(path))
-    result.card.update(evaluation.card_metrics(result.reports), command=command, **(card_extra or {}))
+    result.card = result.card.scored(result.reports, command=command, **(card_extra or {}))
     result.path = store.save_model(result.model, path, result.card, result.reports)
     return result
-
-
-def _announce(listener, stage: str) -> None:
-    if listener is not None and hasattr(listener, "on_stage"):
-        listener.on_stage(stage)
 
 
 def backend_versions() -> dict:
@@ -236,37 +231,14 @@ def backend_versions() -> dict:
     return {**found, "numpy": np.__version__}
 
 
-def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, seconds, n_train, n_val) -> dict:
-    spec = model_spec(cfg.model)
-    return {
-        "name": cfg.model,
-        "architecture": {
-            "name": cfg.model,
-            "kind": spec.kind,
-            "description": spec.description,
-            "parameters": int(model.count_params()),
-            "summary": summary_text(model),
-        },
-        "data": {
-            "dataset": data.name,
-            "description": data.description,
-            "sources": [Path(s).name for s in data.sources],
-            "partition": data.counts(),
-            "used": {"train": n_train, "validation": n_val, "test": len(data.y_test)},
-            "classes": list(data.label_map.names),
-        },
-        "hyperparameters": {
-            "epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-            "subset": cfg.subset, "seed": cfg.seed, "init": cfg.init, "extra_csv": cfg.extra_csv,
-            **_recipe(cfg.model),
-        },
-        "history": history,
-        "test_metrics": {},  # filled in by train_and_save, from the reports it saves
-        "training_seconds": round(seconds, 1),
-        "versions": backend_versions(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": None,  # filled in by train_and_save, which knows the output path
-    }
+def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, seconds, n_train, n_val) -> ModelCard:
+    """The run's card (``ModelCard.trained``), from what only Keras knows: its size, summary and versions."""
+    hyperparameters = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
+                       "subset": cfg.subset, "seed": cfg.seed, "init": cfg.init, "extra_csv": cfg.extra_csv,
+                       **_recipe(cfg.model)}
+    return ModelCard.trained(model_spec(cfg.model), data, parameters=model.count_params(), summary=summary_text(model),
+                             hyperparameters=hyperparameters, history=history, seconds=seconds, n_train=n_train,
+                             n_val=n_val, versions=backend_versions())
 
 
 def _recipe(name: str) -> dict:
