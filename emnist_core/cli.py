@@ -42,16 +42,23 @@ def _add_classes(p, what):
 
 def build_parser() -> argparse.ArgumentParser:
     # Only light modules here: --help must not start Keras (the registry is plain data; see registry.py).
-    from emnist_core.data.datasets import DATASETS
-    from emnist_core.data.labels import SPLITS
-    from emnist_core.models.evaluation import EMNIST
-    from emnist_core.models.registry import REGISTRY
-
     parser = argparse.ArgumentParser(
         prog="python -m emnist_core", description="EMNIST Sketch Lab: train, score and use handwriting models.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_model_commands(sub)
+    _add_report_commands(sub)
+    _add_data_commands(sub)
+    return parser
+
+
+def _add_model_commands(sub) -> None:
+    """``train``, ``evaluate``, ``predict`` and ``calibrate``: making models and using them."""
+    from emnist_core.data.datasets import DATASETS
+    from emnist_core.models.evaluation import EMNIST
+    from emnist_core.models.registry import REGISTRY
+
 
     p = sub.add_parser("train", help="train an architecture and save it with a model card and report")
     p.add_argument("--model", required=True, choices=list(REGISTRY), help="architecture to train")
@@ -105,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     _add_unipen_dir(p)
 
+
+def _add_report_commands(sub) -> None:
+    """``roundtrip``, ``report`` and ``robustness``: what a model's figures are made from."""
     p = sub.add_parser("roundtrip", help="redraw test images as browser-style canvases and score the full predict path")
     p.add_argument("--model", nargs="+", default=["mlp", "cnn"], help="models to score (default: mlp cnn)")
     p.add_argument("--n", type=int, default=2000, help="test images to redraw (default: 2000)")
@@ -125,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-save", action="store_true", help="print the table only; leave the drawn report as it is")
     _add_unipen_dir(p)
 
+
+def _add_data_commands(sub) -> None:
+    """``download``, ``pack`` and ``cache``: the official files, the data the project ships, and the data it keeps."""
+    from emnist_core.data.labels import SPLITS
+
     p = sub.add_parser("download", help="fetch NIST's official EMNIST archive and keep the splits named, "
                        "checksum-verified")
     p.add_argument("--split", required=True, nargs="+", choices=SPLITS, help="which splits' files to keep "
@@ -134,12 +149,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "which the other commands search)")
     p.add_argument("--url", help="archive address (default: $EMNIST_DOWNLOAD_URL, else NIST's gzip.zip); "
                    "file:///path/gzip.zip uses a copy already on disk")
-    _add_data_commands(sub)
-    return parser
-
-
-def _add_data_commands(sub) -> None:
-    """``pack`` and ``cache``: the data the project ships, and the data it keeps."""
     p = sub.add_parser("pack", help="rebuild the demo data pack (assets/data) from the full EMNIST and UNIPEN files")
     p.add_argument("--out", default="assets/data", help="folder for pool47.npz, unipen.npz and manifest.json "
                    "(default: assets/data, where the project looks for them)")

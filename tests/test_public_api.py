@@ -12,7 +12,7 @@ from conftest import ROOT
 import emnist_core
 
 HEAVY = ("keras", "tensorflow", "jax")
-SUBCOMMANDS = ("train", "evaluate", "predict", "calibrate", "roundtrip", "report", "download")
+SUBCOMMANDS = ("train", "evaluate", "predict", "calibrate", "roundtrip", "report", "robustness", "download", "pack", "cache")
 
 
 def imported_modules(*args):
