@@ -395,7 +395,7 @@ def test_a_missing_card_and_a_damaged_report_are_named_with_what_to_do(app_modul
     card, _, _ = models.model_card(lab, "mlp")
     assert "No model card** (`seed-mlp.card.json` is missing or damaged): restore it" in card
     summary, matrix, *_ = confusions.confusions(lab, "cnn")
-    assert "No usable evaluation report (`seed-cnn.report.json`)" in summary and "--save-report" in summary
+    assert "No usable evaluation report (`seed-cnn.report.json`)" in summary and "Retrain tab" in summary
     assert matrix is None
 
 
@@ -479,10 +479,10 @@ def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(c
     monkeypatch.setattr(store, "save_model", cancel_then_save)
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
     assert answers == ["Too late to cancel: the model is being saved."]
-    assert status.startswith("Done. **Test accuracy:"), status
+    assert status.startswith("Done. **"), status
     new = set(files_in(models_folder())) - set(before)
-    stem = Path(status.split("Saved to `")[1].split("`")[0]).stem
-    assert new == {f"{stem}.keras", f"{stem}.card.json", f"{stem}.report.json"}
+    stem = lab.job.path.stem
+    assert new == {f"{stem}.keras", f"{stem}.card.json", f"{stem}.report.json", f"{stem}.unipen.report.json"}
     assert not list(assets.glob(f"{stem}*"))
     assert {p.name: p.read_bytes() for p in assets.iterdir() if p.name.startswith(SHIPPED)} == shipped_before
 
@@ -581,16 +581,19 @@ def test_use_model_serves_only_model_files_in_the_models_folder(client, app_modu
     climbing_out = f"{folder}/{os.path.relpath(outside, folder)}"  # starts in the models folder, ends outside
     for candidate in (outside, climbing_out, "/etc/passwd", lab.assets_dir / "seed-mlp.keras",
                       folder / "notes.txt", folder, "seed-mlp", "../seed-mlp.keras"):
-        assert retrain.use_model(lab, str(candidate)).startswith("Train a model first"), candidate
+        assert retrain.use_model(lab, retrain.USE_LABEL, str(candidate))[0].startswith("Train a model first"), candidate
         assert lab.live == live
-    event, answer = call(base_url, "use_model", [str(outside)])  # a value for the server-side State is ignored
+    event, answer = call(base_url, "use_model", [str(outside), None])  # values for the server-side States are ignored
     assert event == "complete" and answer[0].startswith("Train a model first")
     assert lab.live == live
 
     for suffix in (".keras", ".card.json"):  # the same file, in the models folder: served
         shutil.copy(tmp_path / f"seed-mlp-copy{suffix}", folder)
     try:
-        assert "is live" in retrain.use_model(lab, str(folder / outside.name))
+        served = str(folder / outside.name)
+        message, warned, _ = retrain.use_model(lab, retrain.USE_LABEL, served)  # seed-mlp reads worse: asks first
+        assert "is live" not in message and warned and lab.live == live
+        assert "is live" in retrain.use_model(lab, retrain.USE_LABEL, served, warned)[0]
         assert lab.live["mlp"].path == folder / outside.name
     finally:
         lab.restore()
@@ -698,7 +701,7 @@ def test_a_bad_upload_shows_its_message_on_the_page_and_the_page_goes_on(app_mod
             page.wait_for_timeout(500)
             assert page.get_by_text(NOT_AN_IMAGE).count() >= 1  # and its message stays
             page.locator("#photo input[type=file]").set_input_files(str(image_file(tmp_path, "greyscale")))
-            top = page.locator("#mlp-label [data-testid='label-output-value']")
+            top = page.locator("#verdict h2")  # the big answer
             top.wait_for()
             assert top.inner_text().strip() == "7"
         finally:

@@ -182,7 +182,7 @@ class _QuickJob:
     """A job that ends at once, as a finished one does: it gives the training lock back."""
 
     def __init__(self, *args):
-        self.lock, self.done = args[-2], threading.Event()
+        self.lock, self.done = args[2], threading.Event()  # TrainingJob(config, dataset, lock, ...), FineTuneJob(...)
 
     def run(self):
         self.lock.release()
@@ -259,3 +259,62 @@ def test_a_server_reads_drawings_without_loading_tensorflow(lab):
                           env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["True", "[]"], proc.stdout
+
+
+def test_a_training_job_is_scored_on_drawn_characters_that_load_while_it_trains(assets, tmp_path, monkeypatch):
+    """The request that starts a job never waits for the drawn characters; the job does, once trained, and hands
+    their test set to ``train_and_save`` so that the model is saved with both reports."""
+    import time
+
+    from emnist_core.training.config import TrainConfig
+
+    loading = threading.Event()
+
+    def slow_drawn():
+        loading.wait(5)  # still loading when the job starts
+        return SimpleNamespace(name=DRAWN)
+
+    scored_on = []
+
+    def train_and_save(config, path, dataset, listener=None, cancel=None, drawn=None):
+        scored_on.append(drawn())  # what train_and_save does with a function, once training has ended
+        raise RuntimeError("nothing more to do here")
+
+    monkeypatch.setattr(training, "train_and_save", train_and_save)
+    monkeypatch.setattr(lab_module.datasets, "drawn_test", lambda data, unipen_dir=None: ("the test part of", data))
+    lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=slow_drawn)
+    started = time.monotonic()
+    job = lab.start_job(TrainConfig("seed-mlp", epochs=1), tmp_path)
+    assert time.monotonic() - started < 1 and not job.done.is_set()  # the job waits, not the request
+    loading.set()
+    assert job.done.wait(10) and "nothing more" in job.error
+    assert scored_on == [("the test part of", lab.drawn)] and lab.drawn.name == DRAWN
+
+
+def test_without_drawn_characters_a_job_is_scored_on_emnist_alone(assets):
+    def missing():
+        raise FileNotFoundError("no UNIPEN files and no demo data pack")
+
+    lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=missing)
+    assert lab.drawn_test() is None and "no demo data pack" in lab.drawn_message
+
+
+def test_default_retraining_works_from_the_demo_data_pack_alone(assets, tmp_path, monkeypatch):
+    """No EMNIST files anywhere: the Lab trains from the pack, the Retrain tab says so, and its default
+    settings fit the pack's training images."""
+    from emnist_core.data import datasets, pack
+    from emnist_core.training.config import form_config
+    from ui import retrain
+
+    monkeypatch.setattr(datasets, "candidate_dirs", lambda data_dir=None: [tmp_path / "no-emnist-here"])
+    monkeypatch.delenv("EMNIST_DATA_DIR", raising=False)
+    lab = Lab(assets_dir=assets, drawn_loader=lambda: None)
+    assert lab.data_ready.wait(30) and lab.dataset is not None, lab.data_message
+    n = pack.POOL47_SLICE[0]
+    assert lab.dataset.sources == [str(pack.pack_file("pool47"))] and len(lab.dataset.y_train) == n
+    note, size, start = retrain.retrain_setup(lab)
+    assert note.startswith(f"{n:,} training images available, from the demo data pack."), note
+    assert size["value"] == retrain.DEFAULT_TRAIN_SIZE <= n and start["interactive"]
+    epochs, batch_size, learning_rate = retrain.architecture_defaults(retrain.DEFAULT_ARCHITECTURE)
+    config = form_config(retrain.DEFAULT_ARCHITECTURE, epochs, batch_size, learning_rate, size["value"], n, "pool47")
+    assert config.subset is None  # every image of the pack, none asked for that it does not have

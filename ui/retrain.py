@@ -2,7 +2,9 @@
 restore the shipped pair; fine-tune a live model on the class's corrections, download or clear them.
 
 Whatever changes the server (training, put live, restore, clearing the corrections) is refused while
-``lab.switches.training`` is off, on the page and over the API alike.
+``lab.switches.training`` is off, on the page and over the API alike. A model that reads worse than the live
+one it would replace goes live only on a second press, after the page has said so with both figures. What the
+tab says names models and data, never a path on the server or a shell command.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import NamedTuple
 
 import gradio as gr
 
+from emnist_core.data.pack import POOL47_SLICE
 from emnist_core.lab import cards
 from emnist_core.lab.corrections import CorrectionError
 from emnist_core.lab.state import SLOTS
@@ -27,12 +30,16 @@ from ui.page import TRAIN_CONCURRENCY, bind
 POLL_SECONDS = 0.5
 TICK_SECONDS = 1.0  # how often a page that started a job shows its epochs
 DATA_WAIT_SECONDS = 60
-DEFAULT_TRAIN_SIZE = 20_000
+DEFAULT_TRAIN_SIZE = POOL47_SLICE[0]  # all of the demo data pack's training images: the default works from it alone
 DEFAULT_ARCHITECTURE = "seed-mlp"
 TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE_TRAINING=1`)."
 BUSY_MESSAGE = "Busy: another training job is running on this server. Try again when it has finished."
 INTRO = ("Train a model from the registry on part of the training images. One job runs at a time on this server; "
          "drawing keeps working meanwhile.")
+USE_LABEL, TUNE_USE_LABEL = "Use this model", "Use the fine-tuned model"
+CONFIRM_LABEL = "Use it anyway"  # the put-live button, once it has said the model reads worse
+NOTHING_TO_USE = {USE_LABEL: "Train a model first; *Use this model* serves the model you just trained.",
+                  TUNE_USE_LABEL: "Fine-tune a model first; *Use the fine-tuned model* serves the one you just made."}
 
 
 class RetrainTab(NamedTuple):
@@ -61,7 +68,8 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
     # job's progress.
 
     def update(status, history=None, candidate=None, started=gr.update()):
-        return status, plots.curves(history, arch), candidate, gr.update(interactive=candidate is not None), started
+        use = gr.update(interactive=candidate is not None, value=USE_LABEL)
+        return status, plots.curves(history, arch), candidate, use, started
 
     if cannot_train(lab):
         yield update(cannot_train(lab))
@@ -85,10 +93,20 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
     if job.cancelled:
         yield update("Training cancelled; nothing was saved.", job.history)
     elif job.error:
-        yield update(f"Training failed: {job.error}", job.history)
+        yield update(f"Training failed: {cards.no_paths(job.error)}", job.history)
     else:
-        live = lab.live.get(REGISTRY[job.config.model].kind)
-        yield update(f"Done. {cards.comparison(job.report, job.path, live)}", job.history, str(job.path))
+        yield update(f"Done. {done_message(lab, job, USE_LABEL)}", job.history, str(job.path))
+
+
+def done_message(lab, job, use_label: str) -> str:
+    """A finished job's model on both test sets against the live model it would replace, and what pressing
+    ``use_label`` will do."""
+    candidate = lab.candidate(job.path)
+    live = lab.live.get(candidate.slot)
+    found = cards.standing(candidate, live)
+    then = (f"It reads worse than the live model: *{use_label}* says so and asks you to confirm." if found.confirm
+            else f"*{use_label}* serves it in the Draw and Confusions tabs; *Restore shipped models* undoes that.")
+    return f"{cards.trained(candidate.name, job.reports, live, lab.drawn_message)}\n\n{then}"
 
 
 def follow(job, progress):
@@ -127,8 +145,9 @@ def retrain_setup(lab):
     if lab.dataset is None:
         return lab.data_message, gr.update(), gr.update(interactive=False)
     n = len(lab.dataset.y_train)
-    return (f"{n:,} training images available. Progress shows here while a model trains.",
-            gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)), gr.update(interactive=lab.switches.training))
+    return (f"{n:,} training images available, {cards.data_in_use(lab.dataset)}. Progress shows here while a model "
+            "trains.", gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)),
+            gr.update(interactive=lab.switches.training))
 
 
 def cancel_training(lab):
@@ -140,18 +159,29 @@ def cancel_training(lab):
     return "Cancelling after the current batch..." if stage in BATCH_STAGES else "Cancelling before saving..."
 
 
-def use_model(lab, candidate):
-    """Serve the model this session just trained (its path is held server-side in a gr.State)."""
+def use_model(lab, label, candidate, warned=None):
+    """Serve the model this page just trained or fine-tuned (its path is held server-side in a gr.State) when it
+    reads at least as well as the live model it replaces. When it reads worse, say so with both figures and serve
+    it on the next press. -> (message, the warning that the next press confirms, the button: ``label`` or
+    CONFIRM_LABEL)."""
+    button = gr.update(value=label)
     if not lab.switches.training:
-        return TRAINING_OFF_MESSAGE
+        return TRAINING_OFF_MESSAGE, None, button
     path = lab.retrained_path(candidate)
     if path is None:
-        return "Train a model first; *Use this model* serves the model you just trained."
+        return NOTHING_TO_USE[label], None, button
     try:
-        live = lab.put_live(path)
+        model = lab.candidate(path)
+        live = lab.live.get(model.slot)
+        found = cards.standing(model, live)
+        # What was warned of: this model in place of that live one. Another teacher's put-live meanwhile warns anew.
+        warning = f"{path} for {live.path if live else ''}"
+        if found.confirm and warned != warning:
+            return cards.put_live_warning(found, CONFIRM_LABEL), warning, gr.update(value=CONFIRM_LABEL)
+        lab.put_live(model)
     except (ValueError, store.ModelFileError) as exc:
-        return f"Could not use it: {exc}"
-    return f"**{live.title}** is live in the Draw and Confusions tabs for everyone on this server."
+        return f"Could not use it: {cards.no_paths(exc)}", None, button
+    return f"**{model.title}** is live in the Draw and Confusions tabs for everyone on this server.", None, button
 
 
 def restore_models(lab):
@@ -167,7 +197,7 @@ def start_finetune(lab, slot, progress=gr.Progress()):
     """Fine-tune a live model on the corrections in a background thread; yield (status, candidate path, use-button)."""
 
     def update(status, candidate=None):
-        return status, candidate, gr.update(interactive=candidate is not None)
+        return status, candidate, gr.update(interactive=candidate is not None, value=TUNE_USE_LABEL)
 
     if cannot_train(lab):
         yield update(cannot_train(lab))
@@ -185,9 +215,10 @@ def start_finetune(lab, slot, progress=gr.Progress()):
     if job.cancelled:
         yield update("Fine-tuning cancelled; nothing was saved.")
     elif job.error:
-        yield update(f"Fine-tuning did not run: {job.error}")
+        yield update(f"Fine-tuning did not run: {cards.no_paths(job.error)}")
     else:
-        yield update(cards.before_after(job.live.title, job.path, job.result.before, job.result.after), str(job.path))
+        figures = cards.before_after(job.live.title, job.path.stem, job.result.before, job.result.after)
+        yield update(f"{figures}\n\n{done_message(lab, job, TUNE_USE_LABEL)}", str(job.path))
 
 
 def corrections_note(lab) -> str:
@@ -252,9 +283,10 @@ def training_part(lab):
     train_status = gr.Markdown()
     train_curves = gr.Plot(label="Loss and accuracy per epoch")
     candidate, epochs_shown, ticker = gr.State(None), gr.State(0), gr.Timer(TICK_SECONDS, active=False)
+    warned = gr.State(None)  # the warning the next press of *Use this model* confirms
     job_started = gr.State(None)  # when the last job this page started began
     with gr.Row():
-        use_button = gr.Button("Use this model", interactive=False)
+        use_button = gr.Button(USE_LABEL, interactive=False)
         restore_button = gr.Button("Restore shipped models", interactive=on)
     live_status = gr.Markdown()
 
@@ -266,8 +298,8 @@ def training_part(lab):
     ticker.tick(bind(training_view, lab), epochs_shown, [train_status, train_curves, epochs_shown, ticker],
                 api_visibility="private", show_progress="hidden", queue=False)
     cancel_button.click(bind(cancel_training, lab), None, train_status, api_name="cancel_training", queue=False)
-    put_live = {"names_after_use": use_button.click(bind(use_model, lab), candidate, live_status,
-                                                    api_name="use_model"),
+    put_live = {"names_after_use": use_button.click(bind(use_model, lab, USE_LABEL), [candidate, warned],
+                                                    [live_status, warned, use_button], api_name="use_model"),
                 "names_after_restore": restore_button.click(bind(restore_models, lab), None, live_status,
                                                             api_name="restore_models")}
     return train_info, train_size, start_button, live_status, put_live
@@ -284,9 +316,9 @@ def corrections_part(lab, live_status):
         tune_button = gr.Button("Fine-tune on the corrections", variant="primary", scale=1, interactive=on)
         export_button = gr.Button("Download the corrections (CSV)", scale=1)
     tune_status = gr.Markdown(container=True, padding=True, min_height=60)
-    tune_candidate = gr.State(None)
+    tune_candidate, tune_warned = gr.State(None), gr.State(None)
     with gr.Row():
-        tune_use = gr.Button("Use the fine-tuned model", interactive=False)
+        tune_use = gr.Button(TUNE_USE_LABEL, interactive=False)
         corrections_file = gr.File(label="Corrections: Kaggle EMNIST CSV (ByMerge labels)")
     with gr.Row():
         clear_check = gr.Checkbox(False, label="I have downloaded the corrections: delete them here")
@@ -295,7 +327,8 @@ def corrections_part(lab, live_status):
     tune_button.click(bind(start_finetune, lab), tune_pick, [tune_status, tune_candidate, tune_use],
                       api_name="fine_tune", preprocess=False, concurrency_limit=TRAIN_CONCURRENCY,
                       show_progress_on=tune_status)
-    put_live = tune_use.click(bind(use_model, lab), tune_candidate, live_status, api_name="use_fine_tuned")
+    put_live = tune_use.click(bind(use_model, lab, TUNE_USE_LABEL), [tune_candidate, tune_warned],
+                              [live_status, tune_warned, tune_use], api_name="use_fine_tuned")
     clear_button.click(bind(clear_corrections, lab), clear_check, tune_status, api_name="clear_corrections",
                        preprocess=False).then(bind(corrections_note, lab), None, corrections_box,
                                               api_visibility="private", queue=False)

@@ -1,15 +1,25 @@
 """Models and their results in words: the Markdown the app shows about a model, from its card and reports.
 
 Plain text, no Gradio: what a card or report holds is ``training``'s, ``evaluation``'s and ``finetune``'s
-business; this module only says it to a person, and says what to do when something is missing.
+business; this module only says it to a person, and says what to do when something is missing. What it says
+names models, never a path on the server or a shell command: a teacher on the page can use neither.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
+from emnist_core.data import pack
 from emnist_core.models.card import ModelCard
-from emnist_core.models.store import card_path
+from emnist_core.models.evaluation import DRAWN, EMNIST
+from emnist_core.models.registry import SLOTS
+from emnist_core.models.store import ASSETS_DIR, card_path
+
+REPORT_WORDS = {EMNIST: "EMNIST test images", DRAWN: "drawn test characters"}
+# An absolute path, or one from the home folder: two or more "/name" parts not inside a word ("C / c" has none).
+SERVER_PATH = re.compile(r"(?<![\w.~])~?(?:/[^\s/`'\"<>|:;,()]+){2,}")
 
 
 def format_seconds(seconds: float) -> str:
@@ -25,7 +35,8 @@ def card_markdown(title: str, path: Path, card: ModelCard | None, report: dict |
         trainable = known.trainable_parameters
         lines.append(f"- **Parameters:** {known.parameters:,}"
                      + (f" ({trainable:,} trained)" if trainable and trainable != known.parameters else ""))
-    lines.append(f"- **File:** `{path}`")
+    where = "shipped with the app" if Path(path).parent == ASSETS_DIR else "trained on this server"
+    lines.append(f"- **File:** {Path(path).name} ({where})")
     if card is None:
         lines.append(f"- **No model card** (`{card_path(path).name}` is missing or damaged): restore it beside "
                      "the model file, or retrain the model to write a new one.")
@@ -54,8 +65,6 @@ def card_markdown(title: str, path: Path, card: ModelCard | None, report: dict |
                                                     if v is not None and not isinstance(v, dict)))
     if known.training_seconds is not None:
         lines.append(f"- **Trained:** {known.date or '?'} in {format_seconds(known.training_seconds)}")
-    if known.command:
-        lines.append(f"- **Command:** `{known.command}`")
     return "\n".join(lines)
 
 
@@ -86,27 +95,94 @@ def serving_note(live_models) -> str | None:
     return "Serving " + " and ".join(parts) + "." if parts else None
 
 
-def comparison(report: dict, path, live) -> str:
-    """A newly trained model's test accuracy against the live model of its kind (``live``, or None)."""
-    mine = f"**Test accuracy: {report['accuracy']:.1%}** on {report['n']:,} images"
+def no_paths(text) -> str:
+    """``text`` (an error's message, say) with each server path cut to its last part: a file's name means something
+    to a teacher, the folders it sits in only show the server's insides."""
+    return SERVER_PATH.sub(lambda found: found.group().rstrip("/").rsplit("/", 1)[-1], str(text))
+
+
+def data_in_use(dataset) -> str:
+    """Which data ``dataset`` (a ``datasets.Dataset``) came from, as the page says it: "from the demo data pack",
+    "from the full EMNIST files", "from the UNIPEN files"."""
+    if str(pack.pack_file(dataset.name)) in map(str, getattr(dataset, "sources", ())):
+        return "from the demo data pack"
+    return "from the UNIPEN files" if dataset.name == DRAWN else "from the full EMNIST files"
+
+
+def figure(report: dict) -> str:
+    """A report's figure for comparing models: the mean per-class accuracy (each class counts alike, as when a
+    class draws every character), with the plain accuracy beside it."""
+    balanced = report.get("mean_recall", report["accuracy"])  # reports older than mean_recall: the accuracy
+    return f"**{balanced:.1%}** mean per-class accuracy ({report['accuracy']:.1%} of all read right)"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How a candidate model reads against the live model it would replace."""
+
+    confirm: bool  # it reads worse (or cannot be compared): ask before putting it live
+    text: str  # both figures, on the test set they share
+
+
+def standing(candidate, live) -> Standing:
+    """``candidate`` (a ``LiveModel`` not yet served) against ``live``, the live model of its kind (or None): on
+    drawn characters when both have that report (what the app is used for), else on the EMNIST test images; by
+    the mean per-class accuracy."""
     if live is None:
-        theirs = "no model of its kind is live to compare with"
-    else:
-        theirs = f"the live {live.title} has " + (f"{live.report['accuracy']:.1%}" if live.report else "no report")
-    return f"{mine}; {theirs}.\n\nSaved to `{path}`. *Use this model* serves it in the Draw and Confusions tabs."
+        return Standing(False, f"No {SLOTS[candidate.slot]} is live: nothing to compare it with.")
+    test_set = DRAWN if candidate.drawn_report and live.drawn_report else EMNIST
+    mine, theirs = candidate.report_on(test_set), live.report_on(test_set)
+    if not mine or not theirs:
+        return Standing(True, f"The new **{candidate.name}** and the live **{live.title}** have no report on the "
+                              "same test set, so there is no saying which reads better.")
+    worse = mine.get("mean_recall", mine["accuracy"]) < theirs.get("mean_recall", theirs["accuracy"])
+    return Standing(worse, f"On {mine['n']:,} {REPORT_WORDS[test_set]} the new **{candidate.name}** reads "
+                           f"{figure(mine)}; the live **{live.title}** reads {figure(theirs)}.")
+
+
+def put_live_warning(found: Standing, confirm_label: str) -> str:
+    """What *Use this model* says before it puts live a model that reads worse, and how to go on."""
+    return (f"**Careful: this model reads worse than the one it would replace.** {found.text} Put live, it is what "
+            f"everyone on this server draws to. Press **{confirm_label}** to put it live anyway, or keep the live "
+            "model.")
+
+
+def trained(name: str, reports: dict, live, drawn_note: str = "") -> str:
+    """A newly trained (or fine-tuned) model's figures on both test sets against the live model of its kind
+    (``live``, or None); ``drawn_note``: why there is no drawn report, when there is none."""
+    keys = {EMNIST: "", DRAWN: DRAWN}  # each test set's key in ``reports``
+    sets = [key for key in (EMNIST, DRAWN) if reports.get(keys[key])]
+    header = " | ".join(f"{REPORT_WORDS[key]} ({reports[keys[key]]['n']:,})" for key in sets)
+    rows = [f"| | {header} |", "|---" * (len(sets) + 1) + "|"]
+
+    def row(who, report_on):
+        cells = [report_on(key) for key in sets]
+        return f"| {who} | " + " | ".join(f"{c.get('mean_recall', c['accuracy']):.1%} ({c['accuracy']:.1%})"
+                                           if c else "no report" for c in cells) + " |"
+
+    rows.append(row(f"**{name}** (new)", lambda key: reports.get(keys[key])))
+    against = " (no model of its kind is live to compare with)"
+    if live is not None:
+        rows.append(row(f"{live.name} (live)", live.report_on))
+        against = f" against the live **{live.title}**"
+    text = (f"**{name}**, scored on the test sets{against}:\n\n" + "\n".join(rows) +
+            "\n\nMean per-class accuracy (each class counts alike); in brackets, the share of all images read right.")
+    if DRAWN not in reports:
+        text += f" No report on drawn characters: {no_paths(drawn_note) or 'they are not on this server.'}"
+    return text
 
 
 FINE_TUNE_ROWS = (("held_out", "the newest corrections (held out, never trained on)"),
                   ("drawn_test", "drawn test characters (writers no model saw)"), ("test", "EMNIST test images"))
 
 
-def before_after(title: str, path, before: dict, after: dict) -> str:
-    """A fine-tune's figures, before and after, on what it was not trained on (``finetune.FineTuneResult``)."""
+def before_after(title: str, name: str, before: dict, after: dict) -> str:
+    """A fine-tune's figures, before and after, on what it was not trained on (``finetune.FineTuneResult``);
+    ``name``: the fine-tuned model's."""
     table = ["| accuracy on | before | after |", "| --- | --- | --- |"]
     table += [f"| {words} ({before[key]['n']:,}) | {before[key]['accuracy']:.1%} | {after[key]['accuracy']:.1%} |"
               for key, words in FINE_TUNE_ROWS if key in before and key in after and before[key].get("n")]
-    return (f"**Fine-tuned {title}** saved to `{path}`.\n\n" + "\n".join(table) +
-            "\n\n*Use the fine-tuned model* serves it; *Restore shipped models* undoes that.")
+    return f"**Fine-tuned {title}**, saved as **{name}**.\n\n" + "\n".join(table)
 
 
 def corrections_note(count: int) -> str:

@@ -158,10 +158,15 @@ def load_data():
     return datasets.load_dataset(EMNIST, os.environ.get("EMNIST_DATA_DIR") or None)
 
 
+def unipen_dir():
+    """The folder ``UNIPEN_DATA_DIR`` names, or None: look beside the project, then in the demo data pack."""
+    return os.environ.get("UNIPEN_DATA_DIR") or None
+
+
 def load_drawn():
     """UNIPEN's characters drawn with the sketchpad's brush: from the UNIPEN files (``UNIPEN_DATA_DIR`` or beside the
     project; drawn once, about a minute, then cached) or else from the demo data pack (a fraction of a second)."""
-    return datasets.load_dataset(DRAWN, unipen_dir=os.environ.get("UNIPEN_DATA_DIR") or None)
+    return datasets.load_dataset(DRAWN, unipen_dir=unipen_dir())
 
 
 class Lab:
@@ -229,6 +234,21 @@ class Lab:
         self.load_drawn().join(DRAWN_WAIT_SECONDS)
         return (None if self.drawn is None else self.drawn.x_test), self.drawn_message
 
+    def drawn_test(self):
+        """The drawn test set as a job scores a model on it ((images, classes, sections): ``datasets.drawn_test``),
+        waiting for the drawn characters to load; None when they cannot be had (``drawn_message`` says why). Called
+        in a job's own thread, never by a request."""
+        self.load_drawn().join()
+        drawn = self.drawn
+        if drawn is None:
+            return None
+        try:
+            return datasets.drawn_test(drawn, unipen_dir())
+        except (FileNotFoundError, ValueError) as exc:  # the model is still saved, with its EMNIST report
+            log.warning("drawn test set not scored: %s", exc)
+            self.drawn_message = f"The drawn characters' sections could not be read ({exc})."
+            return None
+
     def load_drawn(self) -> threading.Thread:
         """The thread that loads the drawn characters, started on first call (and again after a load failed):
         drawing UNIPEN's characters takes a minute once, so they load when first asked for, not at start."""
@@ -256,26 +276,32 @@ class Lab:
 
     # ---------------------------------------------------------------- the live pair
 
-    def put_live(self, path) -> LiveModel:
-        """Serve ``path`` (a retrained model) in its slot, for every user of this server.
-
-        The last job's model is still in memory: that one is served without reading its file back.
-        One Predictor is built, for the new pair, and it is also what checks the model: ModelFileError,
-        naming the file, leaves the live pair as it was.
-        """
+    def candidate(self, path) -> LiveModel:
+        """The retrained model at ``path`` with its card and reports, as it would serve, not yet served (see
+        ``put_live``). The last job's model is still in memory: that one is not read back. ValueError when its
+        card does not say its kind."""
         path = Path(path)
         card = store.load_card(path)
         slot = None if card is None else card.kind
         if slot not in SLOTS:
             raise ValueError(f"{path.name}: its card does not say whether it is an MLP or a CNN")
         job = self.job
-        live = read_live(slot, path, job.model if job is not None and job.path == path else None)
+        return read_live(slot, path, job.model if job is not None and job.path == path else None)
+
+    def put_live(self, model) -> LiveModel:
+        """Serve ``model`` (a retrained model's path, or the ``candidate`` read from it) in its slot, for every user
+        of this server.
+
+        One Predictor is built, for the new pair, and it is also what checks the model: ModelFileError,
+        naming the file, leaves the live pair as it was.
+        """
+        live = model if isinstance(model, LiveModel) else self.candidate(model)
         with self.serve_lock:
-            pair = {**self.live, slot: live}
+            pair = {**self.live, live.slot: live}
             try:
                 new = serve(pair)
             except store.ModelFileError as exc:
-                raise store.ModelFileError(f"{path}: {exc}") from None
+                raise store.ModelFileError(f"{live.path}: {exc}") from None
             self._swap(pair, new)
         return live
 
@@ -310,8 +336,14 @@ class Lab:
         return path if path.parent == folder and path.suffix == store.MODEL_SUFFIX and path.is_file() else None
 
     def start_job(self, config, folder: Path) -> "TrainingJob | None":
-        """Start training in a thread, or None when a job is already running on this server."""
-        return self._start(lambda: TrainingJob(config, self.dataset, self.train_lock, folder), "training")
+        """Start training in a thread, or None when a job is already running on this server. The model is scored on
+        the drawn characters too: they load while it trains, and the job waits for them, not this request."""
+
+        def make():
+            self.load_drawn()
+            return TrainingJob(config, self.dataset, self.train_lock, folder, self.drawn_test)
+
+        return self._start(make, "training")
 
     def start_finetune(self, slot: str, folder: Path) -> "FineTuneJob | None":
         """Fine-tune ``slot``'s live model on the corrections, in a thread; None when a job is already running.
@@ -424,10 +456,12 @@ class Lab:
 
 class TrainingJob:
     """One training run in its own thread, so that drawing keeps working meanwhile: its progress can be
-    polled and it may be cancelled. The trained model is kept in memory for ``Lab.put_live``."""
+    polled and it may be cancelled. The trained model is kept in memory for ``Lab.put_live``, with its reports on
+    the EMNIST test set (``""``) and, when ``drawn`` (a function, called once training ends) gives the drawn test
+    set, on drawn characters (``DRAWN``): every view of the app then works for it."""
 
-    def __init__(self, config, dataset, lock: threading.Lock, folder: Path):
-        self.config, self.dataset, self.lock, self.folder = config, dataset, lock, folder
+    def __init__(self, config, dataset, lock: threading.Lock, folder: Path, drawn=None):
+        self.config, self.dataset, self.lock, self.folder, self.drawn = config, dataset, lock, folder, drawn
         self.cancel, self.done = threading.Event(), threading.Event()
         self.epoch, self.batch, self.batches = 0, 0, 1
         self.history: dict[str, list[float]] = {}
@@ -436,7 +470,7 @@ class TrainingJob:
         self.stage = TRAINING
         self.path: Path | None = None
         self.model = None  # the trained model, kept so that putting it live need not read it back
-        self.report: dict | None = None
+        self.reports: dict[str, dict] = {}  # {"": on the EMNIST test set, DRAWN: on drawn characters}
         self.error: str | None = None
         self.cancelled = False
 
@@ -452,6 +486,11 @@ class TrainingJob:
 
     def on_stage(self, stage):
         self.stage = stage  # training.SAVING: too late to cancel, the model is kept whole
+
+    @property
+    def report(self) -> dict | None:
+        """The report on the EMNIST test set, once saved."""
+        return self.reports.get("")
 
     @property
     def fraction(self) -> float:
@@ -479,8 +518,8 @@ class TrainingJob:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             # Trained, scored, and saved whole or not at all; a cancel before saving starts saves nothing.
             result = training.train_and_save(self.config, self.folder / f"{self.config.model}-{stamp}.keras",
-                                             self.dataset, listener=self, cancel=self.cancel)
-            self.model, self.report, self.path = result.model, result.reports[""], result.path
+                                             self.dataset, listener=self, cancel=self.cancel, drawn=self.drawn)
+            self.model, self.reports, self.path = result.model, result.reports, result.path
         except training.TrainingCancelled:
             self.cancelled = True
         except Exception as exc:  # shown to the teacher; the server keeps serving
@@ -517,7 +556,7 @@ class FineTuneJob(TrainingJob):
             path = self.folder / f"{self.live.name}-fixed-{stamp}.keras"
             self.stage = SAVING
             store.save_model(self.result.model, path, self.result.card(path.stem), self.result.reports)
-            self.model, self.report, self.path = self.result.model, self.result.reports[""], path
+            self.model, self.reports, self.path = self.result.model, self.result.reports, path
         except TrainingCancelled:
             self.cancelled = True
         except Exception as exc:  # shown to the teacher; the server keeps serving

@@ -196,7 +196,8 @@ def train_and_save(config: TrainConfig, path, dataset: ds.Dataset | None = None,
 
     ``listener.on_stage`` hears ``EVALUATING`` then ``SAVING``. A ``cancel`` set before saving starts raises
     ``TrainingCancelled`` and nothing is written; once ``SAVING`` is announced the save runs to its end.
-    ``drawn``: the drawn test set (see ``datasets.drawn_test``) where the dataset alone cannot find it.
+    ``drawn``: the drawn test set (see ``datasets.drawn_test``) where the dataset alone cannot find it, or a
+    function called once training ends that gives it (or None), so that it may load while the model trains.
     ``command_path``: the output path that the card's command shows (default: ``path``); ``card_extra``: more
     fields for the card (where it was trained, say).
     """
@@ -204,6 +205,7 @@ def train_and_save(config: TrainConfig, path, dataset: ds.Dataset | None = None,
     data = dataset if dataset is not None else ds.load_dataset(config.dataset, data_dir, unipen_dir)
     result = train(config, data, listener=listener, cancel=cancel)
     announce(listener, EVALUATING)
+    drawn = drawn() if callable(drawn) else drawn
     result.reports = evaluation.model_reports(result.model, data, drawn if drawn is not None
                                               else ds.drawn_test(data, unipen_dir))
     announce(listener, SAVING)  # before the last look at cancel: a cancel from now on is told it is too late
