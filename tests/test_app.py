@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -16,11 +17,19 @@ from emnist_core.data.datasets import DataNotFoundError
 from emnist_core.data.labels import display_name
 from emnist_core.lab.state import load_data
 from emnist_core.models import store
+from emnist_core.models.evaluation import DRAWN
 from emnist_core.models.registry import REGISTRY
 from ui import confusions, draw, retrain
 from ui.checks import CLASSES
 
 O_WORDS, ZERO_WORDS = display_name("O"), display_name("0")  # how the page names the letter and the digit
+SERVER_PATH = re.compile(r"(?<![\w.])/\w[^\s/]*/")  # "/tmp/...", "/home/...": a folder on the server
+
+
+def says_nothing_of_the_server(text: str):
+    """What the page shows a teacher names no folder of the server and no shell command."""
+    assert not SERVER_PATH.search(text) and "python -m" not in text, text
+    assert os.environ["EMNIST_MODELS_DIR"] not in text and str(store.ASSETS_DIR) not in text, text
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
@@ -235,26 +244,44 @@ def test_bad_training_settings_get_a_message(client, with_data):
     assert "learning rate" in status
 
 
-def test_tiny_retrain_runs_and_can_be_put_live(client, lab, with_data, tmp_path):
-    shipped = lab.live["mlp"].path
+def test_tiny_retrain_gets_both_reports_and_goes_live_after_a_warning(client, lab, with_data, tmp_path):
+    """A tiny model, trained through the API, is scored on EMNIST and on drawn characters as part of its job; it
+    reads worse than the shipped one, so *Use this model* says so with both figures and puts it live only on the
+    second press; then every view works for it."""
+    shipped = lab.live["mlp"]
     status, curves = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
-    assert status.startswith("Done. **Test accuracy:"), status
+    assert status.startswith(f"Done. **{lab.job.path.stem}**, scored on"), status
     assert curves is not None
-    path = Path(os.environ["EMNIST_MODELS_DIR"]) / Path(status.split("Saved to `")[1].split("`")[0]).name
-    assert path.exists() and path.with_name(path.stem + ".report.json").exists()
-    assert store.ASSETS_DIR not in path.parents
+    path = lab.job.path
+    assert path.parent == Path(os.environ["EMNIST_MODELS_DIR"]) and store.ASSETS_DIR not in path.parents
+    drawn = store.read_report(store.report_path(path, DRAWN))
+    assert store.read_report(store.report_path(path)) and drawn and drawn["n"] == len(lab.drawn.y_test)
+    assert "drawn test characters" in status and "EMNIST test images" in status and "asks you to confirm" in status
+    says_nothing_of_the_server(status)
 
-    message = client.predict(api_name="/use_model")
+    warning = client.predict(api_name="/use_model")
+    assert warning.startswith("**Careful: this model reads worse"), warning
+    for report in (drawn, shipped.drawn_report):  # on drawn characters, both figures
+        assert f"**{report['mean_recall']:.1%}** mean per-class accuracy ({report['accuracy']:.1%} of all" in warning
+    assert retrain.CONFIRM_LABEL in warning and lab.live["mlp"] is shipped  # not live yet
+    says_nothing_of_the_server(warning)
+    message = client.predict(api_name="/use_model")  # the second press: put live
     assert "is live" in message, message
     assert lab.live["mlp"].path == path
+    summary, matrix, *_ = client.predict("mlp", "unipen", api_name="/confusions")
+    assert summary.startswith(f"**MLP · {path.stem}** on {len(lab.drawn.y_test):,} drawn test characters"), summary
+    assert matrix is not None
     summary, *_ = client.predict("mlp", api_name="/confusions")
     assert path.stem in summary
+    for text in client.predict(api_name="/model_cards"):
+        if isinstance(text, str):
+            says_nothing_of_the_server(text)
     mlp, cnn, _, _ = client.predict(sketch(sketch_file(tmp_path, "7")), api_name="/predict")
     assert mlp["confidences"] and cnn["label"] == "7"  # a 500-image MLP may misread; it must still answer
 
     message = client.predict(api_name="/restore_models")
     assert "shipped models are live" in message
-    assert lab.live["mlp"].path == shipped
+    assert lab.live["mlp"].path == shipped.path
 
 
 def test_choosing_an_architecture_offers_its_own_settings(client):
@@ -357,10 +384,127 @@ def test_fine_tune_on_corrections_reports_before_and_after(client, lab, correcti
     assert status.startswith("**Fine-tuned MLP") and "| accuracy on | before | after |" in status, status
     assert f"the newest corrections (held out, never trained on) ({round(HOLDOUT * count)})" in status
     assert "drawn test characters" in status and "EMNIST test images" in status
+    says_nothing_of_the_server(status)
     csv_file, _ = client.predict(api_name="/corrections_csv")
     assert len(Path(csv_file).read_text().splitlines()) == count
-    try:  # the fine-tuned model can be put live like any retrained one
-        assert "is live" in client.predict(api_name="/use_fine_tuned")
+    try:  # the fine-tuned model can be put live like any retrained one, with both its reports
+        message = client.predict(api_name="/use_fine_tuned")
+        if message.startswith("**Careful"):  # it reads worse than the live model: the second press puts it live
+            assert retrain.CONFIRM_LABEL in message and not lab.live["mlp"].name.startswith("mlp-pen-prior-fixed-")
+            message = client.predict(api_name="/use_fine_tuned")
+        assert "is live" in message, message
         assert lab.live["mlp"].name.startswith("mlp-pen-prior-fixed-")
+        assert lab.live["mlp"].report and lab.live["mlp"].drawn_report
     finally:
         lab.restore()
+
+
+def retrained_copy(lab, drawn_recall_change: float) -> Path:
+    """The live MLP's file, card and reports copied into the retrained-models folder as a new model, its drawn
+    report's mean per-class accuracy changed by ``drawn_recall_change``."""
+    import json
+    import shutil
+
+    live = lab.shipped["mlp"]
+    path = lab.models_folder() / f"{live.name}-copy-{abs(drawn_recall_change):.0e}.keras"
+    shutil.copy(live.path, path)
+    shutil.copy(store.card_path(live.path), store.card_path(path))
+    shutil.copy(store.report_path(live.path), store.report_path(path))
+    drawn = {**live.drawn_report, "mean_recall": live.drawn_report["mean_recall"] + drawn_recall_change}
+    store.report_path(path, DRAWN).write_text(json.dumps(drawn))
+    return path
+
+
+def test_use_puts_a_model_at_least_as_good_live_at_once_and_asks_for_a_worse_one(lab):
+    lab.restore()
+    try:
+        as_good = retrained_copy(lab, 0.0)
+        message, warned, button = retrain.use_model(lab, retrain.USE_LABEL, str(as_good))
+        assert "is live" in message and warned is None and button["value"] == retrain.USE_LABEL
+        assert lab.live["mlp"].path == as_good
+        lab.restore()
+
+        worse = retrained_copy(lab, -0.001)  # a tenth of a point is worse
+        message, warned, button = retrain.use_model(lab, retrain.USE_LABEL, str(worse))
+        assert message.startswith("**Careful") and button["value"] == retrain.CONFIRM_LABEL
+        assert "drawn test characters" in message and lab.live["mlp"] is lab.shipped["mlp"]
+        says_nothing_of_the_server(message)
+        lab.put_live(as_good)  # another teacher's put-live meanwhile: the warning was about another live model
+        message, warned, _ = retrain.use_model(lab, retrain.USE_LABEL, str(worse), warned)
+        assert message.startswith("**Careful") and lab.live["mlp"].path == as_good
+        message, warned, button = retrain.use_model(lab, retrain.USE_LABEL, str(worse), warned)  # confirmed
+        assert "is live" in message and warned is None and button["value"] == retrain.USE_LABEL
+        assert lab.live["mlp"].path == worse
+    finally:
+        lab.restore()
+
+
+def test_the_data_notes_say_which_data_is_in_use(lab, with_data):
+    from emnist_core.data import pack
+
+    words = "from the demo data pack" if str(pack.pack_file("pool47")) in lab.dataset.sources else \
+        "from the full EMNIST files"
+    note, size, _ = retrain.retrain_setup(lab)
+    assert note.startswith(f"{len(lab.dataset.y_train):,} training images available, {words}."), note
+    assert size["value"] == min(retrain.DEFAULT_TRAIN_SIZE, len(lab.dataset.y_train))
+    assert confusions.data_note(lab) == f"{len(lab.dataset.y_test):,} EMNIST test images, {words}."
+    says_nothing_of_the_server(note)
+
+
+# ---------------------------------------------------------------- lessons (issue 19)
+
+def bar_file(folder: Path) -> Path:
+    """A bare vertical bar, drawn with the sketchpad's brush: a 1, or an l, or an I, until a lesson says which."""
+    from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS
+
+    image = Image.new("RGBA", (CANVAS, CANVAS), "white")
+    ImageDraw.Draw(image).line([(CANVAS / 2, CANVAS * 0.15), (CANVAS / 2, CANVAS * 0.85)], fill="black",
+                               width=2 * BRUSH_RADIUS)
+    path = folder / "bar.png"
+    image.save(path)
+    return path
+
+
+def test_in_the_digits_lesson_a_bar_is_a_1_and_no_letter_appears(client, tmp_path):
+    mlp, cnn, _, verdict = client.predict(sketch(bar_file(tmp_path)), "digits", api_name="/predict")
+    for top in (mlp, cnn):
+        assert top["label"] == "1"
+        shown = [c["label"] for c in top["confidences"]]
+        assert len(shown) == draw.TOP_K and all(name.isdigit() for name in shown), shown
+    assert "Both models read 1" in verdict
+    _, _, captions = client.predict(sketch(bar_file(tmp_path)), "digits", api_name="/explain")
+    assert all(line.endswith("read 1") for line in captions.splitlines()), captions
+
+
+def test_the_lesson_is_optional_and_all_by_default(client, tmp_path):
+    drawing = sketch(sketch_file(tmp_path, "X"))
+    assert client.predict(drawing, api_name="/predict") == client.predict(drawing, "all", api_name="/predict")
+    mlp, cnn, _, _ = client.predict(drawing, "upper", api_name="/predict")
+    assert all(c["label"].isupper() for top in (mlp, cnn) for c in top["confidences"])
+
+
+@pytest.mark.parametrize("api, args", [("/predict", ()), ("/explain", ()), ("/correct", ("7",))])
+def test_an_unknown_lesson_is_refused_with_the_choices(client, corrections, tmp_path, api, args):
+    with pytest.raises(AppError, match="Unknown lesson 'sums'; choose one of all, digits, letters, upper"):
+        client.predict(sketch(sketch_file(tmp_path, "7")), *args, "sums", api_name=api)
+    assert corrections.count() == 0
+
+
+def test_a_correction_keeps_what_the_models_read_in_its_lesson(client, corrections, tmp_path):
+    from emnist_core.lab.corrections import CorrectionStore
+
+    assert client.predict(sketch(bar_file(tmp_path)), "1", "digits", api_name="/correct").startswith("Kept")
+    kept = CorrectionStore(corrections.folder).load()
+    assert all(name.isdigit() for top in kept.tops[0].values() for name, _ in top), kept.tops[0]
+
+
+def test_the_api_page_names_the_types_it_takes(demo):
+    endpoints = demo.get_api_info()["named_endpoints"]
+    for name in ("/predict", "/explain", "/correct"):
+        parameters = {p["parameter_name"]: p for p in endpoints[name]["parameters"]}
+        assert parameters["sketch"]["python_type"]["type"].startswith("dict(composite: None | filepath"), name
+        assert parameters["lesson"]["type"] == {"enum": ["all", "digits", "letters", "upper"]}, name
+        assert parameters["lesson"]["parameter_default"] == "all"
+    answers = [r["python_type"]["type"] for r in endpoints["/predict"]["returns"]]
+    assert answers[0] == "None | dict(label: str, confidences: list[dict(label: str, confidence: float)])"
+    assert answers[2:] == ["str", "str"]

@@ -69,11 +69,13 @@ def screenshot(page, path: Path):
 def test_a_drawn_stroke_gets_both_predictions(page, artifacts):
     page.locator("#sketchpad button.highlight").wait_for()  # the brush is selected without a click
     stroke(page, SEVEN)
+    answer = page.locator("#verdict h2")  # the one big answer
+    answer.wait_for()
+    assert answer.inner_text().strip() == "7"
     for side in ("#mlp-label", "#cnn-label"):
-        top = page.locator(f"{side} [data-testid='label-output-value']")
-        top.wait_for()
-        assert top.inner_text().strip() == "7"
         assert page.locator(f"{side} .confidence-set").count() == 5
+        assert page.locator(f"{side} .confidence-set .text").first.inner_text().strip() == "7"
+        assert page.locator(f"{side} [data-testid='label-output-value']").count() == 0  # no big label of its own
     sentence = page.locator("#verdict")
     assert "read" in sentence.inner_text()
     assert page.locator("img[alt='the 28x28 image the models see']").count() == 1
@@ -85,7 +87,7 @@ def test_clear_says_empty_and_the_brush_stays_ready(page):
     page.get_by_text("The canvas is empty").wait_for()
     page.locator("#sketchpad button.highlight").wait_for()
     stroke(page, SEVEN)
-    page.locator("#mlp-label [data-testid='label-output-value']").wait_for()
+    page.locator("#verdict h2").wait_for()
     page.get_by_text("The canvas is empty").wait_for(state="detached")
 
 
@@ -107,7 +109,7 @@ def test_teach_it_keeps_the_drawing_as_a_correction(page, lab, tmp_path, monkeyp
     page.locator("#sketchpad button[aria-label='Clear canvas']").click()
     page.get_by_text("The canvas is empty").wait_for()
     stroke(page, SEVEN)
-    page.locator("#mlp-label [data-testid='label-output-value']").wait_for()
+    page.locator("#verdict h2").wait_for()
     page.get_by_label("Read wrong? It was...").click()
     page.get_by_role("option", name=display_name("1"), exact=True).click()
     page.get_by_role("button", name="Teach it").click()
@@ -145,3 +147,57 @@ def test_start_while_another_job_runs_says_busy_and_keeps_saying_it(page, lab, w
         other.cancel.set()
         other.done.wait(30)
     assert other.cancelled and not lab.train_lock.locked()
+
+
+def test_a_worse_model_goes_live_only_once_the_teacher_confirms(page, lab, with_data, artifacts):
+    """A teacher trains a tiny model and presses *Use this model*: the page says it reads worse than the live MLP,
+    with both figures, and puts it live only when *Use it anyway* is pressed."""
+    from emnist_core.models import store
+    from emnist_core.models.evaluation import DRAWN
+    from ui import retrain
+
+    shipped = lab.live["mlp"]
+    page.get_by_role("tab", name="Retrain").click()
+    page.get_by_text("training images available").wait_for()
+    for setting, value in (("Epochs", "1"), ("Training images", "500")):
+        box = page.locator(f"input[aria-label='number input for {setting}']")
+        box.fill(value)
+        box.press("Tab")
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text("It reads worse than the live model").wait_for(timeout=240_000)  # the Done message
+    trained = lab.job.path
+    try:
+        page.get_by_role("button", name=retrain.USE_LABEL, exact=True).click()
+        warning = page.get_by_text("Careful: this model reads worse")
+        warning.wait_for()
+        text = page.locator("p", has=warning).first.inner_text()
+        for report in (store.read_report(store.report_path(trained, DRAWN)), shipped.drawn_report):
+            assert f"{report['mean_recall']:.1%} mean per-class accuracy ({report['accuracy']:.1%} of all" in text
+        assert lab.live["mlp"] is shipped  # not yet
+        screenshot(page, artifacts / "use-model-warning.png")
+        page.get_by_role("button", name=retrain.CONFIRM_LABEL).click()
+        page.get_by_text(f"MLP · {trained.stem} is live").wait_for()
+        assert lab.live["mlp"].path == trained
+        page.get_by_role("button", name=retrain.USE_LABEL, exact=True).wait_for()  # the button says Use again
+    finally:
+        lab.restore()
+
+
+def test_typing_q_and_enter_in_the_correction_list_picks_q(page, lab, tmp_path, monkeypatch):
+    """Gradio's list filters without regard to case; typed "q" must still be q (and "Q" Q, "o" the letter O)."""
+    from emnist_core.lab.corrections import CorrectionStore
+
+    folder = tmp_path / "corrections"
+    monkeypatch.setattr(lab, "corrections", CorrectionStore(folder))
+    page.get_by_role("tab", name="Draw").click()
+    stroke(page, SEVEN)
+    page.locator("#verdict h2").wait_for()
+    pick = page.get_by_label("Read wrong? It was...")
+    for typed, picked in (("Q", "Q"), ("o", display_name("O")), ("c", display_name("C")), ("q", "q")):
+        pick.click()
+        pick.fill(typed)
+        pick.press("Enter")
+        assert pick.input_value() == picked, f"typed {typed!r}"
+    page.get_by_role("button", name="Teach it").click()
+    page.locator("#correct-note [data-testid='markdown']").get_by_text(re.compile(r"\w")).first.wait_for()
+    assert CorrectionStore(folder).load().names == ["q"]

@@ -10,13 +10,14 @@ Playwright drives Debian's Chromium (no GPU) against the app served in this proc
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
 
 import pytest
 
-from emnist_core.data.labels import display_name
+from emnist_core.data.labels import LESSONS, display_name
 
 from conftest import served
 
@@ -132,7 +133,13 @@ def screenshot(page, path: Path):
 
 
 def open_tab(page, name: str):
-    page.get_by_role("tab", name=name).click()
+    """Click the tab ``name``; on a narrow screen Gradio may fold it into the tab bar's overflow menu."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.count() and tab.is_visible():
+        tab.click()
+        return
+    page.locator(".overflow-menu > button").first.click()
+    page.locator(".overflow-dropdown button", has_text=name).first.click()
 
 
 def no_sideways_scroll(page):
@@ -143,7 +150,7 @@ def no_sideways_scroll(page):
 
 def test_the_preview_is_square_and_nothing_covers_it(page, size, artifacts):
     stroke(page, SEVEN)
-    page.locator("#mlp-label [data-testid='label-output-value']").wait_for()
+    page.locator("#verdict h2").wait_for()
     image = page.locator("#preview img")
     image.wait_for()
     image.scroll_into_view_if_needed()
@@ -266,3 +273,46 @@ def test_use_this_model_names_it_on_the_draw_tab(browser, url, lab, with_data, a
         page.context.close()
         lab.restore()
     assert lab.live["mlp"].name == "mlp-pen-prior"
+
+
+# ---------------------------------------------------------------- lessons and the one big answer (issue 19)
+
+BAR = [(0, -110), (0, 110)]  # a bare bar: 1, l or I until a lesson says which
+# A tall oval, as a pupil draws a zero: the round loop of a 0 and of an O alike.
+ROUND = [(45 * math.sin(2 * math.pi * i / 24), -110 * math.cos(2 * math.pi * i / 24)) for i in range(25)]
+# (selector) -> whether the element is wholly inside the screen as it is now (no scrolling).
+ON_SCREEN = "(s) => { const r = document.querySelector(s).getBoundingClientRect(); " \
+            "return r.top >= 0 && r.bottom <= innerHeight && r.height > 0; }"
+
+
+def big_answer(page) -> str:
+    answer = page.locator("#verdict h2")
+    answer.wait_for()
+    return answer.inner_text().strip()
+
+
+def assert_answer_beside_the_pad(page, size):
+    """The pad and the big answer are both on the screen at once: a pupil who draws sees the answer."""
+    for selector in ("#sketchpad canvas", "#verdict h2"):
+        assert page.evaluate(ON_SCREEN, selector), f"on the {size}, {selector} is not on the screen"
+
+
+def test_a_digits_lesson_reads_a_bar_as_1(page, size):
+    page.get_by_role("radio", name=LESSONS["digits"]).check()
+    page.evaluate("() => scrollTo(0, 0)")  # back up to the pad, as a person does after choosing
+    stroke(page, BAR)
+    assert big_answer(page) == display_name("1")
+    for side in ("#mlp-label", "#cnn-label"):
+        shown = page.locator(f"{side} .confidence-set .text").all_inner_texts()
+        assert len(shown) == 5 and all(name.strip()[0].isdigit() for name in shown), shown  # no letter at all
+    assert_answer_beside_the_pad(page, size)
+
+
+def test_a_round_shape_gets_the_doubt_as_its_big_answer(page, size, artifacts):
+    stroke(page, ROUND)
+    answer = big_answer(page)
+    assert answer.endswith("?") and display_name("0") in answer and display_name("O") in answer, answer
+    assert "Not sure" not in page.locator("#verdict").inner_text()  # the question says it: no second line
+    assert_answer_beside_the_pad(page, size)
+    if size == "desktop":
+        page.screenshot(path=str(artifacts / "app-draw.png"), clip={"x": 0, "y": 140, "width": 1280, "height": 660})

@@ -4,9 +4,11 @@ and the one reader of a sketch, for the page's sketchpad and for programs alike.
 from __future__ import annotations
 
 import logging
+from typing import Literal, TypedDict
 
 import gradio as gr
 import numpy as np
+from gradio.data_classes import FileData
 
 from emnist_core.data import labels
 from emnist_core.lab.state import SLOTS, check_test_set
@@ -24,6 +26,17 @@ PHOTO_TAKES = "/predict_photo cannot use what was sent. It takes Photo: an image
 # {"path": ...} without it could name any file here.
 GRADIO_FILE = "gradio.FileData"
 log = logging.getLogger("emnist_sketch_lab")
+# The lessons an API caller may name; a Literal, so that the API page lists them.
+Lesson = Literal[tuple(labels.LESSONS)]
+
+
+class Sketch(TypedDict, total=False):
+    """A sketchpad's value as a program sends it (the image file alone is taken too): the composite is read
+    first, then the first layer, then the background."""
+
+    composite: FileData | None
+    background: FileData | None
+    layers: list[FileData]
 
 
 def refuse(message: str, cause: Exception | None = None) -> gr.Error:
@@ -92,5 +105,14 @@ def test_set_of(value) -> str:
         return EMNIST
     try:
         return check_test_set(value)
+    except ValueError as exc:
+        raise refuse(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+
+
+def lesson_of(value) -> str:
+    """A lesson's name as sent -> its key (``labels.LESSONS``); none (an old client sends none) means all classes,
+    and any other name is refused with the choices."""
+    try:
+        return labels.check_lesson(value)
     except ValueError as exc:
         raise refuse(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None

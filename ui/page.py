@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 
 PREVIEW_PX = 168  # the 28x28 input, shown 6x enlarged
 SKETCHPAD_PX = 340  # the drawing area's height on the page (its canvas stays CANVAS pixels)
@@ -20,6 +21,9 @@ CSS = f"""
 #preview > label[data-testid="block-label"] {{ position: static;
   margin: -10px 0 var(--spacing-lg) -12px; }}
 #preview > .html-container.label-padding {{ padding-top: 0; }}
+#whatif-grid img {{ image-rendering: pixelated; background: #000; }}
+#whatif-grid .caption-label {{ white-space: normal; max-width: 100%; }}
+.inside-gallery .fixed-height {{ min-height: 0; max-height: none; }}
 @media (max-width: 640px) {{ #preview, #verdict {{ min-width: 100% !important; }} }}
 @media (max-width: 640px) {{ #matrix {{ overflow-x: auto !important; }}
   #matrix .matplotlib {{ align-items: flex-start; justify-content: flex-start; }}
@@ -33,12 +37,14 @@ CSS = f"""
 ONE_DEVICE_PIXEL = "<script>Object.defineProperty(window, 'devicePixelRatio', {get: () => 1});</script>"
 LAUNCH_OPTIONS = {"max_file_size": MAX_UPLOAD, "css": CSS, "head": ONE_DEVICE_PIXEL}
 # Gradio's sketchpad starts, and starts again after Clear, with no tool selected: select the brush
-# whenever no tool is, so that every first stroke draws.
-SELECT_BRUSH_JS = """
-() => {
+# whenever no tool is, so that every first stroke draws. One watcher per pad (``select_brush_js``).
+SELECT_BRUSH = """
+(selector) => {
   const watch = () => {
-    const pad = document.querySelector('#sketchpad');
+    const pad = document.querySelector(selector);
     if (!pad) return setTimeout(watch, 100);
+    if (pad.dataset.brushWatched) return;  // opened again: its watcher is there already
+    pad.dataset.brushWatched = '1';
     const pick = () => {
       const brush = pad.querySelector('button[aria-label="Brush"]') || pad.querySelector('.quite-round');
       if (brush && !pad.querySelector('button.highlight')) brush.click();
@@ -50,6 +56,14 @@ SELECT_BRUSH_JS = """
   watch();
 }
 """
+
+
+def select_brush_js(selector: str) -> str:
+    """The script that keeps the brush selected on the sketchpad at ``selector`` (a CSS selector)."""
+    return f"() => ({SELECT_BRUSH.strip()})({json.dumps(selector)})"
+
+
+SELECT_BRUSH_JS = select_brush_js("#sketchpad")  # the Draw tab's
 SHOW_GALLERY_JS = "() => document.querySelector('#mistakes-note')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
 
 
