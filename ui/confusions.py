@@ -16,6 +16,7 @@ from PIL import Image
 
 from emnist_core.data import labels
 from emnist_core.lab import cards
+from emnist_core.lab.challenge import CLASS_DRAWINGS, NO_DRAWINGS
 from emnist_core.models import evaluation, store
 from emnist_core.models.evaluation import DRAWN, EMNIST
 from ui import plots
@@ -27,9 +28,12 @@ GALLERY_ZOOM = 4
 PAIRS_SHOWN = 24
 SHORTCUTS = (("O", "0"), ("0", "O"), ("Z", "2"), ("2", "Z"))
 # How a summary and a gallery name each test set.
-TEST_SET_WORDS = {EMNIST: "EMNIST test images", DRAWN: "drawn test characters (UNIPEN writers never trained on)"}
-IMAGES_WORDS = {EMNIST: "test images", DRAWN: "drawn test characters"}
-FIGURE_WORDS = {EMNIST: "EMNIST test", DRAWN: "drawn characters"}
+# The third, CLASS_DRAWINGS: the class's own drawings, kept by the Challenge tab (labelled by their prompts).
+TEST_SET_WORDS = {EMNIST: "EMNIST test images", DRAWN: "drawn test characters (UNIPEN writers never trained on)",
+                  CLASS_DRAWINGS: "drawings by this class (Challenge)"}
+IMAGES_WORDS = {EMNIST: "test images", DRAWN: "drawn test characters", CLASS_DRAWINGS: "class drawings"}
+FIGURE_WORDS = {EMNIST: "EMNIST test", DRAWN: "drawn characters", CLASS_DRAWINGS: "the class's drawings"}
+TEST_SET_CHOICES = [*((words, key) for key, words in TEST_SET_NAMES.items()), ("This class's drawings", CLASS_DRAWINGS)]
 
 
 class ConfusionsTab(NamedTuple):
@@ -47,13 +51,16 @@ def confusions(lab, slot, test_set=EMNIST):
     live = live_model(lab, slot)
     if live is None:
         raise refuse(missing_model(slot))
-    test_set = test_set_of(test_set)
+    test_set = test_set_key(test_set)
+    if test_set == CLASS_DRAWINGS:
+        return class_drawings_view(lab, live)
     report = live.report_on(test_set)
     if report is None:
-        flag = f"--dataset {DRAWN} " if test_set == DRAWN else ""
         name = store.report_path(live.path, "" if test_set == EMNIST else test_set).name
-        text = (f"No usable evaluation report (`{name}`) for {live.title}: run "
-                f"`python -m emnist_core evaluate --model {live.path} {flag}--save-report`.")
+        text = (f"No usable evaluation report (`{name}`) for {live.title} on {TEST_SET_WORDS[test_set]}, so its "
+                "mistakes there cannot be shown. A model trained or fine-tuned on the Retrain tab gets its reports "
+                "as part of its job; for another model, the server's owner makes them with the command line's "
+                "`evaluate` (see the README).")
         return text, None, gr.update(choices=[], value=None), None, data_note(lab, test_set)
     summary = cards.report_summary(live.title, report, TEST_SET_WORDS[test_set])
     pairs = [(f"{pair_words(p['true'], p['predicted'])}: {p['count']}", f"{p['true']} -> {p['predicted']}")
@@ -80,9 +87,50 @@ def pair_words(true_name, pred_name) -> str:
     return f"{labels.display_name(true_name)} -> {labels.display_name(pred_name)}"
 
 
+def test_set_key(value) -> str:
+    """A test set as sent -> its key: the class's drawings, or one that ``checks.test_set_of`` takes; any other
+    name is refused with the three choices."""
+    if value == CLASS_DRAWINGS:
+        return value
+    try:
+        return test_set_of(value)
+    except gr.Error:
+        raise refuse(f"Unknown test set {str(value)[:20]!r}; choose {', '.join([*TEST_SET_NAMES, CLASS_DRAWINGS])}.") \
+            from None
+
+
+def class_drawings_view(lab, live):
+    """``confusions`` on the class's drawings: scored as served, or a note that there are none yet."""
+    scored = lab.class_drawings_report(live.slot)
+    if scored is None:
+        return NO_DRAWINGS, None, gr.update(choices=[], value=None), None, ""
+    report = scored.report
+    summary = cards.report_summary(live.title, report, TEST_SET_WORDS[CLASS_DRAWINGS])
+    pairs = [(f"{pair_words(p['true'], p['predicted'])}: {p['count']}", f"{p['true']} -> {p['predicted']}")
+             for p in report["confused_pairs"][:PAIRS_SHOWN]]
+    matrix = {"classes": report["classes"], "confusion_matrix": report["confusion_matrix"]}
+    figure = plots.figure("confusion", matrix, f"{live.name} on {FIGURE_WORDS[CLASS_DRAWINGS]}")
+    return summary, figure, gr.update(choices=pairs, value=None), per_class_table(report), ""
+
+
+def scored_on(lab, live, test_set):
+    """(``live``'s report on ``test_set`` or None, a function giving (its images, why they are missing)): the
+    class's drawings are scored and read together, so a drawing kept meanwhile cannot shift the images."""
+    if test_set != CLASS_DRAWINGS:
+        return live.report_on(test_set), lambda: lab.test_images(test_set)
+    scored = lab.class_drawings_report(live.slot)
+    return (None, None) if scored is None else (scored.report, lambda: (scored.x, ""))
+
+
 def data_note(lab, test_set=EMNIST) -> str:
-    images, message = lab.test_images(test_set_of(test_set))
-    return "" if images is not None else message
+    if test_set == CLASS_DRAWINGS:
+        return ""
+    test_set = test_set_of(test_set)
+    images, message = lab.test_images(test_set)
+    if images is None:
+        return message
+    data = lab.dataset if test_set == EMNIST else lab.drawn  # which data is in use, said without its folders
+    return f"{len(images):,} {cards.REPORT_WORDS[test_set]}, {cards.data_in_use(data)}."
 
 
 def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST):
@@ -90,9 +138,11 @@ def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST):
     live = live_model(lab, slot)
     if live is None:
         return [], missing_model(slot)
-    test_set = test_set_of(test_set)
-    report = live.report_on(test_set)
+    test_set = test_set_key(test_set)
+    report, images_of = scored_on(lab, live, test_set)
     if report is None:
+        if test_set == CLASS_DRAWINGS:
+            return [], NO_DRAWINGS
         return [], f"No evaluation report on {TEST_SET_WORDS[test_set]} for {live.title}."
     if not true_class or not predicted_class:
         return [], "Choose a pair, or a true and a predicted class, to see the test images of that mistake."
@@ -106,7 +156,7 @@ def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST):
                     f"**{labels.display_name(pred_name)}**.")
     text = (f"{len(hits)} {what} of **{labels.display_name(true_name)}** read as "
             f"**{labels.display_name(pred_name)}** by the {live.title}")
-    x_test, message = lab.test_images(test_set)
+    x_test, message = images_of()
     if x_test is None:
         return [], f"{text}. {message}"
     # The confidence first: a narrow tile cuts a caption's end.
@@ -137,8 +187,7 @@ def build(lab) -> ConfusionsTab:
     with gr.Tab("Confusions", id="confusions") as tab:
         with gr.Row():
             model_pick = gr.Radio(model_choices(lab), value=next(iter(lab.live), None), label="Model", scale=1)
-            test_pick = gr.Radio([(words, key) for key, words in TEST_SET_NAMES.items()], value=EMNIST,
-                                 label="Test set", scale=1)
+            test_pick = gr.Radio(TEST_SET_CHOICES, value=EMNIST, label="Test set", scale=1)
             summary = gr.Markdown()
         data_box = gr.Markdown()
         with gr.Row(equal_height=False):

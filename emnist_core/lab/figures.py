@@ -108,6 +108,30 @@ def reliability_figure(calibration: dict, title: str = ""):
     return fig
 
 
+def class_scores_figure(per_class: dict, series: dict, title: str = "", drawn_key: str = "drawn"):
+    """The Challenge's class scores: per class drawn (``per_class``: {class: counts}, in the order shown), the share
+    each model read right, one bar per model (``series``: {legend: the count's key, e.g. "cnn_right"}), with how
+    many drawings each class's bars stand on above them."""
+    names = list(per_class)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * len(names) + 1.5), 3.2))
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(names))
+    for i, (legend, key) in enumerate(series.items()):
+        rates = [100 * per_class[n][key] / max(per_class[n][drawn_key], 1) for n in names]
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, rates, width, label=legend)
+    for position, name in enumerate(names):  # a 100% on one drawing is not a 100% on fifty
+        ax.text(position, 101, str(per_class[name][drawn_key]), ha="center", va="bottom", fontsize=6, color="grey")
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylim(0, 112)
+    ax.set_ylabel("% read right")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or "Class scores (drawings per class above the bars)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
     """Write every figure of ``model`` (shipped name or path) as PNG; returns the paths.
 

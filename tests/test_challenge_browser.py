@@ -1,0 +1,106 @@
+"""The Challenge tab in a real browser on a phone (390x844): a pupil reads what to draw, draws it, presses Done, sees
+who read it and the scores move; the teacher then finds the drawing in the Confusions tab's third test set.
+
+Playwright drives Debian's Chromium (no GPU) against the app served in this process, with the page's CSS. A
+screenshot goes to ``$SKETCH_LAB_ARTIFACTS`` (else a temporary folder) as ``challenge-phone.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import served
+from emnist_core.lab.challenge import prompt_text
+from emnist_core.lab.corrections import CHALLENGE, CorrectionStore
+from emnist_core.lab.scores import ClassScores, scores_path
+from test_classroom_browser import CHROMIUM, CHROMIUM_ARGS, SEVEN, SIZES, STEPS, no_sideways_scroll, open_tab
+
+sync_api = pytest.importorskip("playwright.sync_api")
+TIMEOUT_MS = 30_000
+PAD = "#challenge-pad"
+
+
+@pytest.fixture(scope="module")
+def url(request, app_module):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
+    demo = request.getfixturevalue("demo")  # only once a browser is there to use it
+    with served(demo, **app_module.LAUNCH_OPTIONS) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("SKETCH_LAB_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def phone(url):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(**SIZES["phone"]).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        page.locator("#sketchpad button.highlight").wait_for()  # the page has loaded
+        yield page
+        browser.close()
+
+
+def stroke(page, points):
+    """Press, drag through ``points`` (offsets from the pad's centre, in pixels of a 480 px pad) and release."""
+    canvas = page.locator(f"{PAD} canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cx, cy, scale = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) / 480
+    page.mouse.move(cx + scale * points[0][0], cy + scale * points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(cx + scale * x, cy + scale * y, steps=STEPS)
+    page.mouse.up()
+
+
+def test_a_pupil_plays_one_round_step_on_a_phone(phone, lab, tmp_path, monkeypatch, artifacts):
+    folder = tmp_path / "corrections"
+    monkeypatch.setattr(lab, "corrections", CorrectionStore(folder))
+    monkeypatch.setattr(lab, "scores", ClassScores(scores_path(folder)))
+    page = phone
+    open_tab(page, "Challenge")
+    prompt = page.locator("#challenge-prompt")
+    prompt.get_by_text("Draw: ").wait_for()
+    asked = prompt.inner_text().strip()
+    page.locator("#round-score").get_by_text("0 of 47 drawn").wait_for()
+    page.locator("#class-scores-summary").get_by_text("has not drawn anything").wait_for()
+    page.locator(f"{PAD} button.highlight").wait_for()  # the brush is ready without a click, as on the Draw tab
+
+    stroke(page, SEVEN)
+    page.locator("#challenge-cnn [data-testid='label-output-value']").wait_for()  # both models answer live
+    page.locator("#challenge-mlp [data-testid='label-output-value']").wait_for()
+    done = page.locator("#challenge-done")
+    done.scroll_into_view_if_needed()
+    assert done.bounding_box()["width"] >= 100
+    done.click()
+
+    verdict = page.locator("#challenge-verdict")
+    verdict.get_by_text(re.compile(r"read it")).wait_for()
+    page.locator("#round-score").get_by_text(re.compile(r"^Your round: 1 of 47 drawn: CNN [01], MLP [01]\.$")).wait_for()
+    page.locator("#class-scores-summary").get_by_text("The class drew 1 character").wait_for()
+    page.locator("#challenge-cnn [data-testid='label-output-value']").wait_for(state="detached")  # the pad cleared
+    assert prompt.inner_text().strip() != asked  # on to the next class
+    kept = CorrectionStore(folder).load(CHALLENGE)
+    assert [f"Draw: {prompt_text(name)}" for name in kept.names] == [asked] and kept.x[0].max() > 0
+    assert lab.scores.as_dict()["drawings"] == 1
+    # The verdict says who read it, with the class asked in words.
+    assert verdict.inner_text().startswith(asked.removeprefix("Draw: ")), verdict.inner_text()
+    no_sideways_scroll(page)
+    page.screenshot(path=str(artifacts / "challenge-phone.png"), full_page=True)
+
+    # The teacher finds the drawing among the class's drawings in the Confusions tab.
+    open_tab(page, "Confusions")
+    page.get_by_role("radio", name="This class's drawings").check()
+    page.get_by_text(re.compile(r"on 1 drawings by this class \(Challenge\): accuracy")).first.wait_for()

@@ -1,0 +1,292 @@
+"""The Challenge tab: the page names a character, the student draws it on the tab's own sketchpad while both models
+answer live, and *Done* (or the time limit) says who read it, moves the round score and goes on to the next. Below:
+the class scores, the server-wide tally of every drawing, as a table and a chart, with a reset for the teacher.
+
+A round (``emnist_core.lab.challenge.Round``) lives in a ``gr.State``: one per page. Programs play through four
+``gr.api`` endpoints (``endpoints``): /challenge_next deals the classes of a round to each client session, and
+/challenge_answer takes a drawing with the class asked, so a program may answer any class it chooses to ask.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from typing import NamedTuple
+
+import gradio as gr
+import pandas as pd
+
+from emnist_core.lab import challenge
+from emnist_core.lab.challenge import ChallengeError, prompt_text
+from emnist_core.lab.scores import RIGHT
+from emnist_core.lab.state import SLOTS
+from ui import draw, plots
+from ui.checks import refuse, sketch_part
+from ui.page import PREDICT_CONCURRENCY, bind, select_brush_js
+
+PAD_ID = "challenge-pad"
+LIVE_TOP = 3  # the live answers' top classes: three keep the pad and Done on a phone's screen
+TIME_LIMITS = {"No time limit": 0, "10 s": 10, "20 s": 20, "30 s": 30}
+TICK_SECONDS = 1  # the countdown's step; the tick only reads the clock until the time is up
+SESSIONS_KEPT = 1024  # API sessions whose round is remembered; the oldest is forgotten first
+TABLE_HEADERS = ["Class", "Drawn", *(f"{title} read right (%)" for title in SLOTS.values())]
+NO_ROUND = "Press **New round** to start."
+DRAW_FIRST = "Draw {} on the pad first, then press **Done**."
+ROUND_OVER = "The round is over: press **New round** to play again."
+SHUFFLED_INSTEAD = "The live CNN has no report on drawn characters to rank the classes by, so this round is shuffled."
+# Gradio's sketchpad is not cleared by an event that sets its value to None (gradio-app/gradio#9978): the pad's own
+# Clear button is pressed instead, whenever a new class is asked.
+CLEAR_PAD_JS = f"() => document.querySelector('#{PAD_ID} button[aria-label=\"Clear canvas\"]')?.click()"
+NO_CLASS = "Send the class you were asked to draw (as /challenge_next gave it, e.g. \"g\")."
+
+
+class ChallengeTab(NamedTuple):
+    """What the other tabs wire to."""
+
+    answered: gr.events.Dependency  # the round score moved: a drawing was counted (and maybe kept)
+
+
+# ---------------------------------------------------------------- a round on the page
+
+def prompt_heading(current) -> str:
+    return f"## {current.prompt_words}" if current is not None else f"## {NO_ROUND}"
+
+
+def round_line(current) -> str:
+    return f"Your round: {current.summary()}" if current is not None else ""
+
+
+def deadline(limit) -> float | None:
+    """When the time for a new prompt runs out (server clock), or None without a time limit."""
+    seconds = TIME_LIMITS.get(limit, 0) if isinstance(limit, str) else 0
+    return time.time() + seconds if seconds else None
+
+
+def countdown(when) -> str:
+    return "" if when is None else f"{max(0, math.ceil(when - time.time()))} s left"
+
+
+def start(lab, order, limit):
+    """New round -> (round, prompt, verdict, round score, deadline, countdown, timer)."""
+    current = lab.challenge_round(order if order in challenge.ORDERS else challenge.DEFAULT_ORDER)
+    note = SHUFFLED_INSTEAD if order == "hardest" and current.kind != "hardest" else ""
+    when = deadline(limit)
+    return (current, prompt_heading(current), note, round_line(current), when, countdown(when),
+            gr.Timer(active=when is not None))
+
+
+def finish(lab, current, sketch, limit, timed_out=False):
+    """*Done* (or the time running out) -> (round, prompt, verdict, round score, deadline, countdown): the drawing
+    is counted and kept (``Lab.answer_challenge``) and the next class asked (which clears the pad: ``build``). An
+    empty pad is skipped when the time ran out, else the student is asked to draw first."""
+    if current is None or current.done:
+        return (current, prompt_heading(current), ROUND_OVER if current else NO_ROUND, round_line(current),
+                None, "")
+    asked = prompt_text(current.prompt)
+    x28, tops = draw.look(lab, sketch_part(sketch, "challenge"))
+    if x28 is None:
+        if not timed_out:
+            return current, gr.skip(), DRAW_FIRST.format(f"**{asked}**"), gr.skip(), gr.skip(), gr.skip()
+        current.skip()
+        verdict = f"Time's up: **{asked}** skipped."
+    else:
+        try:
+            result = lab.answer_challenge(x28, current.prompt, tops)
+        except ChallengeError as exc:  # a drawing the models cannot read as a 28x28: said, the round stays
+            return current, gr.skip(), str(exc), gr.skip(), gr.skip(), gr.skip()
+        current.answer(tops)
+        verdict = (f"{'Time is up. ' if timed_out else ''}**{asked}**: {result.reading.words()}"
+                   + (f"\n\n{result.note}" if result.note else ""))
+    if current.done:
+        verdict += f"\n\n{ROUND_OVER}"
+    when = None if current.done else deadline(limit)
+    return current, prompt_heading(current), verdict, round_line(current), when, countdown(when)
+
+
+def tick(lab, current, sketch, when, limit):
+    """Every second while a time limit is set: the countdown, and once the time is up, what *Done* does."""
+    if when is None or current is None or current.done:
+        return (gr.skip(),) * 5 + ("",)
+    if time.time() < when:
+        return (gr.skip(),) * 5 + (countdown(when),)
+    return finish(lab, current, sketch, limit, timed_out=True)
+
+
+def set_limit(current, limit):
+    """A time limit chosen -> (deadline, countdown, timer): the clock starts on the class asked now."""
+    when = None if current is None or current.done else deadline(limit)
+    return when, countdown(when), gr.Timer(active=when is not None)
+
+
+def live(lab, sketch):
+    """On every stroke, as on the Draw tab: (MLP top classes, CNN top classes)."""
+    mlp, cnn, _, _ = draw.answer(*draw.look(lab, sketch_part(sketch, "challenge")), page=True)
+    return mlp, cnn
+
+
+def opened(lab, current, order, limit):
+    """The tab opened: a page's first visit starts its round; the round it has goes on."""
+    if current is None:
+        return start(lab, order, limit)
+    return (gr.skip(),) * 7
+
+
+# ---------------------------------------------------------------- class scores
+
+def scores_view(lab):
+    """(summary sentence, table, chart): the server-wide class scores now."""
+    scores = lab.scores.as_dict()
+    table = pd.DataFrame(lab.scores.rows(), columns=TABLE_HEADERS)
+    chart = None
+    if scores["drawings"]:
+        series = {title: RIGHT[slot] for slot, title in SLOTS.items()}
+        chart = plots.figure("class_scores", [scores["per_class"], series],
+                             f"{scores['drawings']:,} drawing{'s' * (scores['drawings'] != 1)}")
+    return lab.scores.summary(), table, chart
+
+
+def reset(lab) -> str:
+    """Clear the class scores (the drawings kept stay); ChallengeError while training is off."""
+    cleared = lab.reset_class_scores()
+    return f"The class scores were reset ({cleared:,} drawing{'s' * (cleared != 1)} had been counted)."
+
+
+def reset_on_page(lab):
+    """The teacher's Reset button: the message (the refusal too), then the scores."""
+    try:
+        message = reset(lab)
+    except ChallengeError as exc:
+        message = str(exc)
+    return message, *scores_view(lab)
+
+
+# ---------------------------------------------------------------- the API
+
+class Decks:
+    """The round each API client session plays (its ``session_hash``): /challenge_next deals its classes one by
+    one, and a new round starts when one is over. The last ``SESSIONS_KEPT`` sessions are remembered."""
+
+    def __init__(self):
+        self._rounds: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def deal(self, lab, session) -> tuple[str, challenge.Round]:
+        with self._lock:
+            current = self._rounds.pop(session, None)
+            if current is None or current.done:
+                current = lab.challenge_round()
+            name = current.prompt
+            current.skip()  # dealt: the answer names its class, so the deck need not wait for it
+            self._rounds[session] = current
+            while len(self._rounds) > SESSIONS_KEPT:
+                self._rounds.popitem(last=False)
+        return name, current
+
+
+def challenge_next_api(lab, decks: Decks, request: gr.Request) -> tuple[str, str, int]:
+    """No input -> (the class to draw, by its plain name as /challenge_answer takes it, e.g. "g"; what the page
+    asks, e.g. "Draw: g (lower case)"; how many classes of this client's round are left). Each client session
+    is dealt the 47 classes once per round, shuffled."""
+    name, current = decks.deal(lab, getattr(request, "session_hash", None))
+    return name, f"Draw: {prompt_text(name)}", len(current.order) - current.position
+
+
+def challenge_answer_api(lab, sketch: dict | None = None, asked: str | None = None) -> tuple[str, str, dict]:
+    """(sketchpad value {"composite": image file} or the image file alone, the class asked) -> (who read it:
+    "both", "mlp", "cnn" or "neither"; in words; {"asked", "read_by", "answers", "kept", "note"}). Counted in the
+    class scores; the drawing's 28x28 is kept, labelled by the class asked, where this server collects drawings."""
+    image = sketch_part(sketch, "challenge_answer")
+    if not isinstance(asked, str) or not asked.strip():
+        raise refuse(NO_CLASS)
+    try:
+        name = challenge.asked_class(asked)
+        x28, tops = draw.look(lab, image)
+        if x28 is None:
+            raise refuse(tops)
+        result = lab.answer_challenge(x28, name, tops)
+    except ChallengeError as exc:
+        raise refuse(str(exc)) from None
+    return result.reading.who, result.reading.words(), result.as_dict()
+
+
+def class_scores_api(lab) -> tuple[dict, str, list]:
+    """No input -> ({"drawings", "mlp_right", "cnn_right", "per_class": {class: {"drawn", "mlp_right",
+    "cnn_right"}}}, the same in words, the table's rows [class, drawn, MLP %, CNN %])."""
+    return lab.scores.as_dict(), lab.scores.summary(), lab.scores.rows()
+
+
+def reset_class_scores_api(lab) -> str:
+    """No input -> what was reset. Refused while training is off (EMNIST_DISABLE_TRAINING=1)."""
+    try:
+        return reset(lab)
+    except ChallengeError as exc:
+        raise refuse(str(exc)) from None
+
+
+def endpoints(lab):
+    """The ``gr.api`` endpoints for programs; declared outside the page's tabs."""
+    decks = Decks()
+    gr.api(bind(challenge_next_api, lab, decks), api_name="challenge_next", concurrency_limit=PREDICT_CONCURRENCY)
+    gr.api(bind(challenge_answer_api, lab), api_name="challenge_answer", concurrency_limit=PREDICT_CONCURRENCY)
+    gr.api(bind(class_scores_api, lab), api_name="class_scores", concurrency_limit=PREDICT_CONCURRENCY)
+    gr.api(bind(reset_class_scores_api, lab), api_name="reset_class_scores")
+
+
+# ---------------------------------------------------------------- the tab
+
+def build(lab) -> ChallengeTab:
+    """The Challenge tab and its events, serving ``lab``."""
+    with gr.Tab("Challenge", id="challenge") as tab:
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=300):
+                prompt = gr.Markdown(prompt_heading(None), elem_id="challenge-prompt")
+                pad = draw.drawing_pad(PAD_ID)
+                with gr.Row(equal_height=True):
+                    done_button = gr.Button("Done", variant="primary", scale=2, min_width=100,
+                                            elem_id="challenge-done")
+                    clock_note = gr.Markdown(elem_id="challenge-clock", min_width=80)
+            with gr.Column(scale=2, min_width=300):
+                verdict = gr.Markdown(elem_id="challenge-verdict", container=True, padding=True, min_height=60)
+                round_score = gr.Markdown(elem_id="round-score")
+                with gr.Row():
+                    live_boxes = [gr.Label(label=title, num_top_classes=LIVE_TOP, min_width=150,
+                                           elem_id=f"challenge-{slot}") for slot, title in SLOTS.items()]
+                with gr.Row():
+                    order = gr.Radio([(words, key) for key, words in challenge.ORDERS.items()],
+                                     value=challenge.DEFAULT_ORDER, label="Order", min_width=150)
+                    limit = gr.Radio(list(TIME_LIMITS), value=next(iter(TIME_LIMITS)), label="Time limit",
+                                     min_width=150)
+                new_button = gr.Button("New round", elem_id="challenge-new")
+        gr.Markdown("### Class scores: every drawing on this server")
+        summary = gr.Markdown(elem_id="class-scores-summary")
+        with gr.Row(equal_height=False):
+            chart = gr.Plot(label="Read right per class (drawings above the bars)", scale=3, min_width=300)
+            table = gr.Dataframe(headers=TABLE_HEADERS, label="Class scores", max_height=320, scale=2,
+                                 min_width=300, elem_id="class-scores")
+        with gr.Row(equal_height=True):
+            reset_button = gr.Button("Reset the class scores", variant="stop", scale=0, min_width=200,
+                                     interactive=lab.switches.training)
+            reset_note = gr.Markdown()
+    current, when, clock = gr.State(None), gr.State(None), gr.Timer(TICK_SECONDS, active=False)
+
+    turn = [current, prompt, verdict, round_score, when, clock_note]
+    private = {"api_visibility": "private"}
+    tab.select(bind(opened, lab), [current, order, limit], [*turn, clock], **private).then(
+        bind(scores_view, lab), None, [summary, table, chart], **private)
+    tab.select(None, js=select_brush_js(f"#{PAD_ID}"))
+    pad.change(bind(live, lab), pad, live_boxes, trigger_mode="always_last", show_progress="hidden",
+               concurrency_limit=PREDICT_CONCURRENCY, **private)
+    new_button.click(bind(start, lab), [order, limit], [*turn, clock], **private).then(None, js=CLEAR_PAD_JS)
+    prompt.change(None, js=CLEAR_PAD_JS)  # a new class asked: the pad starts blank
+    done_button.click(bind(finish, lab), [current, pad, limit], turn, concurrency_limit=PREDICT_CONCURRENCY,
+                      **private)
+    clock.tick(bind(tick, lab), [current, pad, when, limit], turn, show_progress="hidden",
+               concurrency_limit=PREDICT_CONCURRENCY, **private)
+    limit.input(set_limit, [current, limit], [when, clock_note, clock], **private)
+    # The round score's line changes exactly when a drawing was counted (or a round began): the tally is redrawn
+    # then, not on every tick of the clock.
+    answered = round_score.change(bind(scores_view, lab), None, [summary, table, chart], **private)
+    reset_button.click(bind(reset_on_page, lab), None, [reset_note, summary, table, chart], **private)
+    return ChallengeTab(answered)
