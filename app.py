@@ -2,18 +2,21 @@
 test images they get wrong, and retrain either one live.
 
 This file is the Spaces entry point and the page's composition root: it builds the Lab, lays out the tabs (each
-in its own module of ``ui/``: ``draw``, ``confusions``, ``retrain``, ``models``), wires what one tab does to
-another, and launches. The server's state (the live models, the test data, the one training job) is an
+in its own module of ``ui/``: ``draw``, ``inside``, ``challenge``, ``confusions``, ``retrain``, ``models``), wires
+what one tab does to another, and launches. The server's state (the live models, the test data, the one training job) is an
 ``emnist_core.lab.state.Lab``, which ``build_demo(lab)`` serves; every prediction, metric and figure comes from
 ``emnist_core``. Importing this module starts nothing. ``python app.py`` creates the Lab and serves on
 http://127.0.0.1:7860 (Gradio honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT). Environment:
 
-- ``EMNIST_DATA_DIR``: folder of the EMNIST gzip files; needed for the test images and retraining.
+- ``EMNIST_DATA_DIR``: folder of the EMNIST gzip files; without it (and without them beside the project) the demo
+  data pack in ``assets/data`` serves the test images and a training slice.
 - ``EMNIST_MODELS_DIR``: where retrained models are written (never ``assets/``).
 - ``EMNIST_DISABLE_TRAINING=1``: turn retraining and fine-tuning off, e.g. on a public Space (the API refuses
   them too); corrections are then not collected either, unless ``EMNIST_ALLOW_CORRECTIONS=1``. Both are read
   once, into ``Lab.switches``.
 - ``EMNIST_CORRECTIONS_DIR``: where corrections are kept (default: under ``EMNIST_CACHE_DIR``).
+- ``EMNIST_CORRECTIONS_REPO`` and ``HF_TOKEN``: push the corrections to that Hub dataset repository every few
+  minutes (``emnist_core.lab.hub``).
 
 Programs call the named endpoints (``/predict``, ``/explain``, ``/correct``, ``/confusions`` ...): see the page's
 "Use via API" link, or ``ui/draw.py`` for the four that take a drawing or a photo.
@@ -23,8 +26,9 @@ from __future__ import annotations
 
 import gradio as gr
 
+from emnist_core.lab import hub
 from emnist_core.lab.state import Lab
-from ui import confusions, draw, models, retrain
+from ui import challenge, confusions, draw, inside, models, retrain
 from ui.page import LAUNCH_OPTIONS, PREDICT_CONCURRENCY, SELECT_BRUSH_JS, bind
 
 TITLE = "EMNIST Sketch Lab"
@@ -54,10 +58,14 @@ def build_demo(lab: Lab) -> gr.Blocks:
             gr.Markdown(load_note(lab), elem_id="load-note", container=True, padding=True)
         with gr.Tabs():
             drawing = draw.build(lab)
+            inside.build(lab)
+            challenge.build(lab)
             confused = confusions.build(lab)
             training = retrain.build(lab)
             models.build(lab)
         draw.endpoints(lab)
+        inside.endpoints(lab)
+        challenge.endpoints(lab)
 
         # A model put live or restored is named wherever the live models are shown, on every open page too.
         renamed = [confused.model_pick, *drawing.label_boxes, drawing.serving]
@@ -79,5 +87,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
 
 
 if __name__ == "__main__":  # also how Hugging Face Spaces runs it
-    demo = build_demo(Lab())
+    lab = Lab()
+    hub.push_corrections(lab.corrections.folder)  # only when EMNIST_CORRECTIONS_REPO and HF_TOKEN are set
+    demo = build_demo(lab)
     demo.launch(**LAUNCH_OPTIONS)

@@ -8,6 +8,7 @@ import gradio as gr
 
 from emnist_core.lab import cards
 from emnist_core.lab.state import SLOTS
+from emnist_core.serving.robustness import REPORT_KEY, format_table
 from ui import plots
 from ui.checks import missing_model
 from ui.page import bind
@@ -38,6 +39,25 @@ def model_cards(lab):
     return [value for slot in SLOTS for value in model_card(lab, slot)]
 
 
+def robustness_note(live) -> str:
+    """A live model's accuracy on drawn test under each what-if variant (its drawn report's robustness section),
+    or how to make one."""
+    section = (live.drawn_report or {}).get(REPORT_KEY)
+    if not section:
+        return (f"**Robustness:** no table for {live.name} yet: the server's owner makes one with the command "
+                "line's `robustness` (see the README), which scores it on the drawn test set under each what-if "
+                "variant.")
+    return (f"**Robustness: {live.name} on drawn test, under each what-if variant** (natural: each class as often "
+            f"as the test set has it; balanced: each class counts once; change: points from as drawn)\n\n"
+            f"```text\n{format_table(section)}\n```")
+
+
+def robustness_notes(lab):
+    """Each live model's robustness table, or what to run to make one."""
+    live = dict(lab.live)  # the pair of this moment, even if a put-live swaps it meanwhile
+    return [robustness_note(live[slot]) if slot in live else "" for slot in SLOTS]
+
+
 def reliability_plot(live):
     """A live model's reliability diagram (stated confidence against accuracy), when its card has one."""
     scaling = live.card.temperature_section if live.card else None
@@ -53,16 +73,20 @@ def reliability_plots(lab):
 def build(lab) -> ModelsTab:
     """The Models tab and its events, serving ``lab``."""
     with gr.Tab("Models", id="models") as tab:
-        card_outputs, reliability_outputs = [], []
+        card_outputs, reliability_outputs, robustness_outputs = [], [], []
         with gr.Row(equal_height=False):
-            for _ in SLOTS:
+            for slot in SLOTS:
                 with gr.Column():
-                    card_outputs += [gr.Markdown(), gr.Plot(label="Training curves"),
+                    card_outputs.append(gr.Markdown())
+                    robustness_outputs.append(gr.Markdown(elem_id=f"{slot}-robustness"))
+                    card_outputs += [gr.Plot(label="Training curves"),
                                      gr.Code(label="Architecture", language=None, interactive=False,
                                              show_line_numbers=False)]
                     # The figure's own title says what it is; a label would cover it.
                     reliability_outputs.append(gr.Plot(label="Reliability", show_label=False))
     tab.select(bind(model_cards, lab), None, card_outputs, api_name="model_cards")
     tab.select(bind(reliability_plots, lab), None, reliability_outputs, api_name="reliability",
+               api_visibility="private")
+    tab.select(bind(robustness_notes, lab), None, robustness_outputs, api_name="robustness",
                api_visibility="private")
     return ModelsTab(tab)

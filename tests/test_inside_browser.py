@@ -1,0 +1,96 @@
+"""The Inside tab in a real browser: a person opens it, draws a 7, sees the CNN's stage grids and the MLP's
+templates with their captions, presses "What if?" and sees the variants' grid with both models' answers.
+
+Playwright drives Debian's Chromium (no GPU) against the app served in this process, launched as ``python app.py``
+launches it. Screenshots go to ``$SKETCH_LAB_ARTIFACTS`` (else a temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import served
+from emnist_core.serving.variants import VARIANTS
+from ui import inside
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+SEVEN = [(-80, -100), (80, -100), (0, 120)]  # offsets from the canvas centre: one stroke, two segments
+STEPS = 6
+TIMEOUT_MS = 30_000  # the first drawing may wait for TensorFlow to load the models' layers
+
+
+@pytest.fixture(scope="module")
+def page(app_module, demo):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
+    with served(demo, **app_module.LAUNCH_OPTIONS) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        yield page
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("SKETCH_LAB_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def stroke(page, points):
+    canvas = page.locator(f"#{inside.PAD_ID} canvas").first
+    canvas.scroll_into_view_if_needed()  # the what-if button is further down the page
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx + points[0][0], cy + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(cx + x, cy + y, steps=STEPS)
+    page.mouse.up()
+
+
+def captions(page, gallery: str) -> list[str]:
+    return [c.strip() for c in page.locator(f"#{gallery} .caption-label").all_inner_texts()]
+
+
+def test_drawing_on_the_inside_tab_shows_each_models_inside(page, lab, artifacts):
+    page.get_by_role("tab", name="Inside").click()
+    page.locator(f"#{inside.PAD_ID} button.highlight").wait_for()  # the brush is picked without a click
+    assert page.locator("#cnn-maps img").count() == 0  # nothing drawn, no pictures
+    stroke(page, SEVEN)
+    page.locator("#inside-note").get_by_text(lab.live["cnn"].title).wait_for()
+    stages = captions(page, "cnn-maps")
+    assert len(stages) == 3 and [re.match(r"Stage (\d): (\d+)x\2, (\d+) maps", c).group(2) for c in stages] == [
+        "28", "14", "7"], stages
+    units = captions(page, "mlp-units")
+    assert len(units) == 8 and all(re.match(r"Unit \d+ of \d+ in the", c) for c in units), units
+    page.screenshot(path=str(artifacts / "inside-tab.png"), full_page=True)
+
+
+def test_what_if_shows_the_variants_with_both_answers(page, artifacts):
+    page.get_by_role("button", name="What if?").click()
+    page.locator("#whatif-grid img").nth(len(VARIANTS) - 1).wait_for()
+    shown = captions(page, "whatif-grid")
+    assert [c.split(":")[0] for c in shown] == list(VARIANTS), shown
+    assert shown[0].startswith("as drawn: MLP 7 ") and " · CNN 7 " in shown[0], shown[0]
+    assert all(re.search(r"MLP .+ \d+% · CNN .+ \d+%$", c) for c in shown), shown
+    page.locator("#whatif-table").get_by_text("with noise", exact=True).wait_for()
+    table = page.locator("#whatif-table").inner_text()
+    assert all(variant in table for variant in VARIANTS) and "MLP sure" in table
+    assert "still reads 7" in page.locator("#whatif-note").inner_text()
+    page.screenshot(path=str(artifacts / "inside-whatif.png"), full_page=True)
+
+
+def test_a_new_stroke_clears_the_variants_of_the_drawing_before(page):
+    stroke(page, [(-60, 0), (60, 0)])  # a bar across the 7
+    page.locator("#whatif-note").get_by_text("Press What if?").wait_for()
+    assert page.locator("#whatif-grid img").count() == 0
