@@ -232,14 +232,14 @@ def cmd_evaluate(args) -> int:
     import numpy as np
 
     from emnist_core.data import datasets as ds
-    from emnist_core.models.evaluation import DRAWN, EMNIST, evaluate_arrays
+    from emnist_core.models.evaluation import EMNIST, evaluate_arrays
     from emnist_core.data.labels import DEFAULT_LESSON, label_map, to_bymerge
     from emnist_core.models.store import load_model, report_path, resolve_model_path, save_report
 
     if args.save_report and args.classes != DEFAULT_LESSON:
         raise ValueError("--save-report writes the model's full report, on every class: leave out --classes")
     model_path = resolve_model_path(args.model)
-    named = {}
+    named, data = {}, None
     if args.images or args.csv:
         if args.images and not args.labels:
             raise ValueError("--images needs --labels (the IDX labels file that goes with it)")
@@ -251,7 +251,7 @@ def cmd_evaluate(args) -> int:
         x, y, split, source = data.x_test, data.labels_as_classes(data.y_test), data.name, f"{data.name} test"
         named = {"dataset": data.name, "part": "test", "source": data.source}
     # Drawn characters are scored per section too: digits, upper-case and lower-case letters.
-    sections = ds.unipen_sections(args.unipen_dir) if args.dataset == DRAWN else None
+    sections = data.test_sections if data is not None else None
     model = load_model(model_path)
     report = evaluate_arrays(model, np.asarray(x), y, label_map("bymerge"), with_details=args.save_report,
                              sections=sections, lesson=args.classes)

@@ -60,7 +60,7 @@ def pack(args) -> None:
     arrays = {name: getattr(data, name) for name in ARRAYS}
     if "unipen" in data.name:  # drawn test figures are made there too
         drawn = ds.load_dataset("unipen", unipen_dir=args.unipen_dir)
-        arrays.update(drawn_x=drawn.x_test, drawn_y=drawn.y_test, drawn_sections=ds.unipen_sections(args.unipen_dir))
+        arrays.update(drawn_x=drawn.x_test, drawn_y=drawn.y_test, drawn_sections=drawn.test_sections)
     PACK.mkdir(exist_ok=True)
     wheels = PACK / "wheels"
     if not any(wheels.glob("*.whl")):

@@ -56,6 +56,7 @@ UNIPEN_COPIES = 2
 # share over 100); one or two shared trivial strokes (a dot, a short bar) are chance.
 SAME_WRITER_MIN_SHARED = 10
 UNIPEN_SECTIONS = {"1a": "digits", "1b": "upper", "1c": "lower"}
+SECTION_NAMES = np.array(list(UNIPEN_SECTIONS.values()))  # by the section column of the unipen arrays
 
 
 def balanced_draw(y, size: int, seed: int = PARTITION_SEED) -> np.ndarray:
@@ -196,6 +197,7 @@ class Dataset:
     description: str
     sources: list[str] = field(default_factory=list)
     source: str = ""  # which data, in words: "full EMNIST files in DIR", "the demo data pack (N training images; ...)"
+    test_sections: np.ndarray | None = None  # drawn data: each test image's section ("digits", "upper", "lower")
 
     @property
     def num_classes(self) -> int:
@@ -266,12 +268,14 @@ def pool47_dataset(data_dir=None) -> Dataset:
                    source)
 
 
-def _from_pack(group: str, missing: Exception) -> tuple[dict, dict]:
-    """The pack's ``group``; where there is no pack, the error that the full files were ``missing``, with the pack
-    named among the places looked in."""
+def _from_pack(group: str, missing: Exception | None) -> tuple[dict, dict]:
+    """The pack's ``group``; where there is no pack, the error that the full files were ``missing`` (if they
+    were looked for), with the pack named among the places looked in."""
     try:
         return pack.load(group)
     except FileNotFoundError:
+        if missing is None:
+            raise
         if getattr(missing, "missing", None):
             raise not_found(*missing.missing, also=f"; no demo data pack in {pack.PACK_DIR}") from None
         raise type(missing)(f"{missing} No demo data pack in {pack.PACK_DIR} either.") from None
@@ -304,41 +308,51 @@ def load_dataset(name: str = "pool47", data_dir=None, unipen_dir=None) -> Datase
     )
 
 
+def unipen_index(parsed) -> tuple[list, list[int], np.ndarray]:
+    """UNIPEN's usable characters among ``parsed`` (``unipen.iter_samples``' samples), partitioned but not drawn:
+    (each character's strokes, its drawing seed, int32 (N, 4) columns: class, section 0/1/2, part 0/1/2 for
+    train/validation/test, writer group). Parsing takes a few seconds; drawing them is what takes a minute."""
+    from emnist_core.data import unipen
+
+    samples, strokes, kept, first_writer, shared = [], [], set(), {}, {}
+    for sample in parsed:
+        square = _square_pixels(sample)
+        key = _strokes_key(square)
+        other = first_writer.setdefault(key, sample.writer)
+        if other != sample.writer:  # the same recording under another writer id
+            pair = tuple(sorted((other, sample.writer)))
+            shared[pair] = shared.get(pair, 0) + 1
+        if sample.quality == "BAD" or unipen.bymerge_class(sample.label) is None:
+            continue
+        if np.ptp(np.concatenate(square), axis=0).max() == 0:
+            continue  # a dot or a placeholder at (0, 0): no character to read
+        if key in kept:
+            continue  # the same recording filed twice (under one writer or two): keep the first
+        kept.add(key)
+        samples.append(sample)
+        strokes.append(square)
+    group = _writer_groups(shared, samples)
+    groups = sorted(set(group.values()))
+    part = {g: _unipen_part(g) for g in groups}
+    meta = np.array([[unipen.bymerge_class(s.label), list(UNIPEN_SECTIONS).index(s.section),
+                      part[group[s.writer]], groups.index(group[s.writer])] for s in samples], np.int32)
+    return strokes, [_key(s.source) for s in samples], meta
+
+
 def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
-    """Every usable UNIPEN character rendered and preprocessed: uint8 (N, 28, 28) and int32 (N, 4)
-    columns (class, section 0/1/2, part 0/1/2 for train/validation/test, writer number); cached."""
+    """Every usable UNIPEN character rendered and preprocessed: uint8 (N, 28, 28) and the int32 (N, 4) columns of
+    ``unipen_index``; cached."""
     from emnist_core.data import unipen
 
     root = unipen.find_unipen_dir(unipen_dir)
     sections = [s for s in UNIPEN_SECTIONS if (root / "data" / s).is_dir()]  # a copy may hold only some
-    sources = unipen_files(root)
 
     def build():
-        samples, strokes, kept, first_writer, shared = [], [], set(), {}, {}
-        for sample in unipen.iter_samples(root, sections):
-            square = _square_pixels(sample)
-            key = _strokes_key(square)
-            other = first_writer.setdefault(key, sample.writer)
-            if other != sample.writer:  # the same recording under another writer id
-                pair = tuple(sorted((other, sample.writer)))
-                shared[pair] = shared.get(pair, 0) + 1
-            if sample.quality == "BAD" or unipen.bymerge_class(sample.label) is None:
-                continue
-            if np.ptp(np.concatenate(square), axis=0).max() == 0:
-                continue  # a dot or a placeholder at (0, 0): no character to read
-            if key in kept:
-                continue  # the same recording filed twice (under one writer or two): keep the first
-            kept.add(key)
-            samples.append(sample)
-            strokes.append(square)
-        group = _writer_groups(shared, samples)
-        groups = sorted(set(group.values()))
-        part = {g: _unipen_part(g) for g in groups}
-        meta = np.array([[unipen.bymerge_class(s.label), list(UNIPEN_SECTIONS).index(s.section),
-                          part[group[s.writer]], groups.index(group[s.writer])] for s in samples], np.int32)
-        return render_drawn(strokes, [_key(s.source) for s in samples]), meta
+        strokes, seeds, meta = unipen_index(unipen.iter_samples(root, sections))
+        return render_drawn(strokes, seeds), meta
 
-    x, meta = cache.cached_arrays(sources, "unipen", build, root=root, version=f"render {UNIPEN_RENDER_VERSION}")
+    x, meta = cache.cached_arrays(unipen_files(root), "unipen", build, root=root,
+                                  version=f"render {UNIPEN_RENDER_VERSION}")
     return x, meta, root
 
 
@@ -429,18 +443,22 @@ UNIPEN_DESCRIPTION = (
 )
 
 
-def drawn_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, list[str], str, str]:
-    """unipen's images and (N, 4) columns (see ``unipen_arrays``) from the UNIPEN files when they are found, else
-    from the demo data pack (unless ``unipen_dir`` names a folder): (images, columns, sources, source, description)."""
+def drawn_arrays(unipen_dir=None, pack_only: bool = False) -> tuple[np.ndarray, np.ndarray, list[str], str, str]:
+    """unipen's images and (N, 4) columns (see ``unipen_index``) from the UNIPEN files when they are found, else
+    (or with ``pack_only``) from the demo data pack, unless ``unipen_dir`` names a folder: (images, columns,
+    sources, source, description)."""
     from emnist_core.data.unipen import UnipenNotFoundError
 
-    try:
-        x, meta, root = unipen_arrays(unipen_dir)
-        return x, meta, [str(root)], f"UNIPEN files in {root}", UNIPEN_DESCRIPTION
-    except UnipenNotFoundError as missing:
-        if unipen_dir is not None:
-            raise
-        arrays, manifest = _from_pack("unipen", missing)
+    missing = None
+    if not pack_only:
+        try:
+            x, meta, root = unipen_arrays(unipen_dir)
+            return x, meta, [str(root)], f"UNIPEN files in {root}", UNIPEN_DESCRIPTION
+        except UnipenNotFoundError as exc:
+            if unipen_dir is not None:
+                raise
+            missing = exc
+    arrays, manifest = _from_pack("unipen", missing)
     contents = manifest["contents"]["unipen"]
     npz = pack.pack_file("unipen")
     if contents.get("render_version") != UNIPEN_RENDER_VERSION:  # not the drawings this code would make
@@ -450,19 +468,14 @@ def drawn_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, list[str], st
             UNIPEN_DESCRIPTION + PACK_NOTE.format(**contents))
 
 
-def unipen_dataset(unipen_dir=None) -> Dataset:
-    x, meta, sources, source, description = drawn_arrays(unipen_dir)
+def unipen_dataset(unipen_dir=None, pack_only: bool = False) -> Dataset:
+    """The ``unipen`` dataset, its test images' sections with it; ``pack_only``: from the demo data pack even where
+    the UNIPEN files are (it holds the same test part, drawn the same way, in a fraction of a second)."""
+    x, meta, sources, source, description = drawn_arrays(unipen_dir, pack_only)
     y, part = meta[:, 0].astype(np.int64), meta[:, 2]
     tr, va, te = (np.flatnonzero(part == i) for i in range(3))
     return Dataset("unipen", label_map("bymerge"), x[tr], y[tr], x[va], y[va], x[te], y[te], description, sources,
-                   source)
-
-
-def unipen_sections(unipen_dir=None, part: int = 2) -> np.ndarray:
-    """Section names ("digits", "upper", "lower") of the unipen images of one part (2: test), in order."""
-    _, meta, *_ = drawn_arrays(unipen_dir)
-    names = np.array(list(UNIPEN_SECTIONS.values()))
-    return names[meta[meta[:, 2] == part, 1]]
+                   source, SECTION_NAMES[meta[te, 1]])
 
 
 def drawn_test(data: Dataset, unipen_dir=None):
@@ -471,7 +484,7 @@ def drawn_test(data: Dataset, unipen_dir=None):
     if "unipen" not in data.name:
         return None
     drawn = data if data.name == "unipen" else load_dataset("unipen", unipen_dir=unipen_dir)
-    return drawn.x_test, drawn.labels_as_classes(drawn.y_test), unipen_sections(unipen_dir)
+    return drawn.x_test, drawn.labels_as_classes(drawn.y_test), drawn.test_sections
 
 
 def combined_dataset(data_dir=None, unipen_dir=None, balanced: bool = False) -> Dataset:

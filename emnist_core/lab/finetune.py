@@ -196,19 +196,10 @@ def _recalibrate_batch_norm(model, arch: str, x, seed: int) -> None:
 
 
 def _drawn_test(drawn):
-    """(images, classes, sections) of ``drawn``'s test part, as ``evaluation.model_reports`` takes; sections
-    only where UNIPEN is on this machine to say them."""
+    """(images, classes, sections) of ``drawn``'s test part, as ``evaluation.model_reports`` takes."""
     if drawn is None:
         return None
-    sections = None
-    if drawn.name == evaluation.DRAWN:
-        try:
-            sections = ds.unipen_sections()
-        except (FileNotFoundError, ValueError):  # scored without the per-section figures
-            sections = None
-        if sections is not None and len(sections) != len(drawn.y_test):
-            sections = None
-    return drawn.x_test, drawn.labels_as_classes(drawn.y_test), sections
+    return drawn.x_test, drawn.labels_as_classes(drawn.y_test), drawn.test_sections
 
 
 def _figures(model, held: Corrections, base: ds.Dataset, drawn_test, reports=None) -> dict:
