@@ -1,8 +1,12 @@
-"""The CLI forms that people and scripts depend on, run as real subprocesses."""
+"""The CLI forms that people and scripts depend on: ``python -m emnist_core`` run in this process (Keras loads once
+for the suite, not once per command) or, where the process itself is what is tested, as a real subprocess."""
 
+import io
 import json
+import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
@@ -15,9 +19,27 @@ from emnist_core.training.train import train_and_save
 from emnist_core.training.config import TrainConfig
 
 
-def run_cli(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "emnist_core", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+def run_cli(*args, check=True, own_process=False):
+    """``python -m emnist_core ARGS`` -> what it exited with and printed (a ``subprocess.CompletedProcess``): in this
+    process, as ``__main__`` runs it, from the project folder; ``own_process``: as a real subprocess."""
+    argv = [str(a) for a in args]
+    if own_process:
+        proc = subprocess.run([sys.executable, "-m", "emnist_core", *argv], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300)
+    else:
+        from emnist_core.cli import main
+
+        out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+        os.chdir(ROOT)
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                code = main(argv)
+        except SystemExit as exited:  # argparse's way out: a wrong command line, or --help
+            code = exited.code if isinstance(exited.code, int) else int(exited.code is not None)
+        finally:
+            os.chdir(here)
+        proc = subprocess.CompletedProcess(["python", "-m", "emnist_core", *argv], code, out.getvalue(),
+                                           err.getvalue())
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}: {proc.stderr[-2000:]}")
     return proc
@@ -61,7 +83,9 @@ def test_predict_json_lines(tmp_path, tiny_model):
         canvas.save(tmp_path / f"c{i}.png")
         paths.append(tmp_path / f"c{i}.png")
     (tmp_path / "blank.png").write_bytes(b"not an image")
-    proc = run_cli("predict", "--model", tiny_model, "--json", *paths, tmp_path / "blank.png", check=False)
+    # As a script meets it: a process of its own, its exit code and its output lines.
+    proc = run_cli("predict", "--model", tiny_model, "--json", *paths, tmp_path / "blank.png", check=False,
+                   own_process=True)
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["file"] for line in lines] == [str(p) for p in paths] + [str(tmp_path / "blank.png")]
     for line in lines[:2]:

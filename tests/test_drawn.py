@@ -13,7 +13,6 @@ from conftest import ROOT
 from emnist_core.data import datasets as ds
 from emnist_core.data.preprocess import preprocess
 from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, INK, PAPER, PEN_SCALE, render_strokes
-from emnist_core.data.unipen import find_unipen_dir
 
 # An "L" as a tablet records it: down the left side, then along the bottom; y points up.
 L_STROKE = np.array([[0, 100], [0, 0], [60, 0]], np.float32)
@@ -110,13 +109,14 @@ def test_partition_keeps_writers_and_shared_recordings_on_one_side(small_release
     n_shared = ds.SAME_WRITER_MIN_SHARED
     assert data.counts() == {"train": 10, "validation": 0, "test": n_shared + 2}
     assert sorted(data.y_test.tolist()) == sorted(list(range(n_shared)) + [5, 8])
-    assert set(ds.unipen_sections(root)) == {"digits"}
+    assert set(data.test_sections) == {"digits"}
 
 
-def test_evaluate_unipen_json_form(small_release, tmp_path):
+def test_evaluate_unipen_json_form(small_release, tmp_path, monkeypatch):
     from test_cli import run_cli
 
     root = small_release[0]
+    monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path / "cache"))  # the real release's drawings stay cached
     proc = run_cli("evaluate", "--model", "mlp", "--dataset", "unipen", "--unipen-dir", root, "--json")
     result = json.loads(proc.stdout)
     assert {"accuracy", "top3", "n", "sections"} <= result.keys()
@@ -131,23 +131,3 @@ def test_evaluate_without_unipen_data_says_where_to_get_it(tmp_path):
                    "--json", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert re.search(r"unipen", proc.stderr, re.I)
-
-
-@pytest.fixture(scope="session")
-def real_unipen():
-    try:
-        root = find_unipen_dir()
-    except FileNotFoundError as exc:
-        pytest.skip(f"UNIPEN data not found: {exc}")
-    return root
-
-
-def test_real_unipen_partition(real_unipen):
-    x, meta, _ = ds.unipen_arrays(real_unipen)
-    assert x.shape == (len(meta), 28, 28) and len(meta) > 85_000
-    groups_in = [set(meta[meta[:, 2] == part, 3]) for part in range(3)]
-    assert not (groups_in[0] & groups_in[1] or groups_in[0] & groups_in[2] or groups_in[1] & groups_in[2])
-    counts = np.bincount(meta[:, 2], minlength=3) / len(meta)
-    assert counts[0] > 0.6 and counts[1] > 0.05 and counts[2] > 0.05
-    assert (np.bincount(meta[meta[:, 2] == 0, 0], minlength=47) > 100).all()  # every class learnable
-    assert set(meta[:, 1]) == {0, 1, 2}

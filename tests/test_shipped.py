@@ -1,6 +1,5 @@
 """The shipped models: loadable in safe mode, documented, and their reports are reproducible."""
 
-import json
 
 import numpy as np
 import pytest

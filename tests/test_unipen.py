@@ -251,14 +251,21 @@ def test_find_unipen_dir_search_order(tmp_path, monkeypatch):
     assert isinstance(info.value, FileNotFoundError)
 
 
-def test_real_release_counts():
+@pytest.fixture(scope="module")
+def real_release():
+    """The UNIPEN release in ``../shared`` (or ``UNIPEN_DATA_DIR``), parsed once: (its folder, every sample)."""
     try:
         root = unipen.find_unipen_dir()
     except UnipenNotFoundError as exc:
         pytest.skip(f"UNIPEN data not found: {exc}")
+    return root, list(unipen.iter_samples(root))
+
+
+def test_real_release_counts(real_release):
+    root, samples = real_release
     counts = dict.fromkeys(unipen.SECTIONS, 0)
     qualities, unmapped = set(), 0
-    for sample in unipen.iter_samples(root):
+    for sample in samples:
         counts[sample.section] += 1
         qualities.add(sample.quality)
         unmapped += bymerge_class(sample.label) is None
@@ -272,3 +279,22 @@ def test_real_release_counts():
     assert counts == segment_lines == REAL_COUNTS
     assert sum(counts.values()) == REAL_TOTAL
     assert qualities <= set(unipen.QUALITIES) and unmapped == 0
+
+
+def test_real_unipen_partition(real_release):
+    """The release's characters, partitioned (not drawn, which takes a minute: the renderer has its own tests):
+    writer groups on one side each, every class learnable, and the test part the very characters, in order, that
+    the demo data pack holds drawn."""
+    from emnist_core.data import datasets as ds
+    from emnist_core.data import pack
+
+    _, seeds, meta = ds.unipen_index(real_release[1])
+    assert len(seeds) == len(meta) > 85_000
+    groups_in = [set(meta[meta[:, 2] == part, 3]) for part in range(3)]
+    assert not (groups_in[0] & groups_in[1] or groups_in[0] & groups_in[2] or groups_in[1] & groups_in[2])
+    counts = np.bincount(meta[:, 2], minlength=3) / len(meta)
+    assert counts[0] > 0.6 and counts[1] > 0.05 and counts[2] > 0.05
+    assert (np.bincount(meta[meta[:, 2] == 0, 0], minlength=47) > 100).all()  # every class learnable
+    assert set(meta[:, 1]) == {0, 1, 2}
+    packed = pack.load("unipen")[0]["meta"]
+    np.testing.assert_array_equal(packed[packed[:, 2] == 2], meta[meta[:, 2] == 2])
