@@ -7,6 +7,7 @@ import os
 import socket
 import struct
 import sys
+import tempfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,9 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Corrections and the Challenge's tally of this test run (of each worker, when the run is shared out), not the
+# cache's: a test that counts them must not see another's.
+os.environ.setdefault("EMNIST_CORRECTIONS_DIR", tempfile.mkdtemp(prefix="sketch-lab-corrections-"))
 
 from emnist_core.data.files import IMAGE_MAGIC, LABEL_MAGIC  # noqa: E402
 from emnist_core.data.labels import label_map  # noqa: E402
@@ -125,6 +129,18 @@ def served(demo, **launch_options):
         demo.close()
 
 
+def open_tab(page, name: str):
+    """Click the tab ``name`` as a person does: Gradio keeps a hidden copy of the tab bar to measure it, and on a
+    narrow screen folds tabs that do not fit into the bar's overflow menu."""
+    page.get_by_role("tablist").locator("visible=true").first.wait_for()  # the page has drawn its tab bar
+    tab = page.get_by_role("tab", name=name, exact=True).locator("visible=true")
+    if tab.count():
+        tab.first.click()
+        return
+    page.locator(".overflow-menu > button").first.click()
+    page.locator(".overflow-dropdown button", has_text=name).first.click()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Each test session gets its own decoded-array cache unless CI set one."""
@@ -150,10 +166,19 @@ def app_module(tmp_path_factory):
         yield app
 
 
+def drawn_from_pack():
+    """The drawn characters from the demo data pack, even where the UNIPEN files are: its test part is the one the
+    files give, drawn the same way, and it loads in a fraction of a second where drawing the files takes a minute
+    (``test_drawn`` checks the files' partition against it)."""
+    from emnist_core.data.datasets import unipen_dataset
+
+    return unipen_dataset(pack_only=True)
+
+
 @pytest.fixture(scope="module")
 def lab(app_module):
     """The server state that ``python app.py`` serves: the shipped pair live, the test images loading."""
-    return app_module.Lab()
+    return app_module.Lab(drawn_loader=drawn_from_pack)
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import served
+from conftest import open_tab, served
 from emnist_core.lab.challenge import prompt_text
 from emnist_core.lab.corrections import CHALLENGE, CorrectionStore
 from emnist_core.lab.scores import ClassScores, scores_path
-from test_classroom_browser import CHROMIUM, CHROMIUM_ARGS, SEVEN, SIZES, STEPS, no_sideways_scroll, open_tab
+from test_classroom_browser import CHROMIUM, CHROMIUM_ARGS, SEVEN, SIZES, STEPS, no_sideways_scroll
 
 sync_api = pytest.importorskip("playwright.sync_api")
 TIMEOUT_MS = 30_000

@@ -125,7 +125,8 @@ def test_models_tab_shows_each_live_models_robustness_table(lab):
             assert f"{variant:<14}{scores['accuracy']:>9.1%}" in note  # its own figures, per variant
 
 
-def test_a_model_without_a_robustness_table_is_told_how_to_make_one(lab):
+def test_a_model_without_a_robustness_table_is_told_who_makes_one(lab):
     live = dataclasses.replace(lab.live["cnn"], drawn_report=None)
     note = models.robustness_note(live)
-    assert "no table" in note and f"robustness --model {live.path}" in note and "with noise" not in note
+    assert "no table" in note and "command line's `robustness`" in note and "with noise" not in note
+    assert str(live.path.parent) not in note and "python -m" not in note  # no server path, no shell command

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import served
+from conftest import open_tab, served
 from emnist_core.serving.variants import VARIANTS
 from ui import inside
 
@@ -63,7 +63,7 @@ def captions(page, gallery: str) -> list[str]:
 
 
 def test_drawing_on_the_inside_tab_shows_each_models_inside(page, lab, artifacts):
-    page.get_by_role("tab", name="Inside").click()
+    open_tab(page, "Inside")
     page.locator(f"#{inside.PAD_ID} button.highlight").wait_for()  # the brush is picked without a click
     assert page.locator("#cnn-maps img").count() == 0  # nothing drawn, no pictures
     stroke(page, SEVEN)

@@ -25,7 +25,7 @@ from conftest import ROOT, sketch, sketch_file
 
 START_TIMEOUT = 240  # the first start exports the models for serving (10-20 s alone on an idle machine)
 CALL_TIMEOUT = 60
-TRAIN_TIMEOUT = 240  # the Retrain form's defaults: seed-mlp, 10 epochs on 20,000 pack images (13 s idle)
+TRAIN_TIMEOUT = 240  # the Retrain form's defaults: seed-mlp, 10 epochs on 16,000 pack images (10-21 s idle)
 LOG_TAIL = 3000
 # What a Space does not have: data folders, a cache, the tests' own settings. Anything named so is dropped.
 UNSET_PREFIXES = ("EMNIST_", "UNIPEN_", "GRADIO_", "HF_", "XDG_", "KERAS_", "MPLCONFIGDIR", "PYTHONPATH")
