@@ -14,7 +14,7 @@ def test_render_canvas_is_a_hard_edged_sketchpad_image(pool47):
 
 def test_preprocessed_drawings_look_like_emnist_and_score_close(pool47):
     result = canvas_roundtrip(Predictor.load(("mlp",)), pool47.x_test, pool47.labels_as_classes(pool47.y_test),
-                              n=400, seed=3)
+                              n=200, seed=3)
     emnist, drawn = result["ink_statistics"]["emnist_28x28"], result["ink_statistics"]["canvas_preprocessed"]
     assert abs(emnist["long_side_px"][0] - drawn["long_side_px"][0]) < 1.0
     assert abs(emnist["stroke_width_px"][0] - drawn["stroke_width_px"][0]) < 0.6
