@@ -129,6 +129,32 @@ def served(demo, **launch_options):
         demo.close()
 
 
+STROKE_STEPS = 6  # mouse moves per segment: a smooth line; each move costs the page about 0.1 s on this CPU
+
+
+def draw_stroke(page, points, pad: str = "#sketchpad", steps: int = STROKE_STEPS, scale_to: int | None = None):
+    """Press on the sketchpad at ``pad``, drag through ``points`` (offsets from its centre in pixels, or with
+    ``scale_to`` in pixels of a pad that wide, scaled to this one) in ``steps`` moves a segment, and release."""
+    canvas = page.locator(f"{pad} canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    scale = min(box["width"], box["height"]) / scale_to if scale_to else 1
+    page.mouse.move(cx + scale * points[0][0], cy + scale * points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(cx + scale * x, cy + scale * y, steps=steps)
+    page.mouse.up()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    """Where the browser tests put their screenshots: ``SKETCH_LAB_ARTIFACTS``, else a temporary folder."""
+    folder = Path(os.environ.get("SKETCH_LAB_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def open_tab(page, name: str):
     """Click the tab ``name`` as a person does: Gradio keeps a hidden copy of the tab bar to measure it, and on a
     narrow screen folds tabs that do not fit into the bar's overflow menu."""

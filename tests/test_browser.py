@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from emnist_core.data.labels import display_name
 
-from conftest import open_tab, served
+from conftest import draw_stroke, open_tab, served
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -19,7 +18,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # A "7", as offsets from the canvas centre in screen pixels: one stroke, two segments.
 SEVEN = [(-80, -100), (80, -100), (0, 120)]
 TIMEOUT_MS = 20_000
-STEPS = 6  # mouse moves per segment: enough for a smooth line
 TICKS_WAITED_MS = 3_000  # three ticks of the Retrain tab's 1-second timer
 
 
@@ -43,22 +41,6 @@ def page(url):
         browser.close()
 
 
-def stroke(page, points):
-    """Press, drag through ``points`` (offsets from the canvas centre) and release, like a hand."""
-    box = page.locator("#sketchpad canvas").first.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx + points[0][0], cy + points[0][1])
-    page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
-        page.mouse.move(cx + x1, cy + y1, steps=STEPS)
-    page.mouse.up()
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("SKETCH_LAB_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def screenshot(page, path: Path):
@@ -68,7 +50,7 @@ def screenshot(page, path: Path):
 
 def test_a_drawn_stroke_gets_both_predictions(page, artifacts):
     page.locator("#sketchpad button.highlight").wait_for()  # the brush is selected without a click
-    stroke(page, SEVEN)
+    draw_stroke(page, SEVEN)
     answer = page.locator("#verdict h2")  # the one big answer
     answer.wait_for()
     assert answer.inner_text().strip() == "7"
@@ -86,7 +68,7 @@ def test_clear_says_empty_and_the_brush_stays_ready(page):
     page.locator("#sketchpad button[aria-label='Clear canvas']").click()
     page.get_by_text("The canvas is empty").wait_for()
     page.locator("#sketchpad button.highlight").wait_for()
-    stroke(page, SEVEN)
+    draw_stroke(page, SEVEN)
     page.locator("#verdict h2").wait_for()
     page.get_by_text("The canvas is empty").wait_for(state="detached")
 
@@ -108,7 +90,7 @@ def test_teach_it_keeps_the_drawing_as_a_correction(page, lab, tmp_path, monkeyp
     open_tab(page, "Draw")
     page.locator("#sketchpad button[aria-label='Clear canvas']").click()
     page.get_by_text("The canvas is empty").wait_for()
-    stroke(page, SEVEN)
+    draw_stroke(page, SEVEN)
     page.locator("#verdict h2").wait_for()
     page.get_by_label("Read wrong? It was...").click()
     page.get_by_role("option", name=display_name("1"), exact=True).click()
@@ -190,7 +172,7 @@ def test_typing_q_and_enter_in_the_correction_list_picks_q(page, lab, tmp_path, 
     folder = tmp_path / "corrections"
     monkeypatch.setattr(lab, "corrections", CorrectionStore(folder))
     open_tab(page, "Draw")
-    stroke(page, SEVEN)
+    draw_stroke(page, SEVEN)
     page.locator("#verdict h2").wait_for()
     pick = page.get_by_label("Read wrong? It was...")
     for typed, picked in (("Q", "Q"), ("o", display_name("O")), ("c", display_name("C")), ("q", "q")):

@@ -7,17 +7,16 @@ screenshot goes to ``$SKETCH_LAB_ARTIFACTS`` (else a temporary folder) as ``chal
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-from conftest import open_tab, served
+from conftest import draw_stroke, open_tab, served
 from emnist_core.lab.challenge import prompt_text
 from emnist_core.lab.corrections import CHALLENGE, CorrectionStore
 from emnist_core.lab.scores import ClassScores, scores_path
-from test_classroom_browser import CHROMIUM, CHROMIUM_ARGS, SEVEN, SIZES, STEPS, no_sideways_scroll
+from test_classroom_browser import CHROMIUM, CHROMIUM_ARGS, SEVEN, SIZES, no_sideways_scroll
 
 sync_api = pytest.importorskip("playwright.sync_api")
 TIMEOUT_MS = 30_000
@@ -33,11 +32,6 @@ def url(request, app_module):
         yield url
 
 
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("SKETCH_LAB_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -50,19 +44,6 @@ def phone(url):
         page.locator("#sketchpad button.highlight").wait_for()  # the page has loaded
         yield page
         browser.close()
-
-
-def stroke(page, points):
-    """Press, drag through ``points`` (offsets from the pad's centre, in pixels of a 480 px pad) and release."""
-    canvas = page.locator(f"{PAD} canvas").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    cx, cy, scale = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) / 480
-    page.mouse.move(cx + scale * points[0][0], cy + scale * points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(cx + scale * x, cy + scale * y, steps=STEPS)
-    page.mouse.up()
 
 
 def test_a_pupil_plays_one_round_step_on_a_phone(phone, lab, tmp_path, monkeypatch, artifacts):
@@ -78,7 +59,7 @@ def test_a_pupil_plays_one_round_step_on_a_phone(phone, lab, tmp_path, monkeypat
     page.locator("#class-scores-summary").get_by_text("has not drawn anything").wait_for()
     page.locator(f"{PAD} button.highlight").wait_for()  # the brush is ready without a click, as on the Draw tab
 
-    stroke(page, SEVEN)
+    draw_stroke(page, SEVEN, pad=PAD, scale_to=480)
     page.locator("#challenge-cnn [data-testid='label-output-value']").wait_for()  # both models answer live
     page.locator("#challenge-mlp [data-testid='label-output-value']").wait_for()
     done = page.locator("#challenge-done")

@@ -11,7 +11,6 @@ Playwright drives Debian's Chromium (no GPU) against the app served in this proc
 from __future__ import annotations
 
 import math
-import os
 import re
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from emnist_core.data.labels import LESSONS, display_name
 
-from conftest import open_tab, served
+from conftest import draw_stroke, open_tab, served
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -32,7 +31,6 @@ SIZES = {
 }
 # A "7" as offsets from the canvas centre, in pixels of a 480 px tall sketchpad (scaled to the one on screen).
 SEVEN = [(-80, -100), (80, -100), (0, 120)]
-STEPS = 6  # mouse moves per segment
 TIMEOUT_MS = 20_000
 TRAIN_TIMEOUT_MS = 120_000
 SCROLL_TIMEOUT_MS = 5_000
@@ -85,11 +83,6 @@ def browser(url):
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("SKETCH_LAB_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def open_page(browser, url, size: str):
@@ -114,20 +107,6 @@ def page(browser, url, size):
     page.context.close()
 
 
-def stroke(page, points, steps: int = STEPS):
-    """Press, drag through ``points`` (offsets from the canvas centre, scaled to its size) in ``steps`` mouse moves
-    per segment, and release. Each move costs the page about 0.1 s on this CPU."""
-    canvas = page.locator("#sketchpad canvas").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    cx, cy, scale = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) / 480
-    page.mouse.move(cx + scale * points[0][0], cy + scale * points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(cx + scale * x, cy + scale * y, steps=steps)
-    page.mouse.up()
-
-
 def screenshot(page, path: Path):
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
@@ -140,7 +119,7 @@ def no_sideways_scroll(page):
 
 
 def test_the_preview_is_square_and_nothing_covers_it(page, size, artifacts):
-    stroke(page, SEVEN)
+    draw_stroke(page, SEVEN, scale_to=480)
     page.locator("#verdict h2").wait_for()
     image = page.locator("#preview img")
     image.wait_for()
@@ -293,7 +272,7 @@ def assert_answer_beside_the_pad(page, size):
 def test_a_digits_lesson_reads_a_bar_as_1(page, size):
     page.get_by_role("radio", name=LESSONS["digits"]).check()
     page.evaluate("() => scrollTo(0, 0)")  # back up to the pad, as a person does after choosing
-    stroke(page, BAR)
+    draw_stroke(page, BAR, scale_to=480)
     assert big_answer(page) == display_name("1")
     for side in ("#mlp-label", "#cnn-label"):
         shown = page.locator(f"{side} .confidence-set .text").all_inner_texts()
@@ -302,7 +281,7 @@ def test_a_digits_lesson_reads_a_bar_as_1(page, size):
 
 
 def test_a_round_shape_gets_the_doubt_as_its_big_answer(page, size, artifacts):
-    stroke(page, ROUND, steps=1)  # its 24 points are close enough together
+    draw_stroke(page, ROUND, steps=1, scale_to=480)  # its 24 points are close enough together
     answer = big_answer(page)
     assert answer.endswith("?") and display_name("0") in answer and display_name("O") in answer, answer
     assert "Not sure" not in page.locator("#verdict").inner_text()  # the question says it: no second line

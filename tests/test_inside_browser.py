@@ -7,13 +7,12 @@ launches it. Screenshots go to ``$SKETCH_LAB_ARTIFACTS`` (else a temporary folde
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-from conftest import open_tab, served
+from conftest import draw_stroke, open_tab, served
 from emnist_core.serving.variants import VARIANTS
 from ui import inside
 
@@ -22,7 +21,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 SEVEN = [(-80, -100), (80, -100), (0, 120)]  # offsets from the canvas centre: one stroke, two segments
-STEPS = 6
 TIMEOUT_MS = 30_000  # the first drawing may wait for TensorFlow to load the models' layers
 
 
@@ -39,23 +37,6 @@ def page(app_module, demo):
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("SKETCH_LAB_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def stroke(page, points):
-    canvas = page.locator(f"#{inside.PAD_ID} canvas").first
-    canvas.scroll_into_view_if_needed()  # the what-if button is further down the page
-    box = canvas.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx + points[0][0], cy + points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(cx + x, cy + y, steps=STEPS)
-    page.mouse.up()
 
 
 def captions(page, gallery: str) -> list[str]:
@@ -66,7 +47,7 @@ def test_drawing_on_the_inside_tab_shows_each_models_inside(page, lab, artifacts
     open_tab(page, "Inside")
     page.locator(f"#{inside.PAD_ID} button.highlight").wait_for()  # the brush is picked without a click
     assert page.locator("#cnn-maps img").count() == 0  # nothing drawn, no pictures
-    stroke(page, SEVEN)
+    draw_stroke(page, SEVEN, pad=f"#{inside.PAD_ID}")
     page.locator("#inside-note").get_by_text(lab.live["cnn"].title).wait_for()
     stages = captions(page, "cnn-maps")
     assert len(stages) == 3 and [re.match(r"Stage (\d): (\d+)x\2, (\d+) maps", c).group(2) for c in stages] == [
@@ -91,6 +72,6 @@ def test_what_if_shows_the_variants_with_both_answers(page, artifacts):
 
 
 def test_a_new_stroke_clears_the_variants_of_the_drawing_before(page):
-    stroke(page, [(-60, 0), (60, 0)])  # a bar across the 7
+    draw_stroke(page, [(-60, 0), (60, 0)], pad=f"#{inside.PAD_ID}")  # a bar across the 7
     page.locator("#whatif-note").get_by_text("Press What if?").wait_for()
     assert page.locator("#whatif-grid img").count() == 0
