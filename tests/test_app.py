@@ -508,3 +508,22 @@ def test_the_api_page_names_the_types_it_takes(demo):
     answers = [r["python_type"]["type"] for r in endpoints["/predict"]["returns"]]
     assert answers[0] == "None | dict(label: str, confidences: list[dict(label: str, confidence: float)])"
     assert answers[2:] == ["str", "str"]
+
+
+def test_a_late_tick_cannot_hide_how_the_job_ended():
+    """The page's 1-second tick shows the epochs while the batches run, and leaves the status alone once they are
+    done: on a busy server a tick answered late would otherwise land after the Done message and hide it."""
+    import threading
+    from types import SimpleNamespace
+
+    from emnist_core.training.config import EVALUATING, SAVING, TRAINING, TrainConfig
+
+    job = SimpleNamespace(config=TrainConfig("seed-mlp", epochs=2), history={"loss": [1.0]}, stage=TRAINING,
+                          done=threading.Event())
+    lab = SimpleNamespace(job=job)
+    status, *_ = retrain.training_view(lab, 0)
+    assert status == "Training seed-mlp: 1 of 2 epochs done."
+    for stage in (EVALUATING, SAVING):
+        job.stage = stage
+        status, _, _, timer = retrain.training_view(lab, 1)
+        assert status == {"__type__": "update"} and timer.active  # still ticking, saying nothing new

@@ -146,7 +146,10 @@ def test_a_worse_model_goes_live_only_once_the_teacher_confirms(page, lab, with_
         box.fill(value)
         box.press("Tab")
     page.get_by_role("button", name="Start").click()
-    page.get_by_text("It reads worse than the live model").wait_for(timeout=240_000)  # the Done message
+    status = page.locator("#train-status")
+    ended = status.get_by_text(re.compile(r"^(Done\.|Training failed|Busy|Check the settings)"))
+    ended.first.wait_for(timeout=240_000)
+    assert "It reads worse than the live model" in status.inner_text(), status.inner_text()  # the Done message
     trained = lab.job.path
     try:
         page.get_by_role("button", name=retrain.USE_LABEL, exact=True).click()

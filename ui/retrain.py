@@ -128,7 +128,10 @@ def training_view(lab, shown):
     if job is None or job.done.is_set():  # start_training's last answer says how it ended
         return gr.update(), gr.update(), shown, gr.Timer(active=False)
     epochs = len(job.history.get("loss", []))
-    status = f"Training {job.config.model}: {epochs} of {job.config.epochs} epochs done."
+    # Once the batches are done the status is left alone: a tick answered late (a busy server) must not land
+    # after start_training's last answer and hide how the job ended.
+    status = f"Training {job.config.model}: {epochs} of {job.config.epochs} epochs done." \
+        if job.stage in BATCH_STAGES else gr.update()
     figure = plots.curves(job.history, job.config.model) if epochs != shown else gr.update()
     return status, figure, epochs, gr.Timer(active=True)
 
@@ -280,7 +283,7 @@ def training_part(lab):
     # Also where the progress bar shows: the job never writes to this box, so Gradio keeps the
     # full bar there while the curves below update.
     train_info = gr.Markdown(container=True, padding=True, min_height=80)
-    train_status = gr.Markdown()
+    train_status = gr.Markdown(elem_id="train-status")
     train_curves = gr.Plot(label="Loss and accuracy per epoch")
     candidate, epochs_shown, ticker = gr.State(None), gr.State(0), gr.Timer(TICK_SECONDS, active=False)
     warned = gr.State(None)  # the warning the next press of *Use this model* confirms
