@@ -71,6 +71,9 @@ def build_demo(lab: Lab) -> gr.Blocks:
         renamed = [confused.model_pick, *drawing.label_boxes, drawing.serving]
         for name, event in training.put_live.items():
             event.then(bind(after_change, lab), None, renamed, api_name=name, api_visibility="private")
+        # The Confusions tab follows the lesson the Draw tab is in.
+        drawing.lesson_pick.change(lambda lesson: lesson, drawing.lesson_pick, confused.lesson_pick,
+                                   api_visibility="private", queue=False)
         # Corrections are told on the Draw tab and counted on the Retrain tab.
         count = bind(retrain.corrections_note, lab)
         drawing.corrected.then(count, None, training.corrections_box, api_visibility="private", queue=False)

@@ -181,6 +181,40 @@ def test_shortcut_and_pair_endpoints_fill_the_gallery(client, lab, with_data):
     assert len(images) == min(top["count"], confusions.GALLERY_MAX)
 
 
+def test_a_lesson_shows_only_its_classes_each_read_among_them(client, lab):
+    """The Confusions tab in the digits lesson, as the Draw tab reads in it: only drawn digits count, each read
+    among the ten digits alone; the matrix, pairs, table and gallery are the lesson's."""
+    import numpy as np
+
+    from emnist_core.data.datasets import drawn_test
+    from emnist_core.data.labels import lesson_classes
+
+    summary, matrix, pairs, table, _ = client.predict("cnn", DRAWN, "digits", api_name="/confusions")
+    # What the page serves, worked out here on its own: the drawn test digits through the live pair.
+    x, y, _ = drawn_test(lab.drawn)
+    digits = y < 10
+    read = lab.predictor.probabilities(x[digits], "digits")["cnn"].argmax(axis=1)
+    assert f"{digits.sum():,} drawn test characters" in summary and "Digits 0-9" in summary
+    assert f"accuracy **{(read == y[digits]).mean():.1%}**" in summary
+    assert sorted(row[0] for row in table["data"]) == list(lesson_classes("digits"))
+    assert matrix is not None
+    chosen = [value for _, value in pairs["choices"]]
+    assert chosen and all(part.isdigit() for value in chosen for part in value.split(" -> "))
+    true, pred = (int(c) for c in chosen[0].split(" -> "))
+    count = int(((y[digits] == true) & (read == pred)).sum())
+    assert pairs["choices"][0][0].endswith(f": {count}")
+    _, _, images, note = client.predict("cnn", chosen[0], DRAWN, "digits", api_name="/gallery_pair")
+    assert len(images) == min(count, confusions.GALLERY_MAX) > 0 and "lesson: Digits 0-9" in note
+    # A pair outside the lesson is named as such, not searched.
+    _, _, images, note = client.predict("cnn", DRAWN, "digits", api_name="/gallery_O_0")
+    assert not images and f"{O_WORDS} is not in the lesson 'Digits 0-9'" in note
+    # All classes: the report saved with the model, as before.
+    every, *_ = client.predict("cnn", DRAWN, "all", api_name="/confusions")
+    assert every == client.predict("cnn", DRAWN, api_name="/confusions")[0] and "lesson" not in every
+    assert f"{lab.live['cnn'].drawn_report['n']:,} drawn" in every
+    assert np.isin(read, range(10)).all()
+
+
 @pytest.mark.parametrize("true, pred, says", [("O", "O", "two different"), ("?", "0", "not an EMNIST"),
                                                ("o", "0", "read as")])
 def test_gallery_input_is_validated(client, with_data, true, pred, says):

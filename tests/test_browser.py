@@ -18,7 +18,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # A "7", as offsets from the canvas centre in screen pixels: one stroke, two segments.
 SEVEN = [(-80, -100), (80, -100), (0, 120)]
 TIMEOUT_MS = 20_000
-TICKS_WAITED_MS = 3_000  # three ticks of the Retrain tab's 1-second timer
+TICKS_WAITED_MS = 3_000
+FIRST_SCORING_MS = 90_000  # the Confusions tab's first lesson on a test set: both models read all of it  # three ticks of the Retrain tab's 1-second timer
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,36 @@ def test_confusions_tab_shows_the_report(page, artifacts):
     page.get_by_role("button", name=f"{display_name('O')} -> {display_name('0')}", exact=True).click()
     page.get_by_text("read as").first.wait_for()  # images when the data is here, else where to get them
     screenshot(page, artifacts / "confusions-tab.png")
+
+
+def test_the_confusions_tab_follows_the_draw_tabs_lesson(page, url, artifacts):
+    """A teacher in the digits lesson sees the digits' matrix: each drawn digit read among the ten digits. On a
+    page of its own, so the lesson it sets is not left to the tests after it."""
+    digits = "Digits 0-9"
+    page = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.locator("#lesson").get_by_role("radio", name=digits).check()
+    open_tab(page, "Confusions")
+    sync_api.expect(page.locator("#confusions-lesson").get_by_role("radio", name=digits)).to_be_checked()
+    page.get_by_role("radio", name="Drawn characters (UNIPEN)").check()
+    # The first lesson on a test set reads all of it with both models: seconds, more on a busy machine.
+    page.get_by_text(re.compile(r"drawn test characters .* of the lesson Digits 0-9")).wait_for(
+        timeout=FIRST_SCORING_MS)
+    # The per-class table (its rows drawn as the box scrolls): the ten digits, and no other class.
+    first_column = "#per-class [role=gridcell][data-col='0']"
+    page.wait_for_function(f"() => document.querySelectorAll(\"{first_column}\").length === 10")
+    shown = page.locator(first_column).all_inner_texts()
+    assert sorted(cell.strip() for cell in shown) == [str(d) for d in range(10)], shown
+    ranked = page.get_by_role("radio", name=re.compile(r"^\d( \(\w+\))? -> \d( \(\w+\))?: \d+$"))
+    ranked.first.check()
+    page.locator("#mistakes-note").get_by_text("lesson: Digits 0-9").wait_for()
+    page.locator("#mistakes img").first.wait_for()
+    screenshot(page, artifacts / "confusions-digits-lesson.png")
+    # Changed here, it stays here: all classes again.
+    page.locator("#confusions-lesson").get_by_role("radio", name="All characters").check()
+    page.get_by_text(re.compile(r"drawn test characters \(UNIPEN writers never trained on\): accuracy")).wait_for()
+    page.close()
 
 
 def test_teach_it_keeps_the_drawing_as_a_correction(page, lab, tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ from emnist_core.lab.corrections import CHALLENGE, CorrectionStore
 from emnist_core.lab.scores import ClassScores, scores_path
 from emnist_core.models.evaluation import EMNIST
 from ui import challenge
-from ui.checks import SKETCH_TAKES
+from ui.checks import CLASSES, SKETCH_TAKES
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
@@ -155,6 +155,11 @@ def test_the_class_drawings_are_the_confusions_third_test_set(client, lab, kept,
     assert pairs["choices"][0][1] == "X -> 7" and pairs["choices"][0][0].endswith(": 2")
     images, message = client.predict("cnn", "X", "7", CLASS_DRAWINGS, api_name="/gallery")
     assert len(images) == 2 and message.startswith(f"2 class drawings of **{display_name('X')}** read as **7**"), message
+    # In the upper-case lesson the 7 drawn for "7" does not count and the X drawings are read among capitals.
+    summary, _, pairs, table, _ = client.predict("cnn", CLASS_DRAWINGS, "upper", api_name="/confusions")
+    assert "on 3 drawings by this class (Challenge) of the lesson **Capital letters**" in summary, summary
+    assert sorted(row[0] for row in table["data"]) == sorted(c for c in CLASSES if c.isupper())
+    assert all("7" not in value for _, value in pairs["choices"])
     # The other test sets are as before, and an unknown one is still refused.
     assert "EMNIST test images" in client.predict("cnn", EMNIST, api_name="/confusions")[0]
     with pytest.raises(AppError, match=f"choose pool47, unipen, {CLASS_DRAWINGS}"):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from emnist_core.models.evaluation import TOP_K_MISTAKES, report_from_probabilities
+from emnist_core.models.evaluation import TOP_K_MISTAKES, find_mistakes, lesson_report, report_from_probabilities
 from emnist_core.data.labels import label_map, lesson_classes
 
 LABELS = label_map("bymerge")
@@ -135,8 +135,26 @@ def test_a_lesson_scores_its_images_with_predictions_restricted_to_it(lesson, ke
     # digits: image 3 (a 0 read as O) reads 0 once O is ruled out; upper: image 0 (an O read as 0) reads O.
     assert report["lesson"] == lesson and report["n"] == len(kept)
     assert report["accuracy"] == pytest.approx(right / len(kept))
-    assert {row[1] for row in report["misclassified"]} <= set(y[kept])
-    assert all(NAMES[top[0][0]] in lesson_classes(lesson) for _, _, top in report["misclassified"])
+    # The report is the lesson's own: its classes, matrix and per-class figures; mistakes index the whole set.
+    classes = report["classes"]
+    assert tuple(classes) == lesson_classes(lesson) and list(report["per_class"]) == classes
+    assert np.asarray(report["confusion_matrix"]).shape == (len(classes), len(classes))
+    assert np.asarray(report["confusion_matrix"]).sum() == len(kept)
+    for index, true, top in report["misclassified"]:
+        assert index in kept and classes[true] == NAMES[y[index]] and all(c < len(classes) for c, _ in top)
+    assert len(report["misclassified"]) == len(kept) - right
+
+
+def test_a_lessons_mistakes_are_found_by_their_images_and_a_class_outside_it_is_named():
+    probs, y = probabilities_and_labels()
+    report = lesson_report(probs, y, LABELS, "upper")
+    # Among capitals, image 1 (an O) reads Q and image 2 (an O) reads D: each found by its index in the whole set.
+    assert find_mistakes(report, "O", "Q")[2] == [(1, pytest.approx(0.3 / 0.5, abs=1e-3))]
+    assert [i for i, _ in find_mistakes(report, "O", "D")[2]] == [2]
+    with pytest.raises(ValueError, match="0 \\(zero\\) is not in the lesson 'Capital letters'"):
+        find_mistakes(report, "O", "0")
+    with pytest.raises(ValueError, match="not an EMNIST ByMerge class"):
+        find_mistakes(report, "?", "Q")
 
 
 def test_no_lesson_is_the_report_as_before():

@@ -173,6 +173,42 @@ def test_an_unknown_test_set_is_refused_not_read_as_emnist(assets):
     assert lab.test_images(EMNIST) == (None, lab_module.DATA_LOADING)
 
 
+def test_a_lesson_is_scored_as_served_once_per_live_pair(assets, monkeypatch):
+    """The Confusions tab's lesson view: each test image read among the lesson's classes through the live pair,
+    which reads the whole test set once for every lesson and both models, and again only for a new pair."""
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % NUM_CLASSES
+    x = rng.integers(0, 256, (len(y), 28, 28)).astype(np.uint8)
+    data = SimpleNamespace(x_test=x, y_test=y, labels_as_classes=lambda labels: labels)
+    lab = Lab(data_loader=lambda: data, assets_dir=assets)
+    lab.data_ready.wait(30)
+    passes = []
+    serving = lab.predictor
+    monkeypatch.setattr(serving, "probabilities", lambda *a, _read=serving.probabilities, **k: (
+        passes.append(len(a[0])), _read(*a, **k))[1])
+
+    digits, images = lab.lesson_report("cnn", EMNIST, "digits")
+    upper, _ = lab.lesson_report("mlp", EMNIST, "upper")
+    assert sum(passes) == len(y) and images is x  # one pass over the test set served both
+    kept = y < 10
+    read = serving.probabilities(x[kept], "digits")["cnn"].argmax(axis=1)
+    assert digits["n"] == kept.sum() and digits["accuracy"] == pytest.approx((read == y[kept]).mean())
+    assert digits["lesson"] == "digits" and len(digits["classes"]) == 10 and len(upper["classes"]) == 26
+    assert {index for index, _, _ in digits["misclassified"]} == set(np.flatnonzero(kept)[read != y[kept]])
+
+    passes.clear()
+    monkeypatch.setattr(lab, "predictor", lab_module.serve(lab.live))  # a put-live: a new pair
+    lab.lesson_report("cnn", EMNIST, "letters")
+    assert passes == []  # the old pair's probabilities are not reused, and the new pair read it
+    assert lab._test_scores[EMNIST][0] is lab.predictor
+
+    missing = Lab(data_loader=lambda: None, assets_dir=assets)
+    missing.data_ready.wait(30)
+    assert missing.lesson_report("cnn", EMNIST, "digits") == (None, None)
+    with pytest.raises(ValueError, match="unknown lesson"):
+        lab.lesson_report("cnn", EMNIST, "vowels")
+
+
 class _NoThread(threading.Thread):
     def start(self):
         raise RuntimeError("can't start new thread")

@@ -28,6 +28,7 @@ GRADIO_FILE = "gradio.FileData"
 log = logging.getLogger("emnist_sketch_lab")
 # The lessons an API caller may name; a Literal, so that the API page lists them.
 Lesson = Literal[tuple(labels.LESSONS)]
+LESSON_CHOICES = [(words, key) for key, words in labels.LESSONS.items()]  # the page's lesson controls
 
 
 class Sketch(TypedDict, total=False):

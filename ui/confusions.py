@@ -1,8 +1,9 @@
 """The Confusions tab: a live model's confusion matrix on a test set, its most confused pairs, the test images of
 any one mistake, and its per-class accuracy.
 
-The test set comes last in every handler's inputs and defaults to EMNIST's, so API callers that send only the
-model (and classes) get what they always got.
+The test set and then the lesson come last in every handler's inputs and default to EMNIST's and all classes, so
+API callers that send only the model (and classes) get what they always got. Within a lesson the tab shows what the
+Draw tab does in it: only the lesson's classes, each test image read among them alone (``Lab.lesson_report``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from emnist_core.lab.challenge import CLASS_DRAWINGS, NO_DRAWINGS
 from emnist_core.models import evaluation, store
 from emnist_core.models.evaluation import DRAWN, EMNIST
 from ui import plots
-from ui.checks import CLASSES, TEST_SET_NAMES, live_model, missing_model, refuse, test_set_of
+from ui.checks import (CLASSES, LESSON_CHOICES, TEST_SET_NAMES, lesson_of, live_model, missing_model, refuse,
+                       test_set_of)
 from ui.page import SHOW_GALLERY_JS, bind
 
 GALLERY_MAX = 48
@@ -40,41 +42,59 @@ class ConfusionsTab(NamedTuple):
     """What the other tabs wire to."""
 
     model_pick: gr.Radio  # the live models to choose from
+    lesson_pick: gr.Radio  # what is being drawn: follows the Draw tab's
 
 
 def model_choices(lab):
     return [(m.title, slot) for slot, m in lab.live.items()]
 
 
-def confusions(lab, slot, test_set=EMNIST):
-    """(model slot, test set) -> (summary, heatmap, pair choices, per-class table, data note)."""
+def confusions(lab, slot, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
+    """(model slot, test set, lesson) -> (summary, heatmap, pair choices, per-class table, data note). Within a
+    lesson other than all, only the test images of its classes count, each read among those classes alone, as
+    the Draw tab reads a drawing in that lesson."""
     live = live_model(lab, slot)
     if live is None:
         raise refuse(missing_model(slot))
-    test_set = test_set_key(test_set)
-    if test_set == CLASS_DRAWINGS:
-        return class_drawings_view(lab, live)
-    report = live.report_on(test_set)
+    test_set, lesson = test_set_key(test_set), lesson_of(lesson)
+    report, _ = scored_on(lab, live, test_set, lesson)
+    note = data_note(lab, test_set)
     if report is None:
-        name = store.report_path(live.path, "" if test_set == EMNIST else test_set).name
-        text = (f"No usable evaluation report (`{name}`) for {live.title} on {TEST_SET_WORDS[test_set]}, so its "
-                "mistakes there cannot be shown. A model trained or fine-tuned on the Retrain tab gets its reports "
-                "as part of its job; for another model, the server's owner makes them with the command line's "
-                "`evaluate` (see the README).")
-        return text, None, gr.update(choices=[], value=None), None, data_note(lab, test_set)
-    summary = cards.report_summary(live.title, report, TEST_SET_WORDS[test_set])
+        return no_report(lab, live, test_set, lesson), None, gr.update(choices=[], value=None), None, note
+    words = TEST_SET_WORDS[test_set] + lesson_words(lesson)
     pairs = [(f"{pair_words(p['true'], p['predicted'])}: {p['count']}", f"{p['true']} -> {p['predicted']}")
              for p in report["confused_pairs"][:PAIRS_SHOWN]]
-    return (summary, heatmap(live, test_set), gr.update(choices=pairs, value=None), per_class_table(report),
-            data_note(lab, test_set))
+    return (cards.report_summary(live.title, report, words), heatmap(live, report, test_set, lesson),
+            gr.update(choices=pairs, value=None), per_class_table(report), note)
 
 
-def heatmap(live, test_set: str):
-    """``live``'s confusion matrix on ``test_set``, from the report it holds (not looked up again: a model put
-    live meanwhile changes nothing here)."""
-    report = live.report_on(test_set)
+def no_report(lab, live, test_set, lesson) -> str:
+    """Why there is no report to show: no class drawings yet, the test images not here, or no report file."""
+    if test_set == CLASS_DRAWINGS:
+        return NO_DRAWINGS
+    if lesson != labels.DEFAULT_LESSON:  # a lesson is scored here, from the test images
+        return lab.test_images(test_set)[1]
+    name = store.report_path(live.path, "" if test_set == EMNIST else test_set).name
+    return (f"No usable evaluation report (`{name}`) for {live.title} on {TEST_SET_WORDS[test_set]}, so its "
+            "mistakes there cannot be shown. A model trained or fine-tuned on the Retrain tab gets its reports "
+            "as part of its job; for another model, the server's owner makes them with the command line's "
+            "`evaluate` (see the README).")
+
+
+def lesson_words(lesson) -> str:
+    """How a summary says the lesson: nothing for all classes."""
+    if lesson == labels.DEFAULT_LESSON:
+        return ""
+    return (f" of the lesson **{labels.LESSONS[lesson]}**, each read among the lesson's "
+            f"{len(labels.lesson_classes(lesson))} classes only")
+
+
+def heatmap(live, report, test_set: str, lesson=labels.DEFAULT_LESSON):
+    """``live``'s confusion matrix from ``report`` (handed over, not looked up again: a model put live meanwhile
+    changes nothing here): all 47 classes, or the lesson's only."""
     matrix = {"classes": report["classes"], "confusion_matrix": report["confusion_matrix"]}
-    return plots.figure("confusion", matrix, f"{live.name} on {FIGURE_WORDS[test_set]}")
+    within = "" if lesson == labels.DEFAULT_LESSON else f", {labels.LESSONS[lesson]}"
+    return plots.figure("confusion", matrix, f"{live.name} on {FIGURE_WORDS[test_set]}{within}")
 
 
 def per_class_table(report) -> pd.DataFrame:
@@ -99,27 +119,18 @@ def test_set_key(value) -> str:
             from None
 
 
-def class_drawings_view(lab, live):
-    """``confusions`` on the class's drawings: scored as served, or a note that there are none yet."""
-    scored = lab.class_drawings_report(live.slot)
-    if scored is None:
-        return NO_DRAWINGS, None, gr.update(choices=[], value=None), None, ""
-    report = scored.report
-    summary = cards.report_summary(live.title, report, TEST_SET_WORDS[CLASS_DRAWINGS])
-    pairs = [(f"{pair_words(p['true'], p['predicted'])}: {p['count']}", f"{p['true']} -> {p['predicted']}")
-             for p in report["confused_pairs"][:PAIRS_SHOWN]]
-    matrix = {"classes": report["classes"], "confusion_matrix": report["confusion_matrix"]}
-    figure = plots.figure("confusion", matrix, f"{live.name} on {FIGURE_WORDS[CLASS_DRAWINGS]}")
-    return summary, figure, gr.update(choices=pairs, value=None), per_class_table(report), ""
-
-
-def scored_on(lab, live, test_set):
-    """(``live``'s report on ``test_set`` or None, a function giving (its images, why they are missing)): the
-    class's drawings are scored and read together, so a drawing kept meanwhile cannot shift the images."""
-    if test_set != CLASS_DRAWINGS:
+def scored_on(lab, live, test_set, lesson=labels.DEFAULT_LESSON):
+    """(``live``'s report on ``test_set`` within ``lesson``, or None; a function giving (the images its mistakes
+    index, or None, and why they are missing)). All classes on a test set: the report saved with the model. The
+    class's drawings, or a lesson: scored as served, together with the images, so a drawing kept or a model put
+    live meanwhile cannot shift them."""
+    if test_set == CLASS_DRAWINGS:
+        scored = lab.class_drawings_report(live.slot, lesson)
+        return (None, None) if scored is None else (scored.report, lambda: (scored.x, ""))
+    if lesson == labels.DEFAULT_LESSON:
         return live.report_on(test_set), lambda: lab.test_images(test_set)
-    scored = lab.class_drawings_report(live.slot)
-    return (None, None) if scored is None else (scored.report, lambda: (scored.x, ""))
+    report, images = lab.lesson_report(live.slot, test_set, lesson)
+    return report, lambda: (images, "")
 
 
 def data_note(lab, test_set=EMNIST) -> str:
@@ -133,16 +144,19 @@ def data_note(lab, test_set=EMNIST) -> str:
     return f"{len(images):,} {cards.REPORT_WORDS[test_set]}, {cards.data_in_use(data)}."
 
 
-def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST):
-    """(model slot, true class, predicted class, test set) -> (test images of that mistake with captions, message)."""
+def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
+    """(model slot, true class, predicted class, test set, lesson) -> (test images of that mistake with captions,
+    message)."""
     live = live_model(lab, slot)
     if live is None:
         return [], missing_model(slot)
-    test_set = test_set_key(test_set)
-    report, images_of = scored_on(lab, live, test_set)
+    test_set, lesson = test_set_key(test_set), lesson_of(lesson)
+    report, images_of = scored_on(lab, live, test_set, lesson)
     if report is None:
         if test_set == CLASS_DRAWINGS:
             return [], NO_DRAWINGS
+        if lesson != labels.DEFAULT_LESSON:
+            return [], lab.test_images(test_set)[1]
         return [], f"No evaluation report on {TEST_SET_WORDS[test_set]} for {live.title}."
     if not true_class or not predicted_class:
         return [], "Choose a pair, or a true and a predicted class, to see the test images of that mistake."
@@ -151,11 +165,12 @@ def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST):
     except ValueError as exc:
         return [], str(exc)
     what = IMAGES_WORDS[test_set]
+    within = "" if lesson == labels.DEFAULT_LESSON else f" (lesson: {labels.LESSONS[lesson]})"
     if not hits:
         return [], (f"The {live.title} never read one of the {what} **{labels.display_name(true_name)}** as "
-                    f"**{labels.display_name(pred_name)}**.")
+                    f"**{labels.display_name(pred_name)}**{within}.")
     text = (f"{len(hits)} {what} of **{labels.display_name(true_name)}** read as "
-            f"**{labels.display_name(pred_name)}** by the {live.title}")
+            f"**{labels.display_name(pred_name)}** by the {live.title}{within}")
     x_test, message = images_of()
     if x_test is None:
         return [], f"{text}. {message}"
@@ -169,17 +184,17 @@ def enlarge(x28) -> np.ndarray:
     return np.asarray(Image.fromarray(np.asarray(x28)).resize((28 * GALLERY_ZOOM,) * 2, Image.Resampling.NEAREST))
 
 
-def gallery_for_pair(lab, slot, pair, test_set=EMNIST):
+def gallery_for_pair(lab, slot, pair, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
     """A ranked pair ("O -> 0") -> (true, predicted, gallery, message)."""
     true_name, _, pred_name = str(pair or "").partition(" -> ")
     if not pred_name:
         return None, None, [], "Choose a pair from the list."
-    return true_name, pred_name, *gallery(lab, slot, true_name, pred_name, test_set)
+    return true_name, pred_name, *gallery(lab, slot, true_name, pred_name, test_set, lesson)
 
 
-def gallery_for_shortcut(lab, true_name, pred_name, slot, test_set=EMNIST):
+def gallery_for_shortcut(lab, true_name, pred_name, slot, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
     """A shortcut button's pair -> (true, predicted, gallery, message)."""
-    return true_name, pred_name, *gallery(lab, slot, true_name, pred_name, test_set)
+    return true_name, pred_name, *gallery(lab, slot, true_name, pred_name, test_set, lesson)
 
 
 def build(lab) -> ConfusionsTab:
@@ -188,6 +203,10 @@ def build(lab) -> ConfusionsTab:
         with gr.Row():
             model_pick = gr.Radio(model_choices(lab), value=next(iter(lab.live), None), label="Model", scale=1)
             test_pick = gr.Radio(TEST_SET_CHOICES, value=EMNIST, label="Test set", scale=1)
+            # The Draw tab's lesson, followed here (and changeable here): the matrix as the page then reads.
+            lesson_pick = gr.Radio(LESSON_CHOICES, value=labels.DEFAULT_LESSON, label="What is being drawn",
+                                   info="Only this lesson's classes, each read among them alone", scale=1,
+                                   elem_id="confusions-lesson")
             summary = gr.Markdown()
         data_box = gr.Markdown()
         with gr.Row(equal_height=False):
@@ -209,25 +228,29 @@ def build(lab) -> ConfusionsTab:
         gallery_note = gr.Markdown(elem_id="mistakes-note")
         mistakes = gr.Gallery(label="Test images of this mistake", columns=8, height=420, object_fit="contain",
                               elem_id="mistakes")
-        class_table = gr.Dataframe(label="Per-class accuracy on the test set (worst first)", max_height=400)
+        class_table = gr.Dataframe(label="Per-class accuracy on the test set (worst first)", max_height=400,
+                                   elem_id="per-class")
 
     outputs = [summary, matrix, pair_pick, class_table, data_box]
-    gallery_inputs, gallery_outputs = [model_pick, true_pick, pred_pick, test_pick], [mistakes, gallery_note]
-    gr.on([model_pick.change, test_pick.change], bind(confusions, lab), [model_pick, test_pick], outputs,
+    gallery_inputs = [model_pick, true_pick, pred_pick, test_pick, lesson_pick]
+    gallery_outputs = [mistakes, gallery_note]
+    shown = [model_pick, test_pick, lesson_pick]
+    # The lesson set from the Draw tab is read when this tab opens (tab.select), not scored unseen meanwhile.
+    gr.on([model_pick.change, test_pick.change, lesson_pick.input], bind(confusions, lab), shown, outputs,
           api_name="confusions", preprocess=False).then(
         bind(gallery, lab), gallery_inputs, gallery_outputs, api_name="gallery_for_new_model",
         api_visibility="private", preprocess=False)
-    tab.select(bind(confusions, lab), [model_pick, test_pick], outputs, api_name="refresh_confusions",
+    tab.select(bind(confusions, lab), shown, outputs, api_name="refresh_confusions",
                preprocess=False)
     gr.on([show_button.click, true_pick.input, pred_pick.input], bind(gallery, lab), gallery_inputs,
           gallery_outputs, api_name="gallery", preprocess=False).then(None, js=SHOW_GALLERY_JS)
-    pair_pick.input(bind(gallery_for_pair, lab), [model_pick, pair_pick, test_pick],
+    pair_pick.input(bind(gallery_for_pair, lab), [model_pick, pair_pick, test_pick, lesson_pick],
                     [true_pick, pred_pick, *gallery_outputs], api_name="gallery_pair",
                     preprocess=False).then(None, js=SHOW_GALLERY_JS)
     for button, (t, p) in zip(shortcut_buttons, SHORTCUTS):
         # The chosen pair is also marked in the ranked list (when it is there) and the gallery scrolled to.
-        button.click(bind(gallery_for_shortcut, lab, t, p), [model_pick, test_pick],
+        button.click(bind(gallery_for_shortcut, lab, t, p), [model_pick, test_pick, lesson_pick],
                      [true_pick, pred_pick, *gallery_outputs], api_name=f"gallery_{t}_{p}", preprocess=False).then(
             lambda t=t, p=p: f"{t} -> {p}", None, pair_pick, api_visibility="private", queue=False).then(
             None, js=SHOW_GALLERY_JS)
-    return ConfusionsTab(model_pick)
+    return ConfusionsTab(model_pick, lesson_pick)

@@ -28,7 +28,7 @@ from emnist_core.lab import cards
 from emnist_core.lab.corrections import CorrectionError
 from emnist_core.lab.state import SLOTS
 from emnist_core.lab.verdict import NO_MODEL_MESSAGE, candidates, is_sure, not_sure_line, verdict
-from ui.checks import CLASSES, Lesson, Sketch, is_file, lesson_of, photo_part, refuse, sketch_part
+from ui.checks import CLASSES, LESSON_CHOICES, Lesson, Sketch, is_file, lesson_of, photo_part, refuse, sketch_part
 from ui.page import PREDICT_CONCURRENCY, PREVIEW_PX, SKETCHPAD_PX, bind
 
 TOP_K = 5
@@ -36,7 +36,6 @@ EMPTY_MESSAGE = "The canvas is empty: draw a character first."
 PHOTO_MESSAGE = "Upload a photo or scan of one character."
 DRAW_PROMPT = "Draw a character: the predictions update with every stroke."
 CHOOSE_CLASS = "Choose what it really was, then press *Teach it*."
-LESSON_CHOICES = [(words, key) for key, words in labels.LESSONS.items()]
 
 
 class DrawTab(NamedTuple):
@@ -45,6 +44,7 @@ class DrawTab(NamedTuple):
     serving: gr.Markdown  # names the live models
     label_boxes: list  # a gr.Label per slot, titled with its model
     corrected: gr.events.Dependency  # "Teach it" pressed: a correction may have been kept
+    lesson_pick: gr.Radio  # what is being drawn: the Confusions tab follows it
 
 
 # ---------------------------------------------------------------- reading a drawing
@@ -353,7 +353,7 @@ def build(lab) -> DrawTab:
     correct_pick.focus(None, js=EXACT_CASE_JS)
     corrected = correct_button.click(bind(correct, lab), [sketchpad, correct_pick, lesson_pick], correct_note,
                                      api_name="correct_drawing", api_visibility="private")
-    return DrawTab(serving, label_boxes, corrected)
+    return DrawTab(serving, label_boxes, corrected, lesson_pick)
 
 
 def endpoints(lab):

@@ -226,8 +226,10 @@ def drawing_probabilities(probabilities, x: np.ndarray) -> dict[str, np.ndarray]
     return {slot: np.concatenate([part[slot] for part in parts]) for slot in (parts[0] if parts else {})}
 
 
-def class_drawings_report(drawings: Corrections, probs: np.ndarray, model_name: str) -> ClassDrawings:
-    """The report of a model (``probs``: its probabilities for ``drawings``) on the class's drawings."""
-    report = evaluation.report_from_probabilities(probs, drawings.y, label_map(SPLIT))
+def class_drawings_report(drawings: Corrections, probs: np.ndarray, model_name: str,
+                          lesson: str = ALL_CLASSES) -> ClassDrawings:
+    """The report of a model (``probs``: its probabilities for ``drawings``) on the class's drawings, within
+    ``lesson`` (``evaluation.lesson_report``)."""
+    report = evaluation.lesson_report(probs, drawings.y, label_map(SPLIT), lesson)
     report.update(dataset=CLASS_DRAWINGS, part="challenge", model=model_name)
     return ClassDrawings(report, drawings.x, drawings.y, drawings.times)

@@ -21,9 +21,9 @@ from datetime import datetime
 from pathlib import Path
 
 from emnist_core.data import datasets
-from emnist_core.data.labels import check_lesson
+from emnist_core.data.labels import DEFAULT_LESSON, check_lesson
 from emnist_core.serving import explain, predictor, export as serving
-from emnist_core.models import store
+from emnist_core.models import evaluation, store
 from emnist_core.lab.corrections import ALLOW_CORRECTIONS, DISABLE_TRAINING, CorrectionStore
 from emnist_core.models.card import ModelCard
 from emnist_core.lab import challenge
@@ -183,7 +183,9 @@ class Lab:
         self.assets_dir = Path(assets_dir)
         self.corrections = corrections or CorrectionStore()  # EMNIST_CORRECTIONS_DIR, else under the cache
         self.scores = ClassScores(scores_path(self.corrections.folder))  # the Challenge's tally, beside them
-        self._class_drawings = None  # (Predictor, drawing ids, {slot: ClassDrawings}): the last scoring
+        self._class_drawings = None  # (Predictor, drawing ids, drawings, {slot: probs}, {(slot, lesson): ClassDrawings})
+        self._test_scores = {}  # test set -> (Predictor, images, classes, sections, {slot: probs}): ``lesson_report``
+        self.scoring_lock = threading.Lock()
         self.shipped, self.load_problems = load_shipped(self.assets_dir)
         self.live = dict(self.shipped)
         self.predictor = serve(self.live)
@@ -428,15 +430,13 @@ class Lab:
         indices), oldest first."""
         return self.corrections.load(CHALLENGE)
 
-    def class_drawings_report(self, slot: str) -> challenge.ClassDrawings | None:
-        """``slot``'s live model scored on the class's challenge drawings (as served: calibrated, all classes),
-        or None when there are none yet (``challenge.NO_DRAWINGS`` says so). Both live models are scored in one
-        pass and kept until a drawing is added or the live pair changes. ValueError when no model is live in
-        ``slot``."""
-        pair = self.predictor  # the pair of this moment, even if a put-live swaps it meanwhile
-        live = self.live.get(slot)
-        if live is None or slot not in pair.models:
-            raise ValueError(f"No {SLOTS.get(slot, slot)} is live.")
+    def class_drawings_report(self, slot: str, lesson: str | None = None) -> challenge.ClassDrawings | None:
+        """``slot``'s live model scored on the class's challenge drawings as served (calibrated; within ``lesson``
+        when one other than all is given: ``evaluation.lesson_report``), or None when there are none yet
+        (``challenge.NO_DRAWINGS`` says so). Both live models are scored in one pass and kept until a drawing is
+        added or the live pair changes. ValueError when no model is live in ``slot``."""
+        lesson = check_lesson(lesson)
+        pair = self.live_pair(slot)
         ids = self.corrections.ids(CHALLENGE)  # listing the folder reads no drawing
         if not ids:
             return None
@@ -447,11 +447,55 @@ class Lab:
                 return None
             probs = challenge.drawing_probabilities(
                 lambda x: pair.probabilities(x, challenge.ALL_CLASSES), drawings.x)
-            names = {s: m.name for s, m in self.live.items()}
-            reports = {s: challenge.class_drawings_report(drawings, p, names.get(s, s)) for s, p in probs.items()}
             # Keyed by the ids listed before loading: a drawing added meanwhile makes the next call score again.
-            cached = self._class_drawings = (pair, ids, reports)
-        return cached[2][slot]
+            cached = self._class_drawings = (pair, ids, drawings, probs, {})
+        _, _, drawings, probs, reports = cached
+        if (slot, lesson) not in reports:
+            name = self.live[slot].name if slot in self.live else slot
+            reports[slot, lesson] = challenge.class_drawings_report(drawings, probs[slot], name, lesson)
+        return reports[slot, lesson]
+
+    def lesson_report(self, slot: str, test_set: str, lesson: str | None) -> tuple[dict | None, object]:
+        """(``slot``'s live model scored on ``test_set`` within ``lesson`` as the page serves it: calibrated, then
+        restricted to the lesson's classes (``evaluation.lesson_report``), the test images its mistakes index), or
+        (None, None) when the test images are not here (``test_images`` says why). Both live models read the whole
+        test set in one pass, kept until the live pair changes: a few seconds the first time, then a lesson takes a
+        fraction of a second. ValueError when no model is live in ``slot`` or for an unknown test set."""
+        lesson, test_set = check_lesson(lesson), check_test_set(test_set)
+        pair = self.live_pair(slot)
+        with self.scoring_lock:  # two pages asking at once score the test set once
+            cached = self._test_scores.get(test_set)
+            if cached is None or cached[0] is not pair:
+                found = self._test_set(test_set)
+                if found is None:
+                    return None, None
+                x, y, sections = found
+                probs = challenge.drawing_probabilities(lambda b: pair.probabilities(b, DEFAULT_LESSON), x)
+                cached = self._test_scores[test_set] = (pair, x, y, sections, probs)
+        _, x, y, sections, probs = cached
+        return evaluation.lesson_report(probs[slot], y, pair.labels, lesson, sections), x
+
+    def _test_set(self, test_set: str):
+        """(images, classes, sections or None) of a test set, or None when its images are not here."""
+        if test_set == EMNIST:
+            data = self.dataset
+            return None if data is None else (data.x_test, data.labels_as_classes(data.y_test), None)
+        if self.test_images(DRAWN)[0] is None:
+            return None
+        try:
+            return datasets.drawn_test(self.drawn, unipen_dir())
+        except (FileNotFoundError, ValueError) as exc:
+            log.warning("drawn test set not scored: %s", exc)
+            self.drawn_message = f"The drawn characters' sections could not be read ({exc})."
+            return None
+
+    def live_pair(self, slot: str) -> predictor.Predictor:
+        """The live pair of this moment (kept by the caller, even if a put-live swaps it meanwhile); ValueError when
+        no model is live in ``slot``."""
+        pair = self.predictor
+        if self.live.get(slot) is None or slot not in pair.models:
+            raise ValueError(f"No {SLOTS.get(slot, slot)} is live.")
+        return pair
 
 
 class TrainingJob:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from emnist_core.data.labels import DEFAULT_LESSON, SECTIONS, check_lesson, class_from_text, class_section
+from emnist_core.data.labels import (DEFAULT_LESSON, LESSONS, SECTIONS, LabelMap, check_lesson, class_from_text,
+                                     class_section, display_name, lesson_classes, lesson_indices)
 from emnist_core.models.lessons import in_lesson, restrict
 
 EVAL_BATCH = 2048
@@ -92,18 +93,41 @@ def evaluate_arrays(model, x, y, label_map, with_details: bool = True, sections=
                     lesson: str | None = DEFAULT_LESSON) -> dict:
     """A report on (x, y); with ``sections`` (a name per image), also each section's accuracy. A ``lesson``
     other than "all" (``labels.LESSONS``) scores only the images of its classes, with the predictions
-    restricted to them as the app restricts them; the report then names its ``lesson``."""
+    restricted to them as the app restricts them (``lesson_report``)."""
     lesson, y = check_lesson(lesson), np.asarray(y)
+    if lesson != DEFAULT_LESSON:  # only the lesson's images are read; mistakes still index the whole (x, y)
+        rows = np.flatnonzero(in_lesson(y, lesson, label_map.split))
+        probs = np.zeros((len(y), label_map.num_classes), np.float32)
+        probs[rows] = predict_probabilities(model, x[rows])
+        return lesson_report(probs, y, label_map, lesson, sections, with_details)
+    return lesson_report(predict_probabilities(model, x), y, label_map, lesson, sections, with_details)
+
+
+def lesson_report(probs: np.ndarray, y, label_map, lesson: str | None = DEFAULT_LESSON, sections=None,
+                  with_details: bool = True) -> dict:
+    """The report of a model (``probs``: its probabilities for every image, as served) as it answers within
+    ``lesson``, the way the page does once a teacher says what is being drawn: only the images of the lesson's
+    classes count, each read among those classes alone (``lessons.restrict``). The report is the lesson's own:
+    its ``classes``, confusion matrix, pairs and per-class figures cover the lesson's classes only, and it names
+    its ``lesson``; each mistake still gives its image's index into the whole set. ``"all"``: the full report.
+    With ``sections`` (a name per image), also each section's accuracy."""
+    lesson, y = check_lesson(lesson), np.asarray(y)
+    rows = np.arange(len(y))
     if lesson != DEFAULT_LESSON:
-        keep = in_lesson(y, lesson, label_map.split)
-        x, y = x[keep], y[keep]
-        sections = None if sections is None else np.asarray(sections)[keep]
-    probs = restrict(predict_probabilities(model, x), lesson, label_map.split)
+        kept = np.asarray(lesson_indices(lesson, label_map.split))
+        rows = np.flatnonzero(np.isin(y, kept))
+        probs = restrict(np.asarray(probs)[rows], lesson, label_map.split)[:, kept]
+        y = np.searchsorted(kept, y[rows])  # a class's position among the lesson's classes
+        label_map = LabelMap(label_map.split, tuple(label_map.indices[i] for i in kept),
+                             tuple(label_map.names[i] for i in kept))
+        sections = None if sections is None else np.asarray(sections)[rows]
     report = report_from_probabilities(probs, y, label_map, with_details, sections)
     if sections is not None:
         report["sections"] = section_accuracy(probs, y, sections)
     if lesson != DEFAULT_LESSON:
         report["lesson"] = lesson
+        if with_details:
+            report["misclassified"] = [[int(rows[i]), t, top] for i, t, top in report["misclassified"]]
     return report
 
 
@@ -158,6 +182,12 @@ def find_mistakes(report: dict, true_class, predicted_class) -> tuple[str, str, 
     (true name, predicted name, [(index into the test set, confidence)], surest first).
     ValueError with a message for a person when the classes are not two different classes."""
     names = report["classes"]
+    if report.get("lesson"):  # a class of EMNIST's, but not of this lesson, is said to be outside it
+        for text in (true_class, predicted_class):
+            name = class_from_text(text, lesson_classes(DEFAULT_LESSON))  # lessons are ByMerge's
+            if name is not None and name not in names:
+                raise ValueError(f"{display_name(name)} is not in the lesson {LESSONS[report['lesson']]!r}; "
+                                 f"choose one of {' '.join(names)}")
     true_name, pred_name = class_name(true_class, names), class_name(predicted_class, names)
     if true_name == pred_name:
         raise ValueError("Choose two different classes: the gallery shows images of one read as the other.")
