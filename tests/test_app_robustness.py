@@ -291,12 +291,15 @@ def test_a_pair_outside_the_classes_is_named(client):
 
 UNKNOWN_MODEL = "Unknown model; choose one of mlp, cnn"  # the app's own check (the endpoints that take the payload as sent)
 NOT_A_CHOICE = "is not in the list of choices"  # Gradio's, for a dropdown it checks itself
+UNKNOWN_LESSON = "Unknown lesson '../../sums'; choose one of all, digits, letters, upper"
 
 
 @pytest.mark.parametrize("api, args, says", [
     ("/gallery", ("../assets", "O", "0"), UNKNOWN_MODEL), ("/confusions", ("/etc/passwd",), UNKNOWN_MODEL),
     ("/architecture_defaults", ("../seed-mlp",), NOT_A_CHOICE), ("/gallery_O_0", ("~/x",), UNKNOWN_MODEL),
-    ("/confusions", ("m" * 100_000,), UNKNOWN_MODEL), ("/gallery", (["mlp"], "O", "0"), UNKNOWN_MODEL)])
+    ("/confusions", ("m" * 100_000,), UNKNOWN_MODEL), ("/gallery", (["mlp"], "O", "0"), UNKNOWN_MODEL),
+    ("/confusions", ("mlp", "pool47", "../../sums"), UNKNOWN_LESSON),
+    ("/gallery", ("mlp", "O", "0", "pool47", "../../sums" + "x" * 100_000), "Unknown lesson '../../sumsxxxxxxxxxx';")])
 def test_names_outside_the_choices_are_refused(client, api, args, says):
     with pytest.raises(AppError) as refused:
         client.predict(*args, api_name=api)
