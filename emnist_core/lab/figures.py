@@ -38,7 +38,8 @@ def curves_figure(history: dict, title: str = ""):
         epochs = max(len(history.get(metric) or []), 1)
         ax.set_xlim(0.5, epochs + 0.5)  # one epoch is a point in the middle, not on a 0.96-1.04 axis
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_lines():  # a run's first moments may have a loss and no accuracy yet: no empty legend
+            ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
