@@ -37,6 +37,13 @@ def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
 
 
+def clipped(probs: np.ndarray, floor: float = 1e-7) -> np.ndarray:
+    """``probs`` with no probability below ``floor`` (a class given 0 costs a bounded loss, -log 1e-7), rows
+    summing to one again, as scikit-learn's log_loss checks."""
+    probs = np.clip(np.asarray(probs, np.float64), floor, 1)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
 def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_details: bool = True,
                               sections=None) -> dict:
     """Metrics from probabilities ``(N, C)`` and 0-based class indices ``y``; ``sections``: a section name per
@@ -52,7 +59,7 @@ def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_
         "n": int(len(y)),
         "accuracy": float((pred == y).mean()) if len(y) else 0.0,
         "top3": float((top3 == np.asarray(y)[:, None]).any(axis=1).mean()) if len(y) else 0.0,
-        "loss": float(log_loss(y, np.clip(probs, 1e-7, 1), labels=classes)) if len(y) else 0.0,
+        "loss": float(log_loss(y, clipped(probs), labels=classes)) if len(y) else 0.0,
         "mean_recall": float(recall[present].mean()) if present.any() else 0.0,
         "balanced_sections": balanced_sections(pred, y, label_map.names, sections),
     }
