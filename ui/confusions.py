@@ -235,8 +235,8 @@ def build(lab) -> ConfusionsTab:
     gallery_inputs = [model_pick, true_pick, pred_pick, test_pick, lesson_pick]
     gallery_outputs = [mistakes, gallery_note]
     shown = [model_pick, test_pick, lesson_pick]
-    # The lesson set from the Draw tab is read when this tab opens (tab.select), not scored unseen meanwhile.
-    gr.on([model_pick.change, test_pick.change, lesson_pick.input], bind(confusions, lab), shown, outputs,
+    # .change, not .input: a lesson set on the Draw tab redraws this tab too, so its control and its matrix agree.
+    gr.on([model_pick.change, test_pick.change, lesson_pick.change], bind(confusions, lab), shown, outputs,
           api_name="confusions", preprocess=False).then(
         bind(gallery, lab), gallery_inputs, gallery_outputs, api_name="gallery_for_new_model",
         api_visibility="private", preprocess=False)
