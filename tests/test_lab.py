@@ -199,7 +199,7 @@ def test_a_lesson_is_scored_as_served_once_per_live_pair(assets, monkeypatch):
     passes.clear()
     monkeypatch.setattr(lab, "predictor", lab_module.serve(lab.live))  # a put-live: a new pair
     lab.lesson_report("cnn", EMNIST, "letters")
-    assert passes == []  # the old pair's probabilities are not reused, and the new pair read it
+    assert passes == []  # the old pair is not asked again: the new pair read the test set
     assert lab._test_scores[EMNIST][0] is lab.predictor
 
     missing = Lab(data_loader=lambda: None, assets_dir=assets)
