@@ -239,7 +239,7 @@ class Lab:
     def drawn_test(self):
         """The drawn test set as a job scores a model on it ((images, classes, sections): ``datasets.drawn_test``),
         waiting for the drawn characters to load; None when they cannot be had (``drawn_message`` says why). Called
-        in a job's own thread, never by a request."""
+        in a job's own thread, or by a request once ``test_images`` has the drawn images (no wait left then)."""
         self.load_drawn().join()
         drawn = self.drawn
         if drawn is None:
@@ -480,14 +480,8 @@ class Lab:
         if test_set == EMNIST:
             data = self.dataset
             return None if data is None else (data.x_test, data.labels_as_classes(data.y_test), None)
-        if self.test_images(DRAWN)[0] is None:
-            return None
-        try:
-            return datasets.drawn_test(self.drawn, unipen_dir())
-        except (FileNotFoundError, ValueError) as exc:
-            log.warning("drawn test set not scored: %s", exc)
-            self.drawn_message = f"The drawn characters' sections could not be read ({exc})."
-            return None
+        # A request waits at most DRAWN_WAIT_SECONDS for the images; once they are here drawn_test waits no more.
+        return None if self.test_images(DRAWN)[0] is None else self.drawn_test()
 
     def live_pair(self, slot: str) -> predictor.Predictor:
         """The live pair of this moment (kept by the caller, even if a put-live swaps it meanwhile); ValueError when
