@@ -256,8 +256,9 @@ def cmd_evaluate(args) -> int:
     report = evaluate_arrays(model, np.asarray(x), y, label_map("bymerge"), with_details=args.save_report,
                              sections=sections, lesson=args.classes)
     report.update(model=model_path.name, data=source, split=split, **named)
-    if args.save_report:
-        save_report(report, report_path(model_path, "" if args.dataset in (None, EMNIST) else args.dataset))
+    if args.save_report:  # without "source": where the data lay on this machine is no part of a report that ships
+        save_report({k: v for k, v in report.items() if k != "source"},
+                    report_path(model_path, "" if args.dataset in (None, EMNIST) else args.dataset))
     keys = ("model", "data", "source", "split", "lesson", "n", "accuracy", "top3", "loss", "mean_recall",
             "balanced_sections", "sections")
     summary = {k: report[k] for k in keys if k in report}
