@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
+from test_cli import tiny_model  # noqa: F401  a fixture, used by name
 from emnist_core.data import datasets as ds
 from emnist_core.data.preprocess import preprocess
 from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, INK, PAPER, PEN_SCALE, render_strokes
@@ -112,6 +113,30 @@ def test_partition_keeps_writers_and_shared_recordings_on_one_side(small_release
     assert set(data.test_sections) == {"digits"}
 
 
+BAR = np.array([[0, 0], [2, 40], [1, 80], [3, 120]], np.float32)  # a slightly wobbly vertical line
+
+
+def test_a_straight_line_is_told_from_a_bent_or_closed_stroke():
+    circle = np.stack([np.cos(t := np.linspace(0, 2 * np.pi, 30)), np.sin(t)], axis=1) * 50
+    assert ds.is_straight_line([BAR]) and ds.is_straight_line([BAR[:, ::-1]])  # upright or lying down
+    assert not ds.is_straight_line([L_STROKE])
+    assert not ds.is_straight_line([circle])
+    assert not ds.is_straight_line([BAR, BAR + [30, 0]])  # two strokes: an 11, an H's sides
+    assert not ds.is_straight_line([np.array([[0, 0], [0, 100], [0, 5]], np.float32)])  # down and back up
+    assert not ds.is_straight_line([np.array([[5, 5], [5, 5]], np.float32)])  # a dot
+
+
+def test_a_line_is_kept_as_1_i_or_l_and_left_out_as_any_other_class(tmp_path, monkeypatch):
+    """A single straight stroke labelled H or 4 is one stroke of a character cut short by its segment: no drawing
+    of an H looks like it, so it is left out of every part; as 1, i or l it is what was drawn."""
+    monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path / "cache"))
+    chars = [(c, BAR + 3 * i) for i, c in enumerate("1ilH4")] + [("4", L_STROKE)]
+    root = _release(tmp_path / "train_r01_v07", {_writer_in_part(0): chars})
+    data = ds.load_dataset("unipen", unipen_dir=root)
+    names = data.label_map.names
+    assert sorted(names[c] for c in data.y_train) == sorted(["1", "I", "L", "4"])  # the bent "4" stays
+
+
 def test_evaluate_unipen_json_form(small_release, tmp_path, monkeypatch):
     from test_cli import run_cli
 
@@ -122,6 +147,20 @@ def test_evaluate_unipen_json_form(small_release, tmp_path, monkeypatch):
     assert {"accuracy", "top3", "n", "sections"} <= result.keys()
     assert result["n"] == ds.SAME_WRITER_MIN_SHARED + 2 and set(result["sections"]) == {"digits"}
     assert 0 <= result["accuracy"] <= result["top3"] <= 1
+
+
+def test_a_saved_drawn_report_names_no_folder_of_this_machine(small_release, tmp_path, monkeypatch, tiny_model):
+    """Reports ship beside the models: --save-report keeps the scores and leaves out where the data lay."""
+    from emnist_core.models.store import report_path
+    from test_cli import run_cli
+
+    root = small_release[0]
+    monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path / "cache"))
+    run_cli("evaluate", "--model", tiny_model, "--dataset", "unipen", "--unipen-dir", root, "--save-report")
+    saved = report_path(tiny_model, "unipen").read_text()
+    report = json.loads(saved)
+    assert report["n"] == ds.SAME_WRITER_MIN_SHARED + 2 and report["dataset"] == "unipen"
+    assert str(root.parent) not in saved and "source" not in report
 
 
 def test_evaluate_without_unipen_data_says_where_to_get_it(tmp_path):

@@ -9,7 +9,8 @@ and whatever order the files are read in.
 test files; validation is a stratified 10% of train, as in the seed report.
 
 ``unipen``: characters drawn with a pen (UNIPEN sections 1a/1b/1c, labels merged into the 47
-ByMerge classes; samples marked BAD, empty marks and repeated recordings left out), each rendered
+ByMerge classes; samples marked BAD, empty marks, repeated recordings and single straight strokes labelled as
+a class a line cannot be, such as H or T, left out), each rendered
 with the app's sketchpad brush and sent through ``preprocess``. Partitioned 80/10/10 **by writer**
 (writers who share recordings count as one), keyed on a hash of the writer's name, so the split is
 the same on every machine and in any reading order.
@@ -47,8 +48,9 @@ POOL_FRACTIONS = (0.8, 0.1, 0.1)
 OFFICIAL_VALIDATION = 0.1
 PARTITION_SEED = 47  # fixed forever: changing it changes every published figure
 UNIPEN_FRACTIONS = (0.8, 0.1, 0.1)  # of writers: train, validation, test
-# Bump when the renderer or preprocessing changes, so cached drawn images are made again.
-UNIPEN_RENDER_VERSION = 3
+# Bump when the drawn characters change (the renderer, the preprocessing or which characters are kept), so cached
+# drawn images are made again. 4: single straight strokes labelled as a class a line cannot be are left out.
+UNIPEN_RENDER_VERSION = 4
 # Mixing weight of pool47+unipen: each UNIPEN training character appears this many times per epoch
 # (each time with its own random warp): at 2, drawn characters are ~43% of the training images.
 UNIPEN_COPIES = 2
@@ -57,6 +59,10 @@ UNIPEN_COPIES = 2
 SAME_WRITER_MIN_SHARED = 10
 UNIPEN_SECTIONS = {"1a": "digits", "1b": "upper", "1c": "lower"}
 SECTION_NAMES = np.array(list(UNIPEN_SECTIONS.values()))  # by the section column of the unipen arrays
+# A single straight stroke can be a 1, an I (or an i without its dot) or an L's lower-case l, and no other class.
+LINE_CLASSES = ("1", "I", "L")
+# A stroke is straight when no point strays from the line between its ends by more than this share of its extent.
+STRAIGHT_TOLERANCE = 0.08
 
 
 def balanced_draw(y, size: int, seed: int = PARTITION_SEED) -> np.ndarray:
@@ -315,6 +321,7 @@ def unipen_index(parsed) -> tuple[list, list[int], np.ndarray]:
     from emnist_core.data import unipen
 
     samples, strokes, kept, first_writer, shared = [], [], set(), {}, {}
+    line_classes = {unipen.bymerge_class(c) for c in LINE_CLASSES}
     for sample in parsed:
         square = _square_pixels(sample)
         key = _strokes_key(square)
@@ -326,6 +333,8 @@ def unipen_index(parsed) -> tuple[list, list[int], np.ndarray]:
             continue
         if np.ptp(np.concatenate(square), axis=0).max() == 0:
             continue  # a dot or a placeholder at (0, 0): no character to read
+        if unipen.bymerge_class(sample.label) not in line_classes and is_straight_line(square):
+            continue  # an H, T or 4 that is one line: a segment holding one stroke of its character
         if key in kept:
             continue  # the same recording filed twice (under one writer or two): keep the first
         kept.add(key)
@@ -359,6 +368,22 @@ def unipen_arrays(unipen_dir=None) -> tuple[np.ndarray, np.ndarray, Path]:
 def unipen_files(root: Path) -> list[Path]:
     """The files of a UNIPEN release that the unipen dataset is made from."""
     return sorted(p for sub in ("data", "include") for p in (root / sub).rglob("*") if p.is_file())
+
+
+def is_straight_line(strokes) -> bool:
+    """One stroke that runs from end to end without bending away from the line between its ends: what a 1, an I
+    or an l can be drawn as. UNIPEN has a few hundred such strokes labelled H, T, K, X, 4 ... (segments that hold
+    only one stroke of a character); no drawing could be read as those labels, so they are left out."""
+    if len(strokes) != 1:
+        return False
+    points = np.asarray(strokes[0], dtype=float)
+    extent = np.ptp(points, axis=0).max()
+    start, end = points[0], points[-1]
+    length = np.linalg.norm(end - start)
+    if extent == 0 or length < 0.5 * extent:  # a dot; out and back, or a loop
+        return False
+    across = np.array([start[1] - end[1], end[0] - start[0]]) / length  # unit normal to the line between the ends
+    return bool(np.abs((points - start) @ across).max() < STRAIGHT_TOLERANCE * extent)
 
 
 def _square_pixels(sample) -> list:
@@ -437,7 +462,7 @@ def _render_chunk(job) -> np.ndarray:
 
 UNIPEN_DESCRIPTION = (
     "UNIPEN train_r01_v07 sections 1a/1b/1c (pen-drawn isolated characters), labels merged into the 47 ByMerge "
-    "classes, BAD samples left out, each rendered with the app's sketchpad brush at a random size, place and pen "
+    "classes, BAD samples and single straight strokes labelled other than 1, I or L left out, each rendered with the app's sketchpad brush at a random size, place and pen "
     "width and preprocessed like a browser drawing; partitioned 80/10/10 by writer (hash of the writer's name, "
     f"seed {PARTITION_SEED})."
 )

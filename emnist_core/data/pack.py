@@ -9,7 +9,7 @@ each file's and array's SHA-256), made by one command from the full files::
 
 - ``pool47``: the whole pool47 test part (21,617 images, in the order the shipped reports index them),
   plus class-stratified slices of its train and validation parts (``POOL47_SLICE``);
-- ``unipen``: the whole unipen test part (9,404 drawn characters as the models see them, with class,
+- ``unipen``: the whole unipen test part (9,317 drawn characters as the models see them, with class,
   section and writer group), plus class-stratified slices of its train and validation parts.
 
 Rows keep the full dataset's order and carry their part (0 train, 1 validation, 2 test), so a part read
