@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.metrics import recall_score
 
 from emnist_core.data import unipen
-from emnist_core.data.datasets import LINE_CLASSES, _square_pixels, is_straight_line, load_dataset
+from emnist_core.data.datasets import LINE_CLASSES, _square_pixels, _strokes_key, is_straight_line, load_dataset
 from emnist_core.data.labels import label_map
 from emnist_core.models.evaluation import predict_probabilities
 from emnist_core.models.store import load_model, resolve_model_path
@@ -42,10 +42,14 @@ def lines_left_out(names: list[str]) -> dict[str, int] | None:
         print(f"straight lines skipped: {exc}")
         return None
     counts: dict[str, int] = {}
+    seen = set()  # a recording filed twice counts once, as the dataset keeps it once
     for sample in unipen.iter_samples(root):
         label = unipen.bymerge_class(sample.label)
-        if sample.quality != "BAD" and label is not None and names[label] not in LINE_CLASSES \
-                and is_straight_line(_square_pixels(sample)):
+        square = _square_pixels(sample)
+        if sample.quality == "BAD" or label is None or names[label] in LINE_CLASSES or _strokes_key(square) in seen:
+            continue
+        seen.add(_strokes_key(square))
+        if is_straight_line(square):
             counts[names[label]] = counts.get(names[label], 0) + 1
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
@@ -69,10 +73,10 @@ def main() -> int:
     for name in args.models:
         path = resolve_model_path(name)
         probs = predict_probabilities(load_model(path), x)
-        pred = preds[path.name] = probs.argmax(1)
+        pred = preds[name] = probs.argmax(1)
         top3 = (np.argsort(-probs, axis=1)[:, :3] == y[:, None]).any(axis=1).mean()
         recalls = recall_score(y, pred, average=None, labels=range(len(names)), zero_division=0)
-        print(f"\n{path.name}: natural {np.mean(pred == y):.1%}, class-balanced {balanced(y, pred):.1%}, "
+        print(f"\n{name} ({path.name}): natural {np.mean(pred == y):.1%}, class-balanced {balanced(y, pred):.1%}, "
               f"top-3 {top3:.1%}")
         print("  recall " + ", ".join(f"{c} {recalls[names.index(c)]:.0%}" for m in BAR_AND_RING for c in m))
         settled = np.where(group[pred] == group[y], y, pred)

@@ -51,6 +51,7 @@ class ModelCard:
     derived_from: dict | None = None  # {"weights": "NAME.keras", "prior_correction": {"tau", "log_prior"}}
     fine_tuned_from: dict | None = None  # {"model", "file", "date", "test_metrics", "drawn_test_metrics"}
     fine_tuning: dict | None = None  # {"settings", "corrections", "before", "after"}
+    drawn_test_note: str | None = None  # why the drawn figures were scored again later (the test part changed)
     extra: dict = field(default_factory=dict)  # keys this version does not know (a tool's "trained_on" ...)
 
     # ---------------------------------------------------------------- what readers ask
