@@ -462,8 +462,9 @@ def _render_chunk(job) -> np.ndarray:
 
 UNIPEN_DESCRIPTION = (
     "UNIPEN train_r01_v07 sections 1a/1b/1c (pen-drawn isolated characters), labels merged into the 47 ByMerge "
-    "classes, BAD samples and single straight strokes labelled other than 1, I or L left out, each rendered with the app's sketchpad brush at a random size, place and pen "
-    "width and preprocessed like a browser drawing; partitioned 80/10/10 by writer (hash of the writer's name, "
+    "classes, BAD samples and single straight strokes labelled other than 1, I or L left out, each rendered with "
+    "the app's sketchpad brush at a random size, place and pen width and preprocessed like a browser drawing; "
+    "partitioned 80/10/10 by writer (hash of the writer's name, "
     f"seed {PARTITION_SEED})."
 )
 
