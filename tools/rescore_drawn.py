@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-import keras
-
 from emnist_core.cli import main as cli
 from emnist_core.data.datasets import load_dataset
 from emnist_core.data.labels import label_map
-from emnist_core.models.calibration import PriorCorrection
+from emnist_core.models.calibration import without_prior_correction
 from emnist_core.models.evaluation import DRAWN, DRAWN_CARD_METRICS, evaluate_arrays
 from emnist_core.models.store import load_card, load_model, read_report, report_path, resolve_model_path, save_card
 
@@ -43,8 +41,8 @@ def main() -> int:
             return 1
         sections = {"drawn_test_metrics": headline(read_report(report_path(path, DRAWN)))}
         model = load_model(path)
-        if isinstance(model.layers[-1], PriorCorrection):  # the uncorrected figures: the same weights without it
-            base = keras.Model(model.inputs, model.layers[-1].input)
+        base = without_prior_correction(model)
+        if base is not model:  # prior-corrected: its uncorrected figures too, the same weights without it
             report = evaluate_arrays(base, drawn.x_test, drawn.labels_as_classes(drawn.y_test), label_map("bymerge"),
                                      with_details=False, sections=drawn.test_sections)
             sections["uncalibrated_drawn_test_metrics"] = headline(report)

@@ -57,6 +57,13 @@ def fit_tau(probs: np.ndarray, y: np.ndarray, log_prior: np.ndarray) -> tuple[fl
     return best["tau"], table
 
 
+def without_prior_correction(model: keras.Model) -> keras.Model:
+    """The model's uncorrected probabilities: its own output when it ends in a ``PriorCorrection``, else itself."""
+    if not isinstance(model.layers[-1], PriorCorrection):
+        return model
+    return keras.Model(model.inputs, model.layers[-1].input, name=model.name)
+
+
 def with_prior_correction(model: keras.Model, log_prior, tau: float) -> keras.Model:
     # Flat, not nested: the correction reads the model's own output tensor.
     outputs = PriorCorrection(log_prior, tau, name="prior_correction")(model.outputs[0])

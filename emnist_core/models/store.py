@@ -172,7 +172,7 @@ def _load_derived(path: Path, derived: dict):
 
     The card holds ``derived_from = {"weights": "NAME.keras", "prior_correction": {"tau", "log_prior"}}``.
     """
-    from emnist_core.models.calibration import PriorCorrection, with_prior_correction
+    from emnist_core.models.calibration import with_prior_correction, without_prior_correction
 
     weights, correction = derived.get("weights"), derived.get("prior_correction") or {}
     if not _is_weights_name(weights):
@@ -180,11 +180,7 @@ def _load_derived(path: Path, derived: dict):
     base_path = path.with_name(weights)
     if not base_path.is_file():
         raise ModelFileError(f"{path}: reuses the weights of {weights}, which is missing; restore it or retrain")
-    base = load_model(base_path)
-    if isinstance(base.layers[-1], PriorCorrection):  # start from the uncorrected probabilities
-        import keras
-
-        base = keras.Model(base.inputs, base.layers[-1].input, name=base.name)
+    base = without_prior_correction(load_model(base_path))  # start from the uncorrected probabilities
     try:
         tau, log_prior = float(correction["tau"]), [float(v) for v in correction["log_prior"]]
     except (KeyError, TypeError, ValueError):
