@@ -46,9 +46,10 @@ def lines_left_out(names: list[str]) -> dict[str, int] | None:
     for sample in unipen.iter_samples(root):
         label = unipen.bymerge_class(sample.label)
         square = _square_pixels(sample)
-        if sample.quality == "BAD" or label is None or names[label] in LINE_CLASSES or _strokes_key(square) in seen:
+        key = _strokes_key(square)
+        if sample.quality == "BAD" or label is None or names[label] in LINE_CLASSES or key in seen:
             continue
-        seen.add(_strokes_key(square))
+        seen.add(key)
         if is_straight_line(square):
             counts[names[label]] = counts.get(names[label], 0) + 1
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
