@@ -3,9 +3,9 @@ test images they get wrong, and retrain either one live.
 
 This file is the Spaces entry point and the page's composition root: it builds the Lab, lays out the tabs (each
 in its own module of ``ui/``: ``draw``, ``inside``, ``challenge``, ``confusions``, ``retrain``, ``models``), wires
-what one tab does to another, and launches. The server's state (the live models, the test data, the one training job) is an
-``emnist_core.lab.state.Lab``, which ``build_demo(lab)`` serves; every prediction, metric and figure comes from
-``emnist_core``. Importing this module starts nothing. ``python app.py`` creates the Lab and serves on
+what one tab does to another, and launches. The server's state (the live models, the test data, the one training
+job) is an ``emnist_core.lab.state.Lab``, which ``build_demo(lab)`` serves; every prediction, metric and figure comes
+from ``emnist_core``. Importing this module starts nothing. ``python app.py`` creates the Lab and serves on
 http://127.0.0.1:7860 (Gradio honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT). Environment:
 
 - ``EMNIST_DATA_DIR``: folder of the EMNIST gzip files; without it (and without them beside the project) the demo
@@ -32,16 +32,20 @@ from ui import challenge, confusions, draw, inside, models, retrain
 from ui.page import LAUNCH_OPTIONS, PREDICT_CONCURRENCY, SELECT_BRUSH_JS, bind
 
 TITLE = "EMNIST Sketch Lab"
-INTRO = (f"# {TITLE}\nDraw one character (a digit, a capital, or one of a b d e f g h n q r t) and compare how an "
-         "MLP and a CNN read it.")
+INTRO = (
+    f"# {TITLE}\nDraw one character (a digit, a capital, or one of a b d e f g h n q r t) and compare how an "
+    "MLP and a CNN read it."
+)
 
 
 def load_note(lab) -> str:
     """Which shipped model files failed to load at start, and what to do, for the top of the page."""
     serving = ", ".join(m.title for m in lab.shipped.values()) or "no model"
     problems = "\n".join(f"- {problem}" for problem in lab.load_problems)
-    return (f"**Some shipped model files could not be loaded;** serving: {serving}. Restore the files from the "
-            f"project's `assets/` (or retrain), then restart the app.\n\n{problems}")
+    return (
+        f"**Some shipped model files could not be loaded;** serving: {serving}. Restore the files from the "
+        f"project's `assets/` (or retrain), then restart the app.\n\n{problems}"
+    )
 
 
 def after_change(lab):
@@ -72,8 +76,9 @@ def build_demo(lab: Lab) -> gr.Blocks:
         for name, event in training.put_live.items():
             event.then(bind(after_change, lab), None, renamed, api_name=name, api_visibility="private")
         # The Confusions tab follows the lesson the Draw tab is in.
-        drawing.lesson_pick.change(lambda lesson: lesson, drawing.lesson_pick, confused.lesson_pick,
-                                   api_visibility="private", queue=False)
+        drawing.lesson_pick.change(
+            lambda lesson: lesson, drawing.lesson_pick, confused.lesson_pick, api_visibility="private", queue=False
+        )
         # Corrections are told on the Draw tab and counted on the Retrain tab.
         count = bind(retrain.corrections_note, lab)
         drawing.corrected.then(count, None, training.corrections_box, api_visibility="private", queue=False)
@@ -81,9 +86,13 @@ def build_demo(lab: Lab) -> gr.Blocks:
         # On page load: pick the brush, name the live models, say what data there is.
         demo.load(None, js=SELECT_BRUSH_JS)
         demo.load(bind(after_change, lab), None, renamed, api_name="names_on_load", api_visibility="private")
-        demo.load(bind(retrain.retrain_setup, lab), None,
-                  [training.train_info, training.train_size, training.start_button], api_name="retrain_setup",
-                  api_visibility="private")
+        demo.load(
+            bind(retrain.retrain_setup, lab),
+            None,
+            [training.train_info, training.train_size, training.start_button],
+            api_name="retrain_setup",
+            api_visibility="private",
+        )
         demo.load(count, None, training.corrections_box, api_visibility="private", queue=False)
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY)
     return demo

@@ -82,8 +82,13 @@ def summary(name: str, ms: list[float]) -> str:
 
 
 def start(script_args, port: int, env=None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, *script_args], cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, *script_args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop(process: subprocess.Popen | None):
@@ -139,8 +144,10 @@ def main():
             stop(floor)
 
     print(f"sketch: {args.size}x{args.size} RGBA PNG; first answer: MLP {mlp['label']}, CNN {cnn['label']}")
-    print(f"start to first prediction (python app.py -> first /predict answer): median {statistics.median(firsts):.2f} s"
-          f"  [{', '.join(f'{t:.2f}' for t in firsts)}]")
+    print(
+        f"start to first prediction (python app.py -> first /predict answer): median {statistics.median(firsts):.2f} s"
+        f"  [{', '.join(f'{t:.2f}' for t in firsts)}]"
+    )
     for name, ms in times.items():
         print(summary(name, ms))
     extra = statistics.median(times["app /predict"]) - statistics.median(times["do-nothing /noop"])

@@ -28,7 +28,7 @@ from pathlib import Path
 from bench_app import ROOT, START_TIMEOUT, connect, free_port, sketch_file, start, stop
 
 sys.path.insert(0, str(ROOT))
-from emnist_core.data.sketchpad import CANVAS  # noqa: E402  the app's sketchpad side
+from emnist_core.data.sketchpad import CANVAS
 
 BENCH = Path(__file__).resolve().parent
 WARMUP_CALLS = 3  # per client, before the clock starts
@@ -101,8 +101,10 @@ def row(name: str, result: dict, floor_p95: float | None) -> str:
         return f"{name:<28} {len(ms):>6} {len(result['errors']):>6}   (too few answers to measure)"
     p50, p95 = statistics.median(ms), statistics.quantiles(ms, n=100, method="inclusive")[94]
     ratio = f"{p95 / floor_p95:6.2f}x" if floor_p95 else "     -"
-    return (f"{name:<28} {len(ms):>6} {len(result['errors']):>6} {p50:8.0f} {p95:8.0f} {ms[-1]:8.0f} "
-            f"{result['seconds']:7.1f}   {ratio}")
+    return (
+        f"{name:<28} {len(ms):>6} {len(result['errors']):>6} {p50:8.0f} {p95:8.0f} {ms[-1]:8.0f} "
+        f"{result['seconds']:7.1f}   {ratio}"
+    )
 
 
 def main():
@@ -145,10 +147,14 @@ def main():
             stop(floor)
             shutil.rmtree(models, ignore_errors=True)
 
-    print(f"{args.clients} clients x {args.calls} predictions of a {CANVAS}x{CANVAS} sketch per scenario, "
-          f"127.0.0.1, {os.cpu_count()} CPUs")
-    print(f"{'scenario':<28} {'calls':>6} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'wall s':>7}"
-          "   p95/floor")
+    print(
+        f"{args.clients} clients x {args.calls} predictions of a {CANVAS}x{CANVAS} sketch per scenario, "
+        f"127.0.0.1, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'scenario':<28} {'calls':>6} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'wall s':>7}"
+        "   p95/floor"
+    )
     floor_ms = results["floor: do-nothing /noop"]["ms"]
     floor_p95 = statistics.quantiles(floor_ms, n=100, method="inclusive")[94] if len(floor_ms) > 1 else None
     for name, result in results.items():
@@ -156,8 +162,10 @@ def main():
     for name, result in results.items():
         for error in sorted(set(result["errors"]))[:5]:
             print(f"  {name}: {result['errors'].count(error)} x {error}")
-    print(f"training ran throughout the busy scenario: {'yes' if trained_throughout else 'no'} "
-          f"({args.train_images} images, then cancelled: {final!r})")
+    print(
+        f"training ran throughout the busy scenario: {'yes' if trained_throughout else 'no'} "
+        f"({args.train_images} images, then cancelled: {final!r})"
+    )
     print(f"both servers still up at the end: {'yes' if alive else 'no'}")
     idle_ms = results["app /predict, idle"]["ms"]
     if floor_p95 and len(idle_ms) > 1:

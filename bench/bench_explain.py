@@ -21,12 +21,11 @@ import time
 
 import numpy as np
 
-
-from emnist_core.serving import explain as ex
-from emnist_core.lab import state as lab
 from emnist_core.data.datasets import load_dataset
-from emnist_core.serving.predictor import Predictor
+from emnist_core.lab import state as lab
+from emnist_core.serving import explain as ex
 from emnist_core.serving.export import LiteModel
+from emnist_core.serving.predictor import Predictor
 
 MODELS = ("mlp", "cnn")
 SEED = 0  # which test images, and the random deletion orders
@@ -65,21 +64,28 @@ def main() -> None:
 
     masks = ex._patch_masks(args.patch, args.stride)
     batch = np.array([1 + (masks @ (x.ravel() >= ex.INK_LEVEL) > 0).sum() for x in images])
-    print(f"{args.images} pool47 test images; {args.patch}x{args.patch} patches, stride {args.stride}: "
-          f"{len(masks)} patches, batch of {batch.mean():.1f} images on average (max {batch.max()})")
+    print(
+        f"{args.images} pool47 test images; {args.patch}x{args.patch} patches, stride {args.stride}: "
+        f"{len(masks)} patches, batch of {batch.mean():.1f} images on average (max {batch.max()})"
+    )
     # On a shared machine the latencies move with other people's work: say how busy it was.
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     batches = [np.repeat(x[None], n, axis=0).astype(np.float32) for x, n in zip(images, batch)]
+
     def explaining(predictor):
         return lambda x: ex.explain(predictor.probabilities, x, classes, **grid)
 
     for runtime, both in runtimes.items():
         print(f"\n{'explain, ' + runtime:<36}{'p50 ms':>9}{'p95 ms':>9}")
         # Beside the pair, the models' call alone on batches of the same sizes: the rest is explain's own cost.
-        rows = [("+".join(MODELS) + " (one call)", explaining(both), images),
-                ("  of which the models' call", both.probabilities, batches)]
-        rows += [(name, explaining(Predictor({name: both.models[name]}, temperatures=both.temperatures)), images)
-                 for name in MODELS]
+        rows = [
+            ("+".join(MODELS) + " (one call)", explaining(both), images),
+            ("  of which the models' call", both.probabilities, batches),
+        ]
+        rows += [
+            (name, explaining(Predictor({name: both.models[name]}, temperatures=both.temperatures)), images)
+            for name in MODELS
+        ]
         for label, fn, inputs in rows:
             ms = latencies(fn, inputs, args.repeats)
             print(f"{label:<36}{np.median(ms):>9.2f}{np.percentile(ms, 95):>9.2f}")

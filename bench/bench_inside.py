@@ -42,8 +42,10 @@ def timed(fn, inputs) -> np.ndarray:
 def summary(label: str, seconds: np.ndarray) -> str:
     ms = seconds * 1000
     verdict = "within" if seconds.max() <= BUDGET_S else "OVER"
-    return (f"{label:<34}{np.median(ms):>9.1f}{np.percentile(ms, 95):>9.1f}{ms.max():>9.1f}   "
-            f"{verdict} the {BUDGET_S} s budget")
+    return (
+        f"{label:<34}{np.median(ms):>9.1f}{np.percentile(ms, 95):>9.1f}{ms.max():>9.1f}   "
+        f"{verdict} the {BUDGET_S} s budget"
+    )
 
 
 def main() -> None:

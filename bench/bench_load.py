@@ -52,8 +52,9 @@ def peak_rss_mb() -> float:
 
 
 def run(mode, args, env):
-    out = subprocess.run([sys.executable, __file__, "--child", mode, *args], env=env, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, *args], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -85,16 +86,22 @@ def main() -> None:
         csv_mb = csv.stat().st_size / 1e6
 
     base = results["baseline"]["peak_rss_mb"]
-    print(f"ByMerge test: {results['ours-cold']['n']:,} images; {images.name} {images.stat().st_size / 1e6:.1f} MB, "
-          f"the same as a Kaggle CSV {csv_mb:.0f} MB")
+    print(
+        f"ByMerge test: {results['ours-cold']['n']:,} images; {images.name} {images.stat().st_size / 1e6:.1f} MB, "
+        f"the same as a Kaggle CSV {csv_mb:.0f} MB"
+    )
     print(f"{'path':<14}{'seconds':>10}{'peak RSS MB':>14}{'above baseline MB':>20}")
     for mode, r in results.items():
         print(f"{mode:<14}{r['seconds']:>10.3f}{r['peak_rss_mb']:>14.0f}{r['peak_rss_mb'] - base:>20.0f}")
     pandas, cold, cached = (results[m] for m in ("pandas-seed", "ours-cold", "ours-cached"))
-    print(f"pandas / ours cold:   {pandas['seconds'] / cold['seconds']:.1f}x time, "
-          f"{(pandas['peak_rss_mb'] - base) / max(cold['peak_rss_mb'] - base, 1):.1f}x memory")
-    print(f"pandas / ours cached: {pandas['seconds'] / cached['seconds']:.0f}x time, "
-          f"{(pandas['peak_rss_mb'] - base) / max(cached['peak_rss_mb'] - base, 1):.1f}x memory")
+    print(
+        f"pandas / ours cold:   {pandas['seconds'] / cold['seconds']:.1f}x time, "
+        f"{(pandas['peak_rss_mb'] - base) / max(cold['peak_rss_mb'] - base, 1):.1f}x memory"
+    )
+    print(
+        f"pandas / ours cached: {pandas['seconds'] / cached['seconds']:.0f}x time, "
+        f"{(pandas['peak_rss_mb'] - base) / max(cached['peak_rss_mb'] - base, 1):.1f}x memory"
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,14 @@ def child(mode: str) -> None:
 
 
 def run(mode: str, env: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode], env=env, capture_output=True, text=True,
-                         check=True, cwd=env["HOME"])
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=env["HOME"],
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -61,8 +67,10 @@ def main() -> None:
     files = [pack.pack_file(group) for group in pack.GROUPS] + [pack.manifest_file()]
     size = sum(f.stat().st_size for f in files)
     contents = json.loads(pack.manifest_file().read_text())["contents"]
-    print(f"pack: {size:,} bytes ({size / 1e6:.2f} MB; limit {LIMIT_BYTES / 1e6:.0f} MB): "
-          + ", ".join(f"{f.name} {f.stat().st_size / 1e6:.2f} MB" for f in files))
+    print(
+        f"pack: {size:,} bytes ({size / 1e6:.2f} MB; limit {LIMIT_BYTES / 1e6:.0f} MB): "
+        + ", ".join(f"{f.name} {f.stat().st_size / 1e6:.2f} MB" for f in files)
+    )
     for group, counts in contents.items():
         print(f"  {group}: test {counts['test']:,}, train {counts['train']:,}, validation {counts['validation']:,}")
     with tempfile.TemporaryDirectory() as home:

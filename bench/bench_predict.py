@@ -11,11 +11,10 @@ import time
 
 import numpy as np
 
-
-from emnist_core.serving.predictor import Predictor
 from emnist_core.data.preprocess import preprocess
-from emnist_core.serving.export import load_served
 from emnist_core.models.store import ALIASES, load_model, resolve_model_path
+from emnist_core.serving.export import load_served
+from emnist_core.serving.predictor import Predictor
 
 
 def timed(fn, repeats):
@@ -44,10 +43,10 @@ def main() -> None:
         model = load_model(resolve_model_path(name))
         predictor, served = Predictor({name: model}), Predictor({name: load_served(resolve_model_path(name))})
         rows = [
-            ("Predictor (LiteRT export: the app)", lambda: served.probabilities(image)),
-            ("Predictor (traced tf.function)", lambda: predictor.probabilities(image)),
-            ("model.predict_on_batch", lambda: model.predict_on_batch(image)),
-            ("model.predict", lambda: model.predict(image, verbose=0)),
+            ("Predictor (LiteRT export: the app)", lambda served=served: served.probabilities(image)),
+            ("Predictor (traced tf.function)", lambda predictor=predictor: predictor.probabilities(image)),
+            ("model.predict_on_batch", lambda model=model: model.predict_on_batch(image)),
+            ("model.predict", lambda model=model: model.predict(image, verbose=0)),
         ]
         for label, fn in rows:
             p50, p95 = timed(fn, args.repeats if "predict" not in label or "batch" in label else args.repeats // 5)

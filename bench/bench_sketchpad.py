@@ -47,8 +47,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 60_000
 
@@ -132,9 +137,15 @@ def app_settings(**changes) -> dict:
 
     from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS
 
-    settings = dict(type="numpy", canvas_size=(CANVAS, CANVAS), height=480, layers=False, transforms=(),
-                    brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-                    eraser=gr.Eraser(default_size=BRUSH_RADIUS * 2))
+    settings = dict(
+        type="numpy",
+        canvas_size=(CANVAS, CANVAS),
+        height=480,
+        layers=False,
+        transforms=(),
+        brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+        eraser=gr.Eraser(default_size=BRUSH_RADIUS * 2),
+    )
     return {**settings, **changes}
 
 
@@ -154,26 +165,35 @@ PAGES = {
     "height=300": ("... shown 300 px tall", lambda: sketchpad_page(**app_settings(height=300))),
     "width=480": ("... in a 480 px wide box", lambda: sketchpad_page(**app_settings(width=480))),
     "canvas=200": ("... with a 200x200 canvas", lambda: sketchpad_page(**app_settings(canvas_size=(200, 200)))),
-    "canvas=800": ("... with an 800x800 canvas (Gradio's default)",
-                   lambda: sketchpad_page(**app_settings(canvas_size=(800, 800)))),
+    "canvas=800": (
+        "... with an 800x800 canvas (Gradio's default)",
+        lambda: sketchpad_page(**app_settings(canvas_size=(800, 800))),
+    ),
     "brush=4": ("... with a 4 px brush", lambda: sketchpad_page(**app_settings(brush=brush(4)))),
     "brush=auto": ("... with Gradio's default brush", lambda: sketchpad_page(**app_settings(brush=None))),
-    "dpr=1": ("... drawn at 1 canvas pixel per CSS pixel (devicePixelRatio reported as 1)",
-              lambda: sketchpad_page(head=ONE_PIXEL_HEAD, **app_settings())),
+    "dpr=1": (
+        "... drawn at 1 canvas pixel per CSS pixel (devicePixelRatio reported as 1)",
+        lambda: sketchpad_page(head=ONE_PIXEL_HEAD, **app_settings()),
+    ),
     "dpr=1+height=300": ("... both", lambda: sketchpad_page(head=ONE_PIXEL_HEAD, **app_settings(height=300))),
-    "layers+crop": ("... with layers and the crop tool (Gradio's defaults)",
-                    lambda: sketchpad_page(**app_settings(layers=True, transforms=("crop",)))),
+    "layers+crop": (
+        "... with layers and the crop tool (Gradio's defaults)",
+        lambda: sketchpad_page(**app_settings(layers=True, transforms=("crop",))),
+    ),
 }
 
 
 def select_brush(page):
     """As the app's SELECT_BRUSH_JS does: a sketchpad starts with no tool selected."""
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
       const pad = document.querySelector('#sketchpad');
       if (pad.querySelector('button.highlight')) return true;
       (pad.querySelector('button[aria-label="Brush"]') || pad.querySelector('.quite-round'))?.click();
       return false;
-    }""", polling=200)
+    }""",
+        polling=200,
+    )
 
 
 def stroke(page, moves: int) -> list[float]:
@@ -216,8 +236,10 @@ def measure(browser, url: str, moves: int, scale: float) -> dict:
         took = stroke(page, moves)
         wall = time.perf_counter() - t
         page.wait_for_timeout(500)  # the last frames
-        found = page.evaluate("() => { window.__lag.stop(); const m = window.__lag;"
-                              " return {moves: m.moves, long: m.long, frames: m.frames}; }")
+        found = page.evaluate(
+            "() => { window.__lag.stop(); const m = window.__lag;"
+            " return {moves: m.moves, long: m.long, frames: m.frames}; }"
+        )
         return {"took": took, "wall": wall, **found, **page.evaluate(RENDERER)}
     finally:
         context.close()
@@ -225,17 +247,23 @@ def measure(browser, url: str, moves: int, scale: float) -> dict:
 
 def row(name: str, result: dict, moves: int, spread: str) -> str:
     long = result["long"]
-    return (f"{name:<16} {quantiles(result['took']):>16} {spread:>13} {quantiles([m[0] for m in result['moves']]):>17} "
-            f"{quantiles([m[1] for m in result['moves']]):>17} {len(result['moves']):>6} {result['frames']:>6} "
-            f"{moves / result['wall']:>7.1f} {len(long):>3} / {sum(long):>6.0f} ms")
+    return (
+        f"{name:<16} {quantiles(result['took']):>16} {spread:>13} {quantiles([m[0] for m in result['moves']]):>17} "
+        f"{quantiles([m[1] for m in result['moves']]):>17} {len(result['moves']):>6} {result['frames']:>6} "
+        f"{moves / result['wall']:>7.1f} {len(long):>3} / {sum(long):>6.0f} ms"
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--moves", type=int, default=40, help="pointer moves in the measured stroke")
     parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (2: a phone or a retina)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="strokes per page, pages taken in turn; the least disturbed one (lowest median) is shown")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="strokes per page, pages taken in turn; the least disturbed one (lowest median) is shown",
+    )
     parser.add_argument("--only", default=",".join(PAGES), help=f"comma-separated pages: {', '.join(PAGES)}")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
@@ -246,9 +274,11 @@ def main(argv=None):
     unknown = [name for name in chosen if name not in PAGES]
     if unknown:
         sys.exit(f"unknown page(s) {', '.join(unknown)}; choose from {', '.join(PAGES)}")
-    print(f"{args.moves} pointer moves per stroke, back to back, at {VIEWPORT['width']}x{VIEWPORT['height']}, "
-          f"device scale {args.scale:g}, Chromium {' '.join(CHROMIUM_ARGS[:2])}; {os.cpu_count()} CPUs; "
-          f"best of {args.repeat} strokes per page, pages in turn")
+    print(
+        f"{args.moves} pointer moves per stroke, back to back, at {VIEWPORT['width']}x{VIEWPORT['height']}, "
+        f"device scale {args.scale:g}, Chromium {' '.join(CHROMIUM_ARGS[:2])}; {os.cpu_count()} CPUs; "
+        f"best of {args.repeat} strokes per page, pages in turn"
+    )
     results: dict[str, list[dict]] = {name: [] for name in chosen}
     with ExitStack() as stack, sync_playwright() as playwright:
         urls = {}
@@ -263,8 +293,10 @@ def main(argv=None):
         browser.close()
     first = results[chosen[0]][0]
     print(f"canvas drawn by PixiJS {first['pixi']}; WebGL: {first['webgl']}")
-    print(f"{'page':<16} {'move ms med/p90':>16} {'medians':>13} {'frame ms med/p90':>17} {'after ms med/p90':>17} "
-          f"{'events':>6} {'frames':>6} {'moves/s':>7} {'long tasks':>14}")
+    print(
+        f"{'page':<16} {'move ms med/p90':>16} {'medians':>13} {'frame ms med/p90':>17} {'after ms med/p90':>17} "
+        f"{'events':>6} {'frames':>6} {'moves/s':>7} {'long tasks':>14}"
+    )
     for name in chosen:
         runs = sorted(results[name], key=lambda r: statistics.median(r["took"]))
         medians = [statistics.median(r["took"]) for r in runs]

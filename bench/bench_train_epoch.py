@@ -18,17 +18,16 @@ import time
 import types
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 import keras
 import numpy as np
 
 from emnist_core.data import datasets as ds
 from emnist_core.models.build import build_model
 from emnist_core.models.registry import model_spec
-from emnist_core.training.train import _augmented_setup
 from emnist_core.training.config import TrainConfig
+from emnist_core.training.train import _augmented_setup
 
+ROOT = Path(__file__).resolve().parent.parent
 LEGACY_COMMIT = "45fec2a"
 MODEL = "cnn-bn"
 POOL47_TRAIN = 172_934
@@ -51,8 +50,9 @@ def legacy_dataset(x, y, cfg, hard_ink):
     """The training input exactly as it was at LEGACY_COMMIT (tf.data, TensorFlow image ops)."""
     import tensorflow as tf
 
-    source = subprocess.run(["git", "show", f"{LEGACY_COMMIT}:emnist_core/augment.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{LEGACY_COMMIT}:emnist_core/augment.py"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
     legacy = types.ModuleType("legacy_augment")
     exec(compile(source, "legacy_augment.py", "exec"), legacy.__dict__)
     return (
@@ -60,8 +60,13 @@ def legacy_dataset(x, y, cfg, hard_ink):
         .shuffle(len(y), seed=cfg.seed, reshuffle_each_iteration=True)
         .batch(cfg.batch_size)
         .enumerate()
-        .map(lambda i, b: (legacy.augment_batch(b[0], tf.stack([tf.cast(cfg.seed, tf.int64), i]), hard_ink),
-                           tf.one_hot(b[1], 47)), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(
+            lambda i, b: (
+                legacy.augment_batch(b[0], tf.stack([tf.cast(cfg.seed, tf.int64), i]), hard_ink),
+                tf.one_hot(b[1], 47),
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         .prefetch(tf.data.AUTOTUNE)
     )
 
@@ -89,9 +94,13 @@ def main():
     data = ds.load_dataset("pool47")
     x, y = data.x_train[: args.images], data.labels_as_classes(data.y_train[: args.images])
     x_val, y_val = data.x_val[:1024], data.labels_as_classes(data.y_val[:1024])
-    print(f"{MODEL}, {len(y)} pool47 images per epoch, backend {keras.backend.backend()}, "
-          f"median of {MEASURED} epochs after {WARMUP} warm-up")
-    paths = [("keras.ops batches (today)", False)] + ([] if args.backend_only else [("tf.data (at " + LEGACY_COMMIT + ")", True)])
+    print(
+        f"{MODEL}, {len(y)} pool47 images per epoch, backend {keras.backend.backend()}, "
+        f"median of {MEASURED} epochs after {WARMUP} warm-up"
+    )
+    paths = [("keras.ops batches (today)", False)] + (
+        [] if args.backend_only else [("tf.data (at " + LEGACY_COMMIT + ")", True)]
+    )
     results = {}
     for name, legacy in paths:
         seconds = statistics.median(time_epochs(x, y, x_val, y_val, legacy))

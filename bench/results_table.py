@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 
-
 from emnist_core.data.labels import SECTIONS
 from emnist_core.models.store import ALIASES, ASSETS_DIR, SHIPPED, load_card, report_path
 
@@ -29,29 +28,41 @@ def main() -> None:
     roundtrip_path = ASSETS_DIR / "roundtrip.json"
     roundtrip = json.loads(roundtrip_path.read_text())["models"] if roundtrip_path.exists() else {}
     live = {name: alias for alias, name in ALIASES.items()}
-    print("| model | EMNIST data (test) | EMNIST accuracy | mean per-class recall | drawn top-1 | drawn top-3 | "
-          "drawn class-balanced | balanced digits | balanced upper | balanced lower | "
-          "canvas round trip: 28x28 -> drawn | parameters |")
+    print(
+        "| model | EMNIST data (test) | EMNIST accuracy | mean per-class recall | drawn top-1 | drawn top-3 | "
+        "drawn class-balanced | balanced digits | balanced upper | balanced lower | "
+        "canvas round trip: 28x28 -> drawn | parameters |"
+    )
     print("|" + " --- |" * 12)
     print(SEED_REPORT)
     for name in SHIPPED:
         card = load_card(ASSETS_DIR / f"{name}.keras")
         m = card.test_metrics
         rt = roundtrip.get(name)
-        trip = f"{rt['accuracy_28x28']:.1%} -> {rt['accuracy_canvas']:.1%} ({-rt['gap_points']:+.1f} points)" if rt else "n/a"
+        trip = (
+            f"{rt['accuracy_28x28']:.1%} -> {rt['accuracy_canvas']:.1%} ({-rt['gap_points']:+.1f} points)"
+            if rt
+            else "n/a"
+        )
         label = f"**{name}** (`{live[name]}`)" if name in live else name
         drawn_path = report_path(ASSETS_DIR / f"{name}.keras", "unipen")
         drawn = drawn_columns(json.loads(drawn_path.read_text())) if drawn_path.exists() else ["n/a"] * DRAWN_COLUMNS
         drawn = " | ".join(drawn)
-        print(f"| {label} | pool47 test ({m['n']:,}) | {m['accuracy']:.2%} | {m['mean_recall']:.2%} | {drawn} | {trip} | "
-              f"{card.parameters:,} |")
+        print(
+            f"| {label} | pool47 test ({m['n']:,}) | {m['accuracy']:.2%} | {m['mean_recall']:.2%} | {drawn} | {trip} | "
+            f"{card.parameters:,} |"
+        )
 
 
 def drawn_columns(report: dict) -> list[str]:
     """Natural top-1 and top-3, then the class-balanced figures (n/a in a report written before they existed)."""
     balanced = report.get("balanced_sections") or {}
-    return [f"{report['accuracy']:.1%}", f"{report['top3']:.1%}", f"{report['mean_recall']:.1%}",
-            *(f"{balanced[k]:.1%}" if k in balanced else "n/a" for k in SECTIONS)]
+    return [
+        f"{report['accuracy']:.1%}",
+        f"{report['top3']:.1%}",
+        f"{report['mean_recall']:.1%}",
+        *(f"{balanced[k]:.1%}" if k in balanced else "n/a" for k in SECTIONS),
+    ]
 
 
 if __name__ == "__main__":

@@ -24,27 +24,39 @@ EXAMPLES = """examples:
 
 
 def _add_data_dir(p):
-    p.add_argument("--data-dir", help="folder with EMNIST files (default: $EMNIST_DATA_DIR, ./data, "
-                   "../shared/emnist, ~/.cache/emnist_sketch_lab/data)")
+    p.add_argument(
+        "--data-dir",
+        help="folder with EMNIST files (default: $EMNIST_DATA_DIR, ./data, "
+        "../shared/emnist, ~/.cache/emnist_sketch_lab/data)",
+    )
 
 
 def _add_unipen_dir(p):
-    p.add_argument("--unipen-dir", help="UNIPEN train_r01_v07 folder for the unipen datasets (default: "
-                   "$UNIPEN_DATA_DIR, ../shared/unipen/train_r01_v07)")
+    p.add_argument(
+        "--unipen-dir",
+        help="UNIPEN train_r01_v07 folder for the unipen datasets (default: "
+        "$UNIPEN_DATA_DIR, ../shared/unipen/train_r01_v07)",
+    )
 
 
 def _add_classes(p, what):
     from emnist_core.data.labels import DEFAULT_LESSON, LESSONS
 
-    p.add_argument("--classes", default=DEFAULT_LESSON, choices=list(LESSONS),
-                   help=f"the lesson: {what} (default: {DEFAULT_LESSON})")
+    p.add_argument(
+        "--classes",
+        default=DEFAULT_LESSON,
+        choices=list(LESSONS),
+        help=f"the lesson: {what} (default: {DEFAULT_LESSON})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     # Only light modules here: --help must not start Keras (the registry is plain data; see registry.py).
     parser = argparse.ArgumentParser(
-        prog="python -m emnist_core", description="EMNIST Sketch Lab: train, score and use handwriting models.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m emnist_core",
+        description="EMNIST Sketch Lab: train, score and use handwriting models.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_model_commands(sub)
@@ -59,7 +71,6 @@ def _add_model_commands(sub) -> None:
     from emnist_core.models.evaluation import EMNIST
     from emnist_core.models.registry import REGISTRY
 
-
     p = sub.add_parser("train", help="train an architecture and save it with a model card and report")
     p.add_argument("--model", required=True, choices=list(REGISTRY), help="architecture to train")
     p.add_argument("--dataset", default=EMNIST, choices=DATASETS, help=f"dataset (default: {EMNIST})")
@@ -68,10 +79,14 @@ def _add_model_commands(sub) -> None:
     p.add_argument("--learning-rate", type=float, help="peak learning rate (default: the architecture's)")
     p.add_argument("--subset", type=int, help="train on a stratified sample of this many images")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--init", help="fine-tune: start from this model's weights (shipped name or .keras path, "
-                   "same architecture)")
-    p.add_argument("--extra-csv", help="also train on every image of this EMNIST CSV with ByMerge labels, such as the "
-                   "app's corrections download (with a dataset of the 47 ByMerge classes)")
+    p.add_argument(
+        "--init", help="fine-tune: start from this model's weights (shipped name or .keras path, same architecture)"
+    )
+    p.add_argument(
+        "--extra-csv",
+        help="also train on every image of this EMNIST CSV with ByMerge labels, such as the "
+        "app's corrections download (with a dataset of the 47 ByMerge classes)",
+    )
     p.add_argument("--out", help="output .keras path (default: ./models/MODEL.keras)")
     _add_data_dir(p)
     _add_unipen_dir(p)
@@ -86,9 +101,12 @@ def _add_model_commands(sub) -> None:
     p.add_argument("--split", help="EMNIST split the files use (default: read from the file name, else bymerge)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_classes(p, "score only the images of these classes, with the predictions restricted to them")
-    p.add_argument("--save-report", action="store_true",
-                   help="write the full report beside the model (MODEL.report.json; MODEL.DATASET.report.json "
-                   "for another dataset than pool47)")
+    p.add_argument(
+        "--save-report",
+        action="store_true",
+        help="write the full report beside the model (MODEL.report.json; MODEL.DATASET.report.json "
+        "for another dataset than pool47)",
+    )
     _add_data_dir(p)
     _add_unipen_dir(p)
 
@@ -99,16 +117,29 @@ def _add_model_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help='one JSON object per line: {"file", "top"}')
     _add_classes(p, "the guesses are restricted to these classes")
 
-    p = sub.add_parser("calibrate", help="fit a class-prior correction on validation data and save the corrected "
-                       "model; or, with --temperature, fit how sure the model should say it is, into its card")
+    p = sub.add_parser(
+        "calibrate",
+        help="fit a class-prior correction on validation data and save the corrected "
+        "model; or, with --temperature, fit how sure the model should say it is, into its card",
+    )
     p.add_argument("--model", required=True, help="trained model (.keras path or shipped name) with its card")
-    p.add_argument("--out", help="output .keras path for the corrected model (in the source's folder: a card that "
-                   "reuses the source's weights); needed unless --temperature")
-    p.add_argument("--temperature", action="store_true",
-                   help="fit temperature scaling instead (T, NLL, ECE and reliability bins before and after) and "
-                   "write it into the model's own card as calibration.temperature; the model file is not touched")
-    p.add_argument("--fit-on", choices=DATASETS, help="fit on this dataset's validation part (default for tau: the "
-                   "model's training dataset; for --temperature: unipen, the drawn characters the app reads)")
+    p.add_argument(
+        "--out",
+        help="output .keras path for the corrected model (in the source's folder: a card that "
+        "reuses the source's weights); needed unless --temperature",
+    )
+    p.add_argument(
+        "--temperature",
+        action="store_true",
+        help="fit temperature scaling instead (T, NLL, ECE and reliability bins before and after) and "
+        "write it into the model's own card as calibration.temperature; the model file is not touched",
+    )
+    p.add_argument(
+        "--fit-on",
+        choices=DATASETS,
+        help="fit on this dataset's validation part (default for tau: the "
+        "model's training dataset; for --temperature: unipen, the drawn characters the app reads)",
+    )
     _add_data_dir(p)
     _add_unipen_dir(p)
 
@@ -127,8 +158,11 @@ def _add_report_commands(sub) -> None:
     p.add_argument("--out-dir", help="where to write the PNGs (default: beside the model, in figures/NAME)")
     _add_data_dir(p)
 
-    p = sub.add_parser("robustness", help="score a model on the drawn test set under each what-if variant (moved, "
-                       "turned, thinner, thicker, smaller, speckled ...) and keep the table in its drawn report")
+    p = sub.add_parser(
+        "robustness",
+        help="score a model on the drawn test set under each what-if variant (moved, "
+        "turned, thinner, thicker, smaller, speckled ...) and keep the table in its drawn report",
+    )
     p.add_argument("--model", required=True, help="shipped name or .keras path")
     p.add_argument("--seed", type=int, default=0, help="random seed for the canvas places and the noise (default: 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -140,25 +174,45 @@ def _add_data_commands(sub) -> None:
     """``download``, ``pack`` and ``cache``: the official files, the data the project ships, and the data it keeps."""
     from emnist_core.data.labels import SPLITS
 
-    p = sub.add_parser("download", help="fetch NIST's official EMNIST archive and keep the splits named, "
-                       "checksum-verified")
-    p.add_argument("--split", required=True, nargs="+", choices=SPLITS, help="which splits' files to keep "
-                   "(pool47 is made of bymerge and byclass test: --split bymerge byclass --part test)")
+    p = sub.add_parser(
+        "download", help="fetch NIST's official EMNIST archive and keep the splits named, checksum-verified"
+    )
+    p.add_argument(
+        "--split",
+        required=True,
+        nargs="+",
+        choices=SPLITS,
+        help="which splits' files to keep "
+        "(pool47 is made of bymerge and byclass test: --split bymerge byclass --part test)",
+    )
     p.add_argument("--part", default="both", choices=("train", "test", "both"), help="default: both")
-    p.add_argument("--data-dir", help="where to put the files (default: ~/.cache/emnist_sketch_lab/data, "
-                   "which the other commands search)")
-    p.add_argument("--url", help="archive address (default: $EMNIST_DOWNLOAD_URL, else NIST's gzip.zip); "
-                   "file:///path/gzip.zip uses a copy already on disk")
+    p.add_argument(
+        "--data-dir",
+        help="where to put the files (default: ~/.cache/emnist_sketch_lab/data, which the other commands search)",
+    )
+    p.add_argument(
+        "--url",
+        help="archive address (default: $EMNIST_DOWNLOAD_URL, else NIST's gzip.zip); "
+        "file:///path/gzip.zip uses a copy already on disk",
+    )
     p = sub.add_parser("pack", help="rebuild the demo data pack (assets/data) from the full EMNIST and UNIPEN files")
-    p.add_argument("--out", default="assets/data", help="folder for pool47.npz, unipen.npz and manifest.json "
-                   "(default: assets/data, where the project looks for them)")
+    p.add_argument(
+        "--out",
+        default="assets/data",
+        help="folder for pool47.npz, unipen.npz and manifest.json "
+        "(default: assets/data, where the project looks for them)",
+    )
     _add_data_dir(p)
     _add_unipen_dir(p)
 
     p = sub.add_parser("cache", help="list what the cache holds and its size; --clear empties it")
-    p.add_argument("--clear", action="store_true", help="delete decoded arrays, exported models and the downloaded "
-                   "archive (made again or fetched again when needed); downloaded data files, retrained models and "
-                   "corrections are kept")
+    p.add_argument(
+        "--clear",
+        action="store_true",
+        help="delete decoded arrays, exported models and the downloaded "
+        "archive (made again or fetched again when needed); downloaded data files, retrained models and "
+        "corrections are kept",
+    )
 
 
 def main(argv=None) -> int:
@@ -167,17 +221,32 @@ def main(argv=None) -> int:
     from emnist_core.data.download import DownloadError
     from emnist_core.data.files import DataFileError
     from emnist_core.data.preprocess import ImageInputError
-    from emnist_core.models.store import ModelFileError
     from emnist_core.data.unipen import UnipenNotFoundError
+    from emnist_core.models.store import ModelFileError
 
     try:
-        command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "report": cmd_report,
-                   "roundtrip": cmd_roundtrip, "download": cmd_download,
-                   "calibrate": cmd_calibrate, "pack": cmd_pack, "cache": cmd_cache,
-                   "robustness": cmd_robustness}[args.command]
+        command = {
+            "train": cmd_train,
+            "evaluate": cmd_evaluate,
+            "predict": cmd_predict,
+            "report": cmd_report,
+            "roundtrip": cmd_roundtrip,
+            "download": cmd_download,
+            "calibrate": cmd_calibrate,
+            "pack": cmd_pack,
+            "cache": cmd_cache,
+            "robustness": cmd_robustness,
+        }[args.command]
         return command(args)
-    except (DataNotFoundError, UnipenNotFoundError, DataFileError, DownloadError, ModelFileError, ImageInputError,
-            ValueError) as exc:
+    except (
+        DataNotFoundError,
+        UnipenNotFoundError,
+        DataFileError,
+        DownloadError,
+        ModelFileError,
+        ImageInputError,
+        ValueError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -209,15 +278,29 @@ class _ConsoleProgress:
 
 
 def cmd_train(args) -> int:
-    from emnist_core.training.train import train_and_save
     from emnist_core.training.config import TrainConfig
+    from emnist_core.training.train import train_and_save
 
-    config = TrainConfig(model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, subset=args.subset, seed=args.seed, init=args.init,
-                         extra_csv=args.extra_csv)
+    config = TrainConfig(
+        model=args.model,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        subset=args.subset,
+        seed=args.seed,
+        init=args.init,
+        extra_csv=args.extra_csv,
+    )
     out = Path(args.out or Path("models") / f"{args.model}.keras")
-    result = train_and_save(config, out, listener=_ConsoleProgress(), data_dir=args.data_dir,
-                            unipen_dir=args.unipen_dir, command_path=args.out and str(args.out))
+    result = train_and_save(
+        config,
+        out,
+        listener=_ConsoleProgress(),
+        data_dir=args.data_dir,
+        unipen_dir=args.unipen_dir,
+        command_path=args.out and str(args.out),
+    )
     drawn = result.card.drawn_test_metrics
     print(json.dumps({"model": str(out), **result.test_metrics, **({"drawn": drawn} if drawn else {})}))
     return 0
@@ -232,8 +315,8 @@ def cmd_evaluate(args) -> int:
     import numpy as np
 
     from emnist_core.data import datasets as ds
-    from emnist_core.models.evaluation import EMNIST, evaluate_arrays
     from emnist_core.data.labels import DEFAULT_LESSON, label_map, to_bymerge
+    from emnist_core.models.evaluation import EMNIST, evaluate_arrays
     from emnist_core.models.store import load_model, report_path, resolve_model_path, save_report
 
     if args.save_report and args.classes != DEFAULT_LESSON:
@@ -253,22 +336,43 @@ def cmd_evaluate(args) -> int:
     # Drawn characters are scored per section too: digits, upper-case and lower-case letters.
     sections = data.test_sections if data is not None else None
     model = load_model(model_path)
-    report = evaluate_arrays(model, np.asarray(x), y, label_map("bymerge"), with_details=args.save_report,
-                             sections=sections, lesson=args.classes)
+    report = evaluate_arrays(
+        model,
+        np.asarray(x),
+        y,
+        label_map("bymerge"),
+        with_details=args.save_report,
+        sections=sections,
+        lesson=args.classes,
+    )
     report.update(model=model_path.name, data=source, split=split, **named)
     if args.save_report:  # without "source": where the data lay on this machine is no part of a report that ships
-        save_report({k: v for k, v in report.items() if k != "source"},
-                    report_path(model_path, "" if args.dataset in (None, EMNIST) else args.dataset))
-    keys = ("model", "data", "source", "split", "lesson", "n", "accuracy", "top3", "loss", "mean_recall",
-            "balanced_sections", "sections")
+        save_report(
+            {k: v for k, v in report.items() if k != "source"},
+            report_path(model_path, "" if args.dataset in (None, EMNIST) else args.dataset),
+        )
+    keys = (
+        "model",
+        "data",
+        "source",
+        "split",
+        "lesson",
+        "n",
+        "accuracy",
+        "top3",
+        "loss",
+        "mean_recall",
+        "balanced_sections",
+        "sections",
+    )
     summary = {k: report[k] for k in keys if k in report}
     print(json.dumps(summary) if args.json else "\n".join(f"{k:12s} {v}" for k, v in summary.items()))
     return 0
 
 
 def cmd_predict(args) -> int:
-    from emnist_core.serving.predictor import Predictor
     from emnist_core.data.preprocess import ImageInputError, load_image
+    from emnist_core.serving.predictor import Predictor
 
     predictor = Predictor.load([args.model], lesson=args.classes)
     failed = 0
@@ -303,8 +407,10 @@ def cmd_calibrate(args) -> int:
     source = resolve_model_path(args.model)
     card = load_card(source)
     if card is None or card.dataset is None:
-        raise ValueError(f"{source}: {'no model card beside it' if card is None else 'its card names no dataset'}; "
-                         "calibrate needs the card to know the dataset it was trained on")
+        raise ValueError(
+            f"{source}: {'no model card beside it' if card is None else 'its card names no dataset'}; "
+            "calibrate needs the card to know the dataset it was trained on"
+        )
     data = ds.load_dataset(card.dataset, args.data_dir, args.unipen_dir)
     # The prior to divide out is the one the model learned; the fit is on the data it will serve.
     fit = data if args.fit_on is None else ds.load_dataset(args.fit_on, args.data_dir, args.unipen_dir)
@@ -321,13 +427,28 @@ def cmd_calibrate(args) -> int:
     correction = {"tau": tau, "log_prior": [float(v) for v in log_prior]}
     card = card.prior_corrected(
         out.name.removesuffix(".keras"),
-        {"method": "logit adjustment by the training class prior", "tau": tau,
-         "fitted_on": f"{fit.name} validation ({len(y_fit)} images)", "validation_table": table},
-        corrected.count_params(), reports, command_line(),
-        derived_from={"weights": source.name, "prior_correction": correction} if derived else None)
+        {
+            "method": "logit adjustment by the training class prior",
+            "tau": tau,
+            "fitted_on": f"{fit.name} validation ({len(y_fit)} images)",
+            "validation_table": table,
+        },
+        corrected.count_params(),
+        reports,
+        command_line(),
+        derived_from={"weights": source.name, "prior_correction": correction} if derived else None,
+    )
     save_model(None if derived else corrected, out, card, reports)
-    print(json.dumps({"model": str(out), "tau": tau, **card.test_metrics,
-                      **({"drawn": card.drawn_test_metrics} if DRAWN in reports else {})}))
+    print(
+        json.dumps(
+            {
+                "model": str(out),
+                "tau": tau,
+                **card.test_metrics,
+                **({"drawn": card.drawn_test_metrics} if DRAWN in reports else {}),
+            }
+        )
+    )
     return 0
 
 
@@ -339,9 +460,9 @@ def cmd_temperature(args) -> int:
     """``calibrate --temperature``: fit T on a validation split and write it into the model's card (a derived
     model's own card: the T belongs to its corrected output, not to the weights it borrows)."""
     from emnist_core.data import datasets as ds
-    from emnist_core.models.temperature import temperature_section
     from emnist_core.models.evaluation import DRAWN, predict_probabilities
     from emnist_core.models.store import load_card, load_model, resolve_model_path, save_card
+    from emnist_core.models.temperature import temperature_section
 
     path = resolve_model_path(args.model)
     card = load_card(path)
@@ -354,29 +475,45 @@ def cmd_temperature(args) -> int:
     y = fit.labels_as_classes(fit.y_val)
     held_out = predict_probabilities(model, fit.x_test), fit.labels_as_classes(fit.y_test)
     # The command as it reproduces this section anywhere: data folders are this machine's, so left out.
-    command = shlex.join(["python", "-m", "emnist_core", "calibrate", "--model", str(args.model), "--temperature",
-                          "--fit-on", fit.name])
-    section = temperature_section(probs, y, fitted_on=f"{fit.name} validation", command=command,
-                                  thresholds=SELECTIVE_THRESHOLDS, held_out=held_out)
+    command = shlex.join(
+        ["python", "-m", "emnist_core", "calibrate", "--model", str(args.model), "--temperature", "--fit-on", fit.name]
+    )
+    section = temperature_section(
+        probs,
+        y,
+        fitted_on=f"{fit.name} validation",
+        command=command,
+        thresholds=SELECTIVE_THRESHOLDS,
+        held_out=held_out,
+    )
     save_card(path, card.with_temperature(section))  # beside the prior correction's fit, if any
     before, after = section["before"], section["after"]
-    print(json.dumps({"model": str(path), "T": round(section["T"], 4), "fitted_on": section["fitted_on"],
-                      "n": section["n"], "nll": [round(before["nll"], 4), round(after["nll"], 4)],
-                      "ece": [round(before["ece"], 4), round(after["ece"], 4)],
-                      "held_out": {k: round(v, 4) if isinstance(v, float) else v
-                                   for k, v in section["held_out"].items()}}))
+    print(
+        json.dumps(
+            {
+                "model": str(path),
+                "T": round(section["T"], 4),
+                "fitted_on": section["fitted_on"],
+                "n": section["n"],
+                "nll": [round(before["nll"], 4), round(after["nll"], 4)],
+                "ece": [round(before["ece"], 4), round(after["ece"], 4)],
+                "held_out": {k: round(v, 4) if isinstance(v, float) else v for k, v in section["held_out"].items()},
+            }
+        )
+    )
     return 0
 
 
 def cmd_roundtrip(args) -> int:
     from emnist_core.data import datasets as ds
-    from emnist_core.serving.predictor import Predictor
     from emnist_core.models.evaluation import EMNIST
     from emnist_core.models.roundtrip import canvas_roundtrip
+    from emnist_core.serving.predictor import Predictor
 
     data = ds.load_dataset(EMNIST, args.data_dir)
-    result = canvas_roundtrip(Predictor.load(args.model), data.x_test, data.labels_as_classes(data.y_test),
-                              n=args.n, seed=args.seed)
+    result = canvas_roundtrip(
+        Predictor.load(args.model), data.x_test, data.labels_as_classes(data.y_test), n=args.n, seed=args.seed
+    )
     if args.json:
         print(json.dumps(result))
         return 0
@@ -400,13 +537,22 @@ def cmd_robustness(args) -> int:
     path = resolve_model_path(args.model)
     drawn_report = report_path(path, DRAWN)
     if not args.no_save and read_report(drawn_report) is None:  # said before minutes of work, not after
-        raise ValueError(f"{path.name} has no drawn report to keep the table in: run evaluate --model {args.model} "
-                         f"--dataset {DRAWN} --save-report first, or add --no-save")
+        raise ValueError(
+            f"{path.name} has no drawn report to keep the table in: run evaluate --model {args.model} "
+            f"--dataset {DRAWN} --save-report first, or add --no-save"
+        )
     data = ds.load_dataset(DRAWN, unipen_dir=args.unipen_dir)
-    section = robustness(load_model(path), data.x_test, data.labels_as_classes(data.y_test), data.label_map,
-                         seed=args.seed, test_set=f"{DRAWN} test")
-    section["command"] = shlex.join(["python", "-m", "emnist_core", "robustness", "--model", str(args.model),
-                                     "--seed", str(args.seed)])
+    section = robustness(
+        load_model(path),
+        data.x_test,
+        data.labels_as_classes(data.y_test),
+        data.label_map,
+        seed=args.seed,
+        test_set=f"{DRAWN} test",
+    )
+    section["command"] = shlex.join(
+        ["python", "-m", "emnist_core", "robustness", "--model", str(args.model), "--seed", str(args.seed)]
+    )
     report = None if args.no_save else read_report(drawn_report)  # read again: it may have been rewritten since
     if report is not None:
         save_report({**report, REPORT_KEY: section}, drawn_report)
@@ -446,10 +592,14 @@ def cmd_pack(args) -> int:
     drawn_files = source_files(ds.unipen_files(root), root)
     sources = {
         "emnist": source_files(emnist_files),
-        "unipen": {"release": RELEASE_NAME, "files": len(drawn_files), "bytes": sum(f["size"] for f in drawn_files),
-                   "sha256": identity_digest(drawn_files),
-                   "sha256_of": "lines 'path|size|sha256\\n' of every file under data/ and include/, in path order",
-                   "render_version": ds.UNIPEN_RENDER_VERSION},
+        "unipen": {
+            "release": RELEASE_NAME,
+            "files": len(drawn_files),
+            "bytes": sum(f["size"] for f in drawn_files),
+            "sha256": identity_digest(drawn_files),
+            "sha256_of": "lines 'path|size|sha256\\n' of every file under data/ and include/, in path order",
+            "render_version": ds.UNIPEN_RENDER_VERSION,
+        },
     }
     manifest = pack.build(args.out, (x, y, part), (ux, meta), sources)
     print(json.dumps({"pack": args.out, "files": manifest["files"], "contents": manifest["contents"]}, indent=1))
@@ -471,6 +621,8 @@ def cmd_cache(args) -> int:
     print(f"  {'total':<{width}} {size(sum(i.bytes for i in items)):>10}")
     if args.clear:
         freed, kept = cache.clear()
-        print(f"cleared {size(freed)}" + (f"; kept {', '.join(i.name for i in kept)} "
-                                          f"({size(sum(i.bytes for i in kept))})" if kept else ""))
+        print(
+            f"cleared {size(freed)}"
+            + (f"; kept {', '.join(i.name for i in kept)} ({size(sum(i.bytes for i in kept))})" if kept else "")
+        )
     return 0

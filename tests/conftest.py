@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import zlib
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +71,8 @@ def l_shapes(n: int, seed: int = 0) -> np.ndarray:
     out = np.zeros((n, 28, 28), np.uint8)
     for i in range(n):
         x0, y0 = rng.integers(4, 8, size=2)
-        out[i, y0 : 24, x0 : x0 + 3] = 255
-        out[i, 21:24, x0 : 22] = 255
+        out[i, y0:24, x0 : x0 + 3] = 255
+        out[i, 21:24, x0:22] = 255
     return out
 
 
@@ -97,14 +99,19 @@ def sketch(path) -> dict:
 def png_bomb(path: Path, width: int, height: int) -> Path:
     """A valid 1-bit PNG of ``width`` x ``height``, written row block by row block: a few kB on disk,
     width*height bytes once decoded."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     row = b"\0" * (1 + (width + 7) // 8)  # filter byte, then packed bits
     packer, block = zlib.compressobj(9), 500
     data = b"".join(packer.compress(row * min(block, height - y)) for y in range(0, height, block)) + packer.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
-                     + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", data)
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -112,8 +119,9 @@ def untrained_model(body=(), outputs: int = NUM_CLASSES):
     """A small Keras model on 28x28 images, untrained: ``body`` layers, then a softmax over ``outputs``."""
     import keras
 
-    return keras.Sequential([keras.Input((SIDE, SIDE)), *body, keras.layers.Flatten(),
-                             keras.layers.Dense(outputs, activation="softmax")])
+    return keras.Sequential(
+        [keras.Input((SIDE, SIDE)), *body, keras.layers.Flatten(), keras.layers.Dense(outputs, activation="softmax")]
+    )
 
 
 @contextmanager
@@ -247,3 +255,54 @@ def pool47(shared_emnist):
     from emnist_core.data.datasets import load_dataset
 
     return load_dataset("pool47", shared_emnist)
+
+
+# ---------------------------------------------------------------- the command line, and a tiny trained model
+
+
+def run_cli(*args, check=True, own_process=False):
+    """``python -m emnist_core ARGS`` -> what it exited with and printed (a ``subprocess.CompletedProcess``): in this
+    process, as ``__main__`` runs it, from the project folder; ``own_process``: as a real subprocess."""
+    argv = [str(a) for a in args]
+    if own_process:
+        proc = subprocess.run(
+            [sys.executable, "-m", "emnist_core", *argv], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+    else:
+        from emnist_core.cli import main
+
+        out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+        os.chdir(ROOT)
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                code = main(argv)
+        except SystemExit as exited:  # argparse's way out: a wrong command line, or --help
+            code = exited.code if isinstance(exited.code, int) else int(exited.code is not None)
+        finally:
+            os.chdir(here)
+        proc = subprocess.CompletedProcess(["python", "-m", "emnist_core", *argv], code, out.getvalue(), err.getvalue())
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc
+
+
+def synthetic(n, seed):
+    """Two easy classes: 'L' shapes (class 21, "L") and their mirror images (class 7, "7"-ish)."""
+    x = l_shapes(n, seed)
+    y = np.full(n, 21)
+    x[n // 2 :], y[n // 2 :] = x[n // 2 :, :, ::-1], 7
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A seed MLP trained for three epochs on ``synthetic`` shapes: a real model file for the CLI, in seconds."""
+    from emnist_core.data.datasets import Dataset
+    from emnist_core.training.config import TrainConfig
+    from emnist_core.training.train import train_and_save
+
+    x, y = synthetic(400, 0)
+    data = Dataset("synthetic", label_map("bymerge"), x, y, x[:50], y[:50], x[:100], y[:100], "two shapes", [])
+    return train_and_save(
+        TrainConfig(model="seed-mlp", epochs=3, batch_size=32), tmp_path_factory.mktemp("m") / "tiny.keras", data
+    ).path

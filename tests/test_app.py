@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import STROKES, served, sketch, sketch_file
 from emnist_core.data.datasets import DataNotFoundError
 from emnist_core.data.labels import display_name
 from emnist_core.lab.state import load_data
@@ -22,6 +21,8 @@ from emnist_core.models.registry import REGISTRY
 from ui import confusions, draw, retrain
 from ui.checks import CLASSES
 
+from conftest import STROKES, served, sketch, sketch_file
+
 O_WORDS, ZERO_WORDS = display_name("O"), display_name("0")  # how the page names the letter and the digit
 SERVER_PATH = re.compile(r"(?<![\w.])/\w[^\s/]*/")  # "/tmp/...", "/home/...": a folder on the server
 
@@ -30,6 +31,7 @@ def says_nothing_of_the_server(text: str):
     """What the page shows a teacher names no folder of the server and no shell command."""
     assert not SERVER_PATH.search(text) and "python -m" not in text, text
     assert os.environ["EMNIST_MODELS_DIR"] not in text and str(store.ASSETS_DIR) not in text, text
+
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
@@ -54,15 +56,19 @@ def test_drawn_character_is_read_by_both_models(client, tmp_path, char):
 
 def test_only_composite_is_enough(client, tmp_path):
     """A client may send the composite alone, and at Gradio's default canvas size."""
-    mlp, cnn, _, _ = client.predict({"composite": gradio_client.handle_file(str(sketch_file(tmp_path, "7", 800)))},
-                                    api_name="/predict")
+    mlp, cnn, _, _ = client.predict(
+        {"composite": gradio_client.handle_file(str(sketch_file(tmp_path, "7", 800)))}, api_name="/predict"
+    )
     assert mlp["label"] == cnn["label"] == "7"
 
 
 @pytest.mark.parametrize("value", ["blank", "none"])
 def test_empty_canvas_gets_a_message_not_an_error(client, tmp_path, value):
-    payload = sketch(sketch_file(tmp_path, None)) if value == "blank" else {"background": None, "layers": [],
-                                                                             "composite": None}
+    payload = (
+        sketch(sketch_file(tmp_path, None))
+        if value == "blank"
+        else {"background": None, "layers": [], "composite": None}
+    )
     mlp, cnn, _, verdict = client.predict(payload, api_name="/predict")
     assert not mlp and not cnn  # cleared labels
     assert verdict == draw.EMPTY_MESSAGE  # the same words for a blank drawing and for no drawing
@@ -89,8 +95,9 @@ def test_photo_goes_through_the_same_preprocessing(client, tmp_path):
     image = Image.new("RGB", (900, 600), (200, 200, 190))
     ImageDraw.Draw(image).line([(300, 100), (600, 100), (420, 520)], fill=(40, 40, 60), width=40)
     image.save(tmp_path / "photo.jpg")
-    mlp, cnn, preview, _ = client.predict(gradio_client.handle_file(str(tmp_path / "photo.jpg")),
-                                          api_name="/predict_photo")
+    mlp, cnn, preview, _ = client.predict(
+        gradio_client.handle_file(str(tmp_path / "photo.jpg")), api_name="/predict_photo"
+    )
     assert mlp["label"] == cnn["label"] == "7"
     assert "data:image/png" in preview
 
@@ -114,14 +121,15 @@ def test_confusions_on_drawn_characters(client, lab):
     live = lab.live["cnn"]
     if live.drawn_report is None:
         pytest.skip(f"no drawn-input report beside {live.path.name}")
-    summary, matrix, pairs, table, _ = client.predict("cnn", "unipen", api_name="/confusions")
+    summary, matrix, _pairs, _table, _ = client.predict("cnn", "unipen", api_name="/confusions")
     assert "drawn test characters" in summary and "By section: digits" in summary
     assert f"{live.drawn_report['accuracy']:.1%}" in summary and matrix is not None
     top = live.drawn_report["confused_pairs"][0]
     deadline = time.time() + 180  # the drawn characters load on first request (a minute the first time)
     while True:
-        true, pred, images, note = client.predict("cnn", f"{top['true']} -> {top['predicted']}", "unipen",
-                                                  api_name="/gallery_pair")
+        true, pred, images, note = client.predict(
+            "cnn", f"{top['true']} -> {top['predicted']}", "unipen", api_name="/gallery_pair"
+        )
         if images or time.time() > deadline or "not available" in note:
             break
         time.sleep(2)
@@ -134,8 +142,14 @@ def test_confusions_on_drawn_characters(client, lab):
     assert "EMNIST test images" in summary
 
 
-@pytest.mark.parametrize("api, args", [("/confusions", ("cnn", "emnist")), ("/gallery", ("cnn", "O", "0", "drawn")),
-                                       ("/gallery_pair", ("cnn", "O -> 0", "UNIPEN"))])
+@pytest.mark.parametrize(
+    "api, args",
+    [
+        ("/confusions", ("cnn", "emnist")),
+        ("/gallery", ("cnn", "O", "0", "drawn")),
+        ("/gallery_pair", ("cnn", "O -> 0", "UNIPEN")),
+    ],
+)
 def test_an_unknown_test_set_is_refused_with_the_choices(client, api, args):
     """Only an absent test set (an old client's) means EMNIST's; a name that is none of them is refused."""
     with pytest.raises(AppError) as refused:
@@ -157,6 +171,7 @@ def test_a_model_put_live_while_a_tab_is_drawn_changes_nothing(lab, monkeypatch)
         def then_step(*args, **kwargs):
             monkeypatch.setattr(lab, "live", {**lab.live, "mlp": other})
             return step(*args, **kwargs)
+
         return then_step
 
     for step in ("report_summary", "card_markdown"):  # what each handler does between the two
@@ -174,8 +189,10 @@ def test_shortcut_and_pair_endpoints_fill_the_gallery(client, lab, with_data):
     assert all(item["caption"].endswith(f"%: {display_name('Z')} -> {display_name('2')}") for item in images)
     _, _, pairs, _, _ = client.predict("cnn", api_name="/confusions")  # the ranking a person chooses from
     top = lab.live["cnn"].report["confused_pairs"][0]
-    assert pairs["choices"][0] == [f"{display_name(top['true'])} -> {display_name(top['predicted'])}: {top['count']}",
-                                   f"{top['true']} -> {top['predicted']}"]
+    assert pairs["choices"][0] == [
+        f"{display_name(top['true'])} -> {display_name(top['predicted'])}: {top['count']}",
+        f"{top['true']} -> {top['predicted']}",
+    ]
     true, pred, images, _ = client.predict("cnn", f"{top['true']} -> {top['predicted']}", api_name="/gallery_pair")
     assert (true, pred) == (top["true"], top["predicted"])
     assert len(images) == min(top["count"], confusions.GALLERY_MAX)
@@ -215,8 +232,9 @@ def test_a_lesson_shows_only_its_classes_each_read_among_them(client, lab):
     assert np.isin(read, range(10)).all()
 
 
-@pytest.mark.parametrize("true, pred, says", [("O", "O", "two different"), ("?", "0", "not an EMNIST"),
-                                               ("o", "0", "read as")])
+@pytest.mark.parametrize(
+    "true, pred, says", [("O", "O", "two different"), ("?", "0", "not an EMNIST"), ("o", "0", "read as")]
+)
 def test_gallery_input_is_validated(client, with_data, true, pred, says):
     images, note = client.predict("mlp", true, pred, api_name="/gallery")
     assert says in note
@@ -230,7 +248,7 @@ def test_without_data_the_shipped_report_still_shows(client, lab, monkeypatch):
     monkeypatch.setattr(lab, "dataset", None)
     monkeypatch.setattr(lab, "data_message", "")
     lab._load_data(missing)
-    summary, matrix, pairs, table, note = client.predict("mlp", api_name="/confusions")
+    summary, matrix, _pairs, table, note = client.predict("mlp", api_name="/confusions")
     assert "accuracy" in summary and matrix is not None
     assert table["data"] and len(table["data"]) == len(CLASSES)
     assert "EMNIST_DATA_DIR" in note
@@ -321,8 +339,11 @@ def test_tiny_retrain_gets_both_reports_and_goes_live_after_a_warning(client, la
 def test_choosing_an_architecture_offers_its_own_settings(client):
     for name, spec in REGISTRY.items():
         epochs, batch_size, learning_rate = client.predict(name, api_name="/architecture_defaults")
-        assert (epochs, batch_size, learning_rate) == (spec.hyperparameters["epochs"], spec.hyperparameters[
-            "batch_size"], spec.hyperparameters["learning_rate"])
+        assert (epochs, batch_size, learning_rate) == (
+            spec.hyperparameters["epochs"],
+            spec.hyperparameters["batch_size"],
+            spec.hyperparameters["learning_rate"],
+        )
 
 
 def test_explain_gives_one_captioned_overlay_per_live_model(client, lab, tmp_path):
@@ -382,8 +403,7 @@ def test_correct_names_what_is_wrong_and_keeps_nothing(client, corrections, tmp_
     assert corrections.count() == 0
 
 
-def test_correct_is_refused_while_training_is_off_unless_collection_is_allowed(training_off, tmp_path,
-                                                                               monkeypatch):
+def test_correct_is_refused_while_training_is_off_unless_collection_is_allowed(training_off, tmp_path, monkeypatch):
     from emnist_core.lab.corrections import COLLECTION_OFF, CorrectionStore
     from emnist_core.lab.state import Switches
 
@@ -476,8 +496,11 @@ def test_use_puts_a_model_at_least_as_good_live_at_once_and_asks_for_a_worse_one
 def test_the_data_notes_say_which_data_is_in_use(lab, with_data):
     from emnist_core.data import pack
 
-    words = "from the demo data pack" if str(pack.pack_file("pool47")) in lab.dataset.sources else \
-        "from the full EMNIST files"
+    words = (
+        "from the demo data pack"
+        if str(pack.pack_file("pool47")) in lab.dataset.sources
+        else "from the full EMNIST files"
+    )
     note, size, _ = retrain.retrain_setup(lab)
     assert note.startswith(f"{len(lab.dataset.y_train):,} training images available, {words}."), note
     assert size["value"] == min(retrain.DEFAULT_TRAIN_SIZE, len(lab.dataset.y_train))
@@ -487,13 +510,15 @@ def test_the_data_notes_say_which_data_is_in_use(lab, with_data):
 
 # ---------------------------------------------------------------- lessons (issue 19)
 
+
 def bar_file(folder: Path) -> Path:
     """A bare vertical bar, drawn with the sketchpad's brush: a 1, or an l, or an I, until a lesson says which."""
     from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS
 
     image = Image.new("RGBA", (CANVAS, CANVAS), "white")
-    ImageDraw.Draw(image).line([(CANVAS / 2, CANVAS * 0.15), (CANVAS / 2, CANVAS * 0.85)], fill="black",
-                               width=2 * BRUSH_RADIUS)
+    ImageDraw.Draw(image).line(
+        [(CANVAS / 2, CANVAS * 0.15), (CANVAS / 2, CANVAS * 0.85)], fill="black", width=2 * BRUSH_RADIUS
+    )
     path = folder / "bar.png"
     image.save(path)
     return path
@@ -552,8 +577,9 @@ def test_a_late_tick_cannot_hide_how_the_job_ended():
 
     from emnist_core.training.config import EVALUATING, SAVING, TRAINING, TrainConfig
 
-    job = SimpleNamespace(config=TrainConfig("seed-mlp", epochs=2), history={"loss": [1.0]}, stage=TRAINING,
-                          done=threading.Event())
+    job = SimpleNamespace(
+        config=TrainConfig("seed-mlp", epochs=2), history={"loss": [1.0]}, stage=TRAINING, done=threading.Event()
+    )
     lab = SimpleNamespace(job=job)
     status, *_ = retrain.training_view(lab, 0)
     assert status == "Training seed-mlp: 1 of 2 epochs done."

@@ -19,20 +19,31 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from conftest import (NUM_CLASSES, idx_bytes, l_shapes, png_bomb, served, sketch, sketch_file, untrained_model,
-                      write_csv, write_idx_pair)
-from emnist_core.training import train as training
 from emnist_core.data.datasets import load_dataset
-from emnist_core.models.evaluation import CLASS_ECHO
 from emnist_core.data.files import LABEL_MAGIC
-from emnist_core.lab.state import MODELS_IN_ASSETS, TrainingJob
 from emnist_core.data.preprocess import DAMAGED_IMAGE, EMPTY_FILE, MAX_IMAGE_PIXELS, NOT_AN_IMAGE, SIDE
 from emnist_core.data.sketchpad import CANVAS
+from emnist_core.lab.state import MODELS_IN_ASSETS, TrainingJob
 from emnist_core.lab.verdict import NO_MODEL_MESSAGE
 from emnist_core.models import store
+from emnist_core.models.evaluation import CLASS_ECHO
+from emnist_core.training import train as training
 from ui import confusions, draw, models, retrain
 from ui.checks import MAX_MESSAGE, PHOTO_TAKES
 from ui.page import MAX_UPLOAD, TRAIN_CONCURRENCY
+
+from conftest import (
+    NUM_CLASSES,
+    idx_bytes,
+    l_shapes,
+    png_bomb,
+    served,
+    sketch,
+    sketch_file,
+    untrained_model,
+    write_csv,
+    write_idx_pair,
+)
 
 gradio_client = pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
@@ -82,6 +93,7 @@ def files_in(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 # 1. Bad input ---------------------------------------------------------------------------------------
+
 
 def image_file(folder: Path, kind: str) -> Path:
     """One input file of each kind the issue lists; the name always ends in .png, whatever the content."""
@@ -133,9 +145,11 @@ def refusal(kind: str) -> str:
         "zero bytes": EMPTY_FILE,
         "bomb": f"over {MAX_IMAGE_PIXELS:,} pixels: scale it down first",
         "over the pixel limit": f"That image is {OVER_SIDE}x{OVER_SIDE} pixels, over {MAX_IMAGE_PIXELS:,}: scale it "
-                                "down first",
+        "down first",
         "truncated": DAMAGED_IMAGE,
     }[kind]
+
+
 ENDPOINTS = {"/predict": lambda path: sketch(path), "/predict_photo": gradio_client.handle_file}
 
 
@@ -154,8 +168,9 @@ def test_odd_images_get_predictions_or_a_message(client, tmp_path, endpoint, kin
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 @pytest.mark.parametrize("kind", REFUSED)
-def test_bad_files_are_refused_before_decoding_and_the_server_keeps_serving(client, app_module, tmp_path, monkeypatch,
-                                                                             endpoint, kind):
+def test_bad_files_are_refused_before_decoding_and_the_server_keeps_serving(
+    client, app_module, tmp_path, monkeypatch, endpoint, kind
+):
     decoded = []  # the server runs in this process: record every image Pillow decodes
     real_load = ImageFile.ImageFile.load
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or real_load(self))
@@ -167,9 +182,11 @@ def test_bad_files_are_refused_before_decoding_and_the_server_keeps_serving(clie
     assert_still_serves(client, tmp_path)
 
 
-@pytest.mark.parametrize("payload", [[1, 2, 3], "a drawing", 7, {"composite": "/etc/passwd"},
-                                     {"composite": [[0, 255], [255, 0]]}, {"layers": "abc"}],
-                         ids=["list", "string", "number", "path string", "nested list", "layers string"])
+@pytest.mark.parametrize(
+    "payload",
+    [[1, 2, 3], "a drawing", 7, {"composite": "/etc/passwd"}, {"composite": [[0, 255], [255, 0]]}, {"layers": "abc"}],
+    ids=["list", "string", "number", "path string", "nested list", "layers string"],
+)
 def test_sketch_payloads_of_the_wrong_shape_get_a_message(client, tmp_path, payload):
     with pytest.raises(AppError) as refused:
         client.predict(payload, api_name="/predict")
@@ -179,8 +196,11 @@ def test_sketch_payloads_of_the_wrong_shape_get_a_message(client, tmp_path, payl
     assert_still_serves(client, tmp_path)
 
 
-@pytest.mark.parametrize("payload", [{}, {"layers": []}, {"background": None, "layers": [], "composite": None}, None],
-                         ids=["no keys", "layers only", "all empty", "none"])
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"layers": []}, {"background": None, "layers": [], "composite": None}, None],
+    ids=["no keys", "layers only", "all empty", "none"],
+)
 def test_sketch_payloads_without_an_image_read_as_an_empty_canvas(client, payload):
     mlp, cnn, _, verdict = client.predict(payload, api_name="/predict")
     assert not mlp and not cnn and verdict == draw.EMPTY_MESSAGE
@@ -190,8 +210,11 @@ def test_sketch_payloads_without_an_image_read_as_an_empty_canvas(client, payloa
 def test_photo_payloads_of_the_wrong_shape_get_a_message(client, payload):
     with pytest.raises(AppError) as refused:
         client.predict(payload, api_name="/predict_photo")
-    assert refused.value.message == PHOTO_TAKES == ("/predict_photo cannot use what was sent. It takes Photo: an "
-                                                    "image file.")
+    assert (
+        refused.value.message
+        == PHOTO_TAKES
+        == ("/predict_photo cannot use what was sent. It takes Photo: an image file.")
+    )
 
 
 ARRAYS = {  # what no JSON payload can carry, given straight to the handler
@@ -234,26 +257,38 @@ def fake_data(lab, monkeypatch):
     monkeypatch.setattr(lab, "dataset", SimpleNamespace(y_train=np.zeros(5000)))
 
 
-@pytest.mark.parametrize("body, says", [('["seed-mlp", NaN, 128, 0.001, 500]', "epochs must be a number"),
-                                        ('["seed-mlp", 1, 128, Infinity, 500]', "learning rate must be a number"),
-                                        ('["seed-mlp", 1, 128, 0.001, -Infinity]', "training images must be a number")])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ('["seed-mlp", NaN, 128, 0.001, 500]', "epochs must be a number"),
+        ('["seed-mlp", 1, 128, Infinity, 500]', "learning rate must be a number"),
+        ('["seed-mlp", 1, 128, 0.001, -Infinity]', "training images must be a number"),
+    ],
+)
 def test_nan_and_infinity_sent_over_http_get_a_message(base_url, fake_data, body, says):
-    posted = httpx.post(f"{base_url}/gradio_api/call/train", content=f'{{"data": {body}}}',
-                        headers={"content-type": "application/json"}, timeout=30)
+    posted = httpx.post(
+        f"{base_url}/gradio_api/call/train",
+        content=f'{{"data": {body}}}',
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
     stream = httpx.get(f"{base_url}/gradio_api/call/train/{posted.json()['event_id']}", timeout=60).text
     assert says in stream and "Traceback" not in stream
 
 
-@pytest.mark.parametrize("settings, says", [
-    (("seed-mlp", "abc", 128, 1e-3, 500), "epochs must be a number"),
-    (("seed-mlp", 1, 128, 1e-3, 100), "training images must be at least 500, got 100"),
-    (("seed-mlp", 1000, 128, 1e-3, 500), "epochs must be between 1 and 50, got 1000"),
-    (("seed-mlp", 1, 7, 1e-3, 500), "batch size must be one of 32, 64, 128, 256, 512, 1024, got 7"),
-    (("seed-mlp", 1, 128, 0.0, 500), "learning rate must be in (0, 1], got 0.0"),
-    (("../../etc/passwd", 1, 128, 1e-3, 500), "architecture must be one of seed-mlp"),
-    ((["seed-mlp"], 1, 128, 1e-3, 500), "architecture must be one of seed-mlp"),
-    (("seed-mlp", 1, 128, None, 500), "learning rate must be a number"),
-])
+@pytest.mark.parametrize(
+    "settings, says",
+    [
+        (("seed-mlp", "abc", 128, 1e-3, 500), "epochs must be a number"),
+        (("seed-mlp", 1, 128, 1e-3, 100), "training images must be at least 500, got 100"),
+        (("seed-mlp", 1000, 128, 1e-3, 500), "epochs must be between 1 and 50, got 1000"),
+        (("seed-mlp", 1, 7, 1e-3, 500), "batch size must be one of 32, 64, 128, 256, 512, 1024, got 7"),
+        (("seed-mlp", 1, 128, 0.0, 500), "learning rate must be in (0, 1], got 0.0"),
+        (("../../etc/passwd", 1, 128, 1e-3, 500), "architecture must be one of seed-mlp"),
+        ((["seed-mlp"], 1, 128, 1e-3, 500), "architecture must be one of seed-mlp"),
+        (("seed-mlp", 1, 128, None, 500), "learning rate must be a number"),
+    ],
+)
 def test_bad_training_settings_get_a_message_and_start_nothing(client, lab, fake_data, settings, says):
     previous = lab.job
     try:
@@ -274,10 +309,15 @@ def test_non_numbers_in_training_settings_are_named(lab, fake_data, value):
         assert status == f"Check the settings: {name} must be a number"
 
 
-@pytest.mark.parametrize("true, says", [("../../etc/passwd", "is not an EMNIST ByMerge class"),
-                                        ("x" * 10_000, "'{echo}...' is not an EMNIST ByMerge class"),
-                                        ("<script>alert(1)</script>", "is not an EMNIST ByMerge class"),
-                                        ("", "Choose a pair")])
+@pytest.mark.parametrize(
+    "true, says",
+    [
+        ("../../etc/passwd", "is not an EMNIST ByMerge class"),
+        ("x" * 10_000, "'{echo}...' is not an EMNIST ByMerge class"),
+        ("<script>alert(1)</script>", "is not an EMNIST ByMerge class"),
+        ("", "Choose a pair"),
+    ],
+)
 def test_gallery_names_are_checked_and_echoed_short(client, true, says):
     images, note = client.predict("mlp", true, "0", api_name="/gallery")
     assert images == [] and says.format(echo=true[:CLASS_ECHO]) in note
@@ -289,17 +329,30 @@ def test_a_pair_outside_the_classes_is_named(client):
     assert images == [] and "'../../0' is not an EMNIST ByMerge class" in note
 
 
-UNKNOWN_MODEL = "Unknown model; choose one of mlp, cnn"  # the app's own check (the endpoints that take the payload as sent)
+UNKNOWN_MODEL = (
+    "Unknown model; choose one of mlp, cnn"  # the app's own check (the endpoints that take the payload as sent)
+)
 NOT_A_CHOICE = "is not in the list of choices"  # Gradio's, for a dropdown it checks itself
 UNKNOWN_LESSON = "Unknown lesson '../../sums'; choose one of all, digits, letters, upper"
 
 
-@pytest.mark.parametrize("api, args, says", [
-    ("/gallery", ("../assets", "O", "0"), UNKNOWN_MODEL), ("/confusions", ("/etc/passwd",), UNKNOWN_MODEL),
-    ("/architecture_defaults", ("../seed-mlp",), NOT_A_CHOICE), ("/gallery_O_0", ("~/x",), UNKNOWN_MODEL),
-    ("/confusions", ("m" * 100_000,), UNKNOWN_MODEL), ("/gallery", (["mlp"], "O", "0"), UNKNOWN_MODEL),
-    ("/confusions", ("mlp", "pool47", "../../sums"), UNKNOWN_LESSON),
-    ("/gallery", ("mlp", "O", "0", "pool47", "../../sums" + "x" * 100_000), "Unknown lesson '../../sumsxxxxxxxxxx';")])
+@pytest.mark.parametrize(
+    "api, args, says",
+    [
+        ("/gallery", ("../assets", "O", "0"), UNKNOWN_MODEL),
+        ("/confusions", ("/etc/passwd",), UNKNOWN_MODEL),
+        ("/architecture_defaults", ("../seed-mlp",), NOT_A_CHOICE),
+        ("/gallery_O_0", ("~/x",), UNKNOWN_MODEL),
+        ("/confusions", ("m" * 100_000,), UNKNOWN_MODEL),
+        ("/gallery", (["mlp"], "O", "0"), UNKNOWN_MODEL),
+        ("/confusions", ("mlp", "pool47", "../../sums"), UNKNOWN_LESSON),
+        (
+            "/gallery",
+            ("mlp", "O", "0", "pool47", "../../sums" + "x" * 100_000),
+            "Unknown lesson '../../sumsxxxxxxxxxx';",
+        ),
+    ],
+)
 def test_names_outside_the_choices_are_refused(client, api, args, says):
     with pytest.raises(AppError) as refused:
         client.predict(*args, api_name=api)
@@ -308,6 +361,7 @@ def test_names_outside_the_choices_are_refused(client, api, args, says):
 
 
 # 2. Bad files -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def assets_copy(app_module, tmp_path, monkeypatch):
@@ -326,8 +380,9 @@ def no_data():
     raise FileNotFoundError("no data in this test")
 
 
-def test_a_damaged_shipped_model_is_reported_and_the_other_serves(client, app_module, lab, assets_copy, monkeypatch,
-                                                                  tmp_path, caplog):
+def test_a_damaged_shipped_model_is_reported_and_the_other_serves(
+    client, app_module, lab, assets_copy, monkeypatch, tmp_path, caplog
+):
     damaged = assets_copy / "seed-cnn.keras"
     damaged.write_bytes(damaged.read_bytes()[:5000])  # cut short, as by an interrupted copy
     damaged_lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
@@ -428,11 +483,15 @@ def bad_data_folder(folder: Path, damage: str) -> Path:
     return csv
 
 
-@pytest.mark.parametrize("damage, says", [("wrong magic number", "magic number 2049 is not 2051"),
-                                          ("wrong count", "50 labels for 60 images"),
-                                          ("wrong columns", "rows have 10 columns, expected 785")])
-def test_damaged_dataset_files_are_named_in_the_app(client, lab, monkeypatch, tmp_path, damage,
-                                                    says):
+@pytest.mark.parametrize(
+    "damage, says",
+    [
+        ("wrong magic number", "magic number 2049 is not 2051"),
+        ("wrong count", "50 labels for 60 images"),
+        ("wrong columns", "rows have 10 columns, expected 785"),
+    ],
+)
+def test_damaged_dataset_files_are_named_in_the_app(client, lab, monkeypatch, tmp_path, damage, says):
     bad = bad_data_folder(tmp_path / "data", damage)
     monkeypatch.setattr(lab, "dataset", None)
     monkeypatch.setattr(lab, "data_message", "")
@@ -446,17 +505,16 @@ def test_damaged_dataset_files_are_named_in_the_app(client, lab, monkeypatch, tm
 
 # 3. Retraining faults -----------------------------------------------------------------------------
 
+
 def models_folder() -> Path:
     return Path(os.environ["EMNIST_MODELS_DIR"])
 
 
 @pytest.mark.parametrize("stage", ["training", "evaluating"])
-def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_module, lab, with_data, monkeypatch,
-                                                                stage):
+def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_module, lab, with_data, monkeypatch, stage):
     models_folder().mkdir(parents=True, exist_ok=True)
     before, answers = files_in(models_folder()), []
-    module, name = (training, "train") if stage == "training" else (training.evaluation,
-                                                                                 "evaluate_arrays")
+    module, name = (training, "train") if stage == "training" else (training.evaluation, "evaluate_arrays")
     real = getattr(module, name)
 
     def cancel_then_go_on(*args, **kwargs):  # a teacher presses Cancel as this stage begins
@@ -471,8 +529,9 @@ def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_modu
     assert not lab.train_lock.locked()
 
 
-def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(client, app_module, lab, with_data,
-                                                                               monkeypatch):
+def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(
+    client, app_module, lab, with_data, monkeypatch
+):
     assets = lab.assets_dir
     shipped_before = {p.name: p.read_bytes() for p in assets.iterdir() if p.name.startswith(SHIPPED)}
     models_folder().mkdir(parents=True, exist_ok=True)
@@ -495,8 +554,14 @@ def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(c
 
 
 def fake_dataset():
-    return SimpleNamespace(name="pool47", y_train=np.zeros(5000), x_test=np.zeros((3, 28, 28), np.uint8),
-                           y_test=np.zeros(3, int), label_map=None, labels_as_classes=lambda y: y)
+    return SimpleNamespace(
+        name="pool47",
+        y_train=np.zeros(5000),
+        x_test=np.zeros((3, 28, 28), np.uint8),
+        y_test=np.zeros(3, int),
+        label_map=None,
+        labels_as_classes=lambda y: y,
+    )
 
 
 @pytest.mark.parametrize("fails", ["model", "card", "report"])
@@ -576,8 +641,7 @@ def test_a_models_folder_in_assets_is_refused(client, lab, monkeypatch, endless_
     assert lab.job is previous and not endless_training.is_set()
 
 
-def test_use_model_serves_only_model_files_in_the_models_folder(client, app_module, lab, base_url,
-                                                                 tmp_path):
+def test_use_model_serves_only_model_files_in_the_models_folder(client, app_module, lab, base_url, tmp_path):
     folder = models_folder()
     folder.mkdir(parents=True, exist_ok=True)
     outside = tmp_path / "seed-mlp-copy.keras"
@@ -586,8 +650,16 @@ def test_use_model_serves_only_model_files_in_the_models_folder(client, app_modu
     (folder / "notes.txt").write_text("not a model")
     live = dict(lab.live)
     climbing_out = f"{folder}/{os.path.relpath(outside, folder)}"  # starts in the models folder, ends outside
-    for candidate in (outside, climbing_out, "/etc/passwd", lab.assets_dir / "seed-mlp.keras",
-                      folder / "notes.txt", folder, "seed-mlp", "../seed-mlp.keras"):
+    for candidate in (
+        outside,
+        climbing_out,
+        "/etc/passwd",
+        lab.assets_dir / "seed-mlp.keras",
+        folder / "notes.txt",
+        folder,
+        "seed-mlp",
+        "../seed-mlp.keras",
+    ):
         assert retrain.use_model(lab, retrain.USE_LABEL, str(candidate))[0].startswith("Train a model first"), candidate
         assert lab.live == live
     event, answer = call(base_url, "use_model", [str(outside), None])  # values for the server-side States are ignored
@@ -621,13 +693,17 @@ def test_the_training_switch_is_enforced_by_the_api(app_module, training_off, mo
     assert client.predict(True, api_name="/clear_corrections") == off
     assert call(client.src.rstrip("/"), "train", list(TINY_TRAIN))[1][0] == off  # any HTTP client
     assert lab.job is None and lab.live == live
-    buttons = {c["props"].get("value"): c["props"].get("interactive")
-               for c in app_module.build_demo(lab).config["components"] if c["type"] == "button"}
+    buttons = {
+        c["props"].get("value"): c["props"].get("interactive")
+        for c in app_module.build_demo(lab).config["components"]
+        if c["type"] == "button"
+    }
     assert buttons["Start"] is False and buttons["Restore shipped models"] is False
     assert buttons["Fine-tune on the corrections"] is False
 
 
 # 4. Untrusted content -----------------------------------------------------------------------------
+
 
 def test_uploads_over_the_size_limit_are_refused(client, app_module, demo, base_url, tmp_path):
     limit = demo.max_file_size  # MAX_UPLOAD in bytes, as Gradio read it from LAUNCH_OPTIONS at launch
@@ -646,9 +722,17 @@ def test_uploads_over_the_size_limit_are_refused(client, app_module, demo, base_
 
 def test_no_file_is_served_beyond_what_the_ui_shows(app_module, base_url):
     root = Path(app_module.__file__).resolve().parent
-    private = ["/etc/passwd", root / "app.py", "app.py", "assets/seed-cnn.keras", root / "assets" / "seed-cnn.keras",
-               root / "README.md", models_folder() / "x.keras", "/tmp/gradio/../../etc/passwd",
-               "..%2f..%2fetc%2fpasswd"]
+    private = [
+        "/etc/passwd",
+        root / "app.py",
+        "app.py",
+        "assets/seed-cnn.keras",
+        root / "assets" / "seed-cnn.keras",
+        root / "README.md",
+        models_folder() / "x.keras",
+        "/tmp/gradio/../../etc/passwd",
+        "..%2f..%2fetc%2fpasswd",
+    ]
     for path in private:
         answer = httpx.get(f"{base_url}/gradio_api/file={path}", timeout=10)
         assert answer.status_code in (403, 404), (path, answer.status_code)
@@ -660,17 +744,28 @@ def test_no_file_is_served_beyond_what_the_ui_shows(app_module, base_url):
 SERVER_IMAGE = str(Path(__file__).resolve().parent.parent / "assets" / "figures" / "app-draw.png")  # on the server
 
 
-@pytest.mark.parametrize("api, payload", [
-    ("predict", {"composite": {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}}),
-    ("predict", {"composite": {"path": "app.py", "meta": {"_type": "gradio.FileData"}}}),
-    ("predict", {"composite": {"url": "http://127.0.0.1:1/secret.png", "meta": {"_type": "gradio.FileData"}}}),
-    # Without Gradio's tag, Gradio passes a file reference on unchecked: the app must not read it.
-    ("predict", {"composite": {"path": SERVER_IMAGE}}),
-    ("predict", {"path": SERVER_IMAGE}),
-    ("explain", {"path": SERVER_IMAGE}),
-    ("predict_photo", {"path": SERVER_IMAGE, "orig_name": "x.png"}),
-], ids=["server file", "app source", "server-side fetch", "untagged server image", "bare untagged server image",
-        "bare untagged to explain", "untagged photo"])
+@pytest.mark.parametrize(
+    "api, payload",
+    [
+        ("predict", {"composite": {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}}),
+        ("predict", {"composite": {"path": "app.py", "meta": {"_type": "gradio.FileData"}}}),
+        ("predict", {"composite": {"url": "http://127.0.0.1:1/secret.png", "meta": {"_type": "gradio.FileData"}}}),
+        # Without Gradio's tag, Gradio passes a file reference on unchecked: the app must not read it.
+        ("predict", {"composite": {"path": SERVER_IMAGE}}),
+        ("predict", {"path": SERVER_IMAGE}),
+        ("explain", {"path": SERVER_IMAGE}),
+        ("predict_photo", {"path": SERVER_IMAGE, "orig_name": "x.png"}),
+    ],
+    ids=[
+        "server file",
+        "app source",
+        "server-side fetch",
+        "untagged server image",
+        "bare untagged server image",
+        "bare untagged to explain",
+        "untagged photo",
+    ],
+)
 def test_a_payload_cannot_make_the_server_read_its_own_files(base_url, api, payload):
     assert Path(SERVER_IMAGE).is_file()
     event, answer = call(base_url, api, [payload])

@@ -8,8 +8,9 @@ import time
 
 import numpy as np
 
-from conftest import ROOT
 from emnist_core.models.store import load_card, load_model
+
+from conftest import ROOT
 
 SAVER = textwrap.dedent("""
     import sys, numpy as np
@@ -40,6 +41,9 @@ def test_sigkill_mid_save_keeps_the_previous_model(tmp_path):
     model = load_model(target)
     version = float(model.layers[-1].bias.numpy()[0])
     assert version >= 3 and np.all(model.layers[-1].bias.numpy() == version)
-    assert load_card(target).extra["version"] in (version, version - 1)  # the card is written second: one behind at most
+    assert load_card(target).extra["version"] in (
+        version,
+        version - 1,
+    )  # the card is written second: one behind at most
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("live.keras", "live.card.json")]
     assert all(name.startswith(".live.") for name in leftovers)  # only a hidden temporary, never the real name

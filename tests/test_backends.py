@@ -10,9 +10,10 @@ from importlib.util import find_spec
 import numpy as np
 import pytest
 
-from conftest import NUM_CLASSES, ROOT, l_shapes
 from emnist_core.training.augment import augment_batch, batch_rng
 from emnist_core.training.train import TrainingBatches
+
+from conftest import NUM_CLASSES, ROOT, l_shapes
 
 # Runs under KERAS_BACKEND=jax with every `import tensorflow` refused: trains a tiny augmented CNN for
 # one epoch, saves it, and scores fixed images with it and with a shipped (TensorFlow-saved) model.
@@ -53,8 +54,14 @@ def test_jax_trains_without_tensorflow_and_files_cross_backends(tmp_path):
     np.save(tmp_path / "x.npy", x)
     shipped = ASSETS_DIR / "cnn-bn.keras"
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
-    run = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(tmp_path), str(shipped)], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", JAX_SCRIPT, str(tmp_path), str(shipped)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     info = json.loads(run.stdout.strip().splitlines()[-1])
     assert info["backend"] == "jax" and not info["tensorflow_loaded"]

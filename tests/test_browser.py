@@ -13,13 +13,18 @@ from conftest import draw_stroke, open_tab, served
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # A "7", as offsets from the canvas centre in screen pixels: one stroke, two segments.
 SEVEN = [(-80, -100), (80, -100), (0, 120)]
 TIMEOUT_MS = 20_000
-TICKS_WAITED_MS = 3_000
-FIRST_SCORING_MS = 90_000  # the Confusions tab's first lesson on a test set: both models read all of it  # three ticks of the Retrain tab's 1-second timer
+TICKS_WAITED_MS = 3_000  # three ticks of the Retrain tab's 1-second timer
+FIRST_SCORING_MS = 90_000  # the Confusions tab's first lesson on a test set: both models read all of it
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +45,6 @@ def page(url):
         page.goto(url)
         yield page
         browser.close()
-
-
 
 
 def screenshot(page, path: Path):
@@ -99,10 +102,11 @@ def test_the_confusions_tab_follows_the_draw_tabs_lesson(page, url, artifacts):
     sync_api.expect(page.locator("#confusions-lesson").get_by_role("radio", name=digits)).to_be_checked()
     # The first lesson on a test set reads all of it with both models: seconds, more on a busy machine.
     page.get_by_text(re.compile(r"drawn test characters .* of the lesson Digits 0-9")).wait_for(
-        timeout=FIRST_SCORING_MS)
+        timeout=FIRST_SCORING_MS
+    )
     # The per-class table (its rows drawn as the box scrolls): the ten digits, and no other class.
     first_column = "#per-class [role=gridcell][data-col='0']"
-    page.wait_for_function(f"() => document.querySelectorAll(\"{first_column}\").length === 10")
+    page.wait_for_function(f'() => document.querySelectorAll("{first_column}").length === 10')
     shown = page.locator(first_column).all_inner_texts()
     assert sorted(cell.strip() for cell in shown) == [str(d) for d in range(10)], shown
     ranked = page.get_by_role("radio", name=re.compile(r"^\d( \(\w+\))? -> \d( \(\w+\))?: \d+$"))
@@ -184,9 +188,12 @@ def test_a_worse_model_goes_live_only_once_the_teacher_confirms(page, lab, with_
     before = status.inner_text()  # this page's last job's words (an earlier test's "Busy", say)
     page.get_by_role("button", name="Start").click()
     try:  # how this job ended: its Done message, or why not
-        page.wait_for_function("([old, ends]) => { const now = document.querySelector('#train-status').innerText;"
-                               " return now !== old && new RegExp(ends).test(now); }",
-                               arg=[before, r"^(Done\.|Training failed|Busy|Check the settings)"], timeout=240_000)
+        page.wait_for_function(
+            "([old, ends]) => { const now = document.querySelector('#train-status').innerText;"
+            " return now !== old && new RegExp(ends).test(now); }",
+            arg=[before, r"^(Done\.|Training failed|Busy|Check the settings)"],
+            timeout=240_000,
+        )
     except sync_api.TimeoutError:
         pass  # the assertion says what the page showed instead
     shown = status.inner_text()

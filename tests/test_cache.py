@@ -7,14 +7,16 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, l_shapes, write_idx_pair
 from emnist_core.data import cache, files
 from emnist_core.data import datasets as ds
 
+from conftest import ROOT, l_shapes, write_idx_pair
+
 
 def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "emnist_core", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "emnist_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ scaling: a fit that finds a known miscalibration, and the CLI that writes it int
 import numpy as np
 import pytest
 
-from conftest import NUM_CLASSES
-from emnist_core.models.calibration import corrected, fit_tau, training_log_prior, with_prior_correction
 from emnist_core.models.build import build_model
+from emnist_core.models.calibration import corrected, fit_tau, training_log_prior, with_prior_correction
 from emnist_core.models.store import load_model
+
+from conftest import NUM_CLASSES
 
 
 def test_correction_moves_ties_towards_the_rare_class():
@@ -56,8 +57,10 @@ def test_derived_model_reuses_weights_and_matches_a_full_copy(tmp_path):
     model.save(tmp_path / "base.keras")
     log_prior = np.log(np.linspace(1, 3, NUM_CLASSES) / np.linspace(1, 3, NUM_CLASSES).sum())
     full = with_prior_correction(model, log_prior, 0.7)
-    card = {"name": "base-prior", "derived_from": {"weights": "base.keras",
-                                                   "prior_correction": {"tau": 0.7, "log_prior": log_prior.tolist()}}}
+    card = {
+        "name": "base-prior",
+        "derived_from": {"weights": "base.keras", "prior_correction": {"tau": 0.7, "log_prior": log_prior.tolist()}},
+    }
     (tmp_path / "base-prior.card.json").write_text(json.dumps(card))
     path = tmp_path / "base-prior.keras"
     assert not path.exists() and model_exists(path) and resolve_model_path(path) == path
@@ -72,6 +75,7 @@ def test_derived_model_reuses_weights_and_matches_a_full_copy(tmp_path):
 
 
 # ---------------------------------------------------------------- temperature scaling
+
 
 def overconfident(n=20_000, classes=5, temperature=2.0, seed=0):
     """Labels drawn from softmax(z), and a model that reports softmax(z * T): over-confident by exactly T."""
@@ -136,8 +140,14 @@ def test_card_temperature_defaults_to_no_change():
     from emnist_core.models.temperature import card_temperature
 
     assert card_temperature(ModelCard(calibration={"tau": 0.5, "temperature": {"T": 0.8}})) == 0.8
-    for calibration in (None, {"tau": 0.5}, {"temperature": {"T": "x"}}, {"temperature": {"T": -1}},
-                        {"temperature": {"T": float("nan")}}, {"temperature": "T"}):
+    for calibration in (
+        None,
+        {"tau": 0.5},
+        {"temperature": {"T": "x"}},
+        {"temperature": {"T": -1}},
+        {"temperature": {"T": float("nan")}},
+        {"temperature": "T"},
+    ):
         assert card_temperature(ModelCard(calibration=calibration)) == 1.0, calibration
     assert card_temperature(None) == 1.0
 
@@ -146,10 +156,11 @@ def test_calibrate_temperature_writes_the_section_into_the_models_own_card(tmp_p
     """``calibrate --temperature`` on a tiny MNIST-format set: into a full model's card, and into a derived one's."""
     import json
 
-    from conftest import l_shapes, write_idx_pair
     from emnist_core import cli
     from emnist_core.models.card import ModelCard
     from emnist_core.models.store import card_path, load_card, save_model
+
+    from conftest import l_shapes, write_idx_pair
 
     data = tmp_path / "data"
     images = np.concatenate([l_shapes(60, seed=s) for s in range(2)])
@@ -159,23 +170,34 @@ def test_calibrate_temperature_writes_the_section_into_the_models_own_card(tmp_p
     model = build_model("seed-mlp")
     base = save_model(model, tmp_path / "m.keras", ModelCard(name="m", command="train it", calibration={"tau": 0.5}))
     log_prior = np.log(np.full(NUM_CLASSES, 1 / NUM_CLASSES))
-    derived = save_model(None, tmp_path / "m-prior.keras", ModelCard(name="m-prior", derived_from={
-        "weights": "m.keras", "prior_correction": {"tau": 0.3, "log_prior": log_prior.tolist()}}))
+    derived = save_model(
+        None,
+        tmp_path / "m-prior.keras",
+        ModelCard(
+            name="m-prior",
+            derived_from={"weights": "m.keras", "prior_correction": {"tau": 0.3, "log_prior": log_prior.tolist()}},
+        ),
+    )
     for path in (base, derived):
         before = load_card(path)
-        assert cli.main(["calibrate", "--model", str(path), "--temperature", "--fit-on", "mnist",
-                         "--data-dir", str(data)]) == 0
+        assert (
+            cli.main(["calibrate", "--model", str(path), "--temperature", "--fit-on", "mnist", "--data-dir", str(data)])
+            == 0
+        )
         printed = json.loads(capsys.readouterr().out)
         card = load_card(path)
         section = card.temperature_section
         assert printed["T"] == pytest.approx(section["T"], abs=1e-4) and section["T"] > 0
-        assert section["fitted_on"] == "mnist validation" and section["n"] == sum(b["count"] for b in
-                                                                                    section["after"]["bins"])
+        assert section["fitted_on"] == "mnist validation" and section["n"] == sum(
+            b["count"] for b in section["after"]["bins"]
+        )
         assert section["after"]["nll"] <= section["before"]["nll"] + 1e-9
         assert "calibrate --model" in section["command"] and "--temperature" in section["command"]
         assert section["selective"][0]["threshold"] == 0.3
-        assert section["held_out"]["n"] > 0 and {"nll_before", "nll_after", "ece_before", "ece_after"} \
-            <= section["held_out"].keys()
+        assert (
+            section["held_out"]["n"] > 0
+            and {"nll_before", "nll_after", "ece_before", "ece_after"} <= section["held_out"].keys()
+        )
         # Everything else in the card stays as it was (the prior correction's fit included).
         assert card.updated(calibration=None) == before.updated(calibration=None)
         assert {k: v for k, v in card.calibration.items() if k != "temperature"} == (before.calibration or {})
@@ -186,15 +208,15 @@ def test_calibrate_temperature_writes_the_section_into_the_models_own_card(tmp_p
 def test_reliability_figure_draws_both_curves_from_a_card_section():
     import matplotlib.pyplot as plt
 
-    from emnist_core.models.temperature import temperature_section
     from emnist_core.lab.figures import reliability_figure
+    from emnist_core.models.temperature import temperature_section
 
     probs, y = overconfident(n=2000)
     section = temperature_section(probs, y, fitted_on="made-up validation")
     for given in (section, {"tau": 0.5, "temperature": section}):  # the section, or the card's whole calibration
         fig = reliability_figure(given, "")
         (ax,) = fig.axes
-        diagonal, before, after = ax.get_lines()
+        _diagonal, before, after = ax.get_lines()
         assert list(before.get_xdata()) == [b["confidence"] for b in section["before"]["bins"]]
         assert list(after.get_ydata()) == [b["accuracy"] for b in section["after"]["bins"]]
         assert f"T = {section['T']:.2f}" in after.get_label() and "made-up validation" in ax.get_title()
@@ -202,8 +224,8 @@ def test_reliability_figure_draws_both_curves_from_a_card_section():
 
 
 def test_the_live_models_cards_carry_a_temperature_fitted_on_drawn_characters():
-    from emnist_core.models.temperature import card_temperature
     from emnist_core.models.store import ALIASES, load_card, resolve_model_path
+    from emnist_core.models.temperature import card_temperature
 
     for alias in ALIASES:
         card = load_card(resolve_model_path(alias))
@@ -224,10 +246,11 @@ def test_calibrate_chains_its_command_to_the_sources_own_or_stands_alone(tmp_pat
     import shlex
     import sys
 
-    from conftest import l_shapes, write_idx_pair
     from emnist_core import cli
     from emnist_core.models.card import ModelCard
     from emnist_core.models.store import card_path, load_card, save_model
+
+    from conftest import l_shapes, write_idx_pair
 
     data = tmp_path / "data"
     images = l_shapes(12 * NUM_CLASSES)  # a tenth of it validation: at least one image of each class

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import untrained_model
 from emnist_core.models.card import CardError, ModelCard
 from emnist_core.models.evaluation import DRAWN
 from emnist_core.models.store import ASSETS_DIR, SHIPPED, ModelFileError, card_path, load_card, save_card, save_model
+
+from conftest import untrained_model
 
 REPORT = {"n": 10, "accuracy": 0.9, "top3": 1.0, "loss": 0.3, "mean_recall": 0.85, "per_class": {}}
 DRAWN_REPORT = {**REPORT, "accuracy": 0.7, "sections": {"digits": 0.8, "upper": 0.7, "lower": 0.6}}
@@ -47,14 +48,29 @@ def test_scored_takes_the_headline_numbers_of_the_reports():
     assert ModelCard(name="m").scored({"": REPORT}).drawn_test_metrics is None
 
 
-@pytest.mark.parametrize("command, chained", [(None, "python -m emnist_core calibrate"),
-                                              ("python -m emnist_core train", "python -m emnist_core train && "
-                                                                              "python -m emnist_core calibrate")])
+@pytest.mark.parametrize(
+    "command, chained",
+    [
+        (None, "python -m emnist_core calibrate"),
+        ("python -m emnist_core train", "python -m emnist_core train && python -m emnist_core calibrate"),
+    ],
+)
 def test_a_prior_corrected_card_chains_the_command_only_to_one_that_exists(command, chained):
-    source = ModelCard(name="m", architecture={"kind": "cnn", "parameters": 5}, command=command,
-                       test_metrics={"accuracy": 0.5}, drawn_test_metrics={"accuracy": 0.4})
-    card = source.prior_corrected("m-prior", {"tau": 0.5}, 6, {"": REPORT, DRAWN: DRAWN_REPORT},
-                                  "python -m emnist_core calibrate", derived_from={"weights": "m.keras"})
+    source = ModelCard(
+        name="m",
+        architecture={"kind": "cnn", "parameters": 5},
+        command=command,
+        test_metrics={"accuracy": 0.5},
+        drawn_test_metrics={"accuracy": 0.4},
+    )
+    card = source.prior_corrected(
+        "m-prior",
+        {"tau": 0.5},
+        6,
+        {"": REPORT, DRAWN: DRAWN_REPORT},
+        "python -m emnist_core calibrate",
+        derived_from={"weights": "m.keras"},
+    )
     assert card.command == chained  # never "None && ..."
     assert (card.name, card.parameters, card.kind, card.calibration) == ("m-prior", 6, "cnn", {"tau": 0.5})
     assert card.uncalibrated_test_metrics == {"accuracy": 0.5}
@@ -63,18 +79,33 @@ def test_a_prior_corrected_card_chains_the_command_only_to_one_that_exists(comma
 
 
 def test_a_fine_tuned_card_says_where_it_came_from_and_keeps_the_correction_only_when_put_back():
-    source = ModelCard(name="src", date="2026-01-01", test_metrics={"accuracy": 0.5},
-                       calibration={"tau": 0.5, "temperature": {"T": 1.2}}, command="python -m emnist_core train")
+    source = ModelCard(
+        name="src",
+        date="2026-01-01",
+        test_metrics={"accuracy": 0.5},
+        calibration={"tau": 0.5, "temperature": {"T": 1.2}},
+        command="python -m emnist_core train",
+    )
     trained = ModelCard(name="cnn-bn", architecture={"kind": "cnn", "parameters": 1}, command="ignored")
     figures = {"settings": {}, "corrections": {}, "before": {}, "after": {}}
-    card = trained.fine_tuned("src-fixed", 7, ("src", "src.keras"), source, {"": REPORT}, figures,
-                              keeps_correction=True)
+    card = trained.fine_tuned(
+        "src-fixed", 7, ("src", "src.keras"), source, {"": REPORT}, figures, keeps_correction=True
+    )
     assert card.command is None and card.name == "src-fixed" and card.parameters == 7
-    assert card.fine_tuned_from == {"model": "src", "file": "src.keras", "date": "2026-01-01",
-                                    "test_metrics": {"accuracy": 0.5}, "drawn_test_metrics": None}
+    assert card.fine_tuned_from == {
+        "model": "src",
+        "file": "src.keras",
+        "date": "2026-01-01",
+        "test_metrics": {"accuracy": 0.5},
+        "drawn_test_metrics": None,
+    }
     assert card.calibration["tau"] == 0.5 and "put back" in card.calibration["note"] and card.fine_tuning == figures
-    assert trained.fine_tuned("x", 7, ("src", "src.keras"), source, {"": REPORT}, figures,
-                              keeps_correction=False).calibration is None
+    assert (
+        trained.fine_tuned(
+            "x", 7, ("src", "src.keras"), source, {"": REPORT}, figures, keeps_correction=False
+        ).calibration
+        is None
+    )
 
 
 def test_with_temperature_keeps_the_prior_corrections_fit_and_save_card_writes_the_card_alone(tmp_path):

@@ -8,12 +8,11 @@ import random
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from conftest import l_shapes, sketch_file
 from emnist_core.data import cache
 from emnist_core.data.labels import label_map
 from emnist_core.data.preprocess import load_image
@@ -24,8 +23,10 @@ from emnist_core.lab.scores import ClassScores, scores_path
 from emnist_core.lab.state import Lab, Switches
 from emnist_core.models import evaluation, store
 
+from conftest import l_shapes, sketch_file
+
 NAMES = label_map("bymerge").names
-START = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def tops_for(mlp: str, cnn: str) -> dict:
@@ -40,11 +41,16 @@ def wrong(asked: str) -> str:
 
 def make_lab(folder, **switches) -> Lab:
     """A lab serving the shipped pair, its corrections (and so its class scores) in ``folder``."""
-    return Lab(data_loader=lambda: None, drawn_loader=lambda: None, corrections=CorrectionStore(folder),
-               switches=Switches(**switches))
+    return Lab(
+        data_loader=lambda: None,
+        drawn_loader=lambda: None,
+        corrections=CorrectionStore(folder),
+        switches=Switches(**switches),
+    )
 
 
 # ---------------------------------------------------------------- rounds
+
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_shuffled_round_asks_for_every_class_once(seed):
@@ -81,12 +87,15 @@ def test_a_round_scores_each_model_and_moves_on():
         r.answer(tops_for("g", "g"))
 
 
-@pytest.mark.parametrize("mlp, cnn, who, words", [
-    ("q", "q", "both", "Both models read it."),
-    ("q", "9", "mlp", "The MLP read it; the CNN took it for 9."),
-    ("g", "q", "cnn", "The CNN read it; the MLP took it for g."),
-    ("0", "9", "neither", "Neither model read it: the MLP took it for 0 (zero), the CNN took it for 9."),
-])
+@pytest.mark.parametrize(
+    "mlp, cnn, who, words",
+    [
+        ("q", "q", "both", "Both models read it."),
+        ("q", "9", "mlp", "The MLP read it; the CNN took it for 9."),
+        ("g", "q", "cnn", "The CNN read it; the MLP took it for g."),
+        ("0", "9", "neither", "Neither model read it: the MLP took it for 0 (zero), the CNN took it for 9."),
+    ],
+)
 def test_who_read_it(mlp, cnn, who, words):
     reading = read_answer(tops_for(mlp, cnn), "q")
     assert reading.who == who and reading.words() == words
@@ -100,6 +109,7 @@ def test_a_model_that_gave_no_answer_read_nothing_and_unknown_classes_are_refuse
 
 
 # ---------------------------------------------------------------- class scores
+
 
 def test_twenty_answers_are_counted_exactly_kept_on_disk_and_kept_as_drawings(tmp_path):
     lab = make_lab(tmp_path)
@@ -141,7 +151,7 @@ def test_thirty_students_at_once_are_counted_exactly(tmp_path):
             for i in range(each):
                 asked = NAMES[(k + i) % len(NAMES)]
                 lab.answer_challenge(images[k], asked, tops_for(asked, asked if k % 2 else wrong(asked)))
-        except Exception as exc:  # noqa: BLE001  said by the assertion below
+        except Exception as exc:
             errors.append(exc)
 
     try:
@@ -212,8 +222,7 @@ def test_the_scores_in_words_and_as_a_table(tmp_path):
     for _ in range(3):
         scores.add("C", ("mlp", "cnn"))
     scores.add("0", ())  # drawn once: too few to call it the hardest
-    assert scores.summary() == ("The class drew 8 characters; the CNN read 75%, the MLP 62%; "
-                                "hardest: q, CNN 75%.")
+    assert scores.summary() == ("The class drew 8 characters; the CNN read 75%, the MLP 62%; hardest: q, CNN 75%.")
     assert scores.rows() == [["0 (zero)", 1, 0, 0], ["C / c", 3, 100, 100], ["q", 4, 50, 75]]
 
 
@@ -232,6 +241,7 @@ def test_a_damaged_tally_is_set_aside_not_fatal(tmp_path, caplog):
 
 
 # ---------------------------------------------------------------- the class's drawings as data
+
 
 def test_challenge_drawings_are_marked_and_kept_apart_from_corrections(tmp_path):
     s = CorrectionStore(tmp_path)
@@ -279,7 +289,7 @@ def test_the_class_drawings_are_a_test_set_for_the_live_models(tmp_path):
         assert report["accuracy"] == np.mean([r == a for r, a in zip(read, asked)])
         assert np.array(report["confusion_matrix"]).sum() == 4
         if read[2] == "7":  # the usual case: the gallery finds the 7 drawn for Z, by its index into found.x
-            true_name, pred_name, hits = evaluation.find_mistakes(report, "Z", "7")
+            _true_name, _pred_name, hits = evaluation.find_mistakes(report, "Z", "7")
             assert [i for i, _ in hits] == [2] and np.array_equal(found.x[2], x7)
         assert lab.class_drawings_report(slot) is found  # kept until a drawing is added
     lab.answer_challenge(xx, "X", topsx)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import served, sketch, sketch_file
 from emnist_core.data.labels import display_name, label_map
 from emnist_core.data.sketchpad import CANVAS
 from emnist_core.lab.challenge import CLASS_DRAWINGS, NO_DRAWINGS, RESET_OFF, Round, prompt_text
@@ -19,6 +18,8 @@ from emnist_core.lab.scores import ClassScores, scores_path
 from emnist_core.models.evaluation import EMNIST
 from ui import challenge
 from ui.checks import CLASSES, SKETCH_TAKES
+
+from conftest import served, sketch, sketch_file
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
@@ -83,8 +84,12 @@ def test_twenty_rounds_are_counted_exactly_and_kept_on_disk(client, lab, kept, t
     print(f"{ROUNDS} typed characters: CNN read {totals['cnn_right']}, MLP {totals['mlp_right']}")
 
     scores, summary, rows = client.predict(api_name="/class_scores")
-    assert scores == {"drawings": ROUNDS, "mlp_right": totals["mlp_right"], "cnn_right": totals["cnn_right"],
-                      "per_class": {n: expected[n] for n in NAMES if n in expected}}
+    assert scores == {
+        "drawings": ROUNDS,
+        "mlp_right": totals["mlp_right"],
+        "cnn_right": totals["cnn_right"],
+        "per_class": {n: expected[n] for n in NAMES if n in expected},
+    }
     assert summary.startswith(f"The class drew {ROUNDS} characters") and len(rows) == ROUNDS
     # Kept on disk: what a restarted server reads back, the tally and every drawing labelled by its prompt.
     assert ClassScores(scores_path(kept)).as_dict() == scores
@@ -105,28 +110,39 @@ def test_each_client_is_dealt_every_class_once_a_round(client):
     assert other.predict(api_name="/challenge_next")[2] == len(NAMES) - 2  # untouched by the first client
 
 
-@pytest.mark.parametrize("payload, asked, says", [
-    ("seven", "qq", "not a class the models know"),
-    ("seven", None, "Send the class you were asked to draw"),
-    ("seven", "", "Send the class you were asked to draw"),
-    ("blank", "7", "The canvas is empty"),
-    ("text", "7", SKETCH_TAKES.format("challenge_answer")[:40]),
-])
+@pytest.mark.parametrize(
+    "payload, asked, says",
+    [
+        ("seven", "qq", "not a class the models know"),
+        ("seven", None, "Send the class you were asked to draw"),
+        ("seven", "", "Send the class you were asked to draw"),
+        ("blank", "7", "The canvas is empty"),
+        ("text", "7", SKETCH_TAKES.format("challenge_answer")[:40]),
+    ],
+)
 def test_a_bad_answer_is_refused_with_what_to_send_and_not_counted(client, kept, tmp_path, payload, asked, says):
-    drawing = {"seven": lambda: sketch(sketch_file(tmp_path, "7")), "blank": lambda: sketch(sketch_file(tmp_path, None)),
-               "text": lambda: "a seven"}[payload]()
+    drawing = {
+        "seven": lambda: sketch(sketch_file(tmp_path, "7")),
+        "blank": lambda: sketch(sketch_file(tmp_path, None)),
+        "text": lambda: "a seven",
+    }[payload]()
     with pytest.raises(AppError, match=says):
         client.predict(drawing, asked, api_name="/challenge_answer")
     assert client.predict(api_name="/class_scores")[0]["drawings"] == 0
     assert not CorrectionStore(kept).ids()
 
 
-def test_reset_clears_the_tally_not_the_drawings_and_is_refused_while_training_is_off(client, kept, tmp_path,
-                                                                                       training_off):
+def test_reset_clears_the_tally_not_the_drawings_and_is_refused_while_training_is_off(
+    client, kept, tmp_path, training_off
+):
     client.predict(sketch(sketch_file(tmp_path, "7")), "7", api_name="/challenge_answer")
     assert client.predict(api_name="/reset_class_scores") == "The class scores were reset (1 drawing had been counted)."
-    assert client.predict(api_name="/class_scores")[0] == {"drawings": 0, "mlp_right": 0, "cnn_right": 0,
-                                                           "per_class": {}}
+    assert client.predict(api_name="/class_scores")[0] == {
+        "drawings": 0,
+        "mlp_right": 0,
+        "cnn_right": 0,
+        "per_class": {},
+    }
     assert len(CorrectionStore(kept).load(CHALLENGE)) == 1  # the drawing stays: only the tally was cleared
 
     off_lab, off_client = training_off
@@ -154,7 +170,9 @@ def test_the_class_drawings_are_the_confusions_third_test_set(client, lab, kept,
     assert matrix is not None and note == ""
     assert pairs["choices"][0][1] == "X -> 7" and pairs["choices"][0][0].endswith(": 2")
     images, message = client.predict("cnn", "X", "7", CLASS_DRAWINGS, api_name="/gallery")
-    assert len(images) == 2 and message.startswith(f"2 class drawings of **{display_name('X')}** read as **7**"), message
+    assert len(images) == 2 and message.startswith(f"2 class drawings of **{display_name('X')}** read as **7**"), (
+        message
+    )
     # In the upper-case lesson the 7 drawn for "7" does not count and the X drawings are read among capitals.
     summary, _, pairs, table, _ = client.predict("cnn", CLASS_DRAWINGS, "upper", api_name="/confusions")
     assert "on 3 drawings by this class (Challenge) of the lesson **Capital letters**" in summary, summary
@@ -168,13 +186,14 @@ def test_the_class_drawings_are_the_confusions_third_test_set(client, lab, kept,
 
 # ---------------------------------------------------------------- the page's handlers
 
+
 def test_done_counts_and_moves_on(lab, kept, tmp_path):
     current = Round(("7", "X", "g"))
     seven = np.asarray(Image.open(sketch_file(tmp_path, "7")).convert("RGB"))
     # Done on an empty pad asks for a drawing; nothing moves.
-    state, prompt, verdict, score, when, clock = challenge.finish(lab, current, None, "No time limit")
+    _state, _prompt, verdict, _score, _when, _clock = challenge.finish(lab, current, None, "No time limit")
     assert verdict == "Draw **7** on the pad first, then press **Done**." and current.position == 0
-    state, prompt, verdict, score, when, clock = challenge.finish(lab, current, seven, "20 s")
+    _state, prompt, verdict, score, when, clock = challenge.finish(lab, current, seven, "20 s")
     assert verdict == "**7**: Both models read it."
     assert prompt == f"## Draw: {display_name('X')}" and score == "Your round: 1 of 3 drawn: CNN 1, MLP 1."
     assert 19 <= when - time.time() <= 20 and clock == "20 s left"

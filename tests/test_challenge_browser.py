@@ -11,12 +11,13 @@ import re
 from pathlib import Path
 
 import pytest
+from test_classroom_browser import CHROMIUM, CHROMIUM_ARGS, SEVEN, SIZES, no_sideways_scroll
 
-from conftest import draw_stroke, open_tab, served
 from emnist_core.lab.challenge import prompt_text
 from emnist_core.lab.corrections import CHALLENGE, CorrectionStore
 from emnist_core.lab.scores import ClassScores, scores_path
-from test_classroom_browser import CHROMIUM, CHROMIUM_ARGS, SEVEN, SIZES, no_sideways_scroll
+
+from conftest import draw_stroke, open_tab, served
 
 sync_api = pytest.importorskip("playwright.sync_api")
 TIMEOUT_MS = 30_000
@@ -30,8 +31,6 @@ def url(request, app_module):
     demo = request.getfixturevalue("demo")  # only once a browser is there to use it
     with served(demo, **app_module.LAUNCH_OPTIONS) as url:
         yield url
-
-
 
 
 @pytest.fixture
@@ -69,7 +68,9 @@ def test_a_pupil_plays_one_round_step_on_a_phone(phone, lab, tmp_path, monkeypat
 
     verdict = page.locator("#challenge-verdict")
     verdict.get_by_text(re.compile(r"read it")).wait_for()
-    page.locator("#round-score").get_by_text(re.compile(r"^Your round: 1 of 47 drawn: CNN [01], MLP [01]\.$")).wait_for()
+    page.locator("#round-score").get_by_text(
+        re.compile(r"^Your round: 1 of 47 drawn: CNN [01], MLP [01]\.$")
+    ).wait_for()
     page.locator("#class-scores-summary").get_by_text("The class drew 1 character").wait_for()
     page.locator("#challenge-cnn [data-testid='label-output-value']").wait_for(state="detached")  # the pad cleared
     assert prompt.inner_text().strip() != asked  # on to the next class

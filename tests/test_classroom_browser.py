@@ -22,12 +22,21 @@ from conftest import draw_stroke, open_tab, served
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SIZES = {
     "desktop": {"viewport": {"width": 1280, "height": 900}},
-    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-              "device_scale_factor": 2},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 2,
+    },
 }
 # A "7" as offsets from the canvas centre, in pixels of a 480 px tall sketchpad (scaled to the one on screen).
 SEVEN = [(-80, -100), (80, -100), (0, 120)]
@@ -81,8 +90,6 @@ def browser(url):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
 
 
 def open_page(browser, url, size: str):
@@ -148,8 +155,10 @@ def test_a_confusions_shortcut_scrolls_to_its_test_images(page, size, artifacts,
       return {note_top: note.top, gallery_top: gallery.top, gallery_bottom: gallery.bottom, height: innerHeight};
     }"""
     try:  # the scroll is smooth: give it time to arrive
-        page.wait_for_function(f"() => {{ const w = ({where})(); return w.note_top >= -2 && "
-                               "w.gallery_bottom <= w.height + 2; }", timeout=SCROLL_TIMEOUT_MS)
+        page.wait_for_function(
+            f"() => {{ const w = ({where})(); return w.note_top >= -2 && w.gallery_bottom <= w.height + 2; }}",
+            timeout=SCROLL_TIMEOUT_MS,
+        )
     except sync_api.TimeoutError:
         pass  # the assertions below say where things are
     found = page.evaluate(where)
@@ -180,8 +189,9 @@ def test_the_whole_confusion_matrix_can_be_seen(page, size, with_data):
       return {left, right, width: img.getBoundingClientRect().width, box: box.clientWidth};
     }""")
     assert found["width"] >= MIN_MATRIX_PX, f"on the {size}, the confusion matrix is too small to read: {found}"
-    assert found["left"] >= -1 and found["right"] >= -1, \
+    assert found["left"] >= -1 and found["right"] >= -1, (
         f"on the {size}, part of the confusion matrix cannot be scrolled to (px outside its box): {found}"
+    )
 
 
 def test_retrain_and_models_tabs(page, size, artifacts, lab):
@@ -226,8 +236,9 @@ def test_use_this_model_names_it_on_the_draw_tab(browser, url, lab, with_data, a
         open_tab(page, "Draw")
         serving, mlp_box = page.locator("#serving"), page.locator("#mlp-label [data-testid='block-label']")
         try:
-            page.wait_for_function("name => document.querySelector('#serving').innerText.includes(name)",
-                                   arg=new.name, timeout=5_000)
+            page.wait_for_function(
+                "name => document.querySelector('#serving').innerText.includes(name)", arg=new.name, timeout=5_000
+            )
         except sync_api.TimeoutError:
             pass  # the assertion says what it shows instead
         assert new.title in serving.inner_text(), f"the Draw tab still says: {serving.inner_text()}"
@@ -237,8 +248,9 @@ def test_use_this_model_names_it_on_the_draw_tab(browser, url, lab, with_data, a
         phone = open_page(browser, url, "phone")  # a page opened later is told on load
         try:
             assert new.name in phone.locator("#serving").inner_text()
-            phone.wait_for_function("name => document.querySelector('#mlp-label').innerText.includes(name)",
-                                    arg=new.name)
+            phone.wait_for_function(
+                "name => document.querySelector('#mlp-label').innerText.includes(name)", arg=new.name
+            )
         finally:
             phone.context.close()
     finally:
@@ -253,8 +265,10 @@ BAR = [(0, -110), (0, 110)]  # a bare bar: 1, l or I until a lesson says which
 # A tall oval, as a pupil draws a zero: the round loop of a 0 and of an O alike.
 ROUND = [(45 * math.sin(2 * math.pi * i / 24), -110 * math.cos(2 * math.pi * i / 24)) for i in range(25)]
 # (selector) -> whether the element is wholly inside the screen as it is now (no scrolling).
-ON_SCREEN = "(s) => { const r = document.querySelector(s).getBoundingClientRect(); " \
-            "return r.top >= 0 && r.bottom <= innerHeight && r.height > 0; }"
+ON_SCREEN = (
+    "(s) => { const r = document.querySelector(s).getBoundingClientRect(); "
+    "return r.top >= 0 && r.bottom <= innerHeight && r.height > 0; }"
+)
 
 
 def big_answer(page) -> str:

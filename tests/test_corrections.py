@@ -6,23 +6,29 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, l_shapes
 from emnist_core.data import cache, files
-from emnist_core.models import store
-from emnist_core.lab.corrections import (
-    ALLOW_CORRECTIONS, COLLECTION_OFF, DISABLE_TRAINING, CorrectionError, CorrectionStore, corrections_dir,
-)
 from emnist_core.data.datasets import Dataset, load_files
 from emnist_core.data.labels import label_map
+from emnist_core.lab.corrections import (
+    ALLOW_CORRECTIONS,
+    COLLECTION_OFF,
+    DISABLE_TRAINING,
+    CorrectionError,
+    CorrectionStore,
+    corrections_dir,
+)
+from emnist_core.models import store
+
+from conftest import ROOT, l_shapes
 
 NAMES = label_map("bymerge").names
 TOPS = {"mlp": [("2", 0.61), ("Z", 0.3)], "cnn": [("Z", 0.52), ("2", 0.4)]}
-START = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def glyphs(n, seed=0):
@@ -37,6 +43,7 @@ def filled(folder, n, label="Z", **caps):
 
 
 # ---------------------------------------------------------------- keeping them
+
 
 def test_a_correction_survives_a_restart(tmp_path):
     x = glyphs(1)[0]
@@ -86,8 +93,9 @@ CorrectionStore(sys.argv[1]).add(np.full((28, 28), 200, np.uint8), "Z")
 
 def test_a_process_killed_mid_write_leaves_only_whole_corrections(tmp_path):
     filled(tmp_path, 2)
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "halfway"
     finally:
@@ -136,8 +144,10 @@ def test_damaged_files_are_skipped_with_a_warning(tmp_path, caplog):
     }
     for name, text in bad.items():
         (tmp_path / f"{name}.json").write_text(text)
+    import base64
+    import io
+
     from PIL import Image
-    import base64, io  # noqa: E401
 
     big = io.BytesIO()
     Image.new("L", (280, 280)).save(big, format="PNG")
@@ -149,6 +159,7 @@ def test_damaged_files_are_skipped_with_a_warning(tmp_path, caplog):
 
 
 # ---------------------------------------------------------------- refusing them
+
 
 def test_the_count_cap_holds_and_says_what_to_do(tmp_path):
     s = filled(tmp_path, 3, max_count=3)
@@ -229,33 +240,40 @@ def test_other_labels_are_refused(tmp_path, label):
     assert CorrectionStore(tmp_path).count() == 0
 
 
-@pytest.mark.parametrize("image, problem", [
-    (np.zeros((28, 28), np.uint8), "blank"),
-    (np.full((32, 32), 255, np.uint8), "28x28"),
-    (np.full((1, 28, 28), 255, np.uint8), "28x28"),
-    (np.full((28, 28), np.nan), "0-255"),
-    (np.full((28, 28), 300.0), "0-255"),
-    (np.full((28, 28), -1), "0-255"),
-    (np.full((28, 28), "x"), "numbers"),
-])
+@pytest.mark.parametrize(
+    "image, problem",
+    [
+        (np.zeros((28, 28), np.uint8), "blank"),
+        (np.full((32, 32), 255, np.uint8), "28x28"),
+        (np.full((1, 28, 28), 255, np.uint8), "28x28"),
+        (np.full((28, 28), np.nan), "0-255"),
+        (np.full((28, 28), 300.0), "0-255"),
+        (np.full((28, 28), -1), "0-255"),
+        (np.full((28, 28), "x"), "numbers"),
+    ],
+)
 def test_bad_images_are_refused(tmp_path, image, problem):
     with pytest.raises(CorrectionError, match=problem):
         CorrectionStore(tmp_path).add(image, "Z")
 
 
-@pytest.mark.parametrize("tops, problem", [
-    ({"my name is Ada": [("Z", 0.5)]}, "slot"),
-    ({"cnn": [("not a class", 0.5)]}, "ByMerge class"),
-    ({"cnn": [("Z", 1.5)]}, "probability"),
-    ({"cnn": "Z"}, "pairs"),
-    ([("Z", 0.5)], "map"),
-])
+@pytest.mark.parametrize(
+    "tops, problem",
+    [
+        ({"my name is Ada": [("Z", 0.5)]}, "slot"),
+        ({"cnn": [("not a class", 0.5)]}, "ByMerge class"),
+        ({"cnn": [("Z", 1.5)]}, "probability"),
+        ({"cnn": "Z"}, "pairs"),
+        ([("Z", 0.5)], "map"),
+    ],
+)
 def test_bad_tops_are_refused(tmp_path, tops, problem):
     with pytest.raises(CorrectionError, match=problem):
         CorrectionStore(tmp_path).add(glyphs(1)[0], "Z", tops)
 
 
 # ---------------------------------------------------------------- exporting them
+
 
 @pytest.fixture
 def corrected(tmp_path):
@@ -290,7 +308,7 @@ def test_nothing_to_export_says_so(tmp_path):
 
 
 def run_cli(*args):
-    from test_cli import run_cli as run
+    from conftest import run_cli as run
 
     return json.loads(run(*args).stdout)
 
@@ -306,25 +324,37 @@ def test_evaluate_reads_both_exports(corrected, tmp_path, untrained_model_file):
 
 def test_train_mixes_in_an_exported_csv(corrected, tmp_path):
     from emnist_core.cli import build_parser
-    from emnist_core.training.train import train
     from emnist_core.training.config import TrainConfig
+    from emnist_core.training.train import train
 
     csv = corrected.export_csv(tmp_path)
     assert build_parser().parse_args(["train", "--model", "seed-mlp", "--extra-csv", str(csv)]).extra_csv == str(csv)
     x = glyphs(200)
-    data = Dataset("pool47", label_map("bymerge"), x, np.full(200, 21), x[:20], np.full(20, 21), x[:20],
-                   np.full(20, 21), "L shapes", [])
+    data = Dataset(
+        "pool47",
+        label_map("bymerge"),
+        x,
+        np.full(200, 21),
+        x[:20],
+        np.full(20, 21),
+        x[:20],
+        np.full(20, 21),
+        "L shapes",
+        [],
+    )
     result = train(TrainConfig(model="seed-mlp", epochs=1, batch_size=64, extra_csv=str(csv)), data)
     assert result.card.data["used"]["train"] == 200 + 12  # every correction, on top of the training images
     assert result.card.hyperparameters["extra_csv"] == str(csv)
     assert f"--extra-csv {csv}" in result.config.command("out.keras")
-    digits = Dataset("digits", label_map("digits"), x, np.zeros(200, int), x, np.zeros(200, int), x,
-                     np.zeros(200, int), "digits", [])
+    digits = Dataset(
+        "digits", label_map("digits"), x, np.zeros(200, int), x, np.zeros(200, int), x, np.zeros(200, int), "digits", []
+    )
     with pytest.raises(ValueError, match="47 ByMerge classes"):
         train(TrainConfig(model="seed-mlp", epochs=1, extra_csv=str(csv)), digits)
 
 
 # ---------------------------------------------------------------- fine-tuning on them
+
 
 def test_the_newest_corrections_are_held_out(tmp_path):
     data = filled(tmp_path, 10).load()
@@ -333,12 +363,14 @@ def test_the_newest_corrections_are_held_out(tmp_path):
     assert max(older.times) < min(newest.times)
     assert len(data.split_by_time(0.01)[1]) == 1 and len(data.split_by_time(0)[1]) == 0
 
+
 def test_fine_tuning_needs_enough_corrections_and_a_model_with_a_card(tmp_path, untrained_model_file):
     from emnist_core.lab.finetune import MIN_CORRECTIONS, fine_tune
 
     x = glyphs(200)
-    data = Dataset("pool47", label_map("bymerge"), x, np.full(200, 21), x, np.full(200, 21), x, np.full(200, 21),
-                   "L shapes", [])
+    data = Dataset(
+        "pool47", label_map("bymerge"), x, np.full(200, 21), x, np.full(200, 21), x, np.full(200, 21), "L shapes", []
+    )
     with pytest.raises(CorrectionError, match=f"at least {MIN_CORRECTIONS} corrections; there are 3"):
         fine_tune(untrained_model_file, filled(tmp_path / "few", 3).load(), data)
     with pytest.raises(ValueError, match="card"):
@@ -353,12 +385,20 @@ def test_batch_norm_statistics_are_made_again_and_no_weight_moves():
 
     model = build_model("mlp-bn")
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    weights = [w.copy() for layer in model.layers if not isinstance(layer, keras.layers.BatchNormalization)
-               for w in layer.get_weights()]
+    weights = [
+        w.copy()
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.BatchNormalization)
+        for w in layer.get_weights()
+    ]
     _recalibrate_batch_norm(model, "mlp-bn", glyphs(600), seed=0)
     assert all(np.abs(layer.moving_mean.numpy()).max() > 0 for layer in norms)  # they start at 0
-    after = [w for layer in model.layers if not isinstance(layer, keras.layers.BatchNormalization)
-             for w in layer.get_weights()]
+    after = [
+        w
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.BatchNormalization)
+        for w in layer.get_weights()
+    ]
     assert all(np.array_equal(a, b) for a, b in zip(weights, after))
 
 
@@ -378,31 +418,43 @@ TAU = 0.5
 def drawn_reader(pool47, unipen, tmp_path_factory):
     """A small MLP (seed-mlp) trained for a few seconds on 6,000 scanned and 6,000 drawn characters: it reads
     about two drawn characters in three, and confuses drawn e with C, as the shipped models confuse other pairs."""
-    from emnist_core.models.calibration import training_log_prior, with_prior_correction
     from emnist_core.data.datasets import drawn_test
-    from emnist_core.training.train import train_and_save
+    from emnist_core.models.calibration import training_log_prior, with_prior_correction
     from emnist_core.training.config import TrainConfig
+    from emnist_core.training.train import train_and_save
 
     rng = np.random.default_rng(0)
     p, u = (np.sort(rng.choice(len(d.y_train), 6000, replace=False)) for d in (pool47, unipen))
-    data = Dataset("pool47+unipen", label_map("bymerge"), np.concatenate([pool47.x_train[p], unipen.x_train[u]]),
-                   np.concatenate([pool47.y_train[p], unipen.y_train[u]]), unipen.x_val[:1000], unipen.y_val[:1000],
-                   pool47.x_test[:3000], pool47.y_test[:3000], "6,000 pool47 + 6,000 unipen training images", [])
+    data = Dataset(
+        "pool47+unipen",
+        label_map("bymerge"),
+        np.concatenate([pool47.x_train[p], unipen.x_train[u]]),
+        np.concatenate([pool47.y_train[p], unipen.y_train[u]]),
+        unipen.x_val[:1000],
+        unipen.y_val[:1000],
+        pool47.x_test[:3000],
+        pool47.y_test[:3000],
+        "6,000 pool47 + 6,000 unipen training images",
+        [],
+    )
     folder = tmp_path_factory.mktemp("reader")
-    result = train_and_save(TrainConfig(model="seed-mlp", epochs=3), folder / "reader.keras", data,
-                            drawn=drawn_test(unipen))  # the pack's, not the UNIPEN files' (a minute to draw)
+    result = train_and_save(
+        TrainConfig(model="seed-mlp", epochs=3), folder / "reader.keras", data, drawn=drawn_test(unipen)
+    )  # the pack's, not the UNIPEN files' (a minute to draw)
     # With a class-prior correction, as the shipped models have: fine-tuning must keep it.
     log_prior = training_log_prior(data.labels_as_classes(data.y_train), data.num_classes)
     card = result.card.updated(calibration={"method": "logit adjustment by the training class prior", "tau": TAU})
-    return store.save_model(with_prior_correction(result.model, log_prior, TAU), folder / "reader-prior.keras", card,
-                            result.reports)
+    return store.save_model(
+        with_prior_correction(result.model, log_prior, TAU), folder / "reader-prior.keras", card, result.reports
+    )
 
 
 def test_fine_tuning_on_30_corrections_of_a_confused_pair_fixes_it_and_breaks_nothing(
-        pool47, unipen, drawn_reader, tmp_path):
+    pool47, unipen, drawn_reader, tmp_path
+):
+    from emnist_core.lab.finetune import fine_tune
     from emnist_core.models.calibration import PriorCorrection
     from emnist_core.models.evaluation import predict_probabilities
-    from emnist_core.lab.finetune import fine_tune
 
     reader, t, r = store.load_model(drawn_reader), NAMES.index(TRUE), NAMES.index(READ)
 
@@ -417,17 +469,29 @@ def test_fine_tuning_on_30_corrections_of_a_confused_pair_fixes_it_and_breaks_no
     s = CorrectionStore(tmp_path / "corrections")
     for i, x in enumerate(np.concatenate([older, newest])):
         s.add(x, TRUE, {"mlp": [(READ, 0.6), (TRUE, 0.2)]}, when=START + timedelta(minutes=i))
-    base = Dataset("pool47", label_map("bymerge"), pool47.x_train[:20000], pool47.y_train[:20000],
-                   pool47.x_val[:1000], pool47.y_val[:1000], pool47.x_test[:3000], pool47.y_test[:3000], "sample", [])
+    base = Dataset(
+        "pool47",
+        label_map("bymerge"),
+        pool47.x_train[:20000],
+        pool47.y_train[:20000],
+        pool47.x_val[:1000],
+        pool47.y_val[:1000],
+        pool47.x_test[:3000],
+        pool47.y_test[:3000],
+        "sample",
+        [],
+    )
 
     started = time.time()
     result = fine_tune(drawn_reader, s.load(), base, unipen, holdout=15 / 45)
     seconds = time.time() - started
     before, after = result.before, result.after
-    print(f"\nfine-tuned in {seconds:.1f} s; held-out {TRUE}-read-as-{READ}: {before['held_out']['accuracy']:.1%} -> "
-          f"{after['held_out']['accuracy']:.1%}; drawn test {before['drawn_test']['accuracy']:.2%} -> "
-          f"{after['drawn_test']['accuracy']:.2%}; EMNIST test {before['test']['accuracy']:.2%} -> "
-          f"{after['test']['accuracy']:.2%}")
+    print(
+        f"\nfine-tuned in {seconds:.1f} s; held-out {TRUE}-read-as-{READ}: {before['held_out']['accuracy']:.1%} -> "
+        f"{after['held_out']['accuracy']:.1%}; drawn test {before['drawn_test']['accuracy']:.2%} -> "
+        f"{after['drawn_test']['accuracy']:.2%}; EMNIST test {before['test']['accuracy']:.2%} -> "
+        f"{after['test']['accuracy']:.2%}"
+    )
     assert result.corrections["trained_on"]["n"] == 30 and before["held_out"]["n"] == 15
     assert result.corrections["held_out"]["first"] > result.corrections["trained_on"]["last"]  # the newest held out
     assert before["held_out"]["accuracy"] == 0  # every one of them was a mistake

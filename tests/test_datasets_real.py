@@ -14,7 +14,7 @@ def test_bymerge_test_loads_upright(shared_emnist):
     ones = x[y == label_map("bymerge").index_of("1")][:500].astype(np.float64)
     grid = np.arange(28.0)
     weight = ones.sum(axis=(1, 2))
-    spread = lambda profile: np.sqrt((profile * grid**2).sum(1) / weight - ((profile * grid).sum(1) / weight) ** 2)  # noqa: E731
+    spread = lambda profile: np.sqrt((profile * grid**2).sum(1) / weight - ((profile * grid).sum(1) / weight) ** 2)
     tall = spread(ones.sum(axis=2)) > spread(ones.sum(axis=1))
     assert tall.mean() > 0.95  # measured 0.99; transposed files would give about 0.01
 
@@ -24,7 +24,7 @@ def test_pool47_is_the_documented_union(pool47):
     assert sum(pool47.counts().values()) == 216168
     assert set(np.unique(pool47.y_test)) == set(range(47))
     # Stratified: each class's share is the same in train and test (within rounding).
-    share = lambda y: np.bincount(y, minlength=47) / len(y)  # noqa: E731
+    share = lambda y: np.bincount(y, minlength=47) / len(y)
     assert np.abs(share(pool47.y_train) - share(pool47.y_test)).max() < 0.001
 
 

@@ -16,10 +16,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import idx_bytes
 from emnist_core import cli
-from emnist_core.data import datasets, download as dl
+from emnist_core.data import datasets
+from emnist_core.data import download as dl
 from emnist_core.data.files import IMAGE_MAGIC, LABEL_MAGIC, DataFileError
+
+from conftest import idx_bytes
 
 SPLIT, OTHER_SPLIT = "mnist", "digits"
 IMAGES_PER_FILE = 6
@@ -103,8 +105,16 @@ def dirs(tmp_path, monkeypatch):
 
 def _fetch(server, archive, dirs, split=SPLIT, part="both", pins=None, **kw):
     lines = []
-    paths = dl.download(split, part, data_dir=dirs.data, url=server.url(), pins=pins or archive.pins,
-                        archive_dir=dirs.archives, log=lines.append, **kw)
+    paths = dl.download(
+        split,
+        part,
+        data_dir=dirs.data,
+        url=server.url(),
+        pins=pins or archive.pins,
+        archive_dir=dirs.archives,
+        log=lines.append,
+        **kw,
+    )
     return paths, lines
 
 
@@ -198,8 +208,14 @@ def test_http_error_names_the_status_and_the_setting(server, archive, dirs):
 
 def test_unreachable_server_reports_cleanly(archive, dirs):
     with pytest.raises(dl.DownloadError, match="cannot reach"):
-        dl.download(SPLIT, data_dir=dirs.data, url="http://127.0.0.1:9/gzip.zip", pins=archive.pins,
-                    archive_dir=dirs.archives, log=lambda line: None)
+        dl.download(
+            SPLIT,
+            data_dir=dirs.data,
+            url="http://127.0.0.1:9/gzip.zip",
+            pins=archive.pins,
+            archive_dir=dirs.archives,
+            log=lambda line: None,
+        )
 
 
 def test_a_page_that_is_not_a_zip_is_deleted(server, archive, dirs):
@@ -221,8 +237,7 @@ def test_an_archive_without_the_split_says_so(server, archive, dirs):
 def test_url_comes_from_the_environment(server, archive, dirs, monkeypatch):
     server.routes["/mirror/gzip.zip"] = ("ok", archive.data)
     monkeypatch.setenv(dl.URL_ENV, server.url("/mirror/gzip.zip"))
-    dl.download(SPLIT, "test", data_dir=dirs.data, pins=archive.pins, archive_dir=dirs.archives,
-                log=lambda line: None)
+    dl.download(SPLIT, "test", data_dir=dirs.data, pins=archive.pins, archive_dir=dirs.archives, log=lambda line: None)
     assert server.hits == ["/mirror/gzip.zip"]
 
 
@@ -255,8 +270,9 @@ def test_the_shared_real_files_pass_their_pins():
 
 def test_cli_uses_the_official_pins_and_exits_2_with_a_message(server, archive, dirs, capsys):
     server.routes["/gzip.zip"] = ("ok", archive.data)  # the test archive cannot match NIST's pins
-    code = cli.main(["download", "--split", SPLIT, "--part", "test", "--data-dir", str(dirs.data),
-                     "--url", server.url()])
+    code = cli.main(
+        ["download", "--split", SPLIT, "--part", "test", "--data-dir", str(dirs.data), "--url", server.url()]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "error:" in err and "does not match NIST's published file" in err and "Traceback" not in err

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
-from test_cli import tiny_model  # noqa: F401  a fixture, used by name
 from emnist_core.data import datasets as ds
 from emnist_core.data.preprocess import preprocess
 from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, INK, PAPER, PEN_SCALE, render_strokes
+
+from conftest import ROOT
 
 # An "L" as a tablet records it: down the left side, then along the bottom; y points up.
 L_STROKE = np.array([[0, 100], [0, 0], [60, 0]], np.float32)
@@ -26,7 +26,7 @@ def test_renderer_flips_y_and_draws_black_ink_on_white():
     rows, cols = np.nonzero(canvas == INK)
     top, bottom = rows.min(), rows.max()
     # The foot of the L is at the bottom of the canvas drawing, reaching right; the top has only the stem.
-    width_at = lambda r: np.ptp(cols[rows == r])  # noqa: E731
+    width_at = lambda r: np.ptp(cols[rows == r])
     assert width_at(bottom - BRUSH_RADIUS // 2) > 2 * width_at(top + BRUSH_RADIUS // 2)
     # The 28x28 image reads as an upright L too: more ink in the bottom rows' right half than the top's.
     x = preprocess(canvas).astype(float)
@@ -71,20 +71,27 @@ def _release(root: Path, writers: dict[str, list[tuple[str, np.ndarray]]]) -> Pa
         inc.write_text(body)
         data = root / "data" / "1a" / "con" / f"{writer}.dat"
         data.parent.mkdir(parents=True, exist_ok=True)
-        data.write_text(f".INCLUDE con/{writer}.dat\n" + "".join(
-            f'.SEGMENT CHARACTER {i} ? "{label}"\n' for i, (label, _) in enumerate(chars)))
+        data.write_text(
+            f".INCLUDE con/{writer}.dat\n"
+            + "".join(f'.SEGMENT CHARACTER {i} ? "{label}"\n' for i, (label, _) in enumerate(chars))
+        )
     return root
 
 
 def _writer_in_part(part: int, avoid=(), after="") -> str:
-    return next(w for w in (f"w{i:03d}" for i in range(1000))
-                if ds._unipen_part(f"con/{w}") == part and w not in avoid and w > after)
+    return next(
+        w
+        for w in (f"w{i:03d}" for i in range(1000))
+        if ds._unipen_part(f"con/{w}") == part and w not in avoid and w > after
+    )
 
 
 @pytest.fixture
 def small_release(tmp_path):
     rng = np.random.default_rng(0)
-    strokes = {label: L_STROKE * (1 + 0.1 * i) + rng.integers(0, 5, L_STROKE.shape) for i, label in enumerate("0123456789")}
+    strokes = {
+        label: L_STROKE * (1 + 0.1 * i) + rng.integers(0, 5, L_STROKE.shape) for i, label in enumerate("0123456789")
+    }
     train_w, test_w = _writer_in_part(0), _writer_in_part(2)
     # Alone, the twin would be in train; it repeats SAME_WRITER_MIN_SHARED of test_w's recordings, so it is the
     # same person and joins test_w's group (which takes the side of its first name, test_w's). The loner
@@ -102,7 +109,7 @@ def small_release(tmp_path):
 
 
 def test_partition_keeps_writers_and_shared_recordings_on_one_side(small_release, monkeypatch, tmp_path):
-    root, train_w, test_w, twin, loner = small_release
+    root, _train_w, _test_w, _twin, _loner = small_release
     monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path / "cache"))
     data = ds.load_dataset("unipen", unipen_dir=root)
     # train_w's 10 characters in train; test_w's (its dot dropped) and the twin's new "5" in test (the twin's
@@ -138,7 +145,7 @@ def test_a_line_is_kept_as_1_i_or_l_and_left_out_as_any_other_class(tmp_path, mo
 
 
 def test_evaluate_unipen_json_form(small_release, tmp_path, monkeypatch):
-    from test_cli import run_cli
+    from conftest import run_cli
 
     root = small_release[0]
     monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path / "cache"))  # the real release's drawings stay cached
@@ -152,7 +159,8 @@ def test_evaluate_unipen_json_form(small_release, tmp_path, monkeypatch):
 def test_a_saved_drawn_report_names_no_folder_of_this_machine(small_release, tmp_path, monkeypatch, tiny_model):
     """Reports ship beside the models: --save-report keeps the scores and leaves out where the data lay."""
     from emnist_core.models.store import report_path
-    from test_cli import run_cli
+
+    from conftest import run_cli
 
     root = small_release[0]
     monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path / "cache"))
@@ -164,9 +172,10 @@ def test_a_saved_drawn_report_names_no_folder_of_this_machine(small_release, tmp
 
 
 def test_evaluate_without_unipen_data_says_where_to_get_it(tmp_path):
-    from test_cli import run_cli
+    from conftest import run_cli
 
-    proc = run_cli("evaluate", "--model", "mlp", "--dataset", "unipen", "--unipen-dir", tmp_path / "nowhere",
-                   "--json", check=False)
+    proc = run_cli(
+        "evaluate", "--model", "mlp", "--dataset", "unipen", "--unipen-dir", tmp_path / "nowhere", "--json", check=False
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert re.search(r"unipen", proc.stderr, re.I)

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from emnist_core.models.evaluation import TOP_K_MISTAKES, find_mistakes, lesson_report, report_from_probabilities
 from emnist_core.data.labels import label_map, lesson_classes
+from emnist_core.models.evaluation import TOP_K_MISTAKES, find_mistakes, lesson_report, report_from_probabilities
 
 LABELS = label_map("bymerge")
 NAMES = list(LABELS.names)

@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from emnist_core.serving import explain as ex
 from emnist_core.data.preprocess import SIDE
+from emnist_core.serving import explain as ex
 
 CLASSES = ["rest", "L"]  # class 1 is what the toy models read when their region holds the ink
 LEFT = np.zeros((SIDE, SIDE), bool)
@@ -17,11 +17,13 @@ TOP = LEFT.T
 
 def share_model(region):
     """A toy model: the probability of class 1 is the share of the image's ink inside ``region``."""
+
     def probs(batch):
         batch = np.asarray(batch, dtype=np.float64)
         total = batch.sum((1, 2)) + 1e-9
         p1 = (batch * region).sum((1, 2)) / total
         return np.stack([1 - p1, p1], axis=1)
+
     return probs
 
 
@@ -32,6 +34,7 @@ def served(**models):
     def probabilities(batch):
         calls.append(batch)
         return {name: fn(batch) for name, fn in models.items()}
+
     return probabilities, calls
 
 
@@ -62,7 +65,7 @@ def test_saliency_lands_on_the_evidence_and_the_caption_names_it():
 
     top = ex.explain(served(m=share_model(TOP))[0], bars(top=True), CLASSES)["m"]
     assert top.target == "L" and top.caption == "the top stroke made it read L"
-    assert top.saliency[:SIDE // 2].sum() > 0.99 * top.saliency.sum()
+    assert top.saliency[: SIDE // 2].sum() > 0.99 * top.saliency.sum()
 
 
 def test_one_call_with_only_the_patches_that_touch_ink():
@@ -120,10 +123,14 @@ GRID_COLUMNS = {"left": 0, "middle": 1, "right": 2}
 NO_PART = ("the whole shape together", "several parts together", "no single part decides it: the whole shape")
 # Strokes of known place in a frame whose ink box is rows 2-25 and columns 2-25: grid cells of 8 pixels.
 PARTS = {
-    "left bar": (slice(2, 26), slice(2, 5)), "right bar": (slice(2, 26), slice(23, 26)),
-    "top bar": (slice(2, 5), slice(2, 26)), "bottom bar": (slice(23, 26), slice(2, 26)),
-    "middle bar": (slice(12, 15), slice(2, 26)), "middle post": (slice(2, 26), slice(12, 15)),
-    "upper left post": (slice(2, 14), slice(2, 5)), "lower right post": (slice(14, 26), slice(23, 26)),
+    "left bar": (slice(2, 26), slice(2, 5)),
+    "right bar": (slice(2, 26), slice(23, 26)),
+    "top bar": (slice(2, 5), slice(2, 26)),
+    "bottom bar": (slice(23, 26), slice(2, 26)),
+    "middle bar": (slice(12, 15), slice(2, 26)),
+    "middle post": (slice(2, 26), slice(12, 15)),
+    "upper left post": (slice(2, 14), slice(2, 5)),
+    "lower right post": (slice(14, 26), slice(23, 26)),
 }
 
 
@@ -134,9 +141,9 @@ def named_places(caption):
     where = caption.rsplit(" made it read ", 1)[0]
     if where in NO_PART:
         return []
-    row = lambda r: [{(r, c)} for c in range(3)]  # noqa: E731
-    column = lambda c: [{(r, c)} for r in range(3)]  # noqa: E731
-    band = lambda axis, i: {(i, j) if axis == 0 else (j, i) for j in range(3)}  # noqa: E731
+    row = lambda r: [{(r, c)} for c in range(3)]
+    column = lambda c: [{(r, c)} for r in range(3)]
+    band = lambda axis, i: {(i, j) if axis == 0 else (j, i) for j in range(3)}
     halves = {"top": (0, (0, 1)), "bottom": (0, (1, 2)), "left": (1, (0, 1)), "right": (1, (1, 2))}
     out = []
     for part in where.split(" and "):
@@ -169,7 +176,7 @@ def holds_hot_ink(groups, x, s):
     r_lines = np.linspace(rows.min(), rows.max() + 1, 4).round().astype(int)
     c_lines = np.linspace(cols.min(), cols.max() + 1, 4).round().astype(int)
     hot = (x >= ex.INK_LEVEL) & (s >= ex.HOT_SHARE * s.max())
-    cell = lambda r, c: hot[r_lines[r] : r_lines[r + 1], c_lines[c] : c_lines[c + 1]].any()  # noqa: E731
+    cell = lambda r, c: hot[r_lines[r] : r_lines[r + 1], c_lines[c] : c_lines[c + 1]].any()
     return [bool(any(cell(r, c) for r, c in group)) for group in groups]
 
 

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from conftest import l_shapes, write_csv, write_idx_pair
 from emnist_core.data import datasets as ds
 from emnist_core.data import files
+
+from conftest import l_shapes, write_csv, write_idx_pair
 
 
 @pytest.mark.parametrize("gz", [True, False])

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import runpy
+import typing
 
 import pytest
 from huggingface_hub.utils import filter_repo_objects
 
-from conftest import ROOT, l_shapes
 from emnist_core.data.cache import temp_path
 from emnist_core.lab import hub
 from emnist_core.lab.corrections import CorrectionStore
+
+from conftest import ROOT, l_shapes
 
 BOTH = {hub.REPO_ENV: "a-school/sketch-lab-corrections", hub.TOKEN_ENV: "hf_not_a_real_token"}
 
@@ -20,7 +22,7 @@ BOTH = {hub.REPO_ENV: "a-school/sketch-lab-corrections", hub.TOKEN_ENV: "hf_not_
 class FakeScheduler:
     """Records its arguments instead of creating a repository and pushing."""
 
-    made: list[dict] = []
+    made: typing.ClassVar[list[dict]] = []
 
     def __init__(self, **kwargs):
         FakeScheduler.made.append(kwargs)
@@ -36,8 +38,16 @@ def _no_schedulers_yet():
     FakeScheduler.made = []
 
 
-@pytest.mark.parametrize("environ", [{}, {hub.REPO_ENV: BOTH[hub.REPO_ENV]}, {hub.TOKEN_ENV: "hf_x"},
-                                     {**BOTH, hub.REPO_ENV: " "}, {**BOTH, hub.TOKEN_ENV: ""}])
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {hub.REPO_ENV: BOTH[hub.REPO_ENV]},
+        {hub.TOKEN_ENV: "hf_x"},
+        {**BOTH, hub.REPO_ENV: " "},
+        {**BOTH, hub.TOKEN_ENV: ""},
+    ],
+)
 def test_nothing_is_pushed_unless_both_variables_are_set(tmp_path, environ):
     assert hub.HubPush.from_env(tmp_path, environ) is None
     assert hub.push_corrections(tmp_path, environ, FakeScheduler) is None
@@ -47,9 +57,17 @@ def test_nothing_is_pushed_unless_both_variables_are_set(tmp_path, environ):
 def test_the_corrections_folder_goes_to_the_dataset_repository(tmp_path):
     scheduler = hub.push_corrections(tmp_path / "corrections", BOTH, FakeScheduler)
     assert isinstance(scheduler, FakeScheduler)
-    assert FakeScheduler.made == [{"repo_id": "a-school/sketch-lab-corrections", "repo_type": "dataset",
-                                   "folder_path": tmp_path / "corrections", "path_in_repo": hub.PATH_IN_REPO,
-                                   "every": hub.PUSH_EVERY_MINUTES, "private": True, "ignore_patterns": hub.HIDDEN}]
+    assert FakeScheduler.made == [
+        {
+            "repo_id": "a-school/sketch-lab-corrections",
+            "repo_type": "dataset",
+            "folder_path": tmp_path / "corrections",
+            "path_in_repo": hub.PATH_IN_REPO,
+            "every": hub.PUSH_EVERY_MINUTES,
+            "private": True,
+            "ignore_patterns": hub.HIDDEN,
+        }
+    ]
     assert "hf_not_a_real_token" not in repr(FakeScheduler.made)  # huggingface_hub reads HF_TOKEN itself
 
 

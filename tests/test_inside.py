@@ -6,10 +6,11 @@ import re
 import numpy as np
 import pytest
 
-from conftest import l_shapes
 from emnist_core.data.preprocess import SIDE
 from emnist_core.models import store
 from emnist_core.serving import inside as ins
+
+from conftest import l_shapes
 
 
 def with_random_statistics(model, seed=0):
@@ -21,8 +22,9 @@ def with_random_statistics(model, seed=0):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0.3, 0.3, n), rng.normal(0, 0.5, n),
-                               rng.uniform(0.5, 2, n)])
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, n), rng.normal(0.3, 0.3, n), rng.normal(0, 0.5, n), rng.uniform(0.5, 2, n)]
+            )
     return model
 
 
@@ -30,24 +32,47 @@ def tiny_cnn():
     import keras
     from keras import layers
 
-    return with_random_statistics(keras.Sequential([
-        keras.Input((SIDE, SIDE)), layers.Rescaling(1 / 255), layers.Reshape((SIDE, SIDE, 1)),
-        layers.Conv2D(8, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(), layers.MaxPooling2D(),
-        layers.Dropout(0.2),
-        layers.Conv2D(12, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(), layers.MaxPooling2D(),
-        layers.Flatten(), layers.Dense(47, activation="softmax"),
-    ]))
+    return with_random_statistics(
+        keras.Sequential(
+            [
+                keras.Input((SIDE, SIDE)),
+                layers.Rescaling(1 / 255),
+                layers.Reshape((SIDE, SIDE, 1)),
+                layers.Conv2D(8, 3, padding="same"),
+                layers.BatchNormalization(),
+                layers.ReLU(),
+                layers.MaxPooling2D(),
+                layers.Dropout(0.2),
+                layers.Conv2D(12, 3, padding="same"),
+                layers.BatchNormalization(),
+                layers.ReLU(),
+                layers.MaxPooling2D(),
+                layers.Flatten(),
+                layers.Dense(47, activation="softmax"),
+            ]
+        )
+    )
 
 
 def tiny_mlp():
     import keras
     from keras import layers
 
-    model = with_random_statistics(keras.Sequential([
-        keras.Input((SIDE, SIDE)), layers.Rescaling(1 / 255), layers.Flatten(),
-        layers.Dense(40, use_bias=False), layers.BatchNormalization(), layers.ReLU(), layers.Dropout(0.3),
-        layers.Dense(47, activation="softmax"),
-    ]), seed=1)
+    model = with_random_statistics(
+        keras.Sequential(
+            [
+                keras.Input((SIDE, SIDE)),
+                layers.Rescaling(1 / 255),
+                layers.Flatten(),
+                layers.Dense(40, use_bias=False),
+                layers.BatchNormalization(),
+                layers.ReLU(),
+                layers.Dropout(0.3),
+                layers.Dense(47, activation="softmax"),
+            ]
+        ),
+        seed=1,
+    )
     bn = model.layers[3]
     gamma, *rest = bn.get_weights()
     bn.set_weights([gamma * np.where(np.arange(len(gamma)) % 2, 1, -1), *rest])  # even units: ink lowers them
@@ -79,7 +104,7 @@ def test_the_stages_are_where_the_size_changes_and_end_after_their_activation(cn
     panels = ins.inside(cnn, drawing())
     assert len(panels) == 2
     assert "28x28, 8 maps" in panels[0].caption and "14x14, 12 maps" in panels[1].caption
-    image, caption = panels[0]  # unpacks as (image, caption)
+    image, _caption = panels[0]  # unpacks as (image, caption)
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
 
 
@@ -181,7 +206,7 @@ def test_template_colours_follow_the_weights_sign():
 
 def test_a_blank_image_switches_no_unit_on(mlp):
     assert ins.active_units(mlp, np.zeros((SIDE, SIDE))) == []
-    (image, caption), = ins.inside(mlp, np.zeros((SIDE, SIDE)))
+    ((image, caption),) = ins.inside(mlp, np.zeros((SIDE, SIDE)))
     assert "no unit" in caption and len(colours(image)) == 1
     assert np.array_equal(image, ins.template_image(np.zeros((SIDE, SIDE))))
 

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import served, sketch, sketch_file
 from emnist_core.data.preprocess import SIDE, load_image, preprocess
 from emnist_core.serving import inside as layers
 from emnist_core.serving.variants import AS_DRAWN, SHIFT, VARIANTS
 from ui import draw, inside, models
 from ui.checks import CLASSES
+
+from conftest import served, sketch, sketch_file
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
@@ -68,7 +69,7 @@ def test_inside_shows_the_templates_of_the_units_it_names(client, lab, seven):
     units = layers.active_units(lab.live["mlp"].path, x28)
     total = len(layers.probe(lab.live["mlp"].path).templates)
     assert len(mlp) == len(units) == layers.UNITS_SHOWN
-    for rank, (panel, unit) in enumerate(zip(mlp, units)):
+    for _rank, (panel, unit) in enumerate(zip(mlp, units)):
         assert panel["caption"].startswith(f"Unit {unit.index} of {total} in the first layer"), panel["caption"]
         # the picture is the template of the unit its caption names
         assert np.array_equal(pixels(panel["image"]), layers.template_image(unit.template))
@@ -89,7 +90,7 @@ def test_whatif_gives_both_models_answers_on_every_variant(client, seven):
     images = {p["caption"].split(":")[0]: pixels(p["image"])[..., 0] for p in pictures}
     assert all(image.shape == (SIDE, SIDE) for image in images.values())
     assert np.array_equal(images[AS_DRAWN], x28)  # what the models read, as the models read it
-    mass = lambda x: np.array(np.nonzero(x)).mean(axis=1)  # noqa: E731
+    mass = lambda x: np.array(np.nonzero(x)).mean(axis=1)
     assert np.allclose(mass(images["shifted"]) - mass(images[AS_DRAWN]), SHIFT, atol=0.5)  # really moved
     assert "still reads 7" in note
 

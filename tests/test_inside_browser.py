@@ -12,14 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import draw_stroke, open_tab, served
 from emnist_core.serving.variants import VARIANTS
 from ui import inside
 
+from conftest import draw_stroke, open_tab, served
+
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SEVEN = [(-80, -100), (80, -100), (0, 120)]  # offsets from the canvas centre: one stroke, two segments
 TIMEOUT_MS = 30_000  # the first drawing may wait for TensorFlow to load the models' layers
 
@@ -37,8 +43,6 @@ def page(app_module, demo):
         browser.close()
 
 
-
-
 def captions(page, gallery: str) -> list[str]:
     return [c.strip() for c in page.locator(f"#{gallery} .caption-label").all_inner_texts()]
 
@@ -51,7 +55,10 @@ def test_drawing_on_the_inside_tab_shows_each_models_inside(page, lab, artifacts
     page.locator("#inside-note").get_by_text(lab.live["cnn"].title).wait_for()
     stages = captions(page, "cnn-maps")
     assert len(stages) == 3 and [re.match(r"Stage (\d): (\d+)x\2, (\d+) maps", c).group(2) for c in stages] == [
-        "28", "14", "7"], stages
+        "28",
+        "14",
+        "7",
+    ], stages
     units = captions(page, "mlp-units")
     assert len(units) == 8 and all(re.match(r"Unit \d+ of \d+ in the", c) for c in units), units
     page.screenshot(path=str(artifacts / "inside-tab.png"), full_page=True)

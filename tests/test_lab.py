@@ -16,21 +16,24 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import NUM_CLASSES, ROOT, untrained_model
-from emnist_core.serving import predictor
-from emnist_core.models import store
-from emnist_core.training import train as training
 from emnist_core.lab import state as lab_module
 from emnist_core.lab.state import Lab, LiveModel, TrainingJob
+from emnist_core.models import store
 from emnist_core.models.evaluation import DRAWN, EMNIST
+from emnist_core.serving import predictor
+from emnist_core.training import train as training
+
+from conftest import NUM_CLASSES, ROOT, untrained_model
 
 SHIPPED = ("seed-mlp", "seed-cnn")
 
 
 def test_importing_app_starts_nothing():
-    script = ("import gc, threading, keras, app; from emnist_core.lab.state import Lab; "
-              "print(threading.active_count(), [o for o in gc.get_objects() if isinstance(o, (Lab, keras.Model))], "
-              "hasattr(app, 'lab'), hasattr(app, 'demo'))")
+    script = (
+        "import gc, threading, keras, app; from emnist_core.lab.state import Lab; "
+        "print(threading.active_count(), [o for o in gc.get_objects() if isinstance(o, (Lab, keras.Model))], "
+        "hasattr(app, 'lab'), hasattr(app, 'demo'))"
+    )
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["1", "[]", "False", "False"]  # one thread, no Lab, no model, no page
@@ -165,7 +168,7 @@ def test_an_unknown_test_set_is_refused_not_read_as_emnist(assets):
     lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=lambda: pytest.fail("nothing to load"))
     live = LiveModel("mlp", "m", lab.assets_dir / "m.keras", None, None, {"on": EMNIST}, {"on": DRAWN})
     for name in ("emnist", "UNIPEN", "pool47+unipen", "", None):
-        with pytest.raises(ValueError, match="unknown test set .*; choose pool47 or unipen"):
+        with pytest.raises(ValueError, match=r"unknown test set .*; choose pool47 or unipen"):
             lab.test_images(name)
         with pytest.raises(ValueError, match="unknown test set"):
             live.report_on(name)
@@ -184,8 +187,11 @@ def test_a_lesson_is_scored_as_served_once_per_live_pair(assets, monkeypatch):
     lab.data_ready.wait(30)
     passes = []
     serving = lab.predictor
-    monkeypatch.setattr(serving, "probabilities", lambda *a, _read=serving.probabilities, **k: (
-        passes.append(len(a[0])), _read(*a, **k))[1])
+    monkeypatch.setattr(
+        serving,
+        "probabilities",
+        lambda *a, _read=serving.probabilities, **k: (passes.append(len(a[0])), _read(*a, **k))[1],
+    )
 
     digits, images = lab.lesson_report("cnn", EMNIST, "digits")
     upper, _ = lab.lesson_report("mlp", EMNIST, "upper")
@@ -227,14 +233,18 @@ class _QuickJob:
 
 @pytest.mark.parametrize("start, job_class", [("start_job", "TrainingJob"), ("start_finetune", "FineTuneJob")])
 @pytest.mark.parametrize("failure", ["building the job", "starting its thread"])
-def test_a_job_that_fails_to_start_leaves_the_server_free_for_the_next(assets, tmp_path, monkeypatch, start,
-                                                                       job_class, failure):
+def test_a_job_that_fails_to_start_leaves_the_server_free_for_the_next(
+    assets, tmp_path, monkeypatch, start, job_class, failure
+):
     def no_room(*args):
         raise MemoryError("no room for the job")
 
     lab = Lab(data_loader=lambda: None, assets_dir=assets, drawn_loader=lambda: None)
-    request = (lambda: lab.start_job(None, tmp_path)) if start == "start_job" else \
-        (lambda: lab.start_finetune("mlp", tmp_path))
+    request = (
+        (lambda: lab.start_job(None, tmp_path))
+        if start == "start_job"
+        else (lambda: lab.start_finetune("mlp", tmp_path))
+    )
     if failure == "building the job":
         monkeypatch.setattr(lab_module, job_class, no_room)
         with pytest.raises(MemoryError):
@@ -286,13 +296,16 @@ def test_the_lab_serves_probabilities_calibrated_with_each_cards_temperature(lab
 def test_a_server_reads_drawings_without_loading_tensorflow(lab):
     # ``lab`` exported the shipped models into its cache; a new server with that cache serves those exports.
     cache = lab.live["mlp"].model.path.parent.parent  # CACHE/served/NAME-KEY.tflite
-    script = ("import sys, numpy as np, app, ui.draw; lab = app.Lab(data_loader=lambda: None); "
-              "x = np.full((400, 400), 255, np.uint8); x[100:300, 190:210] = 0; "
-              "print(ui.draw.predict(lab, {'composite': x})[3].startswith('**'), "
-              "sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    script = (
+        "import sys, numpy as np, app, ui.draw; lab = app.Lab(data_loader=lambda: None); "
+        "x = np.full((400, 400), 255, np.uint8); x[100:300, 190:210] = 0; "
+        "print(ui.draw.predict(lab, {'composite': x})[3].startswith('**'), "
+        "sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
     env = {**os.environ, "EMNIST_CACHE_DIR": str(cache)}
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180,
-                          env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180, env=env
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["True", "[]"], proc.stdout
 

@@ -6,8 +6,14 @@ from emnist_core.data.labels import LOOKALIKE_GROUPS, byclass_to_bymerge, label_
 
 @pytest.mark.parametrize(
     "split, n, first, last",
-    [("bymerge", 47, "0", "t"), ("balanced", 47, "0", "t"), ("byclass", 62, "0", "z"),
-     ("letters", 26, "Aa", "Zz"), ("digits", 10, "0", "9"), ("mnist", 10, "0", "9")],
+    [
+        ("bymerge", 47, "0", "t"),
+        ("balanced", 47, "0", "t"),
+        ("byclass", 62, "0", "z"),
+        ("letters", 26, "Aa", "Zz"),
+        ("digits", 10, "0", "9"),
+        ("mnist", 10, "0", "9"),
+    ],
 )
 def test_official_maps(split, n, first, last):
     lm = label_map(split)
@@ -88,8 +94,20 @@ def test_doubt_label_asks_between_the_classes_most_likely_first():
         doubt_label([])
 
 
-@pytest.mark.parametrize("typed, name", [("q", "q"), ("Q", "Q"), ("c", "C"), ("C", "C"), (" o ", "O"),
-                                         ("C / c", "C"), ("0 (zero)", "0"), ("L / l (letter)", "L"), ("a", "a")])
+@pytest.mark.parametrize(
+    "typed, name",
+    [
+        ("q", "q"),
+        ("Q", "Q"),
+        ("c", "C"),
+        ("C", "C"),
+        (" o ", "O"),
+        ("C / c", "C"),
+        ("0 (zero)", "0"),
+        ("L / l (letter)", "L"),
+        ("a", "a"),
+    ],
+)
 def test_typed_classes_match_case_exactly_where_both_cases_are_classes(typed, name):
     from emnist_core.data.labels import class_from_text
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import untrained_model, write_csv
 from emnist_core.data.labels import LESSONS, label_map, lesson_classes
 from emnist_core.data.preprocess import preprocess
 from emnist_core.data.sketchpad import render_strokes
 from emnist_core.models.lessons import restrict
 from emnist_core.models.temperature import apply_temperature
 from emnist_core.serving.predictor import Predictor
-from test_cli import run_cli, synthetic, tiny_model  # noqa: F401  tiny_model: a fixture, used by name
+
+from conftest import run_cli, synthetic, untrained_model, write_csv
 
 NAMES = label_map("bymerge").names
 BAR = [[(0, 0), (0, 1)]]  # one pen stroke straight down: what a pupil draws for a 1 (and for an l)
@@ -70,6 +70,7 @@ def test_an_unknown_lesson_says_what_the_lessons_are():
 
 
 # ---------------------------------------------------------------- the Predictor
+
 
 @pytest.fixture(scope="module")
 def toy():
@@ -133,20 +134,23 @@ def test_the_lab_explains_the_lessons_answer():
 
 # ---------------------------------------------------------------- the command line
 
+
 def test_predict_with_classes_digits_reads_a_drawn_bar_as_1(tmp_path):
     canvas = render_strokes(BAR, np.random.default_rng(0))
     Image.fromarray(canvas).save(tmp_path / "bar.png")
-    line = json.loads(run_cli("predict", "--model", "cnn", "--classes", "digits", "--json", tmp_path / "bar.png")
-                      .stdout)
+    line = json.loads(
+        run_cli("predict", "--model", "cnn", "--classes", "digits", "--json", tmp_path / "bar.png").stdout
+    )
     assert line["top"][0][0] == "1" and all(name.isdigit() for name, _ in line["top"])
     assert sum(p for _, p in line["top"]) <= 1.0001
 
 
-def test_evaluate_with_classes_scores_only_that_lessons_images(tmp_path, tiny_model):  # noqa: F811
+def test_evaluate_with_classes_scores_only_that_lessons_images(tmp_path, tiny_model):
     x, y = synthetic(40, 2)  # 20 'L' shapes (class L), 20 mirrored (class 7)
     csv = write_csv(tmp_path / "emnist-bymerge-test.csv", x, y)
-    digits = json.loads(run_cli("evaluate", "--model", tiny_model, "--csv", csv, "--classes", "digits", "--json")
-                        .stdout)
+    digits = json.loads(
+        run_cli("evaluate", "--model", tiny_model, "--csv", csv, "--classes", "digits", "--json").stdout
+    )
     assert digits["lesson"] == "digits" and digits["n"] == 20 and digits["accuracy"] > 0.9
     assert set(digits["balanced_sections"]) == {"digits"}
     upper = json.loads(run_cli("evaluate", "--model", tiny_model, "--csv", csv, "--classes", "upper", "--json").stdout)
@@ -154,6 +158,7 @@ def test_evaluate_with_classes_scores_only_that_lessons_images(tmp_path, tiny_mo
     every = json.loads(run_cli("evaluate", "--model", tiny_model, "--csv", csv, "--json").stdout)
     assert every["n"] == 40 and "lesson" not in every
     assert every["mean_recall"] == pytest.approx(np.mean(list(every["balanced_sections"].values())))
-    refused = run_cli("evaluate", "--model", tiny_model, "--csv", csv, "--classes", "digits", "--save-report",
-                      check=False)
+    refused = run_cli(
+        "evaluate", "--model", tiny_model, "--csv", csv, "--classes", "digits", "--save-report", check=False
+    )
     assert refused.returncode == 2 and "leave out --classes" in refused.stderr

@@ -7,11 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from emnist_core.data import cache, pack, unipen
 from emnist_core.data import datasets as ds
 from emnist_core.lab import state
 from emnist_core.models.evaluation import DRAWN, EMNIST, find_mistakes
+
+from conftest import ROOT
 
 GALLERY_MAX = 48  # images the Confusions tab shows of one mistake
 
@@ -52,15 +53,19 @@ def test_pack_is_compact_and_its_manifest_says_what_it_holds():
     assert all(f.stat().st_size < pack.FILE_LIMIT for f in files)  # a Space takes each without Git LFS
     manifest = pack.read_manifest(pack.manifest_file())
     assert manifest["command"] == "python -m emnist_core pack --out assets/data"
-    counts = {group: {k: manifest["contents"][group][k] for k in ("train", "validation", "test")}
-              for group in pack.GROUPS}
-    assert counts == {"pool47": {"train": 16_000, "validation": 2_000, "test": 21_617},
-                      "unipen": {"train": 8_000, "validation": 1_000, "test": 9_317}}
+    counts = {
+        group: {k: manifest["contents"][group][k] for k in ("train", "validation", "test")} for group in pack.GROUPS
+    }
+    assert counts == {
+        "pool47": {"train": 16_000, "validation": 2_000, "test": 21_617},
+        "unipen": {"train": 8_000, "validation": 1_000, "test": 9_317},
+    }
     emnist, drawn = manifest["sources"]["emnist"], manifest["sources"]["unipen"]
     assert "arXiv:1702.05373" in emnist["cite"] and "Special Database 19" in emnist["origin"]
     assert "CC BY 4.0" in drawn["licence"] and "10.5281/zenodo.1195803" in drawn["cite"]
     assert sorted(f["name"] for f in emnist["files"]) == sorted(
-        f"emnist-{s}-test-{k}-ubyte.gz" for s in ("bymerge", "byclass") for k in ("images-idx3", "labels-idx1"))
+        f"emnist-{s}-test-{k}-ubyte.gz" for s in ("bymerge", "byclass") for k in ("images-idx3", "labels-idx1")
+    )
     assert all(len(f["sha256"]) == 64 for f in emnist["files"]) and len(drawn["sha256"]) == 64
     for group, names in pack.GROUPS.items():
         arrays, _ = pack.load(group)
@@ -93,12 +98,15 @@ def test_pack_pool47_test_is_the_full_pool47_test(pool47, no_data):
     assert from_pack.y_test.dtype == pool47.y_test.dtype
 
 
-@pytest.mark.parametrize("damage, says", [
-    ("flip a byte", "SHA-256 is not the one in manifest.json"),
-    ("cut the file short", "SHA-256 is not the one in manifest.json"),
-    ("edit an array's SHA-256", "array pool47/labels does not match its SHA-256"),
-    ("break the manifest", "cannot be read as JSON"),
-])
+@pytest.mark.parametrize(
+    "damage, says",
+    [
+        ("flip a byte", "SHA-256 is not the one in manifest.json"),
+        ("cut the file short", "SHA-256 is not the one in manifest.json"),
+        ("edit an array's SHA-256", "array pool47/labels does not match its SHA-256"),
+        ("break the manifest", "cannot be read as JSON"),
+    ],
+)
 def test_a_damaged_pack_is_refused_with_a_message_naming_the_file(pack_copy, damage, says):
     npz, manifest_path = pack.pack_file("pool47", pack_copy), pack.manifest_file(pack_copy)
     if damage == "flip a byte":

@@ -60,8 +60,9 @@ def test_a_test_image_redrawn_large_comes_back_close(pool47):
     assert np.median(scores) > 0.93  # measured 0.97
 
 
-@pytest.mark.parametrize("blank", [np.full((800, 800), 255, np.uint8), np.zeros((800, 800, 4), np.uint8),
-                                   np.zeros((64, 64), np.float32)])
+@pytest.mark.parametrize(
+    "blank", [np.full((800, 800), 255, np.uint8), np.zeros((800, 800, 4), np.uint8), np.zeros((64, 64), np.float32)]
+)
 def test_no_ink_is_a_typed_error_with_a_message(blank):
     with pytest.raises(EmptyCanvasError, match="draw a character"):
         preprocess(blank)

@@ -7,18 +7,30 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-
 import emnist_core
 
+from conftest import ROOT
+
 HEAVY = ("keras", "tensorflow", "jax")
-SUBCOMMANDS = ("train", "evaluate", "predict", "calibrate", "roundtrip", "report", "robustness", "download", "pack", "cache")
+SUBCOMMANDS = (
+    "train",
+    "evaluate",
+    "predict",
+    "calibrate",
+    "roundtrip",
+    "report",
+    "robustness",
+    "download",
+    "pack",
+    "cache",
+)
 
 
 def imported_modules(*args):
     """Run ``python -X importtime *args``; return (its stdout, the names of the modules it imported)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     modules = [line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
     assert "emnist_core" in modules  # the importtime lines were read
@@ -37,9 +49,11 @@ def test_help_imports_no_deep_learning_backend(command):
 
 
 def test_package_and_parser_import_light():
-    script = ("import sys, emnist_core, emnist_core.cli; emnist_core.cli.build_parser(); "
-              "emnist_core.REGISTRY; emnist_core.model_spec('seed-cnn'); emnist_core.label_map; "
-              f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")
+    script = (
+        "import sys, emnist_core, emnist_core.cli; emnist_core.cli.build_parser(); "
+        "emnist_core.REGISTRY; emnist_core.model_spec('seed-cnn'); emnist_core.label_map; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    )
     out, _ = imported_modules("-c", script)
     assert out.strip() == "[]"
 
@@ -110,8 +124,13 @@ def wing(module: str):
 
 
 def test_imports_run_down_the_wings_only():
-    upward = [(module, target) for module, targets in package_imports().items() if wing(module) < len(LAYERS)
-              for target in targets if wing(target) > wing(module)]
+    upward = [
+        (module, target)
+        for module, targets in package_imports().items()
+        if wing(module) < len(LAYERS)
+        for target in targets
+        if wing(target) > wing(module)
+    ]
     assert upward == []
 
 
@@ -127,7 +146,7 @@ def test_import_graph_has_no_cycles():
     done, visiting = set(), []
 
     def visit(m):
-        assert m not in visiting, f"import cycle: {' -> '.join(visiting[visiting.index(m):] + [m])}"
+        assert m not in visiting, f"import cycle: {' -> '.join(visiting[visiting.index(m) :] + [m])}"
         if m in done:
             return
         visiting.append(m)

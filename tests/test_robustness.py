@@ -7,15 +7,24 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw, ImageFile
 
-from conftest import png_bomb
 from emnist_core import cli
 from emnist_core.data import preprocess as pp
-from emnist_core.data.preprocess import (MAX_IMAGE_PIXELS, EmptyCanvasError, ImageInputError, TooSmallError, ink_map,
-                                    load_image, preprocess)
+from emnist_core.data.preprocess import (
+    MAX_IMAGE_PIXELS,
+    EmptyCanvasError,
+    ImageInputError,
+    TooSmallError,
+    ink_map,
+    load_image,
+    preprocess,
+)
+
+from conftest import png_bomb
 
 DTYPES = (np.uint8, np.uint16, np.int32, np.float32, np.float64, np.bool_)
 MAX_MESSAGE = 120  # characters, not counting a file path: one line a person reads
@@ -36,11 +45,13 @@ def _elements(dtype):
 @st.composite
 def arrays(draw):
     dtype = draw(st.sampled_from(DTYPES))
-    shape = draw(st.one_of(
-        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),  # grey, 1x1 and 1xN included
-        st.tuples(st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 2, 3, 4, 5])),  # channels
-        hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5),  # empty, 1-D, 4-D ...
-    ))
+    shape = draw(
+        st.one_of(
+            hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),  # grey, 1x1 and 1xN included
+            st.tuples(st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 2, 3, 4, 5])),  # channels
+            hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5),  # empty, 1-D, 4-D ...
+        )
+    )
     return draw(hnp.arrays(dtype, shape, elements=_elements(dtype)))
 
 
@@ -83,8 +94,13 @@ def test_ink_map_is_finite_and_in_unit_range_or_a_clear_error(a):
 
 
 @settings(max_examples=25, deadline=None)
-@given(long_side=st.integers(5, 9000), short_side=st.integers(5, 40), tall=st.booleans(),
-       dark_on_light=st.booleans(), data=st.data())
+@given(
+    long_side=st.integers(5, 9000),
+    short_side=st.integers(5, 40),
+    tall=st.booleans(),
+    dark_on_light=st.booleans(),
+    data=st.data(),
+)
 def test_long_thin_canvases_keep_their_ink(long_side, short_side, tall, dark_on_light, data):
     """Up to 9000 pixels a side (past MAX_INPUT_SIDE, so shrunk first): a 3-pixel-thick mark is still found.
 
@@ -116,20 +132,23 @@ def _dot():
     return a
 
 
-@pytest.mark.parametrize("name, image, expected", [
-    ("empty array", np.zeros((0, 0), np.uint8), "empty or non-numeric"),
-    ("blank white", np.full((200, 200), 255, np.uint8), "draw a character"),
-    ("blank black", np.zeros((200, 200), np.uint8), "draw a character"),
-    ("full ink", np.zeros((64, 64, 3), np.uint8), "draw a character"),
-    ("transparent RGBA", _transparent_sketch(), "draw a character"),
-    ("NaN", np.full((20, 20), np.nan, np.float32), "NaN or infinite"),
-    ("negative", -np.ones((20, 20), np.int32), "negative values"),
-    ("two channels", np.zeros((20, 20, 2), np.uint8), "shape (20, 20, 2)"),
-    ("complex", np.ones((20, 20), np.complex64), "Unsupported pixel type"),
-    ("ragged rows", [[0, 255], [0]], "different lengths"),
-    ("text", "an A", "shape ()"),
-    ("None", None, "non-numeric"),
-])
+@pytest.mark.parametrize(
+    "name, image, expected",
+    [
+        ("empty array", np.zeros((0, 0), np.uint8), "empty or non-numeric"),
+        ("blank white", np.full((200, 200), 255, np.uint8), "draw a character"),
+        ("blank black", np.zeros((200, 200), np.uint8), "draw a character"),
+        ("full ink", np.zeros((64, 64, 3), np.uint8), "draw a character"),
+        ("transparent RGBA", _transparent_sketch(), "draw a character"),
+        ("NaN", np.full((20, 20), np.nan, np.float32), "NaN or infinite"),
+        ("negative", -np.ones((20, 20), np.int32), "negative values"),
+        ("two channels", np.zeros((20, 20, 2), np.uint8), "shape (20, 20, 2)"),
+        ("complex", np.ones((20, 20), np.complex64), "Unsupported pixel type"),
+        ("ragged rows", [[0, 255], [0]], "different lengths"),
+        ("text", "an A", "shape ()"),
+        ("None", None, "non-numeric"),
+    ],
+)
 def test_named_bad_arrays_give_their_message(name, image, expected):
     with pytest.raises(ImageInputError, match=re.escape(expected)) as err:
         preprocess(image)
@@ -138,13 +157,17 @@ def test_named_bad_arrays_give_their_message(name, image, expected):
         assert isinstance(err.value, EmptyCanvasError)
 
 
-@pytest.mark.parametrize("image", [
-    _glyph()[:, :, None].astype(np.float64),  # (H, W, 1) float 0-255
-    Image.fromarray(_glyph()).convert("P"),
-    Image.fromarray(_glyph()).convert("LA"),
-    Image.fromarray(_glyph()).convert("1"),
-    _glyph() < 128,  # bool, ink True
-], ids=["HxWx1 float", "palette", "LA", "1-bit", "bool"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        _glyph()[:, :, None].astype(np.float64),  # (H, W, 1) float 0-255
+        Image.fromarray(_glyph()).convert("P"),
+        Image.fromarray(_glyph()).convert("LA"),
+        Image.fromarray(_glyph()).convert("1"),
+        _glyph() < 128,  # bool, ink True
+    ],
+    ids=["HxWx1 float", "palette", "LA", "1-bit", "bool"],
+)
 def test_other_readable_forms_give_a_frame(image):
     assert isinstance(_frame_or_clear_error(image), np.ndarray)
 
@@ -160,8 +183,14 @@ def test_greyscale_colour_and_16_bit_agree():
     grey = _glyph()
     ref = preprocess(grey).astype(int)
     deep = grey.astype(np.uint16) * 257
-    for variant in (np.stack([grey] * 3, -1), deep, deep.astype(">u2"),
-                    grey.astype(np.int32) * 257, grey.astype(np.float64) * 4, Image.fromarray(grey).convert("CMYK")):
+    for variant in (
+        np.stack([grey] * 3, -1),
+        deep,
+        deep.astype(">u2"),
+        grey.astype(np.int32) * 257,
+        grey.astype(np.float64) * 4,
+        Image.fromarray(grey).convert("CMYK"),
+    ):
         assert np.abs(preprocess(variant).astype(int) - ref).max() <= 2
 
 
@@ -247,8 +276,9 @@ def test_a_lazily_opened_broken_file_passed_as_pil_is_an_image_input_error(files
 
 def test_cli_predict_reports_each_bad_file_and_keeps_going(files, untrained_model_file, capsys):
     order = ["not an image", "good", "zero bytes", "bomb", "transparent", "missing", "truncated", "16-bit"]
-    code = cli.main(["predict", "--json", "--top", "3", "--model", str(untrained_model_file),
-                     *(str(files[k]) for k in order)])
+    code = cli.main(
+        ["predict", "--json", "--top", "3", "--model", str(untrained_model_file), *(str(files[k]) for k in order)]
+    )
     out = capsys.readouterr().out
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["file"] for line in lines] == [str(files[k]) for k in order]

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from emnist_core.serving.predictor import Predictor
 from emnist_core.models.roundtrip import canvas_roundtrip, ink_statistics, render_canvas
+from emnist_core.serving.predictor import Predictor
 
 
 def test_render_canvas_is_a_hard_edged_sketchpad_image(pool47):
@@ -13,8 +13,9 @@ def test_render_canvas_is_a_hard_edged_sketchpad_image(pool47):
 
 
 def test_preprocessed_drawings_look_like_emnist_and_score_close(pool47):
-    result = canvas_roundtrip(Predictor.load(("mlp",)), pool47.x_test, pool47.labels_as_classes(pool47.y_test),
-                              n=200, seed=3)
+    result = canvas_roundtrip(
+        Predictor.load(("mlp",)), pool47.x_test, pool47.labels_as_classes(pool47.y_test), n=200, seed=3
+    )
     emnist, drawn = result["ink_statistics"]["emnist_28x28"], result["ink_statistics"]["canvas_preprocessed"]
     assert abs(emnist["long_side_px"][0] - drawn["long_side_px"][0]) < 1.0
     assert abs(emnist["stroke_width_px"][0] - drawn["stroke_width_px"][0]) < 0.6

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import untrained_model
-from emnist_core.serving import export as serving
 from emnist_core.models import store
+from emnist_core.serving import export as serving
 from emnist_core.serving.predictor import Predictor
+
+from conftest import untrained_model
 
 pytest.importorskip("ai_edge_litert")
 

@@ -1,13 +1,20 @@
 """The shipped models: loadable in safe mode, documented, and their reports are reproducible."""
 
-
 import numpy as np
 import pytest
 
 from emnist_core.models.evaluation import evaluate_arrays
+from emnist_core.models.store import (
+    ALIASES,
+    ASSETS_DIR,
+    SHIPPED,
+    load_card,
+    load_model,
+    load_report,
+    report_path,
+    resolve_model_path,
+)
 from emnist_core.serving.predictor import Predictor
-from emnist_core.models.store import (ALIASES, ASSETS_DIR, SHIPPED, load_card, load_model, load_report, report_path,
-                               resolve_model_path)
 
 NAMES = list(SHIPPED)
 
@@ -48,8 +55,9 @@ def test_aliases_point_at_shipped_models():
 @pytest.mark.parametrize("name", NAMES)
 def test_report_accuracy_reproduces_on_pool47_test(name, pool47):
     model = load_model(resolve_model_path(name))
-    again = evaluate_arrays(model, pool47.x_test, pool47.labels_as_classes(pool47.y_test), pool47.label_map,
-                            with_details=False)
+    again = evaluate_arrays(
+        model, pool47.x_test, pool47.labels_as_classes(pool47.y_test), pool47.label_map, with_details=False
+    )
     assert again["accuracy"] == pytest.approx(load_report(report_path(resolve_model_path(name)))["accuracy"], abs=2e-4)
 
 
@@ -76,7 +84,7 @@ def test_shipped_model_has_a_drawn_input_report(name):
 
 
 def test_live_models_are_the_ones_trained_for_drawn_input():
-    for alias, name in ALIASES.items():
+    for alias, _name in ALIASES.items():
         card = load_card(resolve_model_path(alias))
         assert card.dataset == "pool47+unipen", alias
         assert "unipen" in card.calibration["fitted_on"], alias

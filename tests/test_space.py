@@ -38,8 +38,11 @@ FAR_ABOVE_CHANCE = 0.5  # 47 classes: chance is 2%; ten epochs of the seed MLP r
 def clean_copy(folder: Path) -> Path:
     """The repository as git would hand it over, copied from the working tree into ``folder``/repo."""
     try:
-        listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others",
-                                 "--exclude-standard"], capture_output=True, check=True).stdout
+        listed = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"no git checkout to copy the repository from: {exc}")
     repo = folder / "repo"
@@ -53,9 +56,16 @@ def clean_copy(folder: Path) -> Path:
 
 def space_environment(home: Path, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(UNSET_PREFIXES)}
-    return {**env, "HOME": str(home), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-            "GRADIO_TEMP_DIR": str(home / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
-            "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
+    return {
+        **env,
+        "HOME": str(home),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_TEMP_DIR": str(home / "gradio"),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "MPLBACKEND": "Agg",
+    }
 
 
 def free_port() -> int:
@@ -83,8 +93,9 @@ class Space:
         self.env = space_environment(self.home, self.port)
         self.started = time.perf_counter()
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([sys.executable, "app.py"], cwd=self.repo, stdout=log,
-                                            stderr=subprocess.STDOUT, env=self.env)
+            self.process = subprocess.Popen(
+                [sys.executable, "app.py"], cwd=self.repo, stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
         self.client = self.connect()
         self.start_seconds = time.perf_counter() - self.started
 
@@ -119,8 +130,9 @@ class Space:
             status = Path(f"/proc/{self.process.pid}/status").read_text()
         except OSError:
             return "unknown"
-        return next((line.split(":", 1)[1].strip() for line in status.splitlines() if line.startswith("VmHWM")),
-                    "unknown")
+        return next(
+            (line.split(":", 1)[1].strip() for line in status.splitlines() if line.startswith("VmHWM")), "unknown"
+        )
 
     def stop(self):
         print(f"app.py peak memory: {self.peak_memory()}")
@@ -176,9 +188,9 @@ def test_inside_and_challenge(space, seven):
     """The tabs that need only the models and a folder to keep drawings in."""
     cnn_maps, mlp_units, note = space.call("/inside", seven)
     assert cnn_maps and mlp_units, note
-    who, words, result = space.call("/challenge_answer", seven, "7")
+    who, words, _result = space.call("/challenge_answer", seven, "7")
     assert who in ("both", "mlp", "cnn", "neither") and words
-    scores, summary, rows = space.call("/class_scores")
+    scores, _summary, _rows = space.call("/class_scores")
     assert scores["drawings"] == 1, scores
 
 

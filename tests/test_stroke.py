@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from emnist_core.data.preprocess import (MAX_STROKE_STEPS, NIST_CHAR_SIZE, STROKE_RANGE, normalise_stroke, preprocess,
-                                    stroke_width)
+from emnist_core.data.preprocess import (
+    MAX_STROKE_STEPS,
+    NIST_CHAR_SIZE,
+    STROKE_RANGE,
+    normalise_stroke,
+    preprocess,
+    stroke_width,
+)
 from emnist_core.data.sketchpad import CANVAS
 
 LOW, HIGH = STROKE_RANGE

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import served, sketch
 from emnist_core.data.preprocess import MIN_MARK_SIDE, EmptyCanvasError, ImageInputError, TooSmallError, preprocess
 from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, CHAR_SIZE, PEN_SCALE, render_strokes
+
+from conftest import served, sketch
 
 PEN = 2 * BRUSH_RADIUS  # the sketchpad's brush size is a radius: strokes this wide
 CENTRE = CANVAS // 2
@@ -36,8 +37,11 @@ TAP = [(CENTRE, CENTRE)]
 SCRIBBLE = [(CENTRE, CENTRE), (CENTRE + 20, CENTRE + 5), (CENTRE, CENTRE + 12), (CENTRE + 18, CENTRE + 20)]
 
 
-@pytest.mark.parametrize("strokes", [[TAP], [SCRIBBLE], [TAP, [(CENTRE + 15, CENTRE + 10)]]],
-                         ids=["a single tap", "a tiny scribble", "two taps"])
+@pytest.mark.parametrize(
+    "strokes",
+    [[TAP], [SCRIBBLE], [TAP, [(CENTRE + 15, CENTRE + 10)]]],
+    ids=["a single tap", "a tiny scribble", "two taps"],
+)
 def test_a_dot_or_a_tiny_scribble_is_refused_with_draw_it_bigger(strokes):
     with pytest.raises(TooSmallError, match="draw it bigger"):
         preprocess(canvas(*strokes))
@@ -48,12 +52,15 @@ def test_too_small_is_an_image_input_error_not_an_empty_canvas():
     assert issubclass(TooSmallError, ImageInputError) and not issubclass(TooSmallError, EmptyCanvasError)
 
 
-@pytest.mark.parametrize("name, strokes, width", [
-    ("short 1", [[(CENTRE, CENTRE - 40), (CENTRE, CENTRE + 40)]], PEN),
-    ("short dash", [[(CENTRE - 40, CENTRE), (CENTRE + 40, CENTRE)]], PEN),
-    ("hairline 1", [[(CENTRE, CENTRE - 50), (CENTRE, CENTRE + 50)]], 1),  # a fine pen in a photo
-    ("just over the limit", [[(CENTRE, CENTRE), (CENTRE, CENTRE + round(MIN_MARK_SIDE * CANVAS) - PEN + 1)]], PEN),
-])
+@pytest.mark.parametrize(
+    "name, strokes, width",
+    [
+        ("short 1", [[(CENTRE, CENTRE - 40), (CENTRE, CENTRE + 40)]], PEN),
+        ("short dash", [[(CENTRE - 40, CENTRE), (CENTRE + 40, CENTRE)]], PEN),
+        ("hairline 1", [[(CENTRE, CENTRE - 50), (CENTRE, CENTRE + 50)]], 1),  # a fine pen in a photo
+        ("just over the limit", [[(CENTRE, CENTRE), (CENTRE, CENTRE + round(MIN_MARK_SIDE * CANVAS) - PEN + 1)]], PEN),
+    ],
+)
 def test_thin_but_long_marks_are_read(name, strokes, width):
     x = preprocess(canvas(*strokes, width=width))
     assert x.shape == (28, 28) and x.max() == 255
@@ -106,6 +113,7 @@ def test_emnist_images_are_never_refused(pool47):
 
 
 # ---------------------------------------------------------------- through the app's API
+
 
 @pytest.fixture(scope="module")
 def client(app_module, demo):

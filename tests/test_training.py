@@ -12,18 +12,28 @@ from emnist_core.data.labels import label_map
 from emnist_core.models import store
 from emnist_core.models.evaluation import CARD_METRICS
 from emnist_core.models.store import card_path, list_models, load_report, model_files, report_path
-from emnist_core.training.train import train, train_and_save
 from emnist_core.training.config import EVALUATING, SAVING, TrainConfig, TrainingCancelled
+from emnist_core.training.train import train, train_and_save
 
 
 @pytest.fixture(scope="module")
 def small_pool(pool47):
     """A few thousand real pool47 images, so a smoke run takes seconds."""
     rng = np.random.default_rng(0)
-    pick = lambda n, size: np.sort(rng.choice(n, size, replace=False))  # noqa: E731
+    pick = lambda n, size: np.sort(rng.choice(n, size, replace=False))
     tr, va, te = pick(len(pool47.y_train), 6000), pick(len(pool47.y_val), 1000), pick(len(pool47.y_test), 2000)
-    return Dataset("pool47", label_map("bymerge"), pool47.x_train[tr], pool47.y_train[tr], pool47.x_val[va],
-                   pool47.y_val[va], pool47.x_test[te], pool47.y_test[te], "pool47 sample for tests", [])
+    return Dataset(
+        "pool47",
+        label_map("bymerge"),
+        pool47.x_train[tr],
+        pool47.y_train[tr],
+        pool47.x_val[va],
+        pool47.y_val[va],
+        pool47.x_test[te],
+        pool47.y_test[te],
+        "pool47 sample for tests",
+        [],
+    )
 
 
 class Recorder:
@@ -79,8 +89,9 @@ def test_same_seed_same_model(small_pool):
 def test_saved_model_has_no_optimizer_a_full_card_and_its_reports(small_pool, tmp_path):
     classes = small_pool.labels_as_classes(small_pool.y_test[:200])
     drawn = small_pool.x_test[:200], classes, np.where(classes < 10, "digits", "letters")  # stands in for unipen
-    result = train_and_save(TrainConfig(model="seed-mlp", epochs=1, subset=500), tmp_path / "m.keras", small_pool,
-                            drawn=drawn)
+    result = train_and_save(
+        TrainConfig(model="seed-mlp", epochs=1, subset=500), tmp_path / "m.keras", small_pool, drawn=drawn
+    )
     path = result.path
     with zipfile.ZipFile(path) as z:
         config = json.loads(z.read("config.json"))
@@ -92,8 +103,12 @@ def test_saved_model_has_no_optimizer_a_full_card_and_its_reports(small_pool, tm
         assert card[key], key
     assert card["architecture"]["parameters"] == result.model.count_params()
     assert "--model seed-mlp" in card["command"] and "--subset 500" in card["command"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.keras", "m.report.json",
-                                                          "m.unipen.report.json"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "m.card.json",
+        "m.keras",
+        "m.report.json",
+        "m.unipen.report.json",
+    ]  # no temporary left
     # The card's metrics are the saved reports' numbers, and the reports say whose they are.
     report, drawn_report = load_report(report_path(path)), load_report(report_path(path, "unipen"))
     assert card["test_metrics"] == {k: report[k] for k in CARD_METRICS if k in report} and card["test_metrics"]["n"] > 0
@@ -103,8 +118,9 @@ def test_saved_model_has_no_optimizer_a_full_card_and_its_reports(small_pool, tm
 
 
 @pytest.mark.parametrize("stage", [EVALUATING, SAVING])
-def test_a_cancel_before_saving_starts_saves_nothing_and_one_after_is_too_late(small_pool, tmp_path, monkeypatch,
-                                                                                stage):
+def test_a_cancel_before_saving_starts_saves_nothing_and_one_after_is_too_late(
+    small_pool, tmp_path, monkeypatch, stage
+):
     cancel, stages, real_save = threading.Event(), [], store.save_model
 
     class CancelAt(Recorder):
@@ -129,25 +145,38 @@ def test_a_cancel_before_saving_starts_saves_nothing_and_one_after_is_too_late(s
     assert stages == [EVALUATING, SAVING]
 
 
-@pytest.mark.parametrize("bad, message", [(dict(epochs=0), "epochs"), (dict(batch_size=0), "batch size"),
-                                          (dict(learning_rate=5.0), "learning rate"), (dict(subset=3), "subset"),
-                                          (dict(model="resnet"), "unknown architecture")])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=0), "batch size"),
+        (dict(learning_rate=5.0), "learning rate"),
+        (dict(subset=3), "subset"),
+        (dict(model="resnet"), "unknown architecture"),
+    ],
+)
 def test_bad_hyperparameters_are_refused(bad, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**bad).resolved()
 
 
-FORM = dict(arch="seed-mlp", epochs=2, batch_size=64, learning_rate=1e-3, train_size=1000, n_train=5000,
-            dataset="pool47")
+FORM = dict(
+    arch="seed-mlp", epochs=2, batch_size=64, learning_rate=1e-3, train_size=1000, n_train=5000, dataset="pool47"
+)
 
 
-@pytest.mark.parametrize("setting, given", [("epochs", dict(epochs=2.7)), ("batch size", dict(batch_size=64.5)),
-                                            ("training images", dict(train_size=999.9))])
+@pytest.mark.parametrize(
+    "setting, given",
+    [("epochs", dict(epochs=2.7)), ("batch size", dict(batch_size=64.5)), ("training images", dict(train_size=999.9))],
+)
 def test_the_retrain_form_refuses_a_fraction_where_a_whole_number_is_asked(setting, given):
     from emnist_core.training.config import form_config
 
     with pytest.raises(ValueError, match=f"^{setting} must be a whole number, got"):
         form_config(**{**FORM, **given})  # never cut down: 2.7 epochs are not 2
     whole = form_config(**{**FORM, **{key: float(round(value)) for key, value in given.items()}})  # 3.0 is 3
-    assert (whole.epochs, whole.batch_size, whole.subset) == (round(given.get("epochs", 2)), 64,
-                                                              round(given.get("train_size", 1000)))
+    assert (whole.epochs, whole.batch_size, whole.subset) == (
+        round(given.get("epochs", 2)),
+        64,
+        round(given.get("train_size", 1000)),
+    )

@@ -67,32 +67,50 @@ SEGMENTS = [  # (reference, quality, label, expected strokes)
 def release(tmp_path) -> Path:
     root = tmp_path / "train_r01_v07"
     inc = root / "include"
-    write(inc / "con/session.doc", """
+    write(
+        inc / "con/session.doc",
+        """
 .X_POINTS_PER_INCH 508
 .Y_POINTS_PER_MM 20
 .POINTS_PER_SECOND\t100
 .INCLUDE con/writer.doc
-""")
-    write(inc / "con/writer.doc", """
+""",
+    )
+    write(
+        inc / "con/writer.doc",
+        """
 .WRITER_ID w1
 .COMMENT free text that continues
   on the next line; .PEN_DOWN here is not a keyword
 .SOME_FUTURE_KEYWORD 1 2 3
-""")
-    write(inc / "con/data/w1.dat", pen("PEN_DOWN", (0, 0), (1, 1)) + ".PEN_UP\n"
-          + pen("PEN_DOWN", (10, 20, 5), (11, 21, 6), (12, 22, 7)) + pen("PEN_UP", (13, 23), (14, 24))
-          + pen("PEN_DOWN", (30, 40), (31, 41)) + ".PEN_UP\n\n.INCLUDE con/data/w1b.dat\n")
-    write(inc / "con/data/w1b.dat", pen("PEN_DOWN", (50, 60), (51, 61), (52, 62), (53, 63)) + ".PEN_UP\n"
-          + pen("PEN_DOWN", (70, 80)) + ".PEN_UP\n")
-    write(root / "data/1a/con/sub/w1.dat", ".VERSION 1.0\n.INCLUDE con/session.doc\n.INCLUDE con/data/w1.dat\n"
-          + "".join(f'.SEGMENT CHARACTER {ref} {q} "{label}"\n' for ref, q, label, _ in SEGMENTS)
-          + '.SEGMENT WORD 0-5 ? "hello"\n')
+""",
+    )
+    write(
+        inc / "con/data/w1.dat",
+        pen("PEN_DOWN", (0, 0), (1, 1))
+        + ".PEN_UP\n"
+        + pen("PEN_DOWN", (10, 20, 5), (11, 21, 6), (12, 22, 7))
+        + pen("PEN_UP", (13, 23), (14, 24))
+        + pen("PEN_DOWN", (30, 40), (31, 41))
+        + ".PEN_UP\n\n.INCLUDE con/data/w1b.dat\n",
+    )
+    write(
+        inc / "con/data/w1b.dat",
+        pen("PEN_DOWN", (50, 60), (51, 61), (52, 62), (53, 63)) + ".PEN_UP\n" + pen("PEN_DOWN", (70, 80)) + ".PEN_UP\n",
+    )
+    write(
+        root / "data/1a/con/sub/w1.dat",
+        ".VERSION 1.0\n.INCLUDE con/session.doc\n.INCLUDE con/data/w1.dat\n"
+        + "".join(f'.SEGMENT CHARACTER {ref} {q} "{label}"\n' for ref, q, label, _ in SEGMENTS)
+        + '.SEGMENT WORD 0-5 ? "hello"\n',
+    )
     return root
 
 
 def test_references_nested_includes_and_component_numbering(release):
-    samples = unipen.parse_file(release / "data/1a/con/sub/w1.dat", release / "include",
-                                section="1a", contributor="con", root=release)
+    samples = unipen.parse_file(
+        release / "data/1a/con/sub/w1.dat", release / "include", section="1a", contributor="con", root=release
+    )
     assert [s.label for s in samples] == [label for _, _, label, _ in SEGMENTS]  # the WORD segment is ignored
     for sample, (_, quality, _, strokes) in zip(samples, SEGMENTS):
         assert_strokes(sample, *strokes)
@@ -113,10 +131,19 @@ def test_strokes_keep_file_coordinates_with_y_up(release):
 
 
 def test_empty_pen_up_separates_but_pen_up_with_points_is_a_component(tmp_path):
-    write(tmp_path / "include/c/x.dat", pen("PEN_DOWN", (1, 1)) + ".PEN_UP\n" + pen("PEN_DOWN", (2, 2))
-          + pen("PEN_UP", (9, 9)) + pen("PEN_DOWN", (3, 3), (4, 4)) + pen("PEN_UP"))
-    data = write(tmp_path / "data/1c/c/x.dat", '.INCLUDE c/x.dat\n.SEGMENT CHARACTER 1 ? "a"\n'
-                 '.SEGMENT CHARACTER 3 ? "b"\n.SEGMENT CHARACTER 1-3 ? "c"\n')
+    write(
+        tmp_path / "include/c/x.dat",
+        pen("PEN_DOWN", (1, 1))
+        + ".PEN_UP\n"
+        + pen("PEN_DOWN", (2, 2))
+        + pen("PEN_UP", (9, 9))
+        + pen("PEN_DOWN", (3, 3), (4, 4))
+        + pen("PEN_UP"),
+    )
+    data = write(
+        tmp_path / "data/1c/c/x.dat",
+        '.INCLUDE c/x.dat\n.SEGMENT CHARACTER 1 ? "a"\n.SEGMENT CHARACTER 3 ? "b"\n.SEGMENT CHARACTER 1-3 ? "c"\n',
+    )
     a, b, c = unipen.parse_file(data, tmp_path / "include", section="1c", contributor="c")
     assert_strokes(a, pts((2, 2)))
     assert_strokes(b, pts((3, 3), (4, 4)))
@@ -134,18 +161,25 @@ def test_iter_samples_walks_sections_in_sorted_order(release):
         list(unipen.iter_samples(release))
     (release / "data/1c").mkdir()
     sources = [s.source for s in unipen.iter_samples(release)]
-    assert sources == ["data/1a/con/a.dat:2", *(f"data/1a/con/sub/w1.dat:{line}" for line in range(4, 10)),
-                       "data/1b/con/b.dat:2"]
+    assert sources == [
+        "data/1a/con/a.dat:2",
+        *(f"data/1a/con/sub/w1.dat:{line}" for line in range(4, 10)),
+        "data/1b/con/b.dat:2",
+    ]
     assert [s.label for s in unipen.iter_samples(release, sections=("1b",))] == ["A"]
 
 
 def test_writer_keys(tmp_path):
     inc = tmp_path / "include"
-    write(inc / "p/two.dat", ".WRITER_ID anna\n" + pen("PEN_DOWN", (1, 1)) + ".WRITER_ID bob\n"
-          + pen("PEN_DOWN", (2, 2)) + ".PEN_UP\n")
+    write(
+        inc / "p/two.dat",
+        ".WRITER_ID anna\n" + pen("PEN_DOWN", (1, 1)) + ".WRITER_ID bob\n" + pen("PEN_DOWN", (2, 2)) + ".PEN_UP\n",
+    )
     write(inc / "p/anon.dat", pen("PEN_DOWN", (1, 1)) + ".PEN_UP\n")
-    two = write(tmp_path / "data/1a/p/s1/two.dat", ".INCLUDE p/two.dat\n" + "".join(
-        f'.SEGMENT CHARACTER {ref} ? "1"\n' for ref in ("0", "1", "0-1")))
+    two = write(
+        tmp_path / "data/1a/p/s1/two.dat",
+        ".INCLUDE p/two.dat\n" + "".join(f'.SEGMENT CHARACTER {ref} ? "1"\n' for ref in ("0", "1", "0-1")),
+    )
     anon1 = write(tmp_path / "data/1a/p/s1/anon.dat", '.INCLUDE p/anon.dat\n.SEGMENT CHARACTER 0 ? "1"\n')
     anon2 = write(tmp_path / "data/1a/p/s2/anon.dat", '.INCLUDE p/anon.dat\n.SEGMENT CHARACTER 0 ? "1"\n')
     # the writer in force when the sample's first component was recorded
@@ -153,7 +187,9 @@ def test_writer_keys(tmp_path):
     assert writers == ["p/anna", "p/bob", "p/anna"]
     # no .WRITER_ID: one anonymous writer per data file, never merged across files
     assert [s.writer for s in unipen.iter_samples(tmp_path, sections=("1a",)) if "file:" in s.writer] == [
-        "p/file:s1/anon.dat", "p/file:s2/anon.dat"]
+        "p/file:s1/anon.dat",
+        "p/file:s2/anon.dat",
+    ]
     for path in (anon1, anon2):  # without root the key comes from the <section>/<contributor> folders
         (sample,) = unipen.parse_file(path, inc, section="1a", contributor="p")
         assert sample.writer == f"p/file:{path.parent.name}/anon.dat" and sample.source == f"{path}:2"
@@ -196,7 +232,7 @@ def test_malformed_data_line_names_the_file_and_line(tmp_path, text):
 
 def test_missing_include_and_include_cycle(tmp_path):
     inc = tmp_path / "include"
-    data = write(tmp_path / "data/1a/c/x.dat", '.VERSION 1.0\n.INCLUDE c/nowhere.doc\n')
+    data = write(tmp_path / "data/1a/c/x.dat", ".VERSION 1.0\n.INCLUDE c/nowhere.doc\n")
     with pytest.raises(UnipenFormatError, match=rf"^{re.escape(str(data))}:2: included file .*nowhere.doc not found"):
         unipen.parse_file(data, inc, section="1a", contributor="c")
     a = write(inc / "c/a.doc", ".COMMENT a\n.INCLUDE c/b.doc\n")
@@ -230,8 +266,13 @@ def test_find_unipen_dir_search_order(tmp_path, monkeypatch):
     with pytest.raises(UnipenNotFoundError) as info:
         unipen.find_unipen_dir()
     message = str(info.value)
-    for hint in ("github.com/GreenCappuccino/train_r01_v07", "10.5281/zenodo.1195803", "--unipen-dir",
-                 "UNIPEN_DATA_DIR", str(tmp_path / "shared/unipen/train_r01_v07")):
+    for hint in (
+        "github.com/GreenCappuccino/train_r01_v07",
+        "10.5281/zenodo.1195803",
+        "--unipen-dir",
+        "UNIPEN_DATA_DIR",
+        str(tmp_path / "shared/unipen/train_r01_v07"),
+    ):
         assert hint in message
 
     beside = make_release(tmp_path / "shared/unipen/train_r01_v07")
@@ -271,9 +312,12 @@ def test_real_release_counts(real_release):
         unmapped += bymerge_class(sample.label) is None
         assert sample.strokes and sample.writer.startswith(sample.contributor + "/")
     segment_lines = {
-        section: sum(line.startswith(".SEGMENT CHARACTER ")
-                     for path in (root / "data" / section).rglob("*") if path.is_file()
-                     for line in path.read_text(errors="replace").splitlines())
+        section: sum(
+            line.startswith(".SEGMENT CHARACTER ")
+            for path in (root / "data" / section).rglob("*")
+            if path.is_file()
+            for line in path.read_text(errors="replace").splitlines()
+        )
         for section in unipen.SECTIONS
     }
     assert counts == segment_lines == REAL_COUNTS

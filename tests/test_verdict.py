@@ -7,8 +7,8 @@ drawing and no model.
 
 import pytest
 
-from emnist_core.lab import verdict as verdict_module
 from emnist_core.data.labels import LOOKALIKE_GROUPS
+from emnist_core.lab import verdict as verdict_module
 from emnist_core.lab.verdict import MAX_CANDIDATES, NO_MODEL_MESSAGE, NOT_SURE, NOTE_MIN_PROB, candidates
 
 FILLER = [("K", 0.02), ("X", 0.01), ("M", 0.005)]  # low guesses of classes in no look-alike group
@@ -36,8 +36,9 @@ def test_both_models_agree(verdict):
 def test_the_models_disagree(verdict):
     # Disagreeing models are never sure; H leads the candidates on mean probability (0.45 against A's 0.40).
     text = verdict({"mlp": top(("A", 0.6), ("H", 0.2)), "cnn": top(("H", 0.7), ("A", 0.2))})
-    assert text == ("**Not sure:** H or A?\n\n"
-                    "**The models disagree:** the MLP reads **A** (60%), the CNN reads **H** (70%).")
+    assert text == (
+        "**Not sure:** H or A?\n\n**The models disagree:** the MLP reads **A** (60%), the CNN reads **H** (70%)."
+    )
 
 
 def test_a_lookalike_second_guess_adds_its_note(verdict):
@@ -47,9 +48,11 @@ def test_a_lookalike_second_guess_adds_its_note(verdict):
 
 def test_models_that_disagree_on_lookalikes_get_the_note(verdict):
     text = verdict({"mlp": top(("O", 0.55), ("C", 0.3)), "cnn": top(("0", 0.5), ("8", 0.2))})
-    assert text == ("**Not sure:** O / o (letter), 0 (zero) or C / c?\n\n"
-                    "**The models disagree:** the MLP reads **O / o (letter)** (55%), the CNN reads **0 (zero)** (50%)."
-                    f"\n\n{note_for('O', '0')}")
+    assert text == (
+        "**Not sure:** O / o (letter), 0 (zero) or C / c?\n\n"
+        "**The models disagree:** the MLP reads **O / o (letter)** (55%), the CNN reads **0 (zero)** (50%)."
+        f"\n\n{note_for('O', '0')}"
+    )
 
 
 def test_each_models_best_guess_counts_however_unsure(verdict):
@@ -66,8 +69,7 @@ def test_a_second_guess_counts_from_the_note_threshold_up(verdict):
 
 
 def test_a_third_guess_never_brings_a_note(verdict):
-    text = verdict({"mlp": top(("B", 0.75), ("R", 0.13), ("8", 0.12)),
-                    "cnn": top(("B", 0.8), ("E", 0.1), ("8", 0.09))})
+    text = verdict({"mlp": top(("B", 0.75), ("R", 0.13), ("8", 0.12)), "cnn": top(("B", 0.8), ("E", 0.1), ("8", 0.09))})
     assert text == "**Both models read B** (MLP 75%, CNN 80%)."
 
 
@@ -89,9 +91,12 @@ def test_no_model_at_all(verdict):
 
 # ---------------------------------------------------------------- not sure
 
+
 def test_agreeing_models_that_are_unsure_say_so_first(verdict):
     text = verdict({"mlp": top(("S", 0.5), ("5", 0.4)), "cnn": top(("S", 0.6), ("5", 0.3))})
-    assert text == f"**Not sure:** S / s or 5?\n\n**Both models read S / s** (MLP 50%, CNN 60%).\n\n{note_for('S', '5')}"
+    assert (
+        text == f"**Not sure:** S / s or 5?\n\n**Both models read S / s** (MLP 50%, CNN 60%).\n\n{note_for('S', '5')}"
+    )
 
 
 @pytest.mark.parametrize("unsure", ["mlp", "cnn"])
@@ -110,8 +115,10 @@ def test_disagreement_is_never_sure_however_confident(verdict):
 
 def test_the_lone_model_says_when_it_is_unsure(verdict):
     text = verdict({"cnn": top(("1", 0.45), ("I", 0.4))})
-    assert text == ("**Not sure:** 1 (one) or I / i (letter)?\n\n"
-                    "**The CNN reads 1 (one)** (45%); no MLP is available on this server.")
+    assert text == (
+        "**Not sure:** 1 (one) or I / i (letter)?\n\n"
+        "**The CNN reads 1 (one)** (45%); no MLP is available on this server."
+    )
 
 
 def test_candidates_are_the_best_guesses_and_likely_seconds_most_likely_first():

@@ -8,7 +8,6 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from conftest import untrained_model
 from emnist_core import cli
 from emnist_core.data import datasets as ds
 from emnist_core.data.datasets import Dataset
@@ -20,6 +19,8 @@ from emnist_core.serving import robustness as rb
 from emnist_core.serving import variants as va
 from emnist_core.serving.predictor import Predictor
 from emnist_core.serving.whatif import what_if
+
+from conftest import untrained_model
 
 CANVAS = 400
 
@@ -81,7 +82,7 @@ def test_rotations_turn_the_ink_both_ways():
 def test_thinner_thicker_and_smaller_change_the_strokes_and_size():
     x = preprocess(sketch())
     p = va.variants(x)
-    ink = lambda img: int((img >= 128).sum())  # noqa: E731
+    ink = lambda img: int((img >= 128).sum())
     assert ink(p["thinner"]) < 0.8 * ink(x) < ink(x) < 0.8 * ink(p["thicker"])
     assert (p["thinner"] <= x).all() and (p["thicker"] >= x).all()  # erosion inside, dilation outside the ink
 
@@ -90,8 +91,9 @@ def test_thinner_thicker_and_smaller_change_the_strokes_and_size():
         return np.ptp(rows) + 1, np.ptp(cols) + 1
 
     np.testing.assert_allclose(np.array(extent(p["smaller"])) / extent(x), va.SMALLER, atol=0.08)
-    np.testing.assert_allclose(centre(p["smaller"]) - (SIDE - 1) / 2,
-                               (centre(x) - (SIDE - 1) / 2) * va.SMALLER, atol=0.3)  # shrunk about the centre
+    np.testing.assert_allclose(
+        centre(p["smaller"]) - (SIDE - 1) / 2, (centre(x) - (SIDE - 1) / 2) * va.SMALLER, atol=0.3
+    )  # shrunk about the centre
 
 
 def test_noise_is_speckle_of_the_stated_spread_and_the_same_every_time():
@@ -108,7 +110,7 @@ def test_noise_is_speckle_of_the_stated_spread_and_the_same_every_time():
 def test_not_centred_keeps_the_place_on_the_canvas():
     drawing = sketch(corner=True)
     centred, not_centred = preprocess(drawing), va.variants(preprocess(drawing), drawing)[va.NOT_CENTRED]
-    rows, cols = np.nonzero(centred >= 128)
+    rows, _cols = np.nonzero(centred >= 128)
     assert abs((rows.min() + rows.max()) / 2 - (SIDE - 1) / 2) <= 1  # preprocessing centres the ink's box
     r, c = centre(not_centred)
     assert r < 10 and c < 10  # the drawing sits in the canvas's top-left corner
@@ -135,8 +137,12 @@ def test_a_test_image_is_placed_on_a_canvas_when_there_is_no_drawing():
 def predictor():
     import keras
 
-    return Predictor({"mlp": untrained_model(), "cnn": untrained_model([keras.layers.Reshape((SIDE, SIDE, 1)),
-                                                                         keras.layers.Conv2D(4, 3)])})
+    return Predictor(
+        {
+            "mlp": untrained_model(),
+            "cnn": untrained_model([keras.layers.Reshape((SIDE, SIDE, 1)), keras.layers.Conv2D(4, 3)]),
+        }
+    )
 
 
 def test_what_if_answers_for_both_models_on_every_variant_in_one_batch(predictor, monkeypatch):
@@ -149,12 +155,14 @@ def test_what_if_answers_for_both_models_on_every_variant_in_one_batch(predictor
     json.dumps(out.rows)  # plain values, ready to send
     # Each model's own answer on each variant's image (the same batch: the same numbers to the last bit).
     probs = predictor.probabilities(np.stack([image for image, _ in out.images]))
-    for i, (row, (image, caption)) in enumerate(zip(out.rows, out.images)):
+    for i, (row, (_image, caption)) in enumerate(zip(out.rows, out.images)):
         assert set(row) == {"variant", "mlp", "cnn"} and caption.startswith(row["variant"] + ": ")
         for model in ("mlp", "cnn"):
             best = int(np.argmax(probs[model][i]))
-            assert row[model] == {"label": predictor.labels.names[best],
-                                  "confidence": round(float(probs[model][i, best]), 4)}
+            assert row[model] == {
+                "label": predictor.labels.names[best],
+                "confidence": round(float(probs[model][i, best]), 4),
+            }
     assert np.array_equal(out.images[2][0], va.variants(preprocess(sketch()))["shifted"])
 
 
@@ -204,8 +212,9 @@ def drawn_model(tmp_path, monkeypatch):
     x, y = bars(20)
     x[10:] = x[10:, :, ::-1]  # the second half on the right: class 1
     y[10:] = 1
-    monkeypatch.setattr(ds, "load_dataset", lambda name, *a, **k: Dataset(
-        name, label_map("bymerge"), x, y, x, y, x, y, "bars", []))
+    monkeypatch.setattr(
+        ds, "load_dataset", lambda name, *a, **k: Dataset(name, label_map("bymerge"), x, y, x, y, x, y, "bars", [])
+    )
     model = untrained_model()
     probs = model.predict_on_batch(x.astype(np.float32))
     report = {**report_from_probabilities(probs, y, label_map("bymerge")), "dataset": "unipen"}

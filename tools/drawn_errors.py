@@ -77,8 +77,10 @@ def main() -> int:
         pred = preds[name] = probs.argmax(1)
         top3 = (np.argsort(-probs, axis=1)[:, :3] == y[:, None]).any(axis=1).mean()
         recalls = recall_score(y, pred, average=None, labels=range(len(names)), zero_division=0)
-        print(f"\n{name} ({path.name}): natural {np.mean(pred == y):.1%}, class-balanced {balanced(y, pred):.1%}, "
-              f"top-3 {top3:.1%}")
+        print(
+            f"\n{name} ({path.name}): natural {np.mean(pred == y):.1%}, class-balanced {balanced(y, pred):.1%}, "
+            f"top-3 {top3:.1%}"
+        )
         print("  recall " + ", ".join(f"{c} {recalls[names.index(c)]:.0%}" for m in BAR_AND_RING for c in m))
         settled = np.where(group[pred] == group[y], y, pred)
         print(f"  class-balanced with the bar and the ring settled: {balanced(y, settled):.1%}")
@@ -86,12 +88,16 @@ def main() -> int:
     first = next(iter(preds.values()))
     shared = np.all([p != y for p in preds.values()], axis=0) & np.all([p == first for p in preds.values()], axis=0)
     look = shared & (group[first] == group[y])
-    print(f"\nwrong in all {len(preds)} models with one answer: {shared.sum()} of {len(y)} "
-          f"({look.sum()} inside the bar and ring groups)")
+    print(
+        f"\nwrong in all {len(preds)} models with one answer: {shared.sum()} of {len(y)} "
+        f"({look.sum()} inside the bar and ring groups)"
+    )
     left_out = lines_left_out(names)
     if left_out is not None:
-        print(f"left out of the unipen dataset as single straight lines labelled other than {'/'.join(LINE_CLASSES)}: "
-              f"{sum(left_out.values())} (" + ", ".join(f"{k} {v}" for k, v in left_out.items()) + ")")
+        print(
+            f"left out of the unipen dataset as single straight lines labelled other than {'/'.join(LINE_CLASSES)}: "
+            f"{sum(left_out.values())} (" + ", ".join(f"{k} {v}" for k, v in left_out.items()) + ")"
+        )
     return 0
 
 

@@ -34,8 +34,13 @@ PACK = ROOT / "gpu"
 TRANSFER_LIMIT = 64 * 2**20  # what one call may carry, working tree included
 HEADROOM = 2 * 2**20  # for files that appear between packing and sending
 WHEELS = ("keras==3.15.1", "namex", "optree")  # what the GPU machine lacks (it has JAX, numpy, scikit-learn)
-WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
-                   "manylinux2014_x86_64", "manylinux1_x86_64")
+WHEEL_PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 DRAWN = ("drawn_x", "drawn_y", "drawn_sections")  # unipen test, for the drawn figures
 SITE = "/tmp/site"
@@ -44,8 +49,12 @@ TRAINED_ON = "GPU machine, KERAS_BACKEND=jax, via tools/gpu_train.py"  # on the 
 
 def working_tree_bytes() -> int:
     """What a call sends besides carried folders: tracked files and untracked files git does not ignore."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            check=True, capture_output=True).stdout.split(b"\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
     return sum((ROOT / name.decode()).stat().st_size for name in listed if name and (ROOT / name.decode()).is_file())
 
 
@@ -65,9 +74,26 @@ def pack(args) -> None:
     wheels = PACK / "wheels"
     if not any(wheels.glob("*.whl")):
         platforms = [a for p in WHEEL_PLATFORMS for a in ("--platform", p)]
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        "--python-version", "3.12", "--implementation", "cp", *platforms, "-d", str(wheels), *WHEELS],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.12",
+                "--implementation",
+                "cp",
+                *platforms,
+                "-d",
+                str(wheels),
+                *WHEELS,
+            ],
+            check=True,
+        )
     wheel_bytes = sum(p.stat().st_size for p in wheels.glob("*.whl"))
     budget = TRANSFER_LIMIT - working_tree_bytes() - HEADROOM - wheel_bytes
     if budget < 4 * 2**20:
@@ -79,8 +105,11 @@ def pack(args) -> None:
     # Rows are cut into chunks that compress to well under the budget (uint8 images compress ~3-4x).
     rows = max(1000, int(budget * 2 // (28 * 28)))
     parts, current, size = [], [], 0
-    chunks = [(name, start, array[start : start + rows])
-              for name, array in arrays.items() for start in range(0, len(array), rows)]
+    chunks = [
+        (name, start, array[start : start + rows])
+        for name, array in arrays.items()
+        for start in range(0, len(array), rows)
+    ]
     for i, (name, start, array) in enumerate(chunks):
         path = PACK / f"chunk-{i:03d}-{name}-{start}.npz"
         np.savez_compressed(path, array=array)
@@ -95,13 +124,25 @@ def pack(args) -> None:
         folder.mkdir()
         for p in paths:
             p.rename(folder / p.name)
-    job = {"model": args.model, "dataset": data.name, "epochs": args.epochs, "batch_size": args.batch_size,
-           "learning_rate": args.learning_rate, "seed": args.seed, "init": args.init,
-           "description": data.description, "sources": data.sources, "label_split": data.label_map.split,
-           "parts": len(parts), "drawn_test": "drawn_x" in arrays}
+    job = {
+        "model": args.model,
+        "dataset": data.name,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "seed": args.seed,
+        "init": args.init,
+        "description": data.description,
+        "sources": data.sources,
+        "label_split": data.label_map.split,
+        "parts": len(parts),
+        "drawn_test": "drawn_x" in arrays,
+    }
     (PACK / "job.json").write_text(json.dumps(job, indent=1))
-    print(f"packed {args.dataset} into {len(parts)} part(s) under {PACK} (tree {working_tree_bytes() / 2**20:.1f} MiB"
-          f" + at most {budget / 2**20:.1f} MiB a part). Run there, in consecutive calls (the machine stays warm ~30 s):")
+    print(
+        f"packed {args.dataset} into {len(parts)} part(s) under {PACK} (tree {working_tree_bytes() / 2**20:.1f} MiB"
+        f" + at most {budget / 2**20:.1f} MiB a part). Run there, in consecutive calls (the machine stays warm ~30 s):"
+    )
     for k in range(len(parts)):
         last = k == len(parts) - 1
         carry = [f"gpu/part-{k}"] + (["gpu/wheels", "gpu/job.json"] if last else [])
@@ -124,10 +165,14 @@ def load_pack():
     for path in sorted(found, key=lambda p: p.name):
         _, _, name, start = path.stem.split("-", 3)
         arrays[name].append((int(start), np.load(path)["array"]))
-    joined = {name: np.concatenate([a for _, a in sorted(chunks, key=lambda c: c[0])])
-              for name, chunks in arrays.items() if chunks}
-    data = Dataset(job["dataset"], label_map(job["label_split"]), *(joined[n] for n in ARRAYS), job["description"],
-                   job["sources"])
+    joined = {
+        name: np.concatenate([a for _, a in sorted(chunks, key=lambda c: c[0])])
+        for name, chunks in arrays.items()
+        if chunks
+    }
+    data = Dataset(
+        job["dataset"], label_map(job["label_split"]), *(joined[n] for n in ARRAYS), job["description"], job["sources"]
+    )
     drawn = {n.removeprefix("drawn_"): joined[n] for n in DRAWN} if job["drawn_test"] else None
     return job, data, drawn
 
@@ -140,28 +185,59 @@ def install_wheels() -> None:
         return
     wheels = sorted(str(p) for p in (PACK / "wheels").glob("*.whl"))
     if wheels:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                        "--no-cache-dir", "--upgrade", "--target", SITE, *wheels], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-index",
+                "--no-deps",
+                "--no-compile",
+                "--no-cache-dir",
+                "--upgrade",
+                "--target",
+                SITE,
+                *wheels,
+            ],
+            check=True,
+        )
         sys.path.insert(0, SITE)
 
 
 def train_there(args) -> None:
     os.environ.setdefault("KERAS_BACKEND", "jax")
     install_wheels()
-    from emnist_core.training.train import train_and_save
     from emnist_core.training.config import TrainConfig
+    from emnist_core.training.train import train_and_save
 
     job, data, drawn = load_pack()
-    config = TrainConfig(model=job["model"], dataset=job["dataset"], epochs=job["epochs"],
-                         batch_size=job["batch_size"], learning_rate=job["learning_rate"], seed=job["seed"],
-                         init=job["init"])
+    config = TrainConfig(
+        model=job["model"],
+        dataset=job["dataset"],
+        epochs=job["epochs"],
+        batch_size=job["batch_size"],
+        learning_rate=job["learning_rate"],
+        seed=job["seed"],
+        init=job["init"],
+    )
     out = Path(args.out) / f"{job['model']}.keras"
     if drawn is not None:  # the unipen folder is not there: the drawn test set travels in the pack
         drawn = drawn["x"], data.labels_as_classes(drawn["y"]), drawn["sections"]
-    result = train_and_save(config, out, data, listener=EpochPrinter(time.time()), drawn=drawn,
-                            command_path=f"models/{job['model']}.keras", card_extra={"trained_on": TRAINED_ON})
-    print(json.dumps({"model": str(result.path), **result.test_metrics,
-                      "drawn": result.card.drawn_test_metrics}), flush=True)
+    result = train_and_save(
+        config,
+        out,
+        data,
+        listener=EpochPrinter(time.time()),
+        drawn=drawn,
+        command_path=f"models/{job['model']}.keras",
+        card_extra={"trained_on": TRAINED_ON},
+    )
+    print(
+        json.dumps({"model": str(result.path), **result.test_metrics, "drawn": result.card.drawn_test_metrics}),
+        flush=True,
+    )
 
 
 class EpochPrinter:
@@ -179,8 +255,9 @@ class EpochPrinter:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     sub = parser.add_subparsers(dest="step", required=True)
     p = sub.add_parser("pack", help="here: write gpu/ with the arrays, wheels and job")
     p.add_argument("--model", required=True)

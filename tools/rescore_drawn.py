@@ -43,8 +43,14 @@ def main() -> int:
         model = load_model(path)
         base = without_prior_correction(model)
         if base is not model:  # prior-corrected: its uncorrected figures too, the same weights without it
-            report = evaluate_arrays(base, drawn.x_test, drawn.labels_as_classes(drawn.y_test), label_map("bymerge"),
-                                     with_details=False, sections=drawn.test_sections)
+            report = evaluate_arrays(
+                base,
+                drawn.x_test,
+                drawn.labels_as_classes(drawn.y_test),
+                label_map("bymerge"),
+                with_details=False,
+                sections=drawn.test_sections,
+            )
             sections["uncalibrated_drawn_test_metrics"] = headline(report)
         save_card(path, card.updated(**sections, drawn_test_note=args.note))
         print(f"{path.name}: card in step with its drawn report ({', '.join(sections)})")

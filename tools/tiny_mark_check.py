@@ -19,8 +19,8 @@ import sys
 
 import numpy as np
 
-
-from emnist_core.data import preprocess as pp, unipen
+from emnist_core.data import preprocess as pp
+from emnist_core.data import unipen
 from emnist_core.data.datasets import _square_pixels, _unipen_part, load_dataset
 from emnist_core.data.sketchpad import CHAR_SIZE, PEN_SCALE, render_strokes
 
@@ -80,8 +80,10 @@ def main() -> int:
     chosen = characters if limit is None else [characters[i] for i in rng.choice(len(characters), limit, replace=False)]
     for pen in PEN_SCALE:
         canvases = (render_strokes(s, FixedDraw(pen, CHAR_SIZE[0])) for s, _, _ in chosen)
-        print(f"UNIPEN drawn at the renderer's smallest size, pen x{pen}: {refused(canvases)} of {len(chosen):,} "
-              "refused", flush=True)
+        print(
+            f"UNIPEN drawn at the renderer's smallest size, pen x{pen}: {refused(canvases)} of {len(chosen):,} refused",
+            flush=True,
+        )
 
     from emnist_core.models.evaluation import predict_probabilities
     from emnist_core.models.store import load_model, resolve_model_path
@@ -101,9 +103,12 @@ def main() -> int:
             frames.append(pp.emnist_frame(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]))  # past the rule
         frames = np.stack(frames)
         accuracy = {a: float((predict_probabilities(m, frames).argmax(1) == y).mean()) for a, m in models.items()}
-        print(f"  long side {np.median(sides):.2f} of the canvas: "
-              + ", ".join(f"{a} {v:.1%}" for a, v in accuracy.items())
-              + ("  (refused)" if np.median(sides) < pp.MIN_MARK_SIDE else ""), flush=True)
+        print(
+            f"  long side {np.median(sides):.2f} of the canvas: "
+            + ", ".join(f"{a} {v:.1%}" for a, v in accuracy.items())
+            + ("  (refused)" if np.median(sides) < pp.MIN_MARK_SIDE else ""),
+            flush=True,
+        )
     return 0
 
 

@@ -16,12 +16,11 @@ import sys
 
 import numpy as np
 
-
-from emnist_core.lab import verdict
-from emnist_core.models.temperature import apply_temperature, card_temperature
 from emnist_core.data.datasets import load_dataset
+from emnist_core.lab import verdict
 from emnist_core.models.evaluation import predict_probabilities
 from emnist_core.models.store import load_card, load_model, resolve_model_path
+from emnist_core.models.temperature import apply_temperature, card_temperature
 
 THRESHOLDS = np.round(np.arange(0.30, 0.96, 0.05), 2)
 
@@ -42,8 +41,10 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=0.95, help="accuracy the sure answers must reach")
     args = parser.parse_args()
     drawn = load_dataset("unipen")
-    splits = {"validation": (drawn.x_val, drawn.labels_as_classes(drawn.y_val)),
-              "test": (drawn.x_test, drawn.labels_as_classes(drawn.y_test))}
+    splits = {
+        "validation": (drawn.x_val, drawn.labels_as_classes(drawn.y_val)),
+        "test": (drawn.x_test, drawn.labels_as_classes(drawn.y_test)),
+    }
     tables = {}
     for alias in ("mlp", "cnn"):
         path = resolve_model_path(alias)
@@ -59,8 +60,10 @@ def main() -> int:
     for (t, cover, right), (_, t_cover, t_right) in zip(tables["validation"], tables["test"]):
         print(f"{t:>9.2f}  {cover:>12.1%} {right:>10.1%}  {t_cover:>8.1%} {t_right:>9.1%}")
     chosen = next((t for t, _, right in tables["validation"] if right >= args.target), None)
-    print(f"\nlowest threshold whose sure answers reach {args.target:.0%} on validation: {chosen}; "
-          f"verdict.NOT_SURE is {verdict.NOT_SURE}")
+    print(
+        f"\nlowest threshold whose sure answers reach {args.target:.0%} on validation: {chosen}; "
+        f"verdict.NOT_SURE is {verdict.NOT_SURE}"
+    )
     return 0
 
 

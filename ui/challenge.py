@@ -39,7 +39,7 @@ SHUFFLED_INSTEAD = "The live CNN has no report on drawn characters to rank the c
 # Gradio's sketchpad is not cleared by an event that sets its value to None (gradio-app/gradio#9978): the pad's own
 # Clear button is pressed instead, whenever a new class is asked.
 CLEAR_PAD_JS = f"() => document.querySelector('#{PAD_ID} button[aria-label=\"Clear canvas\"]')?.click()"
-NO_CLASS = "Send the class you were asked to draw (as /challenge_next gave it, e.g. \"g\")."
+NO_CLASS = 'Send the class you were asked to draw (as /challenge_next gave it, e.g. "g").'
 
 
 class ChallengeTab(NamedTuple):
@@ -49,6 +49,7 @@ class ChallengeTab(NamedTuple):
 
 
 # ---------------------------------------------------------------- a round on the page
+
 
 def prompt_heading(current) -> str:
     return f"## {current.prompt_words}" if current is not None else f"## {NO_ROUND}"
@@ -73,8 +74,15 @@ def start(lab, order, limit):
     current = lab.challenge_round(order if order in challenge.ORDERS else challenge.DEFAULT_ORDER)
     note = SHUFFLED_INSTEAD if order == "hardest" and current.kind != "hardest" else ""
     when = deadline(limit)
-    return (current, prompt_heading(current), note, round_line(current), when, countdown(when),
-            gr.Timer(active=when is not None))
+    return (
+        current,
+        prompt_heading(current),
+        note,
+        round_line(current),
+        when,
+        countdown(when),
+        gr.Timer(active=when is not None),
+    )
 
 
 def finish(lab, current, sketch, limit, timed_out=False):
@@ -82,8 +90,7 @@ def finish(lab, current, sketch, limit, timed_out=False):
     is counted and kept (``Lab.answer_challenge``) and the next class asked (which clears the pad: ``build``). An
     empty pad is skipped when the time ran out, else the student is asked to draw first."""
     if current is None or current.done:
-        return (current, prompt_heading(current), ROUND_OVER if current else NO_ROUND, round_line(current),
-                None, "")
+        return (current, prompt_heading(current), ROUND_OVER if current else NO_ROUND, round_line(current), None, "")
     asked = prompt_text(current.prompt)
     x28, tops = draw.look(lab, sketch_part(sketch, "challenge"))
     if x28 is None:
@@ -97,8 +104,9 @@ def finish(lab, current, sketch, limit, timed_out=False):
         except ChallengeError as exc:  # a drawing the models cannot read as a 28x28: said, the round stays
             return current, gr.skip(), str(exc), gr.skip(), gr.skip(), gr.skip()
         current.answer(tops)
-        verdict = (f"{'Time is up. ' if timed_out else ''}**{asked}**: {result.reading.words()}"
-                   + (f"\n\n{result.note}" if result.note else ""))
+        verdict = f"{'Time is up. ' if timed_out else ''}**{asked}**: {result.reading.words()}" + (
+            f"\n\n{result.note}" if result.note else ""
+        )
     if current.done:
         verdict += f"\n\n{ROUND_OVER}"
     when = None if current.done else deadline(limit)
@@ -135,6 +143,7 @@ def opened(lab, current, order, limit):
 
 # ---------------------------------------------------------------- class scores
 
+
 def scores_view(lab):
     """(summary sentence, table, chart): the server-wide class scores now."""
     scores = lab.scores.as_dict()
@@ -142,8 +151,11 @@ def scores_view(lab):
     chart = None
     if scores["drawings"]:
         series = {title: RIGHT[slot] for slot, title in SLOTS.items()}
-        chart = plots.figure("class_scores", [scores["per_class"], series],
-                             f"{scores['drawings']:,} drawing{'s' * (scores['drawings'] != 1)}")
+        chart = plots.figure(
+            "class_scores",
+            [scores["per_class"], series],
+            f"{scores['drawings']:,} drawing{'s' * (scores['drawings'] != 1)}",
+        )
     return lab.scores.summary(), table, chart
 
 
@@ -163,6 +175,7 @@ def reset_on_page(lab):
 
 
 # ---------------------------------------------------------------- the API
+
 
 class Decks:
     """The round each API client session plays (its ``session_hash``): /challenge_next deals its classes one by
@@ -236,6 +249,7 @@ def endpoints(lab):
 
 # ---------------------------------------------------------------- the tab
 
+
 def build(lab) -> ChallengeTab:
     """The Challenge tab and its events, serving ``lab``."""
     with gr.Tab("Challenge", id="challenge") as tab:
@@ -244,46 +258,72 @@ def build(lab) -> ChallengeTab:
                 prompt = gr.Markdown(prompt_heading(None), elem_id="challenge-prompt")
                 pad = draw.drawing_pad(PAD_ID)
                 with gr.Row(equal_height=True):
-                    done_button = gr.Button("Done", variant="primary", scale=2, min_width=100,
-                                            elem_id="challenge-done")
+                    done_button = gr.Button("Done", variant="primary", scale=2, min_width=100, elem_id="challenge-done")
                     clock_note = gr.Markdown(elem_id="challenge-clock", min_width=80)
             with gr.Column(scale=2, min_width=300):
                 verdict = gr.Markdown(elem_id="challenge-verdict", container=True, padding=True, min_height=60)
                 round_score = gr.Markdown(elem_id="round-score")
                 with gr.Row():
-                    live_boxes = [gr.Label(label=title, num_top_classes=LIVE_TOP, min_width=150,
-                                           elem_id=f"challenge-{slot}") for slot, title in SLOTS.items()]
+                    live_boxes = [
+                        gr.Label(label=title, num_top_classes=LIVE_TOP, min_width=150, elem_id=f"challenge-{slot}")
+                        for slot, title in SLOTS.items()
+                    ]
                 with gr.Row():
-                    order = gr.Radio([(words, key) for key, words in challenge.ORDERS.items()],
-                                     value=challenge.DEFAULT_ORDER, label="Order", min_width=150)
-                    limit = gr.Radio(list(TIME_LIMITS), value=next(iter(TIME_LIMITS)), label="Time limit",
-                                     min_width=150)
+                    order = gr.Radio(
+                        [(words, key) for key, words in challenge.ORDERS.items()],
+                        value=challenge.DEFAULT_ORDER,
+                        label="Order",
+                        min_width=150,
+                    )
+                    limit = gr.Radio(
+                        list(TIME_LIMITS), value=next(iter(TIME_LIMITS)), label="Time limit", min_width=150
+                    )
                 new_button = gr.Button("New round", elem_id="challenge-new")
         gr.Markdown("### Class scores: every drawing on this server")
         summary = gr.Markdown(elem_id="class-scores-summary")
         with gr.Row(equal_height=False):
             chart = gr.Plot(label="Read right per class (drawings above the bars)", scale=3, min_width=300)
-            table = gr.Dataframe(headers=TABLE_HEADERS, label="Class scores", max_height=320, scale=2,
-                                 min_width=300, elem_id="class-scores")
+            table = gr.Dataframe(
+                headers=TABLE_HEADERS,
+                label="Class scores",
+                max_height=320,
+                scale=2,
+                min_width=300,
+                elem_id="class-scores",
+            )
         with gr.Row(equal_height=True):
-            reset_button = gr.Button("Reset the class scores", variant="stop", scale=0, min_width=200,
-                                     interactive=lab.switches.training)
+            reset_button = gr.Button(
+                "Reset the class scores", variant="stop", scale=0, min_width=200, interactive=lab.switches.training
+            )
             reset_note = gr.Markdown()
     current, when, clock = gr.State(None), gr.State(None), gr.Timer(TICK_SECONDS, active=False)
 
     turn = [current, prompt, verdict, round_score, when, clock_note]
     private = {"api_visibility": "private"}
     tab.select(bind(opened, lab), [current, order, limit], [*turn, clock], **private).then(
-        bind(scores_view, lab), None, [summary, table, chart], **private)
+        bind(scores_view, lab), None, [summary, table, chart], **private
+    )
     tab.select(None, js=select_brush_js(f"#{PAD_ID}"))
-    pad.change(bind(live, lab), pad, live_boxes, trigger_mode="always_last", show_progress="hidden",
-               concurrency_limit=PREDICT_CONCURRENCY, **private)
+    pad.change(
+        bind(live, lab),
+        pad,
+        live_boxes,
+        trigger_mode="always_last",
+        show_progress="hidden",
+        concurrency_limit=PREDICT_CONCURRENCY,
+        **private,
+    )
     new_button.click(bind(start, lab), [order, limit], [*turn, clock], **private).then(None, js=CLEAR_PAD_JS)
     prompt.change(None, js=CLEAR_PAD_JS)  # a new class asked: the pad starts blank
-    done_button.click(bind(finish, lab), [current, pad, limit], turn, concurrency_limit=PREDICT_CONCURRENCY,
-                      **private)
-    clock.tick(bind(tick, lab), [current, pad, when, limit], turn, show_progress="hidden",
-               concurrency_limit=PREDICT_CONCURRENCY, **private)
+    done_button.click(bind(finish, lab), [current, pad, limit], turn, concurrency_limit=PREDICT_CONCURRENCY, **private)
+    clock.tick(
+        bind(tick, lab),
+        [current, pad, when, limit],
+        turn,
+        show_progress="hidden",
+        concurrency_limit=PREDICT_CONCURRENCY,
+        **private,
+    )
     limit.input(set_limit, [current, limit], [when, clock_note, clock], **private)
     # The round score's line changes exactly when a drawing was counted (or a round began): the tally is redrawn
     # then, not on every tick of the clock.

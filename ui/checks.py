@@ -19,8 +19,10 @@ CLASSES = list(labels.label_map("bymerge").names)  # what a person may say a cha
 # no model trained on (UNIPEN test, rendered with the sketchpad's brush). Key: the report's dataset.
 TEST_SET_NAMES = {EMNIST: "EMNIST test images", DRAWN: "Drawn characters (UNIPEN)"}
 MAX_MESSAGE = 300  # characters of an error message, at most
-SKETCH_TAKES = ('/{} cannot use what was sent. It takes Draw here: a sketch: {{"composite": an image file}}, or '
-                'the image file alone.')
+SKETCH_TAKES = (
+    '/{} cannot use what was sent. It takes Draw here: a sketch: {{"composite": an image file}}, or '
+    "the image file alone."
+)
 PHOTO_TAKES = "/predict_photo cannot use what was sent. It takes Photo: an image file."
 # Gradio's tag on a file sent to it, which it gives only once it checked the file was uploaded to this server: a
 # {"path": ...} without it could name any file here.
@@ -43,7 +45,7 @@ class Sketch(TypedDict, total=False):
 def refuse(message: str, cause: Exception | None = None) -> gr.Error:
     """A bad input's message, for the page or the API caller; not a server fault, so no traceback in the log."""
     if len(message) > MAX_MESSAGE:
-        message = f"{message[:MAX_MESSAGE // 2]} ... {message[-MAX_MESSAGE // 2:]}"
+        message = f"{message[: MAX_MESSAGE // 2]} ... {message[-MAX_MESSAGE // 2 :]}"
     log.info("input refused: %s%s", message, f" ({type(cause).__name__}: {str(cause)[:200]})" if cause else "")
     return gr.Error(message, print_exception=False)
 

@@ -21,8 +21,7 @@ from emnist_core.lab.challenge import CLASS_DRAWINGS, NO_DRAWINGS
 from emnist_core.models import evaluation, store
 from emnist_core.models.evaluation import DRAWN, EMNIST
 from ui import plots
-from ui.checks import (CLASSES, LESSON_CHOICES, TEST_SET_NAMES, lesson_of, live_model, missing_model, refuse,
-                       test_set_of)
+from ui.checks import CLASSES, LESSON_CHOICES, TEST_SET_NAMES, lesson_of, live_model, missing_model, refuse, test_set_of
 from ui.page import SHOW_GALLERY_JS, bind
 
 GALLERY_MAX = 48
@@ -31,8 +30,11 @@ PAIRS_SHOWN = 24
 SHORTCUTS = (("O", "0"), ("0", "O"), ("Z", "2"), ("2", "Z"))
 # How a summary and a gallery name each test set.
 # The third, CLASS_DRAWINGS: the class's own drawings, kept by the Challenge tab (labelled by their prompts).
-TEST_SET_WORDS = {EMNIST: "EMNIST test images", DRAWN: "drawn test characters (UNIPEN writers never trained on)",
-                  CLASS_DRAWINGS: "drawings by this class (Challenge)"}
+TEST_SET_WORDS = {
+    EMNIST: "EMNIST test images",
+    DRAWN: "drawn test characters (UNIPEN writers never trained on)",
+    CLASS_DRAWINGS: "drawings by this class (Challenge)",
+}
 IMAGES_WORDS = {EMNIST: "test images", DRAWN: "drawn test characters", CLASS_DRAWINGS: "class drawings"}
 FIGURE_WORDS = {EMNIST: "EMNIST test", DRAWN: "drawn characters", CLASS_DRAWINGS: "the class's drawings"}
 TEST_SET_CHOICES = [*((words, key) for key, words in TEST_SET_NAMES.items()), ("This class's drawings", CLASS_DRAWINGS)]
@@ -62,10 +64,17 @@ def confusions(lab, slot, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
     if report is None:
         return no_report(lab, live, test_set, lesson), None, gr.update(choices=[], value=None), None, note
     words = TEST_SET_WORDS[test_set] + lesson_words(lesson)
-    pairs = [(f"{pair_words(p['true'], p['predicted'])}: {p['count']}", f"{p['true']} -> {p['predicted']}")
-             for p in report["confused_pairs"][:PAIRS_SHOWN]]
-    return (cards.report_summary(live.title, report, words), heatmap(live, report, test_set, lesson),
-            gr.update(choices=pairs, value=None), per_class_table(report), note)
+    pairs = [
+        (f"{pair_words(p['true'], p['predicted'])}: {p['count']}", f"{p['true']} -> {p['predicted']}")
+        for p in report["confused_pairs"][:PAIRS_SHOWN]
+    ]
+    return (
+        cards.report_summary(live.title, report, words),
+        heatmap(live, report, test_set, lesson),
+        gr.update(choices=pairs, value=None),
+        per_class_table(report),
+        note,
+    )
 
 
 def no_report(lab, live, test_set, lesson) -> str:
@@ -75,18 +84,22 @@ def no_report(lab, live, test_set, lesson) -> str:
     if lesson != labels.DEFAULT_LESSON:  # a lesson is scored here, from the test images
         return lab.test_images(test_set)[1]
     name = store.report_path(live.path, "" if test_set == EMNIST else test_set).name
-    return (f"No usable evaluation report (`{name}`) for {live.title} on {TEST_SET_WORDS[test_set]}, so its "
-            "mistakes there cannot be shown. A model trained or fine-tuned on the Retrain tab gets its reports "
-            "as part of its job; for another model, the server's owner makes them with the command line's "
-            "`evaluate` (see the README).")
+    return (
+        f"No usable evaluation report (`{name}`) for {live.title} on {TEST_SET_WORDS[test_set]}, so its "
+        "mistakes there cannot be shown. A model trained or fine-tuned on the Retrain tab gets its reports "
+        "as part of its job; for another model, the server's owner makes them with the command line's "
+        "`evaluate` (see the README)."
+    )
 
 
 def lesson_words(lesson) -> str:
     """How a summary says the lesson: nothing for all classes."""
     if lesson == labels.DEFAULT_LESSON:
         return ""
-    return (f" of the lesson **{labels.LESSONS[lesson]}**, each read among the lesson's "
-            f"{len(labels.lesson_classes(lesson))} classes only")
+    return (
+        f" of the lesson **{labels.LESSONS[lesson]}**, each read among the lesson's "
+        f"{len(labels.lesson_classes(lesson))} classes only"
+    )
 
 
 def heatmap(live, report, test_set: str, lesson=labels.DEFAULT_LESSON):
@@ -103,7 +116,7 @@ def per_class_table(report) -> pd.DataFrame:
 
 
 def pair_words(true_name, pred_name) -> str:
-    """"O (letter o) -> 0 (zero)": a confused pair with look-alike classes named in words."""
+    """ "O (letter o) -> 0 (zero)": a confused pair with look-alike classes named in words."""
     return f"{labels.display_name(true_name)} -> {labels.display_name(pred_name)}"
 
 
@@ -115,8 +128,9 @@ def test_set_key(value) -> str:
     try:
         return test_set_of(value)
     except gr.Error:
-        raise refuse(f"Unknown test set {str(value)[:20]!r}; choose {', '.join([*TEST_SET_NAMES, CLASS_DRAWINGS])}.") \
-            from None
+        raise refuse(
+            f"Unknown test set {str(value)[:20]!r}; choose {', '.join([*TEST_SET_NAMES, CLASS_DRAWINGS])}."
+        ) from None
 
 
 def scored_on(lab, live, test_set, lesson=labels.DEFAULT_LESSON):
@@ -167,10 +181,14 @@ def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST, lesson=labe
     what = IMAGES_WORDS[test_set]
     within = "" if lesson == labels.DEFAULT_LESSON else f" (lesson: {labels.LESSONS[lesson]})"
     if not hits:
-        return [], (f"The {live.title} never read one of the {what} **{labels.display_name(true_name)}** as "
-                    f"**{labels.display_name(pred_name)}**{within}.")
-    text = (f"{len(hits)} {what} of **{labels.display_name(true_name)}** read as "
-            f"**{labels.display_name(pred_name)}** by the {live.title}{within}")
+        return [], (
+            f"The {live.title} never read one of the {what} **{labels.display_name(true_name)}** as "
+            f"**{labels.display_name(pred_name)}**{within}."
+        )
+    text = (
+        f"{len(hits)} {what} of **{labels.display_name(true_name)}** read as "
+        f"**{labels.display_name(pred_name)}** by the {live.title}{within}"
+    )
     x_test, message = images_of()
     if x_test is None:
         return [], f"{text}. {message}"
@@ -204,9 +222,14 @@ def build(lab) -> ConfusionsTab:
             model_pick = gr.Radio(model_choices(lab), value=next(iter(lab.live), None), label="Model", scale=1)
             test_pick = gr.Radio(TEST_SET_CHOICES, value=EMNIST, label="Test set", scale=1)
             # The Draw tab's lesson, followed here (and changeable here): the matrix as the page then reads.
-            lesson_pick = gr.Radio(LESSON_CHOICES, value=labels.DEFAULT_LESSON, label="What is being drawn",
-                                   info="Only this lesson's classes, each read among them alone", scale=1,
-                                   elem_id="confusions-lesson")
+            lesson_pick = gr.Radio(
+                LESSON_CHOICES,
+                value=labels.DEFAULT_LESSON,
+                label="What is being drawn",
+                info="Only this lesson's classes, each read among them alone",
+                scale=1,
+                elem_id="confusions-lesson",
+            )
             summary = gr.Markdown()
         data_box = gr.Markdown()
         with gr.Row(equal_height=False):
@@ -214,43 +237,73 @@ def build(lab) -> ConfusionsTab:
                 # 47 x 47 cells: on a phone the figure keeps a readable width and scrolls sideways.
                 matrix = gr.Plot(label="Confusion matrix", elem_id="matrix")
             with gr.Column(scale=2):
-                pair_pick = gr.Radio([], label="Most confused pairs (true -> predicted: count)",
-                                     info="Choose one to see its test images")
+                pair_pick = gr.Radio(
+                    [], label="Most confused pairs (true -> predicted: count)", info="Choose one to see its test images"
+                )
                 with gr.Row():
                     # Custom values reach gallery(), whose message says what the classes are.
-                    true_pick = gr.Dropdown(CLASSES, value=None, label="True class", min_width=80,
-                                            allow_custom_value=True)
-                    pred_pick = gr.Dropdown(CLASSES, value=None, label="Predicted as", min_width=80,
-                                            allow_custom_value=True)
+                    true_pick = gr.Dropdown(
+                        CLASSES, value=None, label="True class", min_width=80, allow_custom_value=True
+                    )
+                    pred_pick = gr.Dropdown(
+                        CLASSES, value=None, label="Predicted as", min_width=80, allow_custom_value=True
+                    )
                 show_button = gr.Button("Show these mistakes", variant="primary")
                 with gr.Row():
                     shortcut_buttons = [gr.Button(pair_words(t, p), size="sm", min_width=60) for t, p in SHORTCUTS]
         gallery_note = gr.Markdown(elem_id="mistakes-note")
-        mistakes = gr.Gallery(label="Test images of this mistake", columns=8, height=420, object_fit="contain",
-                              elem_id="mistakes")
-        class_table = gr.Dataframe(label="Per-class accuracy on the test set (worst first)", max_height=400,
-                                   elem_id="per-class")
+        mistakes = gr.Gallery(
+            label="Test images of this mistake", columns=8, height=420, object_fit="contain", elem_id="mistakes"
+        )
+        class_table = gr.Dataframe(
+            label="Per-class accuracy on the test set (worst first)", max_height=400, elem_id="per-class"
+        )
 
     outputs = [summary, matrix, pair_pick, class_table, data_box]
     gallery_inputs = [model_pick, true_pick, pred_pick, test_pick, lesson_pick]
     gallery_outputs = [mistakes, gallery_note]
     shown = [model_pick, test_pick, lesson_pick]
     # .change, not .input: a lesson set on the Draw tab redraws this tab too, so its control and its matrix agree.
-    gr.on([model_pick.change, test_pick.change, lesson_pick.change], bind(confusions, lab), shown, outputs,
-          api_name="confusions", preprocess=False).then(
-        bind(gallery, lab), gallery_inputs, gallery_outputs, api_name="gallery_for_new_model",
-        api_visibility="private", preprocess=False)
-    tab.select(bind(confusions, lab), shown, outputs, api_name="refresh_confusions",
-               preprocess=False)
-    gr.on([show_button.click, true_pick.input, pred_pick.input], bind(gallery, lab), gallery_inputs,
-          gallery_outputs, api_name="gallery", preprocess=False).then(None, js=SHOW_GALLERY_JS)
-    pair_pick.input(bind(gallery_for_pair, lab), [model_pick, pair_pick, test_pick, lesson_pick],
-                    [true_pick, pred_pick, *gallery_outputs], api_name="gallery_pair",
-                    preprocess=False).then(None, js=SHOW_GALLERY_JS)
+    gr.on(
+        [model_pick.change, test_pick.change, lesson_pick.change],
+        bind(confusions, lab),
+        shown,
+        outputs,
+        api_name="confusions",
+        preprocess=False,
+    ).then(
+        bind(gallery, lab),
+        gallery_inputs,
+        gallery_outputs,
+        api_name="gallery_for_new_model",
+        api_visibility="private",
+        preprocess=False,
+    )
+    tab.select(bind(confusions, lab), shown, outputs, api_name="refresh_confusions", preprocess=False)
+    gr.on(
+        [show_button.click, true_pick.input, pred_pick.input],
+        bind(gallery, lab),
+        gallery_inputs,
+        gallery_outputs,
+        api_name="gallery",
+        preprocess=False,
+    ).then(None, js=SHOW_GALLERY_JS)
+    pair_pick.input(
+        bind(gallery_for_pair, lab),
+        [model_pick, pair_pick, test_pick, lesson_pick],
+        [true_pick, pred_pick, *gallery_outputs],
+        api_name="gallery_pair",
+        preprocess=False,
+    ).then(None, js=SHOW_GALLERY_JS)
     for button, (t, p) in zip(shortcut_buttons, SHORTCUTS):
         # The chosen pair is also marked in the ranked list (when it is there) and the gallery scrolled to.
-        button.click(bind(gallery_for_shortcut, lab, t, p), [model_pick, test_pick, lesson_pick],
-                     [true_pick, pred_pick, *gallery_outputs], api_name=f"gallery_{t}_{p}", preprocess=False).then(
-            lambda t=t, p=p: f"{t} -> {p}", None, pair_pick, api_visibility="private", queue=False).then(
-            None, js=SHOW_GALLERY_JS)
+        button.click(
+            bind(gallery_for_shortcut, lab, t, p),
+            [model_pick, test_pick, lesson_pick],
+            [true_pick, pred_pick, *gallery_outputs],
+            api_name=f"gallery_{t}_{p}",
+            preprocess=False,
+        ).then(lambda t=t, p=p: f"{t} -> {p}", None, pair_pick, api_visibility="private", queue=False).then(
+            None, js=SHOW_GALLERY_JS
+        )
     return ConfusionsTab(model_pick, lesson_pick)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import inspect
+import io
 import json
 import typing
 from typing import NamedTuple, TypedDict
@@ -48,6 +48,7 @@ class DrawTab(NamedTuple):
 
 
 # ---------------------------------------------------------------- reading a drawing
+
 
 def decoded(image):
     """An image (an array, or an uploaded file) -> the array to read; a bad file is refused with what is wrong."""
@@ -107,11 +108,14 @@ def why(lab, x28, lesson=None):
     """The 28x28 the models see -> [(overlay, caption)] per slot: where each live model found its answer within
     ``lesson``."""
     found = {} if x28 is None else lab.explain(x28, lesson)
-    return [(found[s].overlay, f"{SLOTS[s]}: {found[s].caption}") if s in found else
-            (None, f"Why the {SLOTS[s]} reads it") for s in SLOTS]
+    return [
+        (found[s].overlay, f"{SLOTS[s]}: {found[s].caption}") if s in found else (None, f"Why the {SLOTS[s]} reads it")
+        for s in SLOTS
+    ]
 
 
 # ---------------------------------------------------------------- handlers
+
 
 def draw(lab, sketch, lesson=labels.DEFAULT_LESSON):
     """The page's sketchpad, on every stroke and when the lesson changes: what /predict says, and why (/explain)."""
@@ -165,11 +169,14 @@ def correct(lab, sketch, label, lesson=labels.DEFAULT_LESSON):
         count = lab.correct(x28, label, tops)
     except CorrectionError as exc:
         return str(exc)
-    return (f"Kept as **{labels.display_name(label)}**: {count:,} correction{'s' * (count != 1)} on this server. "
-            "The Retrain tab can teach the models with them.")
+    return (
+        f"Kept as **{labels.display_name(label)}**: {count:,} correction{'s' * (count != 1)} on this server. "
+        "The Retrain tab can teach the models with them."
+    )
 
 
 # ---------------------------------------------------------------- the API's endpoints
+
 
 def as_api(outputs, values):
     """Values as the components would send them, for a ``gr.api`` endpoint (which skips their postprocess)."""
@@ -179,8 +186,12 @@ def as_api(outputs, values):
 
 # Components that shape the API's answers as the Draw tab's own would be sent (a ``gr.api`` endpoint skips their
 # postprocess), never rendered. Made here, not in a handler: a component made in a handler is an update.
-ANSWER_OUTPUTS = (gr.Label(num_top_classes=TOP_K, render=False), gr.Label(num_top_classes=TOP_K, render=False),
-                  gr.HTML(render=False), gr.Markdown(render=False))
+ANSWER_OUTPUTS = (
+    gr.Label(num_top_classes=TOP_K, render=False),
+    gr.Label(num_top_classes=TOP_K, render=False),
+    gr.HTML(render=False),
+    gr.Markdown(render=False),
+)
 OVERLAY_OUTPUT = gr.Image(format="png", render=False)
 
 
@@ -212,8 +223,9 @@ def predict_photo_api(lab, photo: FileData | None = None) -> Answer:
     return as_api(ANSWER_OUTPUTS, predict_photo(lab, photo_part(photo)))
 
 
-def explain_api(lab, sketch: Sketch | FileData | None = None,
-                lesson: Lesson = labels.DEFAULT_LESSON) -> tuple[FileData | None, FileData | None, str]:
+def explain_api(
+    lab, sketch: Sketch | FileData | None = None, lesson: Lesson = labels.DEFAULT_LESSON
+) -> tuple[FileData | None, FileData | None, str]:
     """Sketchpad value {"composite": image file}, or the image file alone, and the lesson (default all) -> (MLP
     overlay, CNN overlay, captions): the 28x28 the models see, with heat where hiding the ink lowers each model's
     answer (within the lesson) most, and one line per model."""
@@ -222,8 +234,9 @@ def explain_api(lab, sketch: Sketch | FileData | None = None,
     return *as_api(files, [overlay for overlay, _ in found]), "\n".join(text for _, text in found)
 
 
-def correct_api(lab, sketch: Sketch | FileData | None = None, label: str | None = None,
-                lesson: Lesson = labels.DEFAULT_LESSON) -> str:
+def correct_api(
+    lab, sketch: Sketch | FileData | None = None, label: str | None = None, lesson: Lesson = labels.DEFAULT_LESSON
+) -> str:
     """(sketchpad value {"composite": image file} or the image file alone, the class it really is, the lesson it
     was drawn in: default all) -> a short message; the drawing's 28x28 is kept as a correction with what the
     models read within the lesson (refused while EMNIST_DISABLE_TRAINING=1, unless EMNIST_ALLOW_CORRECTIONS=1)."""
@@ -231,6 +244,7 @@ def correct_api(lab, sketch: Sketch | FileData | None = None, label: str | None 
 
 
 # ---------------------------------------------------------------- what the tab shows
+
 
 def inline_png(pixels) -> str:
     """An image as a data URL: shown inline, so no file is written per stroke."""
@@ -248,8 +262,11 @@ def preview_html(x28) -> str:
 
 def why_html(overlay, caption) -> str:
     """One model's overlay with its caption below it (a label over the picture would hide its top on a phone)."""
-    picture = f'<img src="{inline_png(overlay)}" alt="where the model found its answer">' if overlay is not None else \
-        '<div class="empty"></div>'
+    picture = (
+        f'<img src="{inline_png(overlay)}" alt="where the model found its answer">'
+        if overlay is not None
+        else '<div class="empty"></div>'
+    )
     return f'<figure class="why">{picture}<figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
@@ -263,6 +280,7 @@ def label_updates(lab):
 
 
 # ---------------------------------------------------------------- the tab
+
 
 def typed_names(names) -> dict[str, str]:
     """What a person may type for each class -> the class's name in the correction list: the class ("q", "Q"),
@@ -300,8 +318,13 @@ EXACT_CASE_JS = """
 def drawing_pad(elem_id: str) -> gr.Sketchpad:
     """A sketchpad with the app's one brush (``sketchpad.BRUSH_RADIUS``, black) on a CANVAS-pixel canvas."""
     return gr.Sketchpad(
-        label="Draw here", type="numpy", canvas_size=(CANVAS, CANVAS),
-        height=SKETCHPAD_PX, layers=False, transforms=(), elem_id=elem_id,
+        label="Draw here",
+        type="numpy",
+        canvas_size=(CANVAS, CANVAS),
+        height=SKETCHPAD_PX,
+        layers=False,
+        transforms=(),
+        elem_id=elem_id,
         brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
         eraser=gr.Eraser(default_size=BRUSH_RADIUS * 2),
     )
@@ -319,47 +342,104 @@ def build(lab) -> DrawTab:
                 # phone. The top-5s show no big label of their own: when the models are not sure, the one big
                 # answer is the question, not one of its classes.
                 verdict_box = gr.Markdown(DRAW_PROMPT, elem_id="verdict", container=True, padding=True)
-                lesson_pick = gr.Radio(LESSON_CHOICES, value=labels.DEFAULT_LESSON, label="What is being drawn",
-                                       elem_id="lesson")
+                lesson_pick = gr.Radio(
+                    LESSON_CHOICES, value=labels.DEFAULT_LESSON, label="What is being drawn", elem_id="lesson"
+                )
                 with gr.Row():
-                    label_boxes = [gr.Label(label=title, num_top_classes=TOP_K, min_width=150, show_heading=False,
-                                            elem_id=f"{slot}-label") for slot, title in SLOTS.items()]
+                    label_boxes = [
+                        gr.Label(
+                            label=title,
+                            num_top_classes=TOP_K,
+                            min_width=150,
+                            show_heading=False,
+                            elem_id=f"{slot}-label",
+                        )
+                        for slot, title in SLOTS.items()
+                    ]
                 with gr.Row():
-                    why_boxes = [gr.HTML(why_html(None, f"Why the {title} reads it"), elem_id=f"{slot}-why",
-                                         min_width=150, container=True, padding=True)
-                                 for slot, title in SLOTS.items()]
+                    why_boxes = [
+                        gr.HTML(
+                            why_html(None, f"Why the {title} reads it"),
+                            elem_id=f"{slot}-why",
+                            min_width=150,
+                            container=True,
+                            padding=True,
+                        )
+                        for slot, title in SLOTS.items()
+                    ]
                 with gr.Row(equal_height=False):
-                    preview = gr.HTML(preview_html(None), label="What the models see (28x28)",
-                                      show_label=True, container=True, padding=True, elem_id="preview",
-                                      min_width=PREVIEW_PX + 40, scale=0)
+                    preview = gr.HTML(
+                        preview_html(None),
+                        label="What the models see (28x28)",
+                        show_label=True,
+                        container=True,
+                        padding=True,
+                        elem_id="preview",
+                        min_width=PREVIEW_PX + 40,
+                        scale=0,
+                    )
                     with gr.Column(min_width=160):
-                        correct_pick = gr.Dropdown([(labels.display_name(c), c) for c in CLASSES], value=None,
-                                                   label="Read wrong? It was...", elem_id="correct-pick")
+                        correct_pick = gr.Dropdown(
+                            [(labels.display_name(c), c) for c in CLASSES],
+                            value=None,
+                            label="Read wrong? It was...",
+                            elem_id="correct-pick",
+                        )
                         correct_button = gr.Button("Teach it", elem_id="correct-button")
                         correct_note = gr.Markdown(elem_id="correct-note")
                 with gr.Accordion("...or upload a photo or scan of one character", open=False):
-                    photo = gr.Image(label="Photo", type="filepath", image_mode=None,
-                                     sources=["upload", "clipboard"], height=240, elem_id="photo")
+                    photo = gr.Image(
+                        label="Photo",
+                        type="filepath",
+                        image_mode=None,
+                        sources=["upload", "clipboard"],
+                        height=240,
+                        elem_id="photo",
+                    )
 
     # The page's own events (private) predict on every stroke, last stroke wins; programs call the gr.api
     # endpoints, which take the payload as sent and say what to send instead of a bare "Error".
     shown = [*label_boxes, preview, verdict_box]
-    gr.on([sketchpad.change, lesson_pick.change], bind(draw, lab), [sketchpad, lesson_pick], [*shown, *why_boxes],
-          api_name="draw", api_visibility="private", trigger_mode="always_last", show_progress="hidden",
-          concurrency_limit=PREDICT_CONCURRENCY)
-    photo.change(bind(show_photo, lab), [photo, lesson_pick], [*shown, photo], api_name="draw_photo",
-                 api_visibility="private", preprocess=False, show_progress="hidden",
-                 concurrency_limit=PREDICT_CONCURRENCY)
+    gr.on(
+        [sketchpad.change, lesson_pick.change],
+        bind(draw, lab),
+        [sketchpad, lesson_pick],
+        [*shown, *why_boxes],
+        api_name="draw",
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="hidden",
+        concurrency_limit=PREDICT_CONCURRENCY,
+    )
+    photo.change(
+        bind(show_photo, lab),
+        [photo, lesson_pick],
+        [*shown, photo],
+        api_name="draw_photo",
+        api_visibility="private",
+        preprocess=False,
+        show_progress="hidden",
+        concurrency_limit=PREDICT_CONCURRENCY,
+    )
     correct_pick.focus(None, js=EXACT_CASE_JS)
-    corrected = correct_button.click(bind(correct, lab), [sketchpad, correct_pick, lesson_pick], correct_note,
-                                     api_name="correct_drawing", api_visibility="private")
+    corrected = correct_button.click(
+        bind(correct, lab),
+        [sketchpad, correct_pick, lesson_pick],
+        correct_note,
+        api_name="correct_drawing",
+        api_visibility="private",
+    )
     return DrawTab(serving, label_boxes, corrected, lesson_pick)
 
 
 def endpoints(lab):
     """The ``gr.api`` endpoints that do what the Draw tab does, for programs; declared outside the page's tabs."""
-    for handler, name in ((predict_api, "predict"), (explain_api, "explain"), (predict_photo_api, "predict_photo"),
-                          (correct_api, "correct")):
+    for handler, name in (
+        (predict_api, "predict"),
+        (explain_api, "explain"),
+        (predict_photo_api, "predict_photo"),
+        (correct_api, "correct"),
+    ):
         gr.api(typed_answers(bind(handler, lab), handler), api_name=name, concurrency_limit=PREDICT_CONCURRENCY)
 
 

@@ -31,16 +31,22 @@ PAD_ID = "inside-sketchpad"
 EMPTY_MESSAGE = draw.EMPTY_MESSAGE  # the same words as the Draw tab for an empty canvas
 LOADING = "Loading the models' layers (the first time only: a few seconds)..."
 WHATIF_PROMPT = "Press **What if?** to see both models read variants of this drawing."
-INTRO = ("Draw a character: the pictures show what happens inside both models. Each picture shows only what your "
-         "drawing *adds* to an empty canvas, so a blank canvas gives blank pictures.")
+INTRO = (
+    "Draw a character: the pictures show what happens inside both models. Each picture shows only what your "
+    "drawing *adds* to an empty canvas, so a blank canvas gives blank pictures."
+)
 LEGEND = {
-    "cnn": ("**CNN, stage by stage.** Each small square is one feature map: a detector slid over the picture, "
-            "black where it finds nothing, yellow where it finds its pattern most. The first stage sees the whole "
-            "28x28 picture and fires on small pieces of stroke; each later stage is half the size and fires on "
-            "bigger parts."),
-    "mlp": ("**MLP, first layer.** Each picture is one unit's template: the weight it gives every pixel. Ink on "
-            "red pixels switches the unit on, ink on blue pixels switches it off, white pixels do not matter. "
-            "Shown: the units your drawing switches on most, strongest first."),
+    "cnn": (
+        "**CNN, stage by stage.** Each small square is one feature map: a detector slid over the picture, "
+        "black where it finds nothing, yellow where it finds its pattern most. The first stage sees the whole "
+        "28x28 picture and fires on small pieces of stroke; each later stage is half the size and fires on "
+        "bigger parts."
+    ),
+    "mlp": (
+        "**MLP, first layer.** Each picture is one unit's template: the weight it gives every pixel. Ink on "
+        "red pixels switches the unit on, ink on blue pixels switches it off, white pixels do not matter. "
+        "Shown: the units your drawing switches on most, strongest first."
+    ),
 }
 TABLE_HEADERS = ["Variant", "MLP reads", "MLP sure", "CNN reads", "CNN sure", "What changed"]
 TABLE_WIDTHS = ["17%", "11%", "10%", "11%", "10%", "41%"]
@@ -83,7 +89,7 @@ def _load(paths) -> None:
         try:
             layers.probe(path)
             _loaded.add(str(path))
-        except Exception:  # noqa: BLE001  a background load: the request that needs the model says what is wrong
+        except Exception:
             logging.getLogger("emnist_sketch_lab").exception("could not load the layers of %s", path)
 
 
@@ -99,6 +105,7 @@ def is_warm(lab) -> bool:
 
 
 # ---------------------------------------------------------------- handlers
+
 
 def inside_view(lab, x28):
     """The 28x28 the models see -> (CNN panels, MLP panels, note): [(image, caption)] per live model."""
@@ -139,9 +146,12 @@ def answer_words(row, slot, shown=str) -> str:
 def kept_note(rows) -> str:
     """How many variants each model still reads as it reads the drawing itself (the first row, as drawn)."""
     first, changed = rows[0], rows[1:]
-    counts = [f"the {SLOTS[slot]} still reads {labels.display_name(first[slot]['label'])} on "
-              f"{sum(row[slot]['label'] == first[slot]['label'] for row in changed)}"
-              for slot in SLOTS if slot in first]
+    counts = [
+        f"the {SLOTS[slot]} still reads {labels.display_name(first[slot]['label'])} on "
+        f"{sum(row[slot]['label'] == first[slot]['label'] for row in changed)}"
+        for slot in SLOTS
+        if slot in first
+    ]
     return f"Of the {len(changed)} changed drawings, {' and '.join(counts)}."
 
 
@@ -151,13 +161,16 @@ def what_if_of(lab, sketch, endpoint: str):
     if drawing.image is None:
         return [], [], drawing.message
     result = what_if(lab.predictor, drawing.image)
-    captions = [f"{row['variant']}: " + " · ".join(answer_words(row, slot, labels.display_name) for slot in SLOTS)
-                for row in result.rows]
+    captions = [
+        f"{row['variant']}: " + " · ".join(answer_words(row, slot, labels.display_name) for slot in SLOTS)
+        for row in result.rows
+    ]
     return result.rows, [(image, text) for (image, _), text in zip(result.images, captions)], kept_note(result.rows)
 
 
 def table(rows) -> list[list]:
     """The what-if rows as the tab's table, a line per variant."""
+
     def cells(row, slot):
         top = row.get(slot)
         return [labels.display_name(top["label"]), f"{top['confidence']:.0%}"] if top else ["-", "-"]
@@ -202,6 +215,7 @@ def whatif_api(lab, sketch: dict | None = None) -> tuple[list, list, str]:
 
 # ---------------------------------------------------------------- the tab
 
+
 def build(lab) -> InsideTab:
     """The Inside tab and its events, serving ``lab``."""
     with gr.Tab("Inside", id="inside") as tab:
@@ -212,33 +226,76 @@ def build(lab) -> InsideTab:
                 note = gr.Markdown(EMPTY_MESSAGE, elem_id="inside-note", container=True, padding=True)
             with gr.Column(scale=3, min_width=300):
                 gr.Markdown(LEGEND["cnn"])
-                cnn_maps = gr.Gallery(label="CNN: feature maps at each stage", columns=3, format="png",
-                                      object_fit="contain", elem_classes="inside-gallery", elem_id="cnn-maps",
-                                      preview=False)
+                cnn_maps = gr.Gallery(
+                    label="CNN: feature maps at each stage",
+                    columns=3,
+                    format="png",
+                    object_fit="contain",
+                    elem_classes="inside-gallery",
+                    elem_id="cnn-maps",
+                    preview=False,
+                )
                 gr.Markdown(LEGEND["mlp"])
-                mlp_units = gr.Gallery(label="MLP: templates of its most active first-layer units", columns=4,
-                                       format="png", object_fit="contain", elem_classes="inside-gallery",
-                                       elem_id="mlp-units", preview=False)
+                mlp_units = gr.Gallery(
+                    label="MLP: templates of its most active first-layer units",
+                    columns=4,
+                    format="png",
+                    object_fit="contain",
+                    elem_classes="inside-gallery",
+                    elem_id="mlp-units",
+                    preview=False,
+                )
         whatif_button = gr.Button("What if? Both models on variants of this drawing", elem_id="whatif-button")
         whatif_note = gr.Markdown(WHATIF_PROMPT, elem_id="whatif-note")
         with gr.Row(equal_height=False):
-            whatif_grid = gr.Gallery(label="What if: the variants, as the models see them (28x28)",
-                                     columns=WHATIF_COLUMNS, elem_classes="inside-gallery", format="png",
-                                     object_fit="contain", elem_id="whatif-grid", preview=False, min_width=300)
-            whatif_table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, min_width=300,
-                                        column_widths=TABLE_WIDTHS,
-                                        elem_id="whatif-table")
+            whatif_grid = gr.Gallery(
+                label="What if: the variants, as the models see them (28x28)",
+                columns=WHATIF_COLUMNS,
+                elem_classes="inside-gallery",
+                format="png",
+                object_fit="contain",
+                elem_id="whatif-grid",
+                preview=False,
+                min_width=300,
+            )
+            whatif_table = gr.Dataframe(
+                headers=TABLE_HEADERS,
+                interactive=False,
+                wrap=True,
+                min_width=300,
+                column_widths=TABLE_WIDTHS,
+                elem_id="whatif-table",
+            )
 
     # Opening the tab picks its brush and starts loading the layers, so the first drawing seldom waits.
-    tab.select(bind(warm, lab), None, None, js=select_brush_js(f"#{PAD_ID}"), api_name="inside_warm",
-               api_visibility="private", queue=False)
-    pad.change(bind(show_inside, lab), pad, [cnn_maps, mlp_units, note], api_name="inside_drawing",
-               api_visibility="private", trigger_mode="always_last", show_progress="hidden",
-               concurrency_limit=PREDICT_CONCURRENCY)
-    pad.change(forget_what_if, None, [whatif_grid, whatif_table, whatif_note], api_visibility="private",
-               queue=False)
-    whatif_button.click(bind(show_what_if, lab), pad, [whatif_grid, whatif_table, whatif_note],
-                        api_name="whatif_drawing", api_visibility="private", concurrency_limit=PREDICT_CONCURRENCY)
+    tab.select(
+        bind(warm, lab),
+        None,
+        None,
+        js=select_brush_js(f"#{PAD_ID}"),
+        api_name="inside_warm",
+        api_visibility="private",
+        queue=False,
+    )
+    pad.change(
+        bind(show_inside, lab),
+        pad,
+        [cnn_maps, mlp_units, note],
+        api_name="inside_drawing",
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="hidden",
+        concurrency_limit=PREDICT_CONCURRENCY,
+    )
+    pad.change(forget_what_if, None, [whatif_grid, whatif_table, whatif_note], api_visibility="private", queue=False)
+    whatif_button.click(
+        bind(show_what_if, lab),
+        pad,
+        [whatif_grid, whatif_table, whatif_note],
+        api_name="whatif_drawing",
+        api_visibility="private",
+        concurrency_limit=PREDICT_CONCURRENCY,
+    )
     return InsideTab(tab)
 
 

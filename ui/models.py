@@ -30,8 +30,11 @@ def model_card(lab, slot):
         return f"### {SLOTS[slot]}\n{missing_model(slot)}", None, ""
     card = live.card
     text = cards.card_markdown(live.title, live.path, card, live.report)
-    summary = "\n".join(line for line in (card.summary if card else "").splitlines()
-                        if line.strip() and not line.lstrip().startswith(SUMMARY_COUNTS))
+    summary = "\n".join(
+        line
+        for line in (card.summary if card else "").splitlines()
+        if line.strip() and not line.lstrip().startswith(SUMMARY_COUNTS)
+    )
     return text, plots.curves(card.history if card else None, live.name, keep=True), summary
 
 
@@ -44,12 +47,16 @@ def robustness_note(live) -> str:
     or how to make one."""
     section = (live.drawn_report or {}).get(REPORT_KEY)
     if not section:
-        return (f"**Robustness:** no table for {live.name} yet: the server's owner makes one with the command "
-                "line's `robustness` (see the README), which scores it on the drawn test set under each what-if "
-                "variant.")
-    return (f"**Robustness: {live.name} on drawn test, under each what-if variant** (natural: each class as often "
-            f"as the test set has it; balanced: each class counts once; change: points from as drawn)\n\n"
-            f"```text\n{format_table(section)}\n```")
+        return (
+            f"**Robustness:** no table for {live.name} yet: the server's owner makes one with the command "
+            "line's `robustness` (see the README), which scores it on the drawn test set under each what-if "
+            "variant."
+        )
+    return (
+        f"**Robustness: {live.name} on drawn test, under each what-if variant** (natural: each class as often "
+        f"as the test set has it; balanced: each class counts once; change: points from as drawn)\n\n"
+        f"```text\n{format_table(section)}\n```"
+    )
 
 
 def robustness_notes(lab):
@@ -79,14 +86,15 @@ def build(lab) -> ModelsTab:
                 with gr.Column():
                     card_outputs.append(gr.Markdown())
                     robustness_outputs.append(gr.Markdown(elem_id=f"{slot}-robustness"))
-                    card_outputs += [gr.Plot(label="Training curves"),
-                                     gr.Code(label="Architecture", language=None, interactive=False,
-                                             show_line_numbers=False)]
+                    card_outputs += [
+                        gr.Plot(label="Training curves"),
+                        gr.Code(label="Architecture", language=None, interactive=False, show_line_numbers=False),
+                    ]
                     # The figure's own title says what it is; a label would cover it.
                     reliability_outputs.append(gr.Plot(label="Reliability", show_label=False))
     tab.select(bind(model_cards, lab), None, card_outputs, api_name="model_cards")
-    tab.select(bind(reliability_plots, lab), None, reliability_outputs, api_name="reliability",
-               api_visibility="private")
-    tab.select(bind(robustness_notes, lab), None, robustness_outputs, api_name="robustness",
-               api_visibility="private")
+    tab.select(
+        bind(reliability_plots, lab), None, reliability_outputs, api_name="reliability", api_visibility="private"
+    )
+    tab.select(bind(robustness_notes, lab), None, robustness_outputs, api_name="robustness", api_visibility="private")
     return ModelsTab(tab)

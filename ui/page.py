@@ -72,12 +72,15 @@ def bind(handler, *values):
     docstring stays the endpoint's description on the API page, and its signature and type hints, less the
     bound arguments, stay what the page and ``gr.api`` read the endpoint's parameters from."""
     if inspect.isgeneratorfunction(handler):  # Gradio streams what a generator function yields
+
         def bound(*args, **kwargs):
             yield from handler(*values, *args, **kwargs)
     else:
+
         def bound(*args, **kwargs):
             return handler(*values, *args, **kwargs)
+
     functools.update_wrapper(bound, handler)  # a function, not a partial: Gradio reads a function's type hints
     signature = inspect.signature(handler)
-    bound.__signature__ = signature.replace(parameters=list(signature.parameters.values())[len(values):])
+    bound.__signature__ = signature.replace(parameters=list(signature.parameters.values())[len(values) :])
     return bound

@@ -9,9 +9,12 @@ from functools import lru_cache
 from emnist_core.lab import figures
 
 FIGURES_KEPT = 8  # a few models' figures on each test set: drawing one takes a tenth of a second or more
-FIGURES = {"confusion": figures.confusion_figure, "curves": figures.curves_figure,
-           "reliability": figures.reliability_figure,
-           "class_scores": lambda scores, title: figures.class_scores_figure(*scores, title)}  # (per class, series)
+FIGURES = {
+    "confusion": figures.confusion_figure,
+    "curves": figures.curves_figure,
+    "reliability": figures.reliability_figure,
+    "class_scores": lambda scores, title: figures.class_scores_figure(*scores, title),
+}  # (per class, series)
 
 
 def figure(kind: str, data: dict, title: str):

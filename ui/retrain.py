@@ -19,11 +19,17 @@ from emnist_core.data.pack import POOL47_SLICE
 from emnist_core.lab import cards
 from emnist_core.lab.corrections import CorrectionError
 from emnist_core.lab.state import SLOTS
-from emnist_core.models.evaluation import EMNIST
 from emnist_core.models import store
+from emnist_core.models.evaluation import EMNIST
 from emnist_core.models.registry import REGISTRY
-from emnist_core.training.config import (BATCH_STAGES, FORM_BATCH_SIZES, FORM_MAX_EPOCHS, FORM_MIN_IMAGES, SAVING,
-                                         form_config)
+from emnist_core.training.config import (
+    BATCH_STAGES,
+    FORM_BATCH_SIZES,
+    FORM_MAX_EPOCHS,
+    FORM_MIN_IMAGES,
+    SAVING,
+    form_config,
+)
 from ui import plots
 from ui.page import TRAIN_CONCURRENCY, bind
 
@@ -34,12 +40,16 @@ DEFAULT_TRAIN_SIZE = POOL47_SLICE[0]  # all of the demo data pack's training ima
 DEFAULT_ARCHITECTURE = "seed-mlp"
 TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE_TRAINING=1`)."
 BUSY_MESSAGE = "Busy: another training job is running on this server. Try again when it has finished."
-INTRO = ("Train a model from the registry on part of the training images. One job runs at a time on this server; "
-         "drawing keeps working meanwhile.")
+INTRO = (
+    "Train a model from the registry on part of the training images. One job runs at a time on this server; "
+    "drawing keeps working meanwhile."
+)
 USE_LABEL, TUNE_USE_LABEL = "Use this model", "Use the fine-tuned model"
 CONFIRM_LABEL = "Use it anyway"  # the put-live button, once it has said the model reads worse
-NOTHING_TO_USE = {USE_LABEL: "Train a model first; *Use this model* serves the model you just trained.",
-                  TUNE_USE_LABEL: "Fine-tune a model first; *Use the fine-tuned model* serves the one you just made."}
+NOTHING_TO_USE = {
+    USE_LABEL: "Train a model first; *Use this model* serves the model you just trained.",
+    TUNE_USE_LABEL: "Fine-tune a model first; *Use the fine-tuned model* serves the one you just made.",
+}
 
 
 class RetrainTab(NamedTuple):
@@ -53,6 +63,7 @@ class RetrainTab(NamedTuple):
 
 
 # ---------------------------------------------------------------- training
+
 
 def cannot_train(lab) -> str | None:
     """Why no job can start on this server, or None."""
@@ -104,8 +115,11 @@ def done_message(lab, job, use_label: str) -> str:
     candidate = lab.candidate(job.path)
     live = lab.live.get(candidate.slot)
     found = cards.standing(candidate, live)
-    then = (f"It reads worse than the live model: *{use_label}* says so and asks you to confirm." if found.confirm
-            else f"*{use_label}* serves it in the Draw and Confusions tabs; *Restore shipped models* undoes that.")
+    then = (
+        f"It reads worse than the live model: *{use_label}* says so and asks you to confirm."
+        if found.confirm
+        else f"*{use_label}* serves it in the Draw and Confusions tabs; *Restore shipped models* undoes that."
+    )
     return f"{cards.trained(candidate.name, job.reports, live, lab.drawn_message)}\n\n{then}"
 
 
@@ -130,8 +144,11 @@ def training_view(lab, shown):
     epochs = len(job.history.get("loss", []))
     # Once the batches are done the status is left alone: a tick answered late (a busy server) must not land
     # after start_training's last answer and hide how the job ended.
-    status = f"Training {job.config.model}: {epochs} of {job.config.epochs} epochs done." \
-        if job.stage in BATCH_STAGES else gr.update()
+    status = (
+        f"Training {job.config.model}: {epochs} of {job.config.epochs} epochs done."
+        if job.stage in BATCH_STAGES
+        else gr.update()
+    )
     figure = plots.curves(job.history, job.config.model) if epochs != shown else gr.update()
     return status, figure, epochs, gr.Timer(active=True)
 
@@ -148,9 +165,11 @@ def retrain_setup(lab):
     if lab.dataset is None:
         return lab.data_message, gr.update(), gr.update(interactive=False)
     n = len(lab.dataset.y_train)
-    return (f"{n:,} training images available, {cards.data_in_use(lab.dataset)}. Progress shows here while a model "
-            "trains.", gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)),
-            gr.update(interactive=lab.switches.training))
+    return (
+        f"{n:,} training images available, {cards.data_in_use(lab.dataset)}. Progress shows here while a model trains.",
+        gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)),
+        gr.update(interactive=lab.switches.training),
+    )
 
 
 def cancel_training(lab):
@@ -195,6 +214,7 @@ def restore_models(lab):
 
 
 # ---------------------------------------------------------------- corrections
+
 
 def start_finetune(lab, slot, progress=gr.Progress()):
     """Fine-tune a live model on the corrections in a background thread; yield (status, candidate path, use-button)."""
@@ -256,14 +276,16 @@ def clear_corrections(lab, downloaded):
 
 # ---------------------------------------------------------------- the tab
 
+
 def build(lab) -> RetrainTab:
     """The Retrain tab and its events, serving ``lab``."""
     with gr.Tab("Retrain", id="retrain"):
         gr.Markdown(INTRO if lab.switches.training else TRAINING_OFF_MESSAGE)
         train_info, train_size, start_button, live_status, put_live = training_part(lab)
         corrections_box, tune_use = corrections_part(lab, live_status)
-    return RetrainTab(train_info, train_size, start_button, corrections_box,
-                      {**put_live, "names_after_fine_tune": tune_use})
+    return RetrainTab(
+        train_info, train_size, start_button, corrections_box, {**put_live, "names_after_fine_tune": tune_use}
+    )
 
 
 def training_part(lab):
@@ -294,17 +316,36 @@ def training_part(lab):
     live_status = gr.Markdown()
 
     arch.input(architecture_defaults, arch, [epochs, batch_size, learning_rate], api_name="architecture_defaults")
-    start_button.click(bind(start_training, lab), [arch, epochs, batch_size, learning_rate, train_size],
-                       [train_status, train_curves, candidate, use_button, job_started], api_name="train",
-                       preprocess=False, concurrency_limit=TRAIN_CONCURRENCY, show_progress_on=train_info)
+    start_button.click(
+        bind(start_training, lab),
+        [arch, epochs, batch_size, learning_rate, train_size],
+        [train_status, train_curves, candidate, use_button, job_started],
+        api_name="train",
+        preprocess=False,
+        concurrency_limit=TRAIN_CONCURRENCY,
+        show_progress_on=train_info,
+    )
     job_started.change(follow_job, None, [epochs_shown, ticker], api_visibility="private", queue=False)
-    ticker.tick(bind(training_view, lab), epochs_shown, [train_status, train_curves, epochs_shown, ticker],
-                api_visibility="private", show_progress="hidden", queue=False)
+    ticker.tick(
+        bind(training_view, lab),
+        epochs_shown,
+        [train_status, train_curves, epochs_shown, ticker],
+        api_visibility="private",
+        show_progress="hidden",
+        queue=False,
+    )
     cancel_button.click(bind(cancel_training, lab), None, train_status, api_name="cancel_training", queue=False)
-    put_live = {"names_after_use": use_button.click(bind(use_model, lab, USE_LABEL), [candidate, warned],
-                                                    [live_status, warned, use_button], api_name="use_model"),
-                "names_after_restore": restore_button.click(bind(restore_models, lab), None, live_status,
-                                                            api_name="restore_models")}
+    put_live = {
+        "names_after_use": use_button.click(
+            bind(use_model, lab, USE_LABEL),
+            [candidate, warned],
+            [live_status, warned, use_button],
+            api_name="use_model",
+        ),
+        "names_after_restore": restore_button.click(
+            bind(restore_models, lab), None, live_status, api_name="restore_models"
+        ),
+    }
     return train_info, train_size, start_button, live_status, put_live
 
 
@@ -314,8 +355,9 @@ def corrections_part(lab, live_status):
     gr.Markdown("### Teach the live models your class's handwriting")
     corrections_box = gr.Markdown()
     with gr.Row():
-        tune_pick = gr.Radio([(title, slot) for slot, title in SLOTS.items()], value="cnn",
-                             label="Model to fine-tune", scale=1)
+        tune_pick = gr.Radio(
+            [(title, slot) for slot, title in SLOTS.items()], value="cnn", label="Model to fine-tune", scale=1
+        )
         tune_button = gr.Button("Fine-tune on the corrections", variant="primary", scale=1, interactive=on)
         export_button = gr.Button("Download the corrections (CSV)", scale=1)
     tune_status = gr.Markdown(container=True, padding=True, min_height=60)
@@ -327,13 +369,23 @@ def corrections_part(lab, live_status):
         clear_check = gr.Checkbox(False, label="I have downloaded the corrections: delete them here")
         clear_button = gr.Button("Clear the corrections", variant="stop", interactive=on)
 
-    tune_button.click(bind(start_finetune, lab), tune_pick, [tune_status, tune_candidate, tune_use],
-                      api_name="fine_tune", preprocess=False, concurrency_limit=TRAIN_CONCURRENCY,
-                      show_progress_on=tune_status)
-    put_live = tune_use.click(bind(use_model, lab, TUNE_USE_LABEL), [tune_candidate, tune_warned],
-                              [live_status, tune_warned, tune_use], api_name="use_fine_tuned")
-    clear_button.click(bind(clear_corrections, lab), clear_check, tune_status, api_name="clear_corrections",
-                       preprocess=False).then(bind(corrections_note, lab), None, corrections_box,
-                                              api_visibility="private", queue=False)
+    tune_button.click(
+        bind(start_finetune, lab),
+        tune_pick,
+        [tune_status, tune_candidate, tune_use],
+        api_name="fine_tune",
+        preprocess=False,
+        concurrency_limit=TRAIN_CONCURRENCY,
+        show_progress_on=tune_status,
+    )
+    put_live = tune_use.click(
+        bind(use_model, lab, TUNE_USE_LABEL),
+        [tune_candidate, tune_warned],
+        [live_status, tune_warned, tune_use],
+        api_name="use_fine_tuned",
+    )
+    clear_button.click(
+        bind(clear_corrections, lab), clear_check, tune_status, api_name="clear_corrections", preprocess=False
+    ).then(bind(corrections_note, lab), None, corrections_box, api_visibility="private", queue=False)
     export_button.click(bind(corrections_csv, lab), None, [corrections_file, tune_status], api_name="corrections_csv")
     return corrections_box, put_live

@@ -138,7 +138,7 @@ def load_files(images_path, labels_path=None, split: str = "bymerge", cached: bo
     for p in keys:
         if not p.exists():
             raise files.DataFileError(p, "file not found")
-    build = lambda: _read_files(images_path, labels_path)  # noqa: E731
+    build = lambda: _read_files(images_path, labels_path)
     # One entry per file pair, named for it without its format ("emnist-bymerge-test").
     name = images_path.name.split(".")[0].removesuffix("-images-idx3-ubyte")
     images, labels = cache.cached_arrays(keys, name, build) if cached else build()

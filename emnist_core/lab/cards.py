@@ -23,7 +23,7 @@ SERVER_PATH = re.compile(r"(?<![\w.~])~?(?:/[^\s/`'\"<>|:;,()]+){2,}")
 
 
 def format_seconds(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
@@ -33,36 +33,54 @@ def card_markdown(title: str, path: Path, card: ModelCard | None, report: dict |
     lines = [f"### {title}", known.description, ""]
     if known.parameters:
         trainable = known.trainable_parameters
-        lines.append(f"- **Parameters:** {known.parameters:,}"
-                     + (f" ({trainable:,} trained)" if trainable and trainable != known.parameters else ""))
+        lines.append(
+            f"- **Parameters:** {known.parameters:,}"
+            + (f" ({trainable:,} trained)" if trainable and trainable != known.parameters else "")
+        )
     where = "shipped with the app" if Path(path).parent == ASSETS_DIR else "trained on this server"
     lines.append(f"- **File:** {Path(path).name} ({where})")
     if card is None:
-        lines.append(f"- **No model card** (`{card_path(path).name}` is missing or damaged): restore it beside "
-                     "the model file, or retrain the model to write a new one.")
+        lines.append(
+            f"- **No model card** (`{card_path(path).name}` is missing or damaged): restore it beside "
+            "the model file, or retrain the model to write a new one."
+        )
     if known.data:
         used = ", ".join(f"{k} {v:,}" for k, v in known.data.get("used", {}).items() if v is not None)
         lines.append(f"- **Data:** {known.dataset or '?'} ({used}). {known.data.get('description', '')}")
     metrics = report or known.test_metrics
     if metrics.get("accuracy") is not None:
-        lines.append(f"- **Test:** accuracy {metrics['accuracy']:.1%}, mean per-class accuracy "
-                     f"{metrics.get('mean_recall', float('nan')):.1%}, loss {metrics.get('loss', float('nan')):.3f} "
-                     f"on {metrics.get('n', 0):,} images")
+        lines.append(
+            f"- **Test:** accuracy {metrics['accuracy']:.1%}, mean per-class accuracy "
+            f"{metrics.get('mean_recall', float('nan')):.1%}, loss {metrics.get('loss', float('nan')):.3f} "
+            f"on {metrics.get('n', 0):,} images"
+        )
     drawn = known.drawn_test_metrics or {}
     if drawn.get("accuracy") is not None:
-        lines.append(f"- **Drawn characters:** top-1 {drawn['accuracy']:.1%}"
-                     + (f", top-3 {drawn['top3']:.1%}" if drawn.get("top3") is not None else "")
-                     + f" on {drawn.get('n', 0):,} characters by writers it never saw")
+        lines.append(
+            f"- **Drawn characters:** top-1 {drawn['accuracy']:.1%}"
+            + (f", top-3 {drawn['top3']:.1%}" if drawn.get("top3") is not None else "")
+            + f" on {drawn.get('n', 0):,} characters by writers it never saw"
+        )
     scaling = known.temperature_section or {}
     if scaling.get("T") is not None:
         held = scaling.get("held_out") or {}
-        check = (f"; on {held['n']:,} drawn test characters the calibration error went from {held['ece_before']:.1%} "
-                 f"to {held['ece_after']:.1%}" if held.get("ece_before") is not None else "")
-        lines.append(f"- **Confidence calibrated:** temperature {scaling['T']:.2f}, fitted on {scaling.get('n', 0):,} "
-                     f"{scaling.get('fitted_on', '?')} images{check} (figure below: 80% should mean right 8 times in 10)")
+        check = (
+            f"; on {held['n']:,} drawn test characters the calibration error went from {held['ece_before']:.1%} "
+            f"to {held['ece_after']:.1%}"
+            if held.get("ece_before") is not None
+            else ""
+        )
+        lines.append(
+            f"- **Confidence calibrated:** temperature {scaling['T']:.2f}, fitted on {scaling.get('n', 0):,} "
+            f"{scaling.get('fitted_on', '?')} images{check} (figure below: 80% should mean right 8 times in 10)"
+        )
     if known.hyperparameters:
-        lines.append("- **Training:** " + ", ".join(f"{k} {v}" for k, v in known.hyperparameters.items()
-                                                    if v is not None and not isinstance(v, dict)))
+        lines.append(
+            "- **Training:** "
+            + ", ".join(
+                f"{k} {v}" for k, v in known.hyperparameters.items() if v is not None and not isinstance(v, dict)
+            )
+        )
     if known.training_seconds is not None:
         lines.append(f"- **Trained:** {known.date or '?'} in {format_seconds(known.training_seconds)}")
     return "\n".join(lines)
@@ -70,8 +88,10 @@ def card_markdown(title: str, path: Path, card: ModelCard | None, report: dict |
 
 def report_summary(title: str, report: dict, words: str) -> str:
     """One line on a model's report: accuracy, mean per-class accuracy, and each section's (digits ...)."""
-    text = (f"**{title}** on {report['n']:,} {words}: accuracy **{report['accuracy']:.1%}**, mean per-class "
-            f"accuracy {report['mean_recall']:.1%}.")
+    text = (
+        f"**{title}** on {report['n']:,} {words}: accuracy **{report['accuracy']:.1%}**, mean per-class "
+        f"accuracy {report['mean_recall']:.1%}."
+    )
     if report.get("sections"):
         text += " By section: " + ", ".join(f"{k} {v:.1%}" for k, v in report["sections"].items()) + "."
     return text
@@ -79,10 +99,13 @@ def report_summary(title: str, report: dict, words: str) -> str:
 
 def per_class_rows(report: dict) -> tuple[list[str], list[list]]:
     """(headers, rows) of a report's per-class figures, worst accuracy first."""
-    rows = sorted(([name, s["recall"], s["precision"], s["f1"], s["support"]] for name, s in report["per_class"].items()),
-                  key=lambda row: row[1])
-    return ["class", "accuracy", "precision", "F1", "test images"], [[r[0], *(round(v, 3) for v in r[1:4]), r[4]]
-                                                                        for r in rows]
+    rows = sorted(
+        ([name, s["recall"], s["precision"], s["f1"], s["support"]] for name, s in report["per_class"].items()),
+        key=lambda row: row[1],
+    )
+    return ["class", "accuracy", "precision", "F1", "test images"], [
+        [r[0], *(round(v, 3) for v in r[1:4]), r[4]] for r in rows
+    ]
 
 
 def serving_note(live_models) -> str | None:
@@ -133,18 +156,26 @@ def standing(candidate, live) -> Standing:
     test_set = DRAWN if candidate.drawn_report and live.drawn_report else EMNIST
     mine, theirs = candidate.report_on(test_set), live.report_on(test_set)
     if not mine or not theirs:
-        return Standing(True, f"The new **{candidate.name}** and the live **{live.title}** have no report on the "
-                              "same test set, so there is no saying which reads better.")
+        return Standing(
+            True,
+            f"The new **{candidate.name}** and the live **{live.title}** have no report on the "
+            "same test set, so there is no saying which reads better.",
+        )
     worse = mine.get("mean_recall", mine["accuracy"]) < theirs.get("mean_recall", theirs["accuracy"])
-    return Standing(worse, f"On {mine['n']:,} {REPORT_WORDS[test_set]} the new **{candidate.name}** reads "
-                           f"{figure(mine)}; the live **{live.title}** reads {figure(theirs)}.")
+    return Standing(
+        worse,
+        f"On {mine['n']:,} {REPORT_WORDS[test_set]} the new **{candidate.name}** reads "
+        f"{figure(mine)}; the live **{live.title}** reads {figure(theirs)}.",
+    )
 
 
 def put_live_warning(found: Standing, confirm_label: str) -> str:
     """What *Use this model* says before it puts live a model that reads worse, and how to go on."""
-    return (f"**Careful: this model reads worse than the one it would replace.** {found.text} Put live, it is what "
-            f"everyone on this server draws to. Press **{confirm_label}** to put it live anyway, or keep the live "
-            "model.")
+    return (
+        f"**Careful: this model reads worse than the one it would replace.** {found.text} Put live, it is what "
+        f"everyone on this server draws to. Press **{confirm_label}** to put it live anyway, or keep the live "
+        "model."
+    )
 
 
 def trained(name: str, reports: dict, live, drawn_note: str = "") -> str:
@@ -157,36 +188,52 @@ def trained(name: str, reports: dict, live, drawn_note: str = "") -> str:
 
     def row(who, report_on):
         cells = [report_on(key) for key in sets]
-        return f"| {who} | " + " | ".join(f"{c.get('mean_recall', c['accuracy']):.1%} ({c['accuracy']:.1%})"
-                                           if c else "no report" for c in cells) + " |"
+        return (
+            f"| {who} | "
+            + " | ".join(
+                f"{c.get('mean_recall', c['accuracy']):.1%} ({c['accuracy']:.1%})" if c else "no report" for c in cells
+            )
+            + " |"
+        )
 
     rows.append(row(f"**{name}** (new)", lambda key: reports.get(keys[key])))
     against = " (no model of its kind is live to compare with)"
     if live is not None:
         rows.append(row(f"{live.name} (live)", live.report_on))
         against = f" against the live **{live.title}**"
-    text = (f"**{name}**, scored on the test sets{against}:\n\n" + "\n".join(rows) +
-            "\n\nMean per-class accuracy (each class counts alike); in brackets, the share of all images read right.")
+    text = (
+        f"**{name}**, scored on the test sets{against}:\n\n"
+        + "\n".join(rows)
+        + "\n\nMean per-class accuracy (each class counts alike); in brackets, the share of all images read right."
+    )
     if DRAWN not in reports:
         text += f" No report on drawn characters: {no_paths(drawn_note) or 'they are not on this server.'}"
     return text
 
 
-FINE_TUNE_ROWS = (("held_out", "the newest corrections (held out, never trained on)"),
-                  ("drawn_test", "drawn test characters (writers no model saw)"), ("test", "EMNIST test images"))
+FINE_TUNE_ROWS = (
+    ("held_out", "the newest corrections (held out, never trained on)"),
+    ("drawn_test", "drawn test characters (writers no model saw)"),
+    ("test", "EMNIST test images"),
+)
 
 
 def before_after(title: str, name: str, before: dict, after: dict) -> str:
     """A fine-tune's figures, before and after, on what it was not trained on (``finetune.FineTuneResult``);
     ``name``: the fine-tuned model's."""
     table = ["| accuracy on | before | after |", "| --- | --- | --- |"]
-    table += [f"| {words} ({before[key]['n']:,}) | {before[key]['accuracy']:.1%} | {after[key]['accuracy']:.1%} |"
-              for key, words in FINE_TUNE_ROWS if key in before and key in after and before[key].get("n")]
+    table += [
+        f"| {words} ({before[key]['n']:,}) | {before[key]['accuracy']:.1%} | {after[key]['accuracy']:.1%} |"
+        for key, words in FINE_TUNE_ROWS
+        if key in before and key in after and before[key].get("n")
+    ]
     return f"**Fine-tuned {title}**, saved as **{name}**.\n\n" + "\n".join(table)
 
 
 def corrections_note(count: int) -> str:
     if not count:
         return "No corrections yet: when a model reads a drawing wrong, say what it was under the Draw tab."
-    return (f"**{count:,} correction{'s' * (count != 1)}** on this server. Fine-tuning trains on the older ones and "
-            "holds out the newest, to show whether it really helped.")
+    return (
+        f"**{count:,} correction{'s' * (count != 1)}** on this server. Fine-tuning trains on the older ones and "
+        "holds out the newest, to show whether it really helped."
+    )

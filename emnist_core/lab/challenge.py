@@ -33,12 +33,18 @@ BOTH, NEITHER = "both", "neither"
 CLASS_DRAWINGS = "challenge"  # the test set name of the class's own drawings (a report's "dataset")
 ALL_CLASSES = DEFAULT_LESSON  # a challenge is read among all 47 classes, whatever lesson a page is in
 EVAL_CHUNK = 256  # drawings per call when scoring: a live stroke never waits long behind a whole test set
-NO_DRAWINGS = ("The class has not drawn anything in the Challenge yet (or this server does not keep drawings): "
-               "play a round under the Challenge tab, then come back.")
-NOT_KEPT = ("Counted in the class scores; the drawing itself was not kept: this server does not collect "
-            "drawings (training is turned off here).")
-RESET_OFF = ("Training is turned off on this server, so the class scores cannot be reset here: on a public server a "
-             "stranger must not wipe what a class did. The server's owner can reset them.")
+NO_DRAWINGS = (
+    "The class has not drawn anything in the Challenge yet (or this server does not keep drawings): "
+    "play a round under the Challenge tab, then come back."
+)
+NOT_KEPT = (
+    "Counted in the class scores; the drawing itself was not kept: this server does not collect "
+    "drawings (training is turned off here)."
+)
+RESET_OFF = (
+    "Training is turned off on this server, so the class scores cannot be reset here: on a public server a "
+    "stranger must not wipe what a class did. The server's owner can reset them."
+)
 
 
 class ChallengeError(ValueError):
@@ -60,7 +66,7 @@ def asked_class(text) -> str:
     names = label_map(SPLIT).names
     name = class_from_text(text, names)
     if name is None:
-        shown = str(text or "").strip()[:evaluation.CLASS_ECHO]
+        shown = str(text or "").strip()[: evaluation.CLASS_ECHO]
         raise ChallengeError(f"{shown!r} is not a class the models know; ask for one of {' '.join(names)}")
     return name
 
@@ -82,8 +88,11 @@ def hardest_first(drawn_report: Mapping) -> tuple[str, ...]:
     """Every class, the lowest drawn-test recall first (ties in label order); a class the report lacks goes last."""
     names = label_map(SPLIT).names
     per_class = drawn_report.get("per_class") or {}
-    recall = {n: float(per_class[n]["recall"]) for n in names if isinstance(per_class.get(n), Mapping)
-              and "recall" in per_class[n]}
+    recall = {
+        n: float(per_class[n]["recall"])
+        for n in names
+        if isinstance(per_class.get(n), Mapping) and "recall" in per_class[n]
+    }
     return tuple(sorted(names, key=lambda n: (n not in recall, recall.get(n, 0.0), names.index(n))))
 
 
@@ -112,14 +121,17 @@ class Reading:
 
     @property
     def who(self) -> str:
-        """"both", "mlp", "cnn" or "neither"."""
+        """ "both", "mlp", "cnn" or "neither"."""
         right = self.right
         return BOTH if len(right) == len(SLOTS) else right[0] if right else NEITHER
 
     def words(self) -> str:
-        """"Both models read it.", "The CNN read it; the MLP took it for 9.", "Neither model read it: ..."."""
-        wrong = [f"the {SLOTS[s]} took it for {display_name(self.answers[s])}" for s in SLOTS
-                 if self.answers.get(s) not in (None, self.asked)]
+        """ "Both models read it.", "The CNN read it; the MLP took it for 9.", "Neither model read it: ..."."""
+        wrong = [
+            f"the {SLOTS[s]} took it for {display_name(self.answers[s])}"
+            for s in SLOTS
+            if self.answers.get(s) not in (None, self.asked)
+        ]
         if self.who == BOTH:
             return "Both models read it."
         if self.who == NEITHER:
@@ -163,7 +175,7 @@ class Round:
 
     @property
     def prompt_words(self) -> str:
-        """"Draw: g (lower case)", or that the round is over."""
+        """ "Draw: g (lower case)", or that the round is over."""
         return "The round is over." if self.done else f"Draw: {prompt_text(self.prompt)}"
 
     def answer(self, tops: Mapping, asked=None) -> Reading:
@@ -185,7 +197,7 @@ class Round:
             self.position += 1
 
     def summary(self) -> str:
-        """"12 of 47 drawn: CNN 10, MLP 8."."""
+        """ "12 of 47 drawn: CNN 10, MLP 8."."""
         scores = ", ".join(f"{SLOTS[slot]} {self.score[slot]}" for slot in SPOKEN_ORDER)
         return f"{self.drawn} of {len(self.order)} drawn: {scores}."
 
@@ -226,8 +238,9 @@ def drawing_probabilities(probabilities, x: np.ndarray) -> dict[str, np.ndarray]
     return {slot: np.concatenate([part[slot] for part in parts]) for slot in (parts[0] if parts else {})}
 
 
-def class_drawings_report(drawings: Corrections, probs: np.ndarray, model_name: str,
-                          lesson: str = ALL_CLASSES) -> ClassDrawings:
+def class_drawings_report(
+    drawings: Corrections, probs: np.ndarray, model_name: str, lesson: str = ALL_CLASSES
+) -> ClassDrawings:
     """The report of a model (``probs``: its probabilities for ``drawings``) on the class's drawings, within
     ``lesson`` (``evaluation.lesson_report``)."""
     report = evaluation.lesson_report(probs, drawings.y, label_map(SPLIT), lesson)

@@ -20,6 +20,7 @@ This module does not import Keras: storing a correction stays cheap.
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import io
 import json
@@ -31,14 +32,14 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from emnist_core.data import cache, files
-from emnist_core.models.evaluation import class_name
 from emnist_core.data.labels import label_map
+from emnist_core.models.evaluation import class_name
 
 FORMAT = "emnist-sketch-lab correction"
 FORMAT_VERSION = 1
@@ -61,8 +62,10 @@ CSV_NAME = f"emnist-{SPLIT}-corrections.csv"
 IDX_NAMES = (f"emnist-{SPLIT}-corrections-images-idx3-ubyte.gz", f"emnist-{SPLIT}-corrections-labels-idx1-ubyte.gz")
 # The server's switches (read once, into ``state.Switches``): the refusal below names them.
 DISABLE_TRAINING, ALLOW_CORRECTIONS = "EMNIST_DISABLE_TRAINING", "EMNIST_ALLOW_CORRECTIONS"
-COLLECTION_OFF = ("This server does not collect corrections: training is turned off here "
-                  f"({DISABLE_TRAINING}=1). Its owner can allow them with {ALLOW_CORRECTIONS}=1.")
+COLLECTION_OFF = (
+    "This server does not collect corrections: training is turned off here "
+    f"({DISABLE_TRAINING}=1). Its owner can allow them with {ALLOW_CORRECTIONS}=1."
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,9 @@ def class_index(label) -> int:
     try:
         return labels.index_of(class_name(label, labels.names))
     except ValueError:
-        raise CorrectionError(f"{label!r} is not a class the models know; choose one of {' '.join(labels.names)}") from None
+        raise CorrectionError(
+            f"{label!r} is not a class the models know; choose one of {' '.join(labels.names)}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -105,12 +110,12 @@ class Corrections:
     def names(self) -> list[str]:
         return [label_map(SPLIT).names[c] for c in self.y]
 
-    def take(self, index) -> "Corrections":
+    def take(self, index) -> Corrections:
         index = np.asarray(index, dtype=np.int64)
-        pick = lambda seq: tuple(seq[i] for i in index)  # noqa: E731
+        pick = lambda seq: tuple(seq[i] for i in index)
         return Corrections(self.x[index], self.y[index], pick(self.times), pick(self.ids), pick(self.tops))
 
-    def split_by_time(self, holdout: float) -> tuple["Corrections", "Corrections"]:
+    def split_by_time(self, holdout: float) -> tuple[Corrections, Corrections]:
         """(older, newest): the newest ``holdout`` share (at least one when the share is above 0) held out."""
         if not 0 <= holdout < 1:
             raise ValueError(f"holdout must be a share in [0, 1), got {holdout}")
@@ -134,8 +139,16 @@ class CorrectionStore:
 
     # ---------------------------------------------------------------- writing
 
-    def add(self, x28, label: str, tops: Mapping | None = None, when: datetime | None = None,
-            source: str = CORRECTION, *, collecting: bool = True) -> str:
+    def add(
+        self,
+        x28,
+        label: str,
+        tops: Mapping | None = None,
+        when: datetime | None = None,
+        source: str = CORRECTION,
+        *,
+        collecting: bool = True,
+    ) -> str:
         """Keep one correction; return its id. ``x28``: the preprocessed image (uint8 28x28, white ink on
         black); ``label``: the class the person chose; ``tops``: {model slot: [(class, probability), ...]};
         ``when``: its time (default now; a naive time is taken as UTC); ``source``: ``CORRECTION`` or
@@ -148,8 +161,14 @@ class CorrectionStore:
             raise CorrectionError(COLLECTION_OFF)
         image, index = _checked_image(x28), class_index(label)
         when = _utc(when)
-        record = {"format": FORMAT, "version": FORMAT_VERSION, "time": when.isoformat(timespec="microseconds"),
-                  "label": label_map(SPLIT).names[index], "tops": _checked_tops(tops), "image_png": _png(image)}
+        record = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "time": when.isoformat(timespec="microseconds"),
+            "label": label_map(SPLIT).names[index],
+            "tops": _checked_tops(tops),
+            "image_png": _png(image),
+        }
         if source == CHALLENGE:  # a correction's file stays exactly as before challenges existed
             record["source"] = CHALLENGE
         text = json.dumps(record, separators=(",", ":"))
@@ -162,7 +181,8 @@ class CorrectionStore:
                 raise CorrectionError(
                     f"The corrections folder is full ({count} corrections, {used / 2**20:.1f} MB; it keeps at most "
                     f"{self.max_count} and {self.max_bytes / 2**20:.1f} MB). Download the corrections, then clear "
-                    "them to collect more.")
+                    "them to collect more."
+                )
             self.folder.mkdir(parents=True, exist_ok=True)
             cache.atomic_write(self.folder / f"{ident}{SUFFIX}", lambda tmp: tmp.write_text(text))
         return ident
@@ -224,8 +244,10 @@ class CorrectionStore:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         images, labels = (folder / name for name in IDX_NAMES)
-        for path, magic, array in ((images, files.IMAGE_MAGIC, data.x.transpose(0, 2, 1)),
-                                   (labels, files.LABEL_MAGIC, data.y.astype(np.uint8))):
+        for path, magic, array in (
+            (images, files.IMAGE_MAGIC, data.x.transpose(0, 2, 1)),
+            (labels, files.LABEL_MAGIC, data.y.astype(np.uint8)),
+        ):
             raw = np.array([magic, *array.shape], ">u4").tobytes() + np.ascontiguousarray(array, np.uint8).tobytes()
             cache.atomic_write(path, lambda tmp, raw=raw: tmp.write_bytes(gzip.compress(raw, mtime=0)))
         return images, labels
@@ -243,16 +265,19 @@ class CorrectionStore:
             raise ValueError(f"source must be None or one of {', '.join(SOURCES)}, got {source!r}")
         if not self.folder.is_dir():
             return []
-        return sorted(p for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith(".") and p.is_file()
-                      and source in (None, CHALLENGE if p.stem.endswith(CHALLENGE_MARK) else CORRECTION))
+        return sorted(
+            p
+            for p in self.folder.glob(f"*{SUFFIX}")
+            if not p.name.startswith(".")
+            and p.is_file()
+            and source in (None, CHALLENGE if p.stem.endswith(CHALLENGE_MARK) else CORRECTION)
+        )
 
     def _usage(self) -> tuple[int, int]:
         sizes = []
         for path in self._paths():
-            try:
+            with contextlib.suppress(FileNotFoundError):  # cleared by another process meanwhile
                 sizes.append(path.stat().st_size)
-            except FileNotFoundError:  # cleared by another process meanwhile
-                pass
         return len(sizes), sum(sizes)
 
     def _remove_temporaries(self, older_than: float) -> None:
@@ -270,10 +295,10 @@ class CorrectionStore:
 
 def _utc(when: datetime | None) -> datetime:
     if when is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if not isinstance(when, datetime):
         raise CorrectionError(f"the time must be a datetime, got {type(when).__name__}")
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _checked_image(x28) -> np.ndarray:
@@ -341,5 +366,4 @@ def _read(path: Path) -> tuple[datetime, np.ndarray, int, dict]:
     tops = record.get("tops") or {}
     if not isinstance(tops, dict):
         raise ValueError("tops is not a mapping")
-    return when.astimezone(timezone.utc), _unpng(record["image_png"]), class_index(record["label"]), tops
-
+    return when.astimezone(UTC), _unpng(record["image_png"]), class_index(record["label"]), tops

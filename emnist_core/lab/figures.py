@@ -11,9 +11,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display here, on a server or in CI
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def closed(fig):
@@ -29,8 +29,13 @@ def curves_figure(history: dict, title: str = ""):
         for key, style in ((metric, "-o"), (f"val_{metric}", "-s")):
             values = history.get(key) or []
             if values:
-                ax.plot(range(1, len(values) + 1), values, style, ms=3,
-                        label="validation" if key.startswith("val_") else "training")
+                ax.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    style,
+                    ms=3,
+                    label="validation" if key.startswith("val_") else "training",
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         # Epochs are whole: no 1.25, 1.50 ticks, even for a run of one or two.
@@ -94,8 +99,13 @@ def reliability_figure(calibration: dict, title: str = ""):
     for key, style, words in (("before", "-o", "model's own"), ("after", "-s", f"scaled by T = {section['T']:.2f}")):
         part = section[key]
         bins = part["bins"]
-        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], style, ms=4,
-                label=f"{words} (ECE {part['ece']:.1%})")
+        ax.plot(
+            [b["confidence"] for b in bins],
+            [b["accuracy"] for b in bins],
+            style,
+            ms=4,
+            label=f"{words} (ECE {part['ece']:.1%})",
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
@@ -103,8 +113,9 @@ def reliability_figure(calibration: dict, title: str = ""):
     ax.set_ylabel("accuracy")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(title or f"Reliability on {section.get('fitted_on', 'validation')} ({section.get('n', 0):,})",
-                 fontsize=10)
+    ax.set_title(
+        title or f"Reliability on {section.get('fitted_on', 'validation')} ({section.get('n', 0):,})", fontsize=10
+    )
     fig.tight_layout()
     return fig
 
@@ -143,8 +154,8 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
 
     from emnist_core.data import datasets as ds
     from emnist_core.models.evaluation import EMNIST
-    from emnist_core.serving.predictor import Predictor
     from emnist_core.models.store import load_card, load_model, load_report, report_path, resolve_model_path
+    from emnist_core.serving.predictor import Predictor
 
     path = resolve_model_path(model)
     name = path.name.removesuffix(".keras")
@@ -164,8 +175,10 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
     if not rp.exists():
         raise FileNotFoundError(f"{rp} not found: run `python -m emnist_core evaluate --model {model} --save-report`")
     report = load_report(rp)
-    save(confusion_figure(report, f"{name}: confusion matrix on {report.get('dataset', 'the')} test"),
-         "confusion_matrix.png")
+    save(
+        confusion_figure(report, f"{name}: confusion matrix on {report.get('dataset', 'the')} test"),
+        "confusion_matrix.png",
+    )
     try:
         data = ds.load_dataset(report.get("dataset", EMNIST), data_dir)
     except ds.DataNotFoundError as exc:
@@ -178,11 +191,22 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
     sample = np.sort(rng.choice(len(y), 50, replace=False))
     probs = predictor.probabilities(x[sample])[name]
     pred = probs.argmax(axis=1)
-    save(grid_figure(x[sample], [f"{names[t]} -> {names[p]}" for t, p in zip(y[sample], pred)],
-                     colors=["black" if t == p else "red" for t, p in zip(y[sample], pred)],
-                     title=f"{name}: sample predictions (true -> predicted)"), "samples.png")
+    save(
+        grid_figure(
+            x[sample],
+            [f"{names[t]} -> {names[p]}" for t, p in zip(y[sample], pred)],
+            colors=["black" if t == p else "red" for t, p in zip(y[sample], pred)],
+            title=f"{name}: sample predictions (true -> predicted)",
+        ),
+        "samples.png",
+    )
     wrong = report["misclassified"][:: max(1, len(report["misclassified"]) // 100)][:100]
-    save(grid_figure([x[i] for i, _, _ in wrong],
-                     [f"{names[t]} -> {names[top[0][0]]} ({top[0][1]:.0%})" for _, t, top in wrong],
-                     title=f"{name}: 100 misclassified test images"), "misclassified.png")
+    save(
+        grid_figure(
+            [x[i] for i, _, _ in wrong],
+            [f"{names[t]} -> {names[top[0][0]]} ({top[0][1]:.0%})" for _, t, top in wrong],
+            title=f"{name}: 100 misclassified test images",
+        ),
+        "misclassified.png",
+    )
     return written

@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from emnist_core.data import datasets as ds
+from emnist_core.data.labels import label_map
+from emnist_core.lab.corrections import CorrectionError, Corrections
 from emnist_core.models import evaluation, store
-from emnist_core.training import train as training
-from emnist_core.training.augment import augment_batch, batch_rng
 from emnist_core.models.calibration import PriorCorrection, with_prior_correction
 from emnist_core.models.card import ModelCard
-from emnist_core.lab.corrections import Corrections, CorrectionError
-from emnist_core.data.labels import label_map
 from emnist_core.models.registry import REGISTRY, model_spec
+from emnist_core.training import train as training
+from emnist_core.training.augment import augment_batch, batch_rng
 from emnist_core.training.config import FINE_TUNING, SCORING_AFTER, SCORING_BEFORE, announce
 
 HOLDOUT = 0.2  # newest share of the corrections held out to score on, never trained on
@@ -71,36 +71,58 @@ class FineTuneResult:
     def card(self, name: str) -> ModelCard:
         """The model card for ``store.save_model``: the training card, plus where it came from and the figures."""
         return self.training.card.fine_tuned(
-            name, self.model.count_params(), (store.model_name(self.source), self.source.name), self.source_card,
-            self.reports, {"settings": self.settings, "corrections": self.corrections, "before": self.before,
-                           "after": self.after}, keeps_correction=_prior_of(self.model) is not None)
+            name,
+            self.model.count_params(),
+            (store.model_name(self.source), self.source.name),
+            self.source_card,
+            self.reports,
+            {"settings": self.settings, "corrections": self.corrections, "before": self.before, "after": self.after},
+            keeps_correction=_prior_of(self.model) is not None,
+        )
 
 
-def fine_tune(source, corrections: Corrections, base: ds.Dataset, drawn: ds.Dataset | None = None, *,
-              holdout: float = HOLDOUT, base_slice: int = BASE_SLICE, epochs: int = EPOCHS,
-              learning_rate: float = LEARNING_RATE, batch_size: int | None = None, seed: int = 0,
-              listener=None, cancel: threading.Event | None = None) -> FineTuneResult:
+def fine_tune(
+    source,
+    corrections: Corrections,
+    base: ds.Dataset,
+    drawn: ds.Dataset | None = None,
+    *,
+    holdout: float = HOLDOUT,
+    base_slice: int = BASE_SLICE,
+    epochs: int = EPOCHS,
+    learning_rate: float = LEARNING_RATE,
+    batch_size: int | None = None,
+    seed: int = 0,
+    listener=None,
+    cancel: threading.Event | None = None,
+) -> FineTuneResult:
     """Fine-tune the saved model ``source`` (a .keras path or shipped name, with its card) on ``corrections``
     mixed with ``base_slice`` training images of ``base`` (half of them from ``drawn`` when given); see the
     module doc. ``listener`` and ``cancel`` work as in ``training.train``: a cancel raises TrainingCancelled.
     """
     if len(corrections) < MIN_CORRECTIONS:
-        raise CorrectionError(f"Fine-tuning needs at least {MIN_CORRECTIONS} corrections; there are "
-                              f"{len(corrections)}. Correct more drawings first.")
+        raise CorrectionError(
+            f"Fine-tuning needs at least {MIN_CORRECTIONS} corrections; there are "
+            f"{len(corrections)}. Correct more drawings first."
+        )
     path = store.resolve_model_path(source)
     source_card = store.load_card(path) or ModelCard()
     arch = source_card.architecture_name
     if arch not in REGISTRY:
-        raise ValueError(f"{path.name}: its card does not name an architecture of emnist_core ({arch!r}); "
-                         "fine-tune a model trained here, whose card says how it was built")
+        raise ValueError(
+            f"{path.name}: its card does not name an architecture of emnist_core ({arch!r}); "
+            "fine-tune a model trained here, whose card says how it was built"
+        )
     for data in (base, drawn):
         if data is not None and data.label_map.names != label_map("bymerge").names:
             raise ValueError(f"{data.name}: corrections use the 47 ByMerge classes; give a dataset of those classes")
     if not 0 <= holdout <= 0.5:
         raise ValueError(f"holdout is the share of corrections held out, 0 to 0.5; got {holdout}")
     if base_slice < MIN_BASE_SLICE:
-        raise ValueError(f"base_slice: mix in at least {MIN_BASE_SLICE} training images, or the model forgets the "
-                         f"other classes; got {base_slice}")
+        raise ValueError(
+            f"base_slice: mix in at least {MIN_BASE_SLICE} training images, or the model forgets the "
+            f"other classes; got {base_slice}"
+        )
 
     trained_on, held = corrections.split_by_time(holdout)
     drawn_test = _drawn_test(drawn)
@@ -113,8 +135,15 @@ def fine_tune(source, corrections: Corrections, base: ds.Dataset, drawn: ds.Data
     # the border between the two classes, not that the corrected class became common.
     rivals = evaluation.predict_probabilities(before_model, trained_on.x).argmax(1)
     mix, copies, n_slice = _mixed(trained_on, rivals, base, drawn, base_slice, seed)
-    config = training.TrainConfig(model=arch, dataset=mix.name, epochs=epochs, batch_size=batch_size,
-                                  learning_rate=learning_rate, seed=seed, init=str(path))
+    config = training.TrainConfig(
+        model=arch,
+        dataset=mix.name,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        init=str(path),
+    )
     announce(listener, FINE_TUNING)
     result = training.train(config, mix, listener=listener, cancel=cancel)
     model = result.model
@@ -127,11 +156,27 @@ def fine_tune(source, corrections: Corrections, base: ds.Dataset, drawn: ds.Data
     reports = evaluation.model_reports(model, base, drawn_test)
     after = _figures(model, held, base, None, reports)
     _check(cancel)
-    settings = {"holdout": holdout, "base_slice": base_slice, "copies": copies, "epochs": result.config.epochs,
-                "learning_rate": result.config.learning_rate, "batch_size": result.config.batch_size,
-                "seed": seed, "held_out_by": "time (the newest)"}
-    return FineTuneResult(model, path, source_card, before, after, reports, result, settings,
-                          {"trained_on": _summary(trained_on), "held_out": _summary(held)})
+    settings = {
+        "holdout": holdout,
+        "base_slice": base_slice,
+        "copies": copies,
+        "epochs": result.config.epochs,
+        "learning_rate": result.config.learning_rate,
+        "batch_size": result.config.batch_size,
+        "seed": seed,
+        "held_out_by": "time (the newest)",
+    }
+    return FineTuneResult(
+        model,
+        path,
+        source_card,
+        before,
+        after,
+        reports,
+        result,
+        settings,
+        {"trained_on": _summary(trained_on), "held_out": _summary(held)},
+    )
 
 
 def _mixed(corrections: Corrections, rivals, base: ds.Dataset, drawn, base_slice: int, seed: int):
@@ -163,12 +208,16 @@ def _mixed(corrections: Corrections, rivals, base: ds.Dataset, drawn, base_slice
             train.append((like.x_train[idx], y_like[idx]))
     name = "+".join(d.name for d in parts)
     mix = ds.Dataset(
-        name if name in ds.DATASETS else base.name, base.label_map,
-        np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]).astype(np.int64),
-        np.concatenate([x for x, _ in val]), np.concatenate([y for _, y in val]).astype(np.int64),
-        base.x_test, base.y_test,
-        f"{len(corrections)} corrections x{copies} mixed with {n_slice} training images of {name}. "
-        + base.description, list(base.sources) + (list(drawn.sources) if drawn is not None else []),
+        name if name in ds.DATASETS else base.name,
+        base.label_map,
+        np.concatenate([x for x, _ in train]),
+        np.concatenate([y for _, y in train]).astype(np.int64),
+        np.concatenate([x for x, _ in val]),
+        np.concatenate([y for _, y in val]).astype(np.int64),
+        base.x_test,
+        base.y_test,
+        f"{len(corrections)} corrections x{copies} mixed with {n_slice} training images of {name}. " + base.description,
+        list(base.sources) + (list(drawn.sources) if drawn is not None else []),
     )
     return mix, copies, n_slice
 
@@ -212,12 +261,16 @@ def _figures(model, held: Corrections, base: ds.Dataset, drawn_test, reports=Non
         per_class = {names[c]: [int(right[held.y == c].sum()), int((held.y == c).sum())] for c in np.unique(held.y)}
         out["held_out"] = {"n": len(held), "accuracy": float(right.mean()), "per_class": per_class}
     if reports is None:
-        reports = {"": evaluation.evaluate_arrays(model, base.x_test, base.labels_as_classes(base.y_test),
-                                                  base.label_map, with_details=False)}
+        reports = {
+            "": evaluation.evaluate_arrays(
+                model, base.x_test, base.labels_as_classes(base.y_test), base.label_map, with_details=False
+            )
+        }
         if drawn_test is not None:
             x, y, sections = drawn_test
-            reports[evaluation.DRAWN] = evaluation.evaluate_arrays(model, x, y, base.label_map, with_details=False,
-                                                                   sections=sections)
+            reports[evaluation.DRAWN] = evaluation.evaluate_arrays(
+                model, x, y, base.label_map, with_details=False, sections=sections
+            )
     if evaluation.DRAWN in reports:
         out["drawn_test"] = {k: reports[evaluation.DRAWN][k] for k in ("n", "accuracy")}
     out["test"] = {k: reports[""][k] for k in ("n", "accuracy")}
@@ -234,8 +287,12 @@ def _summary(part: Corrections) -> dict:
     if not len(part):
         return {"n": 0}
     classes = dict(zip(*np.unique(part.names, return_counts=True)))
-    return {"n": len(part), "first": part.times[0].isoformat(timespec="seconds"),
-            "last": part.times[-1].isoformat(timespec="seconds"), "classes": {str(k): int(v) for k, v in classes.items()}}
+    return {
+        "n": len(part),
+        "first": part.times[0].isoformat(timespec="seconds"),
+        "last": part.times[-1].isoformat(timespec="seconds"),
+        "classes": {str(k): int(v) for k, v in classes.items()},
+    }
 
 
 def _check(cancel) -> None:

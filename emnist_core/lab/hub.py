@@ -33,7 +33,7 @@ class HubPush:
     every: float = PUSH_EVERY_MINUTES
 
     @classmethod
-    def from_env(cls, folder, environ=None) -> "HubPush | None":
+    def from_env(cls, folder, environ=None) -> HubPush | None:
         """The push the environment asks for, or None when ``EMNIST_CORRECTIONS_REPO`` or ``HF_TOKEN`` is unset or
         empty. ValueError, saying what to set, for a repository name the Hub would refuse."""
         from huggingface_hub.utils import HFValidationError, validate_repo_id
@@ -45,8 +45,9 @@ class HubPush:
         try:
             validate_repo_id(repo_id)
         except HFValidationError as exc:
-            raise ValueError(f"{REPO_ENV} must name a dataset repository as owner/name, got {repo_id[:100]!r}: "
-                             f"{exc}") from None
+            raise ValueError(
+                f"{REPO_ENV} must name a dataset repository as owner/name, got {repo_id[:100]!r}: {exc}"
+            ) from None
         return cls(repo_id, Path(folder))
 
     def start(self, scheduler_class=None):
@@ -54,8 +55,15 @@ class HubPush:
         returns the scheduler. ``scheduler_class``: ``CommitScheduler`` unless a test passes its own."""
         if scheduler_class is None:
             from huggingface_hub import CommitScheduler as scheduler_class
-        return scheduler_class(repo_id=self.repo_id, repo_type="dataset", folder_path=self.folder,
-                               path_in_repo=PATH_IN_REPO, every=self.every, private=True, ignore_patterns=HIDDEN)
+        return scheduler_class(
+            repo_id=self.repo_id,
+            repo_type="dataset",
+            folder_path=self.folder,
+            path_in_repo=PATH_IN_REPO,
+            every=self.every,
+            private=True,
+            ignore_patterns=HIDDEN,
+        )
 
 
 def push_corrections(folder, environ=None, scheduler_class=None):
@@ -67,7 +75,7 @@ def push_corrections(folder, environ=None, scheduler_class=None):
         if push is None:
             return None
         scheduler = push.start(scheduler_class)
-    except Exception as exc:  # noqa: BLE001  the Hub client's errors are many (validation, HTTP, network, auth)
+    except Exception as exc:
         log.warning("Corrections are not pushed to the Hugging Face Hub: %s", exc)
         return None
     log.info("Corrections in %s are pushed to the dataset %s every %g minutes.", push.folder, push.repo_id, push.every)

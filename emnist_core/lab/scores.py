@@ -13,6 +13,7 @@ training is switched off (``Lab.reset_class_scores``), as it refuses clearing co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -101,10 +102,12 @@ class ClassScores:
         drawn = scores["drawings"]
         if not drawn:
             return NOTHING_YET
-        rate = lambda slot: f"{scores[RIGHT[slot]] / drawn:.0%}"  # noqa: E731
+        rate = lambda slot: f"{scores[RIGHT[slot]] / drawn:.0%}"
         first, *rest = SPOKEN_ORDER
-        text = (f"The class drew {drawn:,} character{'s' * (drawn != 1)}; the {SLOTS[first]} read {rate(first)}"
-                + "".join(f", the {SLOTS[slot]} {rate(slot)}" for slot in rest))
+        text = (
+            f"The class drew {drawn:,} character{'s' * (drawn != 1)}; the {SLOTS[first]} read {rate(first)}"
+            + "".join(f", the {SLOTS[slot]} {rate(slot)}" for slot in rest)
+        )
         hardest = hardest_class(scores["per_class"])
         if hardest is not None:
             name, slot, rate = hardest
@@ -113,8 +116,10 @@ class ClassScores:
 
     def rows(self) -> list[list]:
         """The table: [class as shown, drawn, MLP right %, CNN right %] per class drawn, in label order."""
-        return [[display_name(name), c[DRAWN], *(round(100 * c[RIGHT[slot]] / c[DRAWN]) for slot in SLOTS)]
-                for name, c in self.as_dict()["per_class"].items()]
+        return [
+            [display_name(name), c[DRAWN], *(round(100 * c[RIGHT[slot]] / c[DRAWN]) for slot in SLOTS)]
+            for name, c in self.as_dict()["per_class"].items()
+        ]
 
     # ---------------------------------------------------------------- the file
 
@@ -134,10 +139,8 @@ class ClassScores:
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:  # ValueError covers bad JSON
             aside = self.path.with_name(f"{self.path.name}{DAMAGED_SUFFIX}-{time.strftime('%Y%m%d-%H%M%S')}")
             log.warning("class scores %s set aside as %s, counting starts again: %s", self.path, aside.name, exc)
-            try:
+            with contextlib.suppress(OSError):
                 os.replace(self.path, aside)
-            except OSError:
-                pass
             return {}
 
 

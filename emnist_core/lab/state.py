@@ -21,32 +21,44 @@ from datetime import datetime
 from pathlib import Path
 
 from emnist_core.data import datasets
-from emnist_core.data.labels import DEFAULT_LESSON, check_lesson
-from emnist_core.serving import explain, predictor, export as serving
-from emnist_core.models import evaluation, store
-from emnist_core.lab.corrections import ALLOW_CORRECTIONS, DISABLE_TRAINING, CorrectionStore
-from emnist_core.models.card import ModelCard
-from emnist_core.lab import challenge
-from emnist_core.lab.corrections import CHALLENGE, CORRECTION, CorrectionError, Corrections
-from emnist_core.lab.scores import ClassScores, scores_path
 from emnist_core.data.files import SIDE
-from emnist_core.models.evaluation import DRAWN, EMNIST, TEST_SETS
-from emnist_core.models.temperature import card_temperature
+from emnist_core.data.labels import DEFAULT_LESSON, check_lesson
+from emnist_core.lab import challenge
 from emnist_core.lab.cards import format_seconds
-from emnist_core.models.registry import REGISTRY, SLOTS  # noqa: F401  SLOTS: the lab serves one live model of each kind
+from emnist_core.lab.corrections import (
+    ALLOW_CORRECTIONS,
+    CHALLENGE,
+    CORRECTION,
+    DISABLE_TRAINING,
+    CorrectionError,
+    Corrections,
+    CorrectionStore,
+)
+from emnist_core.lab.scores import ClassScores, scores_path
+from emnist_core.models import evaluation, store
+from emnist_core.models.card import ModelCard
+from emnist_core.models.evaluation import DRAWN, EMNIST, TEST_SETS
+from emnist_core.models.registry import REGISTRY, SLOTS
+from emnist_core.models.temperature import card_temperature
+from emnist_core.serving import explain, predictor
+from emnist_core.serving import export as serving
 from emnist_core.training.config import BATCH_STAGES, DONE, LOADING_CORRECTIONS, SAVING, TRAINING
 
 DRAWN_WAIT_SECONDS = 5  # a request for the drawn characters waits this long for them to load
 SETTLE_BATCHES = 5  # a training job's time estimate starts after this many batches
 # Said after the loader's own error, which names the files, the folders looked in and the command that fetches them.
 DATA_HELP = "Restart the app once the files are in place (EMNIST_DATA_DIR names their folder)."
-DRAWN_HELP = ("Set UNIPEN_DATA_DIR to a copy of UNIPEN train_r01_v07 (see README, Drawn input) and restart "
-              "the app to browse the models' mistakes on drawn characters.")
+DRAWN_HELP = (
+    "Set UNIPEN_DATA_DIR to a copy of UNIPEN train_r01_v07 (see README, Drawn input) and restart "
+    "the app to browse the models' mistakes on drawn characters."
+)
 DATA_LOADING = "The test images are still loading; try again in a few seconds."
 DRAWN_LOADING = "The drawn characters are still loading; try again in a minute."
 DRAWN_RETRY = "the next request tries again"
-MODELS_IN_ASSETS = ("The folder for retrained models (`EMNIST_MODELS_DIR`) is the shipped `assets/` folder or "
-                    "inside it; set it to another folder, so that retraining never touches the shipped models.")
+MODELS_IN_ASSETS = (
+    "The folder for retrained models (`EMNIST_MODELS_DIR`) is the shipped `assets/` folder or "
+    "inside it; set it to another folder, so that retraining never touches the shipped models."
+)
 SWITCH_ON = ("1", "true", "yes")
 log = logging.getLogger(__name__)
 
@@ -60,11 +72,11 @@ class Switches:
     corrections: bool = True  # collecting corrections (off with training unless allowed on its own)
 
     @classmethod
-    def from_env(cls, environ=None) -> "Switches":
+    def from_env(cls, environ=None) -> Switches:
         """``EMNIST_DISABLE_TRAINING=1`` turns training off, and corrections with it unless
         ``EMNIST_ALLOW_CORRECTIONS=1``."""
         environ = os.environ if environ is None else environ
-        on = lambda name: environ.get(name, "").strip().lower() in SWITCH_ON  # noqa: E731
+        on = lambda name: environ.get(name, "").strip().lower() in SWITCH_ON
         training = not on(DISABLE_TRAINING)
         return cls(training=training, corrections=training or on(ALLOW_CORRECTIONS))
 
@@ -99,8 +111,15 @@ def read_live(slot: str, name_or_path, model=None) -> LiveModel:
     path = store.resolve_model_path(name_or_path)
     if model is None:
         model = serving.load_served(path)  # exported once; the Keras file is read in safe mode
-    return LiveModel(slot, store.model_name(path), path, model, store.load_card(path),
-                     store.read_report(store.report_path(path)), store.read_report(store.report_path(path, DRAWN)))
+    return LiveModel(
+        slot,
+        store.model_name(path),
+        path,
+        model,
+        store.load_card(path),
+        store.read_report(store.report_path(path)),
+        store.read_report(store.report_path(path, DRAWN)),
+    )
 
 
 def load_live(slot: str, name_or_path, model=None) -> LiveModel:
@@ -112,8 +131,9 @@ def load_live(slot: str, name_or_path, model=None) -> LiveModel:
 
 def serve(live: dict) -> predictor.Predictor:
     """One Predictor for a pair of live models, each calibrated with the temperature in its card."""
-    return predictor.Predictor({s: m.model for s, m in live.items()},
-                               temperatures={s: card_temperature(m.card) for s, m in live.items()})
+    return predictor.Predictor(
+        {s: m.model for s, m in live.items()}, temperatures={s: card_temperature(m.card) for s, m in live.items()}
+    )
 
 
 def shipped_candidates(slot: str) -> list[str]:
@@ -177,13 +197,21 @@ class Lab:
     the EMNIST test images, so that the first prediction need not wait for them.
     """
 
-    def __init__(self, data_loader=load_data, assets_dir=store.ASSETS_DIR, drawn_loader=load_drawn,
-                 corrections: CorrectionStore | None = None, switches: Switches | None = None):
+    def __init__(
+        self,
+        data_loader=load_data,
+        assets_dir=store.ASSETS_DIR,
+        drawn_loader=load_drawn,
+        corrections: CorrectionStore | None = None,
+        switches: Switches | None = None,
+    ):
         self.switches = switches or Switches.from_env()
         self.assets_dir = Path(assets_dir)
         self.corrections = corrections or CorrectionStore()  # EMNIST_CORRECTIONS_DIR, else under the cache
         self.scores = ClassScores(scores_path(self.corrections.folder))  # the Challenge's tally, beside them
-        self._class_drawings = None  # (Predictor, drawing ids, drawings, {slot: probs}, {(slot, lesson): ClassDrawings})
+        self._class_drawings = (
+            None  # (Predictor, drawing ids, drawings, {slot: probs}, {(slot, lesson): ClassDrawings})
+        )
         self._test_scores = {}  # test set -> (Predictor, images, classes, sections, {slot: probs}): ``lesson_report``
         self.scoring_lock = threading.Lock()
         self.shipped, self.load_problems = load_shipped(self.assets_dir)
@@ -337,7 +365,7 @@ class Lab:
         path = Path(str(candidate)).resolve()
         return path if path.parent == folder and path.suffix == store.MODEL_SUFFIX and path.is_file() else None
 
-    def start_job(self, config, folder: Path) -> "TrainingJob | None":
+    def start_job(self, config, folder: Path) -> TrainingJob | None:
         """Start training in a thread, or None when a job is already running on this server. The model is scored on
         the drawn characters too: they load while it trains, and the job waits for them, not this request."""
 
@@ -347,7 +375,7 @@ class Lab:
 
         return self._start(make, "training")
 
-    def start_finetune(self, slot: str, folder: Path) -> "FineTuneJob | None":
+    def start_finetune(self, slot: str, folder: Path) -> FineTuneJob | None:
         """Fine-tune ``slot``'s live model on the corrections, in a thread; None when a job is already running.
         The drawn characters it is scored on load first (in the job's thread) when they have not yet."""
         if slot not in self.live:
@@ -389,7 +417,6 @@ class Lab:
             job.cancel.set()
         return stage
 
-
     # ---------------------------------------------------------------- the Challenge (issue 17)
     # ``self.scores`` (the class scores) and ``self._class_drawings`` (the live pair's last reports on the class's
     # drawings) are made in __init__.
@@ -412,8 +439,9 @@ class Lab:
         if not self.switches.corrections:
             return challenge.ChallengeResult(reading, None, challenge.NOT_KEPT)
         try:
-            kept = self.corrections.add(x28, reading.asked, tops, source=CHALLENGE,
-                                         collecting=self.switches.corrections)
+            kept = self.corrections.add(
+                x28, reading.asked, tops, source=CHALLENGE, collecting=self.switches.corrections
+            )
         except CorrectionError as exc:  # the store is full, or a bad image: counted, said, not kept
             return challenge.ChallengeResult(reading, None, f"Counted in the class scores; not kept: {exc}")
         return challenge.ChallengeResult(reading, kept)
@@ -445,8 +473,7 @@ class Lab:
             drawings = self.class_drawings()
             if not len(drawings):  # every file unreadable (skipped, logged)
                 return None
-            probs = challenge.drawing_probabilities(
-                lambda x: pair.probabilities(x, challenge.ALL_CLASSES), drawings.x)
+            probs = challenge.drawing_probabilities(lambda x: pair.probabilities(x, challenge.ALL_CLASSES), drawings.x)
             # Keyed by the ids listed before loading: a drawing added meanwhile makes the next call score again.
             cached = self._class_drawings = (pair, ids, drawings, probs, {})
         _, _, drawings, probs, reports = cached
@@ -550,13 +577,21 @@ class TrainingJob:
         return f"about {format_seconds(left)} left"
 
     def run(self):
-        from emnist_core.training import train as training  # Keras starts with the first training job, not with the server
+        from emnist_core.training import (
+            train as training,
+        )  # Keras starts with the first training job, not with the server
 
         try:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             # Trained, scored, and saved whole or not at all; a cancel before saving starts saves nothing.
-            result = training.train_and_save(self.config, self.folder / f"{self.config.model}-{stamp}.keras",
-                                             self.dataset, listener=self, cancel=self.cancel, drawn=self.drawn)
+            result = training.train_and_save(
+                self.config,
+                self.folder / f"{self.config.model}-{stamp}.keras",
+                self.dataset,
+                listener=self,
+                cancel=self.cancel,
+                drawn=self.drawn,
+            )
             self.model, self.reports, self.path = result.model, result.reports, result.path
         except training.TrainingCancelled:
             self.cancelled = True
@@ -589,8 +624,9 @@ class FineTuneJob(TrainingJob):
             corrections = self.lab.corrections.load()
             self.lab.load_drawn().join()  # scored on drawn characters before and after
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            self.result = finetune.fine_tune(self.live.path, corrections, self.dataset, self.lab.drawn,
-                                             listener=self, cancel=self.cancel)
+            self.result = finetune.fine_tune(
+                self.live.path, corrections, self.dataset, self.lab.drawn, listener=self, cancel=self.cancel
+            )
             path = self.folder / f"{self.live.name}-fixed-{stamp}.keras"
             self.stage = SAVING
             store.save_model(self.result.model, path, self.result.card(path.stem), self.result.reports)

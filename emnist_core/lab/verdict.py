@@ -33,8 +33,11 @@ NO_MODEL_MESSAGE = "No model could be loaded on this server: see the note at the
 
 def is_sure(tops) -> bool:
     """Every model's calibrated top probability reaches ``NOT_SURE``, and they all read the same class."""
-    return (bool(tops) and all(top[0][1] >= NOT_SURE for top in tops.values())
-            and len({top[0][0] for top in tops.values()}) == 1)
+    return (
+        bool(tops)
+        and all(top[0][1] >= NOT_SURE for top in tops.values())
+        and len({top[0][0] for top in tops.values()}) == 1
+    )
 
 
 def candidates(tops, limit: int = MAX_CANDIDATES) -> list[str]:
@@ -47,10 +50,13 @@ def candidates(tops, limit: int = MAX_CANDIDATES) -> list[str]:
     for top in tops.values():
         for name, p in top:
             score[name] = score.get(name, 0.0) + p / len(tops)
-    by_score = lambda names: sorted(names, key=lambda n: -score[n])  # noqa: E731
+    by_score = lambda names: sorted(names, key=lambda n: -score[n])
     firsts = by_score(dict.fromkeys(top[0][0] for top in tops.values()))
-    seconds = by_score(dict.fromkeys(name for top in tops.values() for name, p in top[1:2]
-                                     if p >= NOTE_MIN_PROB and name not in firsts))
+    seconds = by_score(
+        dict.fromkeys(
+            name for top in tops.values() for name, p in top[1:2] if p >= NOTE_MIN_PROB and name not in firsts
+        )
+    )
     picked = firsts + seconds[: max(0, limit - len(firsts))]
     if len(picked) < 2:
         picked += [name for name in by_score(score) if name not in picked][:1]
@@ -69,8 +75,10 @@ def verdict(tops) -> str:
     if mlp == cnn:
         text = f"**Both models read {display_name(mlp)}** (MLP {p_mlp:.0%}, CNN {p_cnn:.0%})."
     else:
-        text = (f"**The models disagree:** the MLP reads **{display_name(mlp)}** ({p_mlp:.0%}), "
-                f"the CNN reads **{display_name(cnn)}** ({p_cnn:.0%}).")
+        text = (
+            f"**The models disagree:** the MLP reads **{display_name(mlp)}** ({p_mlp:.0%}), "
+            f"the CNN reads **{display_name(cnn)}** ({p_cnn:.0%})."
+        )
     if not is_sure(tops):
         text = f"{not_sure_line(tops)}\n\n{text}"
     guesses = dict.fromkeys(
@@ -84,8 +92,10 @@ def lone_verdict(tops) -> str:
     """The verdict when a shipped model failed to load and its slot is empty."""
     if not tops:
         return NO_MODEL_MESSAGE
-    (slot, top), = tops.items()
+    ((slot, top),) = tops.items()
     missing = ", ".join(SLOTS[s] for s in SLOTS if s not in tops)
-    text = (f"**The {SLOTS[slot]} reads {display_name(top[0][0])}** ({top[0][1]:.0%}); "
-            f"no {missing} is available on this server.")
+    text = (
+        f"**The {SLOTS[slot]} reads {display_name(top[0][0])}** ({top[0][1]:.0%}); "
+        f"no {missing} is available on this server."
+    )
     return text if is_sure(tops) else f"{not_sure_line(tops)}\n\n{text}"

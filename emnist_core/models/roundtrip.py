@@ -60,7 +60,7 @@ def ink_statistics(images: np.ndarray, level: int = 128) -> dict:
         width.append(4 * distance_transform_edt(mask)[mask].mean())
     ink = images[images > 0]
     hist = np.histogram(ink, bins=[1, 64, 128, 192, 256])[0] / max(len(ink), 1)
-    summary = lambda v: [round(float(np.mean(v)), 2), round(float(np.std(v)), 2)]  # noqa: E731
+    summary = lambda v: [round(float(np.mean(v)), 2), round(float(np.std(v)), 2)]
     return {
         "long_side_px": summary(long_side), "centre_row": summary(cy), "centre_col": summary(cx),
         "stroke_width_px": summary(width), "mean_intensity": round(float(images.mean()), 1),

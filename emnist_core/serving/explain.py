@@ -19,7 +19,7 @@ visualization of what a deep neural network has learned").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -69,8 +69,12 @@ WHOLE = "the whole shape together"
 SEVERAL = "several parts together"
 ROWS = ("top", "middle", "bottom")
 # Halves of the character: (axis, its two bands) on the 3x3 grid; a piece named so touches both bands.
-HALVES = {"the top half": (0, (0, 1)), "the bottom half": (0, (1, 2)), "the left half": (1, (0, 1)),
-          "the right half": (1, (1, 2))}
+HALVES = {
+    "the top half": (0, (0, 1)),
+    "the bottom half": (0, (1, 2)),
+    "the left half": (1, (0, 1)),
+    "the right half": (1, (1, 2)),
+}
 COLUMNS = ("left", "middle", "right")
 
 DELETION_STEPS = 16  # points on a deletion curve after the start: 17 images per curve
@@ -179,7 +183,7 @@ def _name_piece(weight, box) -> tuple[str, set]:
     name, named = _region(*centre, *spread)
     mass = np.zeros((3, 3))
     np.add.at(mass, (cell_rows, cell_cols), weight[rows, cols])
-    share = lambda cells: sum(mass[c] for c in cells) / mass.sum()  # noqa: E731
+    share = lambda cells: sum(mass[c] for c in cells) / mass.sum()
     if name == WHOLE or (named <= covered and share(named) >= (STROKE_SHARE if len(named) == 3 else NAMED_SHARE)):
         return name, named
     # The centroid fell where the piece is not, or is not mostly (inside a curve's bend, on the top of a
@@ -265,8 +269,9 @@ class DeletionCheck:
         return self.mean_salient < self.mean_random
 
 
-def deletion_check(probabilities, images, steps: int = DELETION_STEPS, seed: int = 0, *, patch: int = PATCH,
-                   stride: int = STRIDE) -> dict[str, DeletionCheck]:
+def deletion_check(
+    probabilities, images, steps: int = DELETION_STEPS, seed: int = 0, *, patch: int = PATCH, stride: int = STRIDE
+) -> dict[str, DeletionCheck]:
     """Run the deletion test on each image for every model ``probabilities`` serves.
 
     Only ink pixels are deleted, in both orders, so both curves end on the same empty image; the
@@ -301,7 +306,7 @@ def _image(x28) -> np.ndarray:
     return x
 
 
-@lru_cache(maxsize=None)
+@cache
 def _patch_masks(patch: int, stride: int) -> np.ndarray:
     """float32 (patches, 784): 1 where each patch hides the image. Patches are spread evenly, at most
     ``stride`` apart, from edge to edge of the frame, so every pixel is covered."""

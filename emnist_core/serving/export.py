@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emnist_core.models import store
 from emnist_core.data.cache import atomic_write, cache_dir
 from emnist_core.data.preprocess import SIDE
+from emnist_core.models import store
 
 EXPORT_VERSION = 1  # part of every export's key: bump it to export every model again
 CHECK_IMAGES = 8  # random images on which an export must agree with its Keras model
@@ -98,8 +98,12 @@ def load_served(path):
     except ImportError:
         log.info("ai-edge-litert is not installed: serving %s with Keras", path.name)
     except Exception as exc:  # the Keras model still serves; say why the fast path is missing
-        log.warning("could not export %s to LiteRT (%s: %s); serving it with Keras", path.name, type(exc).__name__,
-                    str(exc)[:200])
+        log.warning(
+            "could not export %s to LiteRT (%s: %s); serving it with Keras",
+            path.name,
+            type(exc).__name__,
+            str(exc)[:200],
+        )
     return model
 
 

@@ -149,12 +149,14 @@ def probe(model_or_path) -> _Probe:
         if hasattr(model_or_path, "layers"):
             key, load = ("model", id(model_or_path)), lambda: model_or_path
         elif not isinstance(model_or_path, (str, Path)):
-            raise TypeError(f"inside needs a Keras model, a .keras path or a shipped name, not a "
-                            f"{type(model_or_path).__name__} (a served LiteRT model hides its layers: give its path)")
+            raise TypeError(
+                f"inside needs a Keras model, a .keras path or a shipped name, not a "
+                f"{type(model_or_path).__name__} (a served LiteRT model hides its layers: give its path)"
+            )
         else:
             path = store.resolve_model_path(model_or_path)
             key = (str(path.resolve()), *_stamp(path))  # a retrained or restored file is loaded again
-            load = lambda: store.load_model(path)  # noqa: E731
+            load = lambda: store.load_model(path)
         if key not in _PROBES:
             _PROBES[key] = _Probe(load())
             while len(_PROBES) > CACHED_MODELS:
@@ -212,8 +214,12 @@ def inside(model_or_path, x28) -> list[Panel]:
         return [Panel(stage_grid(s), stage_caption(i, len(stages), s)) for i, s in enumerate(stages)]
     units = active_units(model_or_path, x28)
     if not units:
-        return [Panel(template_image(np.zeros((SIDE, SIDE), np.float32)),
-                      "Nothing is drawn, so no unit of the first layer is switched on by ink.")]
+        return [
+            Panel(
+                template_image(np.zeros((SIDE, SIDE), np.float32)),
+                "Nothing is drawn, so no unit of the first layer is switched on by ink.",
+            )
+        ]
     total = len(p.templates)
     return [Panel(template_image(u.template), unit_caption(u, rank, total)) for rank, u in enumerate(units)]
 
@@ -254,16 +260,20 @@ def stage_caption(index: int, stages: int, stage: Stage) -> str:
     job = FIRST_STAGE if index == 0 else LAST_STAGE if index == stages - 1 and stages > 2 else MIDDLE_STAGE
     on = int((stage.rise.max(axis=(0, 1)) > 0).sum())
     shown = min(MAPS_SHOWN, maps)
-    return (f"Stage {index + 1}: {h}x{w}, {maps} maps. Each map is one detector slid over the picture; it is bright "
-            f"where it finds its pattern, here {job}. Your drawing switches on {on} of the {maps}; the "
-            f"{shown} most active are shown, strongest first.")
+    return (
+        f"Stage {index + 1}: {h}x{w}, {maps} maps. Each map is one detector slid over the picture; it is bright "
+        f"where it finds its pattern, here {job}. Your drawing switches on {on} of the {maps}; the "
+        f"{shown} most active are shown, strongest first."
+    )
 
 
 def unit_caption(unit: Unit, rank: int, units: int) -> str:
     where = "most strongly of all" if rank == 0 else f"number {rank + 1} in strength"
-    return (f"Unit {unit.index} of {units} in the first layer: activation {unit.activation:.2f} "
-            f"({unit.rise:+.2f} against an empty canvas), {where}. Its template: ink on red pixels raises it, "
-            "ink on blue pixels lowers it.")
+    return (
+        f"Unit {unit.index} of {units} in the first layer: activation {unit.activation:.2f} "
+        f"({unit.rise:+.2f} against an empty canvas), {where}. Its template: ink on red pixels raises it, "
+        "ink on blue pixels lowers it."
+    )
 
 
 def _image(x28) -> np.ndarray:

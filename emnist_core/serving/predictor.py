@@ -18,12 +18,12 @@ import weakref
 
 import numpy as np
 
-from emnist_core.models import store
 from emnist_core.data.labels import DEFAULT_LESSON, LabelMap, check_lesson, label_map, lesson_indices
-from emnist_core.models.lessons import restrict
 from emnist_core.data.preprocess import SIDE, preprocess
-from emnist_core.serving.export import LiteModel
+from emnist_core.models import store
+from emnist_core.models.lessons import restrict
 from emnist_core.models.temperature import apply_temperature, card_temperature
+from emnist_core.serving.export import LiteModel
 
 # Checked fast calls by model: (id(model), classes) -> (weak reference to the model, numpy-returning call).
 _TRACED: dict = {}
@@ -32,8 +32,13 @@ _TRACED: dict = {}
 class Predictor:
     """Several models side by side: ``predict`` gives each one's probabilities for 28x28 images."""
 
-    def __init__(self, models: dict, labels: LabelMap | None = None, temperatures: dict | None = None,
-                 lesson: str | None = DEFAULT_LESSON):
+    def __init__(
+        self,
+        models: dict,
+        labels: LabelMap | None = None,
+        temperatures: dict | None = None,
+        lesson: str | None = DEFAULT_LESSON,
+    ):
         """``temperatures``: {model name: T} from each model's card (``temperature.card_temperature``), so that
         the probabilities it gives are calibrated; a model without one keeps its own (T = 1). ``lesson``: the
         lesson every call uses unless it names another."""
@@ -57,8 +62,9 @@ class Predictor:
         try:
             out = fn(np.zeros((1, SIDE, SIDE), np.float32))  # trace now, not on the first user's stroke
         except Exception as exc:  # TF and Keras raise many types for a model built for other inputs
-            raise store.ModelFileError(f"model {name}: does not take 28x28 images ({type(exc).__name__}); "
-                                       "use a model trained by emnist_core") from None
+            raise store.ModelFileError(
+                f"model {name}: does not take 28x28 images ({type(exc).__name__}); use a model trained by emnist_core"
+            ) from None
         shape, classes = tuple(getattr(out, "shape", ())), self.labels.num_classes
         if shape != (1, classes):
             raise store.ModelFileError(
@@ -69,12 +75,14 @@ class Predictor:
         return fn
 
     @classmethod
-    def load(cls, names=("mlp", "cnn"), models_dir=None, lesson: str | None = DEFAULT_LESSON) -> "Predictor":
+    def load(cls, names=("mlp", "cnn"), models_dir=None, lesson: str | None = DEFAULT_LESSON) -> Predictor:
         """Saved models by name or path, each calibrated with the temperature in its card."""
         paths = {name: store.resolve_model_path(name, models_dir) for name in names}
-        return cls({name: store.load_model(path) for name, path in paths.items()},
-                   temperatures={name: card_temperature(store.load_card(path)) for name, path in paths.items()},
-                   lesson=lesson)
+        return cls(
+            {name: store.load_model(path) for name, path in paths.items()},
+            temperatures={name: card_temperature(store.load_card(path)) for name, path in paths.items()},
+            lesson=lesson,
+        )
 
     def probabilities(self, images, lesson: str | None = None) -> dict[str, np.ndarray]:
         """``images``: uint8/float (N, 28, 28) or one (28, 28) -> {model name: (N, classes)}, calibrated, then
@@ -85,9 +93,10 @@ class Predictor:
             x = x[None]
         if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
             raise ValueError(f"expected 28x28 images, got shape {x.shape}; use preprocess() first")
-        return {name: restrict(apply_temperature(np.asarray(fn(x)), self.temperatures[name]), lesson,
-                               self.labels.split)
-                for name, fn in self._fns.items()}
+        return {
+            name: restrict(apply_temperature(np.asarray(fn(x)), self.temperatures[name]), lesson, self.labels.split)
+            for name, fn in self._fns.items()
+        }
 
     def top_k(self, images, k: int = 5, lesson: str | None = None) -> dict[str, list[list[tuple[str, float]]]]:
         """Best ``k`` (label, probability) per image per model, best first; within ``lesson`` only, so fewer

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from emnist_core.models.evaluation import predict_probabilities, report_from_probabilities
-from emnist_core.serving.variants import AS_DRAWN, NOT_CENTRED, NOISE_SEED, VARIANTS, transformed, uncentred
+from emnist_core.serving.variants import AS_DRAWN, NOISE_SEED, NOT_CENTRED, VARIANTS, transformed, uncentred
 
 REPORT_KEY = "robustness"
 
@@ -33,17 +33,26 @@ def robustness(model, x, y, label_map, *, seed: int = NOISE_SEED, test_set: str 
     for name, images in variant_sets(x, seed).items():
         report = report_from_probabilities(predict_probabilities(model, images), y, label_map, with_details=False)
         table[name] = {"accuracy": report["accuracy"], "mean_recall": report["mean_recall"]}
-    return {"test_set": test_set, "n": int(len(y)), "seed": seed, "variants": table,
-            "variants_described": dict(VARIANTS)}
+    return {
+        "test_set": test_set,
+        "n": len(y),
+        "seed": seed,
+        "variants": table,
+        "variants_described": dict(VARIANTS),
+    }
 
 
 def format_table(section: dict) -> str:
     """The table as plain text: a line per variant, natural and class-balanced accuracy, change from as drawn."""
     rows = section["variants"]
     base = rows[AS_DRAWN]
-    lines = [f"{section['test_set']} ({section['n']} images): accuracy under each variant",
-             f"{'variant':<14}{'natural':>9}{'change':>9}{'balanced':>10}{'change':>9}"]
+    lines = [
+        f"{section['test_set']} ({section['n']} images): accuracy under each variant",
+        f"{'variant':<14}{'natural':>9}{'change':>9}{'balanced':>10}{'change':>9}",
+    ]
     for name, m in rows.items():
-        lines.append(f"{name:<14}{m['accuracy']:>9.1%}{100 * (m['accuracy'] - base['accuracy']):>+9.1f}"
-                     f"{m['mean_recall']:>10.1%}{100 * (m['mean_recall'] - base['mean_recall']):>+9.1f}")
+        lines.append(
+            f"{name:<14}{m['accuracy']:>9.1%}{100 * (m['accuracy'] - base['accuracy']):>+9.1f}"
+            f"{m['mean_recall']:>10.1%}{100 * (m['mean_recall'] - base['mean_recall']):>+9.1f}"
+        )
     return "\n".join(lines)

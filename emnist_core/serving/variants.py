@@ -65,7 +65,7 @@ def variants(x28, drawing=None, rng: np.random.Generator | None = None) -> dict[
 def transformed(images, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The 28x28 variants (all but "as drawn" and "not centred") of uint8 (N, 28, 28) images: {name: (N, 28, 28)}."""
     x = np.asarray(images, np.float32)
-    each = lambda fn: np.stack([fn(img) for img in x])  # noqa: E731  (ndimage works on one image at a time)
+    each = lambda fn: np.stack([fn(img) for img in x])
     centre = (SIDE - 1) / 2
     out = {
         "shifted": ndimage.shift(x, (0, *SHIFT), order=1, mode="constant", cval=0),
@@ -74,8 +74,9 @@ def transformed(images, rng: np.random.Generator) -> dict[str, np.ndarray]:
         "thinner": each(lambda img: ndimage.grey_erosion(img, footprint=PEN_FOOTPRINT)),
         "thicker": each(lambda img: ndimage.grey_dilation(img, footprint=PEN_FOOTPRINT)),
         # output pixel o reads input pixel centre + (o - centre) / SMALLER: the picture shrinks about its centre
-        "smaller": each(lambda img: ndimage.affine_transform(img, np.eye(2) / SMALLER,
-                                                             offset=centre - centre / SMALLER, order=1)),
+        "smaller": each(
+            lambda img: ndimage.affine_transform(img, np.eye(2) / SMALLER, offset=centre - centre / SMALLER, order=1)
+        ),
         "with noise": x + rng.normal(0, NOISE_SD, x.shape),
     }
     return {name: np.clip(np.round(v), 0, 255).astype(np.uint8) for name, v in out.items()}
@@ -92,7 +93,7 @@ def placed_on_canvas(x28, rng: np.random.Generator, canvas: int = CANVAS) -> np.
 
 
 def uncentred(x28, rng: np.random.Generator) -> np.ndarray:
-    """"not centred" for an image with no drawing behind it: placed on a canvas, read without centring."""
+    """ "not centred" for an image with no drawing behind it: placed on a canvas, read without centring."""
     return preprocess(placed_on_canvas(x28, rng), centre=False)
 
 

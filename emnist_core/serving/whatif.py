@@ -31,8 +31,14 @@ def what_if(predictor, drawing) -> WhatIf:
     pictures = variants(x28, drawing)
     names = list(pictures)
     tops = predictor.top_k(np.stack([pictures[n] for n in names]), k=1)
-    rows = [{"variant": name, **{model: {"label": tops[model][i][0][0],
-                                         "confidence": round(tops[model][i][0][1], CONFIDENCE_DIGITS)}
-                                 for model in tops}}
-            for i, name in enumerate(names)]
+    rows = [
+        {
+            "variant": name,
+            **{
+                model: {"label": tops[model][i][0][0], "confidence": round(tops[model][i][0][1], CONFIDENCE_DIGITS)}
+                for model in tops
+            },
+        }
+        for i, name in enumerate(names)
+    ]
     return WhatIf(rows, [(pictures[n], f"{n}: {VARIANTS[n]}") for n in names])

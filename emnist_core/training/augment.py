@@ -14,7 +14,9 @@ import math
 import numpy as np
 from keras import ops
 
-from emnist_core.models.registry import HARD_INK_RATE  # share of images redrawn with hard-edged ink (a training default)
+from emnist_core.models.registry import (
+    HARD_INK_RATE,
+)  # share of images redrawn with hard-edged ink (a training default)
 
 ROTATION_DEGREES = 12.0
 SHEAR = 0.25  # x offset per unit of y
@@ -82,8 +84,9 @@ def augment_batch(images, rng: np.random.Generator, hard_ink_rate: float = HARD_
     levels = (rng.uniform(*HARD_INK_LEVELS, (n, 1, 1, 1)) * 255.0).astype(np.float32)
     chosen = rng.uniform(0.0, 1.0, (n, 1, 1, 1)) < hard_ink_rate
     x = ops.convert_to_tensor(images.astype(np.float32)[..., None])
-    x = ops.image.affine_transform(x, transforms, interpolation="bilinear", fill_mode="constant",
-                                   fill_value=0.0, data_format="channels_last")
+    x = ops.image.affine_transform(
+        x, transforms, interpolation="bilinear", fill_mode="constant", fill_value=0.0, data_format="channels_last"
+    )
     if hard_ink_rate > 0:
         x = hard_ink(x, levels, chosen)
     x = stroke_change(x, amount)

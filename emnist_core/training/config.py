@@ -18,8 +18,11 @@ from emnist_core.models.registry import REGISTRY, model_spec
 # SCORING_BEFORE, FINE_TUNING, SCORING_AFTER, SAVING. From SAVING on a cancel is too late: the model is kept whole.
 TRAINING, EVALUATING, SAVING, DONE = "training", "evaluating on the test set", "saving", "done"
 LOADING_CORRECTIONS = "loading the corrections"
-SCORING_BEFORE, FINE_TUNING, SCORING_AFTER = ("scoring the model before fine-tuning", "fine-tuning",
-                                              "scoring the fine-tuned model")
+SCORING_BEFORE, FINE_TUNING, SCORING_AFTER = (
+    "scoring the model before fine-tuning",
+    "fine-tuning",
+    "scoring the fine-tuned model",
+)
 BATCH_STAGES = (TRAINING, FINE_TUNING)  # the stages a job counts batches in (``on_batch``)
 
 
@@ -45,11 +48,11 @@ class TrainConfig:
     init: str | None = None  # start from this saved model's weights (a shipped name or a .keras path)
     extra_csv: str | None = None  # also train on every image of this ByMerge EMNIST CSV (a corrections download)
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         """Fill unset hyperparameters from the architecture's defaults, and validate them."""
         defaults = model_spec(self.model).hyperparameters
         cfg = TrainConfig(**asdict(self))
-        pick = lambda value, key: defaults[key] if value is None else value  # noqa: E731
+        pick = lambda value, key: defaults[key] if value is None else value
         cfg.epochs = int(pick(cfg.epochs, "epochs"))
         cfg.batch_size = int(pick(cfg.batch_size, "batch_size"))
         cfg.learning_rate = float(pick(cfg.learning_rate, "learning_rate"))
@@ -64,9 +67,24 @@ class TrainConfig:
         return cfg
 
     def command(self, out: str) -> str:
-        args = ["python", "-m", "emnist_core", "train", "--model", self.model, "--dataset", self.dataset,
-                "--epochs", str(self.epochs), "--batch-size", str(self.batch_size),
-                "--learning-rate", repr(self.learning_rate), "--seed", str(self.seed)]
+        args = [
+            "python",
+            "-m",
+            "emnist_core",
+            "train",
+            "--model",
+            self.model,
+            "--dataset",
+            self.dataset,
+            "--epochs",
+            str(self.epochs),
+            "--batch-size",
+            str(self.batch_size),
+            "--learning-rate",
+            repr(self.learning_rate),
+            "--seed",
+            str(self.seed),
+        ]
         if self.subset:
             args += ["--subset", str(self.subset)]
         if self.init:
@@ -95,8 +113,14 @@ def form_config(arch, epochs, batch_size, learning_rate, train_size, n_train: in
         raise ValueError(f"batch size must be one of {', '.join(map(str, FORM_BATCH_SIZES))}, got {batch_size}")
     if size < FORM_MIN_IMAGES:
         raise ValueError(f"training images must be at least {FORM_MIN_IMAGES:,}, got {size:,}")
-    return TrainConfig(model=arch, dataset=dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                       subset=None if size >= n_train else size).resolved()
+    return TrainConfig(
+        model=arch,
+        dataset=dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        subset=None if size >= n_train else size,
+    ).resolved()
 
 
 def _number(value, name, kind=int):

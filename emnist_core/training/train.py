@@ -22,12 +22,12 @@ import keras
 import numpy as np
 
 from emnist_core.data import datasets as ds
-from emnist_core.models import evaluation, store
-from emnist_core.training.augment import augment_batch, batch_rng
 from emnist_core.data.labels import label_map
+from emnist_core.models import evaluation, store
 from emnist_core.models.build import build_model, summary_text
 from emnist_core.models.card import ModelCard
 from emnist_core.models.registry import model_spec
+from emnist_core.training.augment import augment_batch, batch_rng
 from emnist_core.training.config import EVALUATING, SAVING, TrainConfig, TrainingCancelled, announce
 
 MIN_VALIDATION = 500
@@ -60,8 +60,10 @@ def _stratified_subset(x, y, size, seed):
 def _with_extra(x_train, y_train, path, data: ds.Dataset):
     """The training images plus every image of an EMNIST CSV with ByMerge labels (a corrections download)."""
     if data.label_map.names != label_map("bymerge").names:
-        raise ValueError(f"--extra-csv holds ByMerge labels: train on a dataset of the 47 ByMerge classes "
-                         f"(pool47, unipen, pool47+unipen, bymerge, balanced), not {data.name}")
+        raise ValueError(
+            f"--extra-csv holds ByMerge labels: train on a dataset of the 47 ByMerge classes "
+            f"(pool47, unipen, pool47+unipen, bymerge, balanced), not {data.name}"
+        )
     x, y = ds.load_files(path, split="bymerge")
     return np.concatenate([x_train, x]), np.concatenate([y_train, np.asarray(y, y_train.dtype)])
 
@@ -75,8 +77,10 @@ def _load_initial_weights(model, init: str) -> None:
     source = store.load_model(store.resolve_model_path(init))
     mine, theirs = model.get_weights(), source.get_weights()
     if [w.shape for w in mine] != [w.shape for w in theirs]:
-        raise ValueError(f"--init {init}: its weights do not fit architecture {model.name} "
-                         f"({len(theirs)} arrays vs {len(mine)}); start from a model of the same architecture")
+        raise ValueError(
+            f"--init {init}: its weights do not fit architecture {model.name} "
+            f"({len(theirs)} arrays vs {len(mine)}); start from a model of the same architecture"
+        )
     model.set_weights(theirs)
 
 
@@ -135,21 +139,29 @@ class TrainingBatches(keras.utils.PyDataset):
 
 def _augmented_setup(x_train, y_train, x_val, y_val, cfg, opts, num_classes, steps):
     """Augmented batches with one-hot (smoothed) targets; AdamW, warm-up then cosine decay."""
-    batches = TrainingBatches(x_train, y_train, cfg.batch_size, num_classes, cfg.seed,
-                              opts.get("hard_ink_rate", 0.0))
+    batches = TrainingBatches(x_train, y_train, cfg.batch_size, num_classes, cfg.seed, opts.get("hard_ink_rate", 0.0))
     validation = (np.asarray(x_val, np.float32), np.eye(num_classes, dtype=np.float32)[np.asarray(y_val)])
     warmup = min(steps, max(1, steps * cfg.epochs // 10))
     schedule = keras.optimizers.schedules.CosineDecay(
-        cfg.learning_rate / 10, decay_steps=steps * cfg.epochs - warmup, alpha=0.01,
-        warmup_target=cfg.learning_rate, warmup_steps=warmup,
+        cfg.learning_rate / 10,
+        decay_steps=steps * cfg.epochs - warmup,
+        alpha=0.01,
+        warmup_target=cfg.learning_rate,
+        warmup_steps=warmup,
     )
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=opts.get("weight_decay", 0.0))
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=opts.get("label_smoothing", 0.0))
     return (batches,), dict(validation_data=validation, validation_batch_size=1024, shuffle=False), loss, optimizer
 
 
-def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
-          cancel: threading.Event | None = None, data_dir=None, unipen_dir=None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    dataset: ds.Dataset | None = None,
+    listener=None,
+    cancel: threading.Event | None = None,
+    data_dir=None,
+    unipen_dir=None,
+) -> TrainResult:
     """Train ``config.model`` on ``config.dataset``; nothing is scored on the test part or saved (see module doc)."""
     cfg = config.resolved()
     data = dataset if dataset is not None else ds.load_dataset(cfg.dataset, data_dir, unipen_dir)
@@ -166,19 +178,24 @@ def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
         _load_initial_weights(model, cfg.init)
     steps = int(np.ceil(len(y_train) / cfg.batch_size))
     if opts.get("augment"):
-        fit_data, fit_kwargs, loss, optimizer = _augmented_setup(x_train, y_train, x_val, y_val, cfg, opts,
-                                                                 data.num_classes, steps)
+        fit_data, fit_kwargs, loss, optimizer = _augmented_setup(
+            x_train, y_train, x_val, y_val, cfg, opts, data.num_classes, steps
+        )
     else:
         fit_data = (np.asarray(x_train, dtype=np.float32), y_train)
-        fit_kwargs = dict(batch_size=cfg.batch_size, shuffle=True,
-                          validation_data=(np.asarray(x_val, dtype=np.float32), y_val))
+        fit_kwargs = dict(
+            batch_size=cfg.batch_size, shuffle=True, validation_data=(np.asarray(x_val, dtype=np.float32), y_val)
+        )
         loss = "sparse_categorical_crossentropy"
         optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     started = time.time()
     history = model.fit(
-        *fit_data, epochs=cfg.epochs, verbose=0,
-        callbacks=[_progress_callback(listener, cancel, cfg.epochs, steps)], **fit_kwargs,
+        *fit_data,
+        epochs=cfg.epochs,
+        verbose=0,
+        callbacks=[_progress_callback(listener, cancel, cfg.epochs, steps)],
+        **fit_kwargs,
     )
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training was cancelled; no model was saved")
@@ -188,9 +205,18 @@ def train(config: TrainConfig, dataset: ds.Dataset | None = None, listener=None,
     return TrainResult(model, cfg, hist, card)
 
 
-def train_and_save(config: TrainConfig, path, dataset: ds.Dataset | None = None, listener=None,
-                   cancel: threading.Event | None = None, data_dir=None, unipen_dir=None, drawn=None,
-                   command_path: str | None = None, card_extra: dict | None = None) -> TrainResult:
+def train_and_save(
+    config: TrainConfig,
+    path,
+    dataset: ds.Dataset | None = None,
+    listener=None,
+    cancel: threading.Event | None = None,
+    data_dir=None,
+    unipen_dir=None,
+    drawn=None,
+    command_path: str | None = None,
+    card_extra: dict | None = None,
+) -> TrainResult:
     """Train, score on the test part (the full report), and on drawn input when the dataset includes unipen,
     then save model, card and reports at ``path`` as one unit; the result holds all of them and ``path``.
 
@@ -206,8 +232,9 @@ def train_and_save(config: TrainConfig, path, dataset: ds.Dataset | None = None,
     result = train(config, data, listener=listener, cancel=cancel)
     announce(listener, EVALUATING)
     drawn = drawn() if callable(drawn) else drawn
-    result.reports = evaluation.model_reports(result.model, data, drawn if drawn is not None
-                                              else ds.drawn_test(data, unipen_dir))
+    result.reports = evaluation.model_reports(
+        result.model, data, drawn if drawn is not None else ds.drawn_test(data, unipen_dir)
+    )
     announce(listener, SAVING)  # before the last look at cancel: a cancel from now on is told it is too late
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training was cancelled; no model was saved")
@@ -223,8 +250,9 @@ def backend_versions() -> dict:
 
     backend = keras.backend.backend()
     found = {"python": platform.python_version(), "keras": keras.__version__, "backend": backend}
-    for package in {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jax",),
-                    "torch": ("torch",)}.get(backend, ()):
+    for package in {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jax",), "torch": ("torch",)}.get(
+        backend, ()
+    ):
         try:
             found[backend] = version(package)
             break
@@ -235,28 +263,52 @@ def backend_versions() -> dict:
 
 def model_card(model, cfg: TrainConfig, data: ds.Dataset, history, seconds, n_train, n_val) -> ModelCard:
     """The run's card (``ModelCard.trained``), from what only Keras knows: its size, summary and versions."""
-    hyperparameters = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-                       "subset": cfg.subset, "seed": cfg.seed, "init": cfg.init, "extra_csv": cfg.extra_csv,
-                       **_recipe(cfg.model)}
-    return ModelCard.trained(model_spec(cfg.model), data, parameters=model.count_params(), summary=summary_text(model),
-                             hyperparameters=hyperparameters, history=history, seconds=seconds, n_train=n_train,
-                             n_val=n_val, versions=backend_versions())
+    hyperparameters = {
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "learning_rate": cfg.learning_rate,
+        "subset": cfg.subset,
+        "seed": cfg.seed,
+        "init": cfg.init,
+        "extra_csv": cfg.extra_csv,
+        **_recipe(cfg.model),
+    }
+    return ModelCard.trained(
+        model_spec(cfg.model),
+        data,
+        parameters=model.count_params(),
+        summary=summary_text(model),
+        hyperparameters=hyperparameters,
+        history=history,
+        seconds=seconds,
+        n_train=n_train,
+        n_val=n_val,
+        versions=backend_versions(),
+    )
 
 
 def _recipe(name: str) -> dict:
     opts = model_spec(name).hyperparameters
     if not opts.get("augment"):
-        return {"optimizer": "Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7), constant learning rate",
-                "loss": "sparse categorical cross-entropy"}
+        return {
+            "optimizer": "Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7), constant learning rate",
+            "loss": "sparse categorical cross-entropy",
+        }
     from emnist_core.training import augment
 
     return {
-        "optimizer": f"AdamW(weight_decay={opts['weight_decay']}), linear warm-up over one epoch (at most 10% of training) then cosine decay to 1%",
+        "optimizer": f"AdamW(weight_decay={opts['weight_decay']}), linear warm-up over one epoch (at most 10% of "
+        "training) then cosine decay to 1%",
         "loss": f"categorical cross-entropy, label smoothing {opts['label_smoothing']}",
-        "augmentation": {"rotation_degrees": augment.ROTATION_DEGREES, "shear": augment.SHEAR,
-                         "scale": list(augment.SCALE), "shift_pixels": augment.SHIFT_PIXELS,
-                         "stroke_change": augment.STROKE_CHANGE, "hard_ink_rate": opts.get("hard_ink_rate", 0.0),
-                         "hard_ink_levels": list(augment.HARD_INK_LEVELS)},
+        "augmentation": {
+            "rotation_degrees": augment.ROTATION_DEGREES,
+            "shear": augment.SHEAR,
+            "scale": list(augment.SCALE),
+            "shift_pixels": augment.SHIFT_PIXELS,
+            "stroke_change": augment.STROKE_CHANGE,
+            "hard_ink_rate": opts.get("hard_ink_rate", 0.0),
+            "hard_ink_levels": list(augment.HARD_INK_LEVELS),
+        },
     }
 
 
