@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from emnist_core import Lab
 from emnist_core.lab import hub
-from emnist_core.lab.state import Lab
 from ui import challenge, confusions, draw, inside, models, retrain
 from ui.page import LAUNCH_OPTIONS, PREDICT_CONCURRENCY, SELECT_BRUSH_JS, bind
 
@@ -40,8 +40,8 @@ INTRO = (
 
 def load_note(lab) -> str:
     """Which shipped model files failed to load at start, and what to do, for the top of the page."""
-    serving = ", ".join(m.title for m in lab.shipped.values()) or "no model"
-    problems = "\n".join(f"- {problem}" for problem in lab.load_problems)
+    serving = ", ".join(lab.models.shipped.titles()) or "no model"
+    problems = "\n".join(f"- {problem}" for problem in lab.models.load_problems)
     return (
         f"**Some shipped model files could not be loaded;** serving: {serving}. Restore the files from the "
         f"project's `assets/` (or retrain), then restart the app.\n\n{problems}"
@@ -58,7 +58,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
     """The page, its endpoints and their handlers, serving ``lab``."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
-        if lab.load_problems:
+        if lab.models.load_problems:
             gr.Markdown(load_note(lab), elem_id="load-note", container=True, padding=True)
         with gr.Tabs():
             drawing = draw.build(lab)
@@ -100,6 +100,6 @@ def build_demo(lab: Lab) -> gr.Blocks:
 
 if __name__ == "__main__":  # also how Hugging Face Spaces runs it
     lab = Lab()
-    hub.push_corrections(lab.corrections.folder)  # only when EMNIST_CORRECTIONS_REPO and HF_TOKEN are set
+    hub.push_corrections(lab.classroom.folder)  # only when EMNIST_CORRECTIONS_REPO and HF_TOKEN are set
     demo = build_demo(lab)
     demo.launch(**LAUNCH_OPTIONS)

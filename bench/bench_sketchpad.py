@@ -109,12 +109,13 @@ def app_page():
     import app
 
     lab = app.Lab()
-    lab.data_ready.wait(120)  # the test images load in a thread: not while measuring
+    lab.tests.dataset(EMNIST, wait=120)  # the test images load in a thread: not while measuring
     return app.build_demo(lab), app.LAUNCH_OPTIONS
 
 
 # The app's <head> script that tells the page's scripts the screen has one device pixel per CSS pixel: PixiJS
 # then draws the canvas at resolution 1 and the browser scales it up (softer strokes on a phone or retina screen).
+from emnist_core.models.evaluation import EMNIST  # noqa: E402
 from ui.page import ONE_DEVICE_PIXEL as ONE_PIXEL_HEAD  # noqa: E402
 
 

@@ -29,6 +29,7 @@ from emnist_core.data.files import IMAGE_MAGIC, LABEL_MAGIC  # noqa: E402
 from emnist_core.data.labels import label_map  # noqa: E402
 from emnist_core.data.preprocess import SIDE  # noqa: E402
 from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS  # noqa: E402
+from emnist_core.models.evaluation import EMNIST  # noqa: E402
 
 SHARED = Path(os.environ.get("EMNIST_DATA_DIR") or ROOT.parent / "shared" / "emnist")
 NUM_CLASSES = label_map("bymerge").num_classes  # what every model here predicts
@@ -212,7 +213,7 @@ def drawn_from_pack():
 @pytest.fixture(scope="module")
 def lab(app_module):
     """The server state that ``python app.py`` serves: the shipped pair live, the test images loading."""
-    return app_module.Lab(drawn_loader=drawn_from_pack)
+    return app_module.Lab(drawn_loader=drawn_from_pack, jobs_in_process=False)
 
 
 @pytest.fixture(scope="module")
@@ -227,20 +228,32 @@ def training_off(app_module):
     page served in this process; -> (that lab, a gradio_client on it)."""
     import gradio_client
 
-    from emnist_core.lab.state import Switches
+    from emnist_core.lab.guard import Switches
 
     lab = app_module.Lab(data_loader=lambda: None, switches=Switches(training=False, corrections=False))
     with served(app_module.build_demo(lab)) as url:
         yield lab, gradio_client.Client(url, verbose=False)
 
 
+def emnist_from(lab, monkeypatch, loader):
+    """``lab`` reading its EMNIST data from ``loader`` instead (for the rest of the test), once that has loaded or
+    failed: what a server meets when its data is missing, damaged or other."""
+    from emnist_core.lab.testsets import TestSets
+
+    tests = TestSets(loader, drawn_from_pack, lambda: lab.classroom.drawing_ids(), lambda: lab.classroom.drawings())
+    monkeypatch.setattr(lab, "tests", tests)
+    monkeypatch.setattr(lab.jobs, "_tests", tests)  # the job slot trains on the same data
+    tests.dataset(EMNIST, wait=60)
+    return tests
+
+
 @pytest.fixture
 def with_data(lab):
     """The app's EMNIST test set, once loaded; skips where the data is not on this machine."""
-    lab.data_ready.wait(120)
-    if lab.dataset is None:
-        pytest.skip(f"EMNIST test images not available: {lab.data_message}")
-    return lab.dataset
+    lab.tests.dataset(EMNIST, wait=120)
+    if lab.tests.dataset(EMNIST) is None:
+        pytest.skip(f"EMNIST test images not available: {lab.tests.message(EMNIST)}")
+    return lab.tests.dataset(EMNIST)
 
 
 @pytest.fixture(scope="session")

@@ -14,21 +14,25 @@ from PIL import Image, ImageDraw
 
 from emnist_core.data.datasets import DataNotFoundError
 from emnist_core.data.labels import display_name
-from emnist_core.lab.state import load_data
+from emnist_core.lab.classroom import Classroom
+from emnist_core.lab.live import Pair
+from emnist_core.lab.testsets import load_emnist
 from emnist_core.models import store
-from emnist_core.models.evaluation import DRAWN
+from emnist_core.models.evaluation import DRAWN, EMNIST
 from emnist_core.models.registry import REGISTRY
 from ui import confusions, draw, retrain
 from ui.checks import CLASSES
 
-from conftest import STROKES, served, sketch, sketch_file
+from conftest import STROKES, emnist_from, served, sketch, sketch_file
 
 O_WORDS, ZERO_WORDS = display_name("O"), display_name("0")  # how the page names the letter and the digit
 SERVER_PATH = re.compile(r"(?<![\w.])/\w[^\s/]*/")  # "/tmp/...", "/home/...": a folder on the server
+INLINE_IMAGE = re.compile(r"data:image/\w+;base64,[A-Za-z0-9+/=]+")  # a figure shown inline: pixels, not a path
 
 
 def says_nothing_of_the_server(text: str):
     """What the page shows a teacher names no folder of the server and no shell command."""
+    text = INLINE_IMAGE.sub("data:image", text)
     assert not SERVER_PATH.search(text) and "python -m" not in text, text
     assert os.environ["EMNIST_MODELS_DIR"] not in text and str(store.ASSETS_DIR) not in text, text
 
@@ -103,7 +107,7 @@ def test_photo_goes_through_the_same_preprocessing(client, tmp_path):
 
 
 def test_o_0_gallery_shows_captioned_test_images(client, lab, with_data):
-    report = lab.live["mlp"].report
+    report = lab.models.get("mlp").report
     o, zero = report["classes"].index("O"), report["classes"].index("0")
     expected = report["confusion_matrix"][o][zero]
     images, note = client.predict("mlp", "O", "0", api_name="/gallery")
@@ -118,7 +122,7 @@ def test_o_0_gallery_shows_captioned_test_images(client, lab, with_data):
 
 def test_confusions_on_drawn_characters(client, lab):
     """The Confusions tab's second test set: the live models' mistakes on characters drawn with a pen."""
-    live = lab.live["cnn"]
+    live = lab.models.get("cnn")
     if live.drawn_report is None:
         pytest.skip(f"no drawn-input report beside {live.path.name}")
     summary, matrix, _pairs, _table, _ = client.predict("cnn", "unipen", api_name="/confusions")
@@ -164,12 +168,12 @@ def test_a_model_put_live_while_a_tab_is_drawn_changes_nothing(lab, monkeypatch)
     from emnist_core.lab import cards
     from ui import models
 
-    picked = lab.live["mlp"]
+    picked = lab.models.get("mlp")
     other = dataclasses.replace(picked, name="another-mlp", path=picked.path.with_name("another-mlp.keras"))
 
     def put_live_meanwhile(step):
         def then_step(*args, **kwargs):
-            monkeypatch.setattr(lab, "live", {**lab.live, "mlp": other})
+            monkeypatch.setattr(lab.models, "_pair", Pair.serving({**lab.models.pair.models, "mlp": other}))
             return step(*args, **kwargs)
 
         return then_step
@@ -177,10 +181,10 @@ def test_a_model_put_live_while_a_tab_is_drawn_changes_nothing(lab, monkeypatch)
     for step in ("report_summary", "card_markdown"):  # what each handler does between the two
         monkeypatch.setattr(cards, step, put_live_meanwhile(getattr(cards, step)))
     _, matrix, *_ = confusions.confusions(lab, "mlp")
-    assert matrix.axes[0].get_title() == f"{picked.name} on EMNIST test"
-    monkeypatch.setattr(lab, "live", {**lab.live, "mlp": picked})
+    assert f'alt="{picked.name} on EMNIST test"' in matrix
+    monkeypatch.setattr(lab.models, "_pair", Pair.serving({**lab.models.pair.models, "mlp": picked}))
     _, curves, _ = models.model_card(lab, "mlp")
-    assert curves.get_suptitle() == f"{picked.name}: training curves"
+    assert f'alt="{picked.name}: training curves"' in curves
 
 
 def test_shortcut_and_pair_endpoints_fill_the_gallery(client, lab, with_data):
@@ -188,7 +192,7 @@ def test_shortcut_and_pair_endpoints_fill_the_gallery(client, lab, with_data):
     assert (true, pred) == ("Z", "2")
     assert all(item["caption"].endswith(f"%: {display_name('Z')} -> {display_name('2')}") for item in images)
     _, _, pairs, _, _ = client.predict("cnn", api_name="/confusions")  # the ranking a person chooses from
-    top = lab.live["cnn"].report["confused_pairs"][0]
+    top = lab.models.get("cnn").report["confused_pairs"][0]
     assert pairs["choices"][0] == [
         f"{display_name(top['true'])} -> {display_name(top['predicted'])}: {top['count']}",
         f"{top['true']} -> {top['predicted']}",
@@ -208,9 +212,9 @@ def test_a_lesson_shows_only_its_classes_each_read_among_them(client, lab):
 
     summary, matrix, pairs, table, _ = client.predict("cnn", DRAWN, "digits", api_name="/confusions")
     # What the page serves, worked out here on its own: the drawn test digits through the live pair.
-    x, y, _ = drawn_test(lab.drawn)
+    x, y, _ = drawn_test(lab.tests.dataset(DRAWN))
     digits = y < 10
-    read = lab.predictor.probabilities(x[digits], "digits")["cnn"].argmax(axis=1)
+    read = lab.models.pair.predictor.probabilities(x[digits], "digits")["cnn"].argmax(axis=1)
     assert f"{digits.sum():,} drawn test characters" in summary and "Digits 0-9" in summary
     assert f"accuracy **{(read == y[digits]).mean():.1%}**" in summary
     assert sorted(row[0] for row in table["data"]) == list(lesson_classes("digits"))
@@ -228,7 +232,7 @@ def test_a_lesson_shows_only_its_classes_each_read_among_them(client, lab):
     # All classes: the report saved with the model, as before.
     every, *_ = client.predict("cnn", DRAWN, "all", api_name="/confusions")
     assert every == client.predict("cnn", DRAWN, api_name="/confusions")[0] and "lesson" not in every
-    assert f"{lab.live['cnn'].drawn_report['n']:,} drawn" in every
+    assert f"{lab.models.get('cnn').drawn_report['n']:,} drawn" in every
     assert np.isin(read, range(10)).all()
 
 
@@ -245,9 +249,7 @@ def test_without_data_the_shipped_report_still_shows(client, lab, monkeypatch):
     def missing():
         raise DataNotFoundError("EMNIST bymerge test files not found (looked in nowhere)")
 
-    monkeypatch.setattr(lab, "dataset", None)
-    monkeypatch.setattr(lab, "data_message", "")
-    lab._load_data(missing)
+    emnist_from(lab, monkeypatch, missing)
     summary, matrix, _pairs, table, note = client.predict("mlp", api_name="/confusions")
     assert "accuracy" in summary and matrix is not None
     assert table["data"] and len(table["data"]) == len(CLASSES)
@@ -261,22 +263,22 @@ def test_without_data_the_shipped_report_still_shows(client, lab, monkeypatch):
 def test_missing_data_dir_is_reported(monkeypatch, tmp_path):
     monkeypatch.setenv("EMNIST_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(DataNotFoundError, match="nowhere"):
-        load_data()
+        load_emnist()
 
 
 def test_training_can_be_turned_off(training_off):
     lab, client = training_off
     status, *_ = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
     assert "turned off" in status
-    assert lab.job is None
+    assert lab.jobs.current is None
 
 
 def test_cancel_stops_training_and_one_job_runs_at_a_time(client, lab, with_data, tmp_path):
     models = Path(os.environ["EMNIST_MODELS_DIR"])
-    before, previous = set(models.glob("*.keras")), lab.job
+    before, previous = set(models.glob("*.keras")), lab.jobs.current
     job = client.submit("seed-cnn", 5, 32, 1e-3, 5000, api_name="/train")  # a minute or more if let run
     deadline = time.monotonic() + 60
-    while lab.job is previous or lab.job.batch == 0:
+    while lab.jobs.current is previous or lab.jobs.current.batch == 0:
         assert time.monotonic() < deadline and not job.done(), "training did not start"
         time.sleep(0.05)
     status, _ = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
@@ -288,7 +290,7 @@ def test_cancel_stops_training_and_one_job_runs_at_a_time(client, lab, with_data
     status, _ = job.result(timeout=60)
     assert "cancelled" in status
     assert set(models.glob("*.keras")) == before
-    assert not lab.train_lock.locked()
+    assert not lab.jobs.busy
 
 
 def test_bad_training_settings_get_a_message(client, with_data):
@@ -300,14 +302,14 @@ def test_tiny_retrain_gets_both_reports_and_goes_live_after_a_warning(client, la
     """A tiny model, trained through the API, is scored on EMNIST and on drawn characters as part of its job; it
     reads worse than the shipped one, so *Use this model* says so with both figures and puts it live only on the
     second press; then every view works for it."""
-    shipped = lab.live["mlp"]
+    shipped = lab.models.get("mlp")
     status, curves = client.predict("seed-mlp", 1, 128, 1e-3, 500, api_name="/train")
-    assert status.startswith(f"Done. **{lab.job.path.stem}**, scored on"), status
+    assert status.startswith(f"Done. **{lab.jobs.current.path.stem}**, scored on"), status
     assert curves is not None
-    path = lab.job.path
+    path = lab.jobs.current.path
     assert path.parent == Path(os.environ["EMNIST_MODELS_DIR"]) and store.ASSETS_DIR not in path.parents
     drawn = store.read_report(store.report_path(path, DRAWN))
-    assert store.read_report(store.report_path(path)) and drawn and drawn["n"] == len(lab.drawn.y_test)
+    assert store.read_report(store.report_path(path)) and drawn and drawn["n"] == len(lab.tests.dataset(DRAWN).y_test)
     assert "drawn test characters" in status and "EMNIST test images" in status and "asks you to confirm" in status
     says_nothing_of_the_server(status)
 
@@ -315,13 +317,15 @@ def test_tiny_retrain_gets_both_reports_and_goes_live_after_a_warning(client, la
     assert warning.startswith("**Careful: this model reads worse"), warning
     for report in (drawn, shipped.drawn_report):  # on drawn characters, both figures
         assert f"**{report['mean_recall']:.1%}** mean per-class accuracy ({report['accuracy']:.1%} of all" in warning
-    assert retrain.CONFIRM_LABEL in warning and lab.live["mlp"] is shipped  # not live yet
+    assert retrain.CONFIRM_LABEL in warning and lab.models.get("mlp") is shipped  # not live yet
     says_nothing_of_the_server(warning)
     message = client.predict(api_name="/use_model")  # the second press: put live
     assert "is live" in message, message
-    assert lab.live["mlp"].path == path
+    assert lab.models.get("mlp").path == path
     summary, matrix, *_ = client.predict("mlp", "unipen", api_name="/confusions")
-    assert summary.startswith(f"**MLP · {path.stem}** on {len(lab.drawn.y_test):,} drawn test characters"), summary
+    assert summary.startswith(
+        f"**MLP · {path.stem}** on {len(lab.tests.dataset(DRAWN).y_test):,} drawn test characters"
+    ), summary
     assert matrix is not None
     summary, *_ = client.predict("mlp", api_name="/confusions")
     assert path.stem in summary
@@ -333,7 +337,7 @@ def test_tiny_retrain_gets_both_reports_and_goes_live_after_a_warning(client, la
 
     message = client.predict(api_name="/restore_models")
     assert "shipped models are live" in message
-    assert lab.live["mlp"].path == shipped.path
+    assert lab.models.get("mlp").path == shipped.path
 
 
 def test_choosing_an_architecture_offers_its_own_settings(client):
@@ -356,7 +360,7 @@ def test_explain_gives_one_captioned_overlay_per_live_model(client, lab, tmp_pat
     lines = captions.splitlines()
     assert [line.split(":")[0] for line in lines] == ["MLP", "CNN"]
     assert all(line.endswith("read 7") for line in lines), lines
-    assert len(lab.live) == 2
+    assert len(lab.models.pair.models) == 2
 
 
 def test_explain_without_a_drawing_gives_no_overlay(client):
@@ -370,7 +374,7 @@ def corrections(lab, tmp_path, monkeypatch):
     from emnist_core.lab.corrections import CorrectionStore
 
     store = CorrectionStore(tmp_path / "corrections")
-    monkeypatch.setattr(lab, "corrections", store)
+    monkeypatch.setattr(lab, "classroom", Classroom(lab.guard, store))
     return store
 
 
@@ -382,7 +386,7 @@ def test_correct_keeps_what_the_models_saw_for_a_new_server(client, lab, correct
     assert message.startswith(f"Kept as **{display_name('1')}**: 1 correction ")
     kept = CorrectionStore(corrections.folder).load()  # what a restarted server reads
     assert len(kept) == 1 and kept.names == ["1"]
-    x28, tops = lab.predictor.predict_drawing(Image.open(drawing), 5)
+    x28, tops = lab.models.pair.predictor.predict_drawing(Image.open(drawing), 5)
     assert (kept.x[0] == x28).all()  # the very 28x28 the models read: one transform for both
     assert kept.tops[0]["cnn"][0][0] == tops["cnn"][0][0]
 
@@ -405,16 +409,16 @@ def test_correct_names_what_is_wrong_and_keeps_nothing(client, corrections, tmp_
 
 def test_correct_is_refused_while_training_is_off_unless_collection_is_allowed(training_off, tmp_path, monkeypatch):
     from emnist_core.lab.corrections import COLLECTION_OFF, CorrectionStore
-    from emnist_core.lab.state import Switches
+    from emnist_core.lab.guard import Switches
 
     lab, client = training_off  # a server started with training, and so corrections, off
     corrections = CorrectionStore(tmp_path / "corrections")
-    monkeypatch.setattr(lab, "corrections", corrections)
+    monkeypatch.setattr(lab, "classroom", Classroom(lab.guard, corrections))
     payload = sketch(sketch_file(tmp_path, "7"))
     assert client.predict(payload, "7", api_name="/correct") == COLLECTION_OFF
     assert corrections.count() == 0
     # Its owner allowed corrections on their own (EMNIST_ALLOW_CORRECTIONS=1).
-    monkeypatch.setattr(lab, "switches", Switches(training=False, corrections=True))
+    monkeypatch.setattr(lab.guard, "switches", Switches(training=False, corrections=True))
     assert client.predict(payload, "7", api_name="/correct").startswith("Kept")
     assert corrections.count() == 1
 
@@ -444,13 +448,15 @@ def test_fine_tune_on_corrections_reports_before_and_after(client, lab, correcti
     try:  # the fine-tuned model can be put live like any retrained one, with both its reports
         message = client.predict(api_name="/use_fine_tuned")
         if message.startswith("**Careful"):  # it reads worse than the live model: the second press puts it live
-            assert retrain.CONFIRM_LABEL in message and not lab.live["mlp"].name.startswith("mlp-pen-prior-fixed-")
+            assert retrain.CONFIRM_LABEL in message and not lab.models.get("mlp").name.startswith(
+                "mlp-pen-prior-fixed-"
+            )
             message = client.predict(api_name="/use_fine_tuned")
         assert "is live" in message, message
-        assert lab.live["mlp"].name.startswith("mlp-pen-prior-fixed-")
-        assert lab.live["mlp"].report and lab.live["mlp"].drawn_report
+        assert lab.models.get("mlp").name.startswith("mlp-pen-prior-fixed-")
+        assert lab.models.get("mlp").report and lab.models.get("mlp").drawn_report
     finally:
-        lab.restore()
+        lab.models.restore()
 
 
 def retrained_copy(lab, drawn_recall_change: float) -> Path:
@@ -459,8 +465,8 @@ def retrained_copy(lab, drawn_recall_change: float) -> Path:
     import json
     import shutil
 
-    live = lab.shipped["mlp"]
-    path = lab.models_folder() / f"{live.name}-copy-{abs(drawn_recall_change):.0e}.keras"
+    live = lab.models.shipped.models["mlp"]
+    path = lab.models.models_folder() / f"{live.name}-copy-{abs(drawn_recall_change):.0e}.keras"
     shutil.copy(live.path, path)
     shutil.copy(store.card_path(live.path), store.card_path(path))
     shutil.copy(store.report_path(live.path), store.report_path(path))
@@ -470,27 +476,27 @@ def retrained_copy(lab, drawn_recall_change: float) -> Path:
 
 
 def test_use_puts_a_model_at_least_as_good_live_at_once_and_asks_for_a_worse_one(lab):
-    lab.restore()
+    lab.models.restore()
     try:
         as_good = retrained_copy(lab, 0.0)
         message, warned, button = retrain.use_model(lab, retrain.USE_LABEL, str(as_good))
         assert "is live" in message and warned is None and button["value"] == retrain.USE_LABEL
-        assert lab.live["mlp"].path == as_good
-        lab.restore()
+        assert lab.models.get("mlp").path == as_good
+        lab.models.restore()
 
         worse = retrained_copy(lab, -0.001)  # a tenth of a point is worse
         message, warned, button = retrain.use_model(lab, retrain.USE_LABEL, str(worse))
         assert message.startswith("**Careful") and button["value"] == retrain.CONFIRM_LABEL
-        assert "drawn test characters" in message and lab.live["mlp"] is lab.shipped["mlp"]
+        assert "drawn test characters" in message and lab.models.get("mlp") is lab.models.shipped.models["mlp"]
         says_nothing_of_the_server(message)
-        lab.put_live(as_good)  # another teacher's put-live meanwhile: the warning was about another live model
+        lab.models.put_live(as_good)  # another teacher's put-live meanwhile: the warning was about another live model
         message, warned, _ = retrain.use_model(lab, retrain.USE_LABEL, str(worse), warned)
-        assert message.startswith("**Careful") and lab.live["mlp"].path == as_good
+        assert message.startswith("**Careful") and lab.models.get("mlp").path == as_good
         message, warned, button = retrain.use_model(lab, retrain.USE_LABEL, str(worse), warned)  # confirmed
         assert "is live" in message and warned is None and button["value"] == retrain.USE_LABEL
-        assert lab.live["mlp"].path == worse
+        assert lab.models.get("mlp").path == worse
     finally:
-        lab.restore()
+        lab.models.restore()
 
 
 def test_the_data_notes_say_which_data_is_in_use(lab, with_data):
@@ -498,13 +504,13 @@ def test_the_data_notes_say_which_data_is_in_use(lab, with_data):
 
     words = (
         "from the demo data pack"
-        if str(pack.pack_file("pool47")) in lab.dataset.sources
+        if str(pack.pack_file("pool47")) in lab.tests.dataset(EMNIST).sources
         else "from the full EMNIST files"
     )
     note, size, _ = retrain.retrain_setup(lab)
-    assert note.startswith(f"{len(lab.dataset.y_train):,} training images available, {words}."), note
-    assert size["value"] == min(retrain.DEFAULT_TRAIN_SIZE, len(lab.dataset.y_train))
-    assert confusions.data_note(lab) == f"{len(lab.dataset.y_test):,} EMNIST test images, {words}."
+    assert note.startswith(f"{len(lab.tests.dataset(EMNIST).y_train):,} training images available, {words}."), note
+    assert size["value"] == min(retrain.DEFAULT_TRAIN_SIZE, len(lab.tests.dataset(EMNIST).y_train))
+    assert confusions.data_note(lab) == f"{len(lab.tests.dataset(EMNIST).y_test):,} EMNIST test images, {words}."
     says_nothing_of_the_server(note)
 
 
@@ -575,12 +581,13 @@ def test_a_late_tick_cannot_hide_how_the_job_ended():
     import threading
     from types import SimpleNamespace
 
+    from emnist_core.lab.figures import FigureCache
     from emnist_core.training.config import EVALUATING, SAVING, TRAINING, TrainConfig
 
     job = SimpleNamespace(
         config=TrainConfig("seed-mlp", epochs=2), history={"loss": [1.0]}, stage=TRAINING, done=threading.Event()
     )
-    lab = SimpleNamespace(job=job)
+    lab = SimpleNamespace(jobs=SimpleNamespace(current=job), figures=FigureCache())
     status, *_ = retrain.training_view(lab, 0)
     assert status == "Training seed-mlp: 1 of 2 epochs done."
     for stage in (EVALUATING, SAVING):

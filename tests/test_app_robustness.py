@@ -23,10 +23,12 @@ from emnist_core.data.datasets import load_dataset
 from emnist_core.data.files import LABEL_MAGIC
 from emnist_core.data.preprocess import DAMAGED_IMAGE, EMPTY_FILE, MAX_IMAGE_PIXELS, NOT_AN_IMAGE, SIDE
 from emnist_core.data.sketchpad import CANVAS
-from emnist_core.lab.state import MODELS_IN_ASSETS, TrainingJob
+from emnist_core.lab.job_process import JobSpec
+from emnist_core.lab.jobs import Job, run_in_thread
+from emnist_core.lab.live import MODELS_IN_ASSETS
 from emnist_core.lab.verdict import NO_MODEL_MESSAGE
 from emnist_core.models import store
-from emnist_core.models.evaluation import CLASS_ECHO
+from emnist_core.models.evaluation import CLASS_ECHO, EMNIST
 from emnist_core.training import train as training
 from ui import confusions, draw, models, retrain
 from ui.checks import MAX_MESSAGE, PHOTO_TAKES
@@ -34,6 +36,7 @@ from ui.page import MAX_UPLOAD, TRAIN_CONCURRENCY
 
 from conftest import (
     NUM_CLASSES,
+    emnist_from,
     idx_bytes,
     l_shapes,
     png_bomb,
@@ -254,7 +257,7 @@ def test_unreadable_arrays_get_a_message_from_the_handlers(lab, name, handler):
 @pytest.fixture
 def fake_data(lab, monkeypatch):
     """Training images as far as the Retrain tab's checks go: enough to reach the settings' validation."""
-    monkeypatch.setattr(lab, "dataset", SimpleNamespace(y_train=np.zeros(5000)))
+    emnist_from(lab, monkeypatch, lambda: SimpleNamespace(y_train=np.zeros(5000)))
 
 
 @pytest.mark.parametrize(
@@ -290,14 +293,14 @@ def test_nan_and_infinity_sent_over_http_get_a_message(base_url, fake_data, body
     ],
 )
 def test_bad_training_settings_get_a_message_and_start_nothing(client, lab, fake_data, settings, says):
-    previous = lab.job
+    previous = lab.jobs.current
     try:
         status, *_ = client.predict(*settings, api_name="/train")
     except AppError as refused:  # refused by Gradio's own checks, before the handler runs
         status = refused.message
     assert says in status
     assert_clear(status)
-    assert lab.job is previous
+    assert lab.jobs.current is previous
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), None, "many", [3]])
@@ -386,13 +389,12 @@ def test_a_damaged_shipped_model_is_reported_and_the_other_serves(
     damaged = assets_copy / "seed-cnn.keras"
     damaged.write_bytes(damaged.read_bytes()[:5000])  # cut short, as by an interrupted copy
     damaged_lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
-    assert set(damaged_lab.live) == {"mlp"}
-    assert len(damaged_lab.load_problems) == 1 and str(damaged) in damaged_lab.load_problems[0]
-    assert "not a loadable Keras model" in damaged_lab.load_problems[0]
+    assert set(damaged_lab.models.pair.models) == {"mlp"}
+    problems = damaged_lab.models.load_problems
+    assert len(problems) == 1 and str(damaged) in problems[0] and "not a loadable Keras model" in problems[0]
     assert any(str(damaged) in record.getMessage() for record in caplog.records)  # the server log says so too
 
-    for name in ("shipped", "load_problems", "live", "predictor"):  # the served lab now holds what damaged_lab does
-        monkeypatch.setattr(lab, name, getattr(damaged_lab, name))
+    monkeypatch.setattr(lab, "models", damaged_lab.models)  # the served lab now serves what damaged_lab does
     config = app_module.build_demo(damaged_lab).config
     notes = [c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == "load-note"]
     assert len(notes) == 1 and str(damaged) in notes[0] and "Restore the files" in notes[0]
@@ -413,8 +415,8 @@ def test_without_any_model_the_app_still_starts_and_says_so(app_module, tmp_path
     empty = tmp_path / "empty-assets"
     empty.mkdir()
     lab = app_module.Lab(data_loader=lambda: None, assets_dir=empty)
-    assert lab.live == {} and len(lab.load_problems) == 2
-    assert all("model file not found" in problem for problem in lab.load_problems)
+    assert lab.models.pair.models == {} and len(lab.models.load_problems) == 2
+    assert all("model file not found" in problem for problem in lab.models.load_problems)
     app_module.build_demo(lab)
     *_, verdict = draw.predict(lab, {"composite": np.asarray(Image.open(sketch_file(tmp_path, "7")))})
     assert verdict == NO_MODEL_MESSAGE
@@ -425,8 +427,8 @@ def test_a_damaged_model_falls_back_to_another_shipped_model_of_its_kind(app_mod
         shutil.copy(assets_copy / f"seed-cnn{suffix}", assets_copy / f"cnn-bn{suffix}")
     (assets_copy / "seed-cnn.keras").write_text("renamed notes, not a model\n")
     lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
-    assert lab.live["cnn"].name == "cnn-bn" and lab.live["mlp"].name == "seed-mlp"
-    assert len(lab.load_problems) == 1 and "seed-cnn.keras" in lab.load_problems[0]
+    assert lab.models.get("cnn").name == "cnn-bn" and lab.models.get("mlp").name == "seed-mlp"
+    assert len(lab.models.load_problems) == 1 and "seed-cnn.keras" in lab.models.load_problems[0]
 
 
 def test_unsafe_or_unfit_models_are_refused_at_start(app_module, assets_copy, tmp_path):
@@ -443,8 +445,8 @@ def test_unsafe_or_unfit_models_are_refused_at_start(app_module, assets_copy, tm
     letters.save(assets_copy / "seed-cnn.keras")
 
     lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
-    assert lab.live == {} and not marker.exists()
-    mlp_problem, cnn_problem = lab.load_problems
+    assert lab.models.pair.models == {} and not marker.exists()
+    mlp_problem, cnn_problem = lab.models.load_problems
     assert "seed-mlp.keras: refused by Keras' safe mode" in mlp_problem
     assert "seed-cnn.keras" in cnn_problem and f"not the {NUM_CLASSES} class scores" in cnn_problem
 
@@ -453,7 +455,7 @@ def test_a_missing_card_and_a_damaged_report_are_named_with_what_to_do(app_modul
     (assets_copy / "seed-mlp.card.json").unlink()
     (assets_copy / "seed-cnn.report.json").write_text('{"n": 5, "accuracy"')
     lab = app_module.Lab(data_loader=lambda: None, assets_dir=assets_copy)
-    assert set(lab.live) == {"mlp", "cnn"} and lab.load_problems == []  # both still serve
+    assert set(lab.models.pair.models) == {"mlp", "cnn"} and lab.models.load_problems == []  # both still serve
     card, _, _ = models.model_card(lab, "mlp")
     assert "No model card** (`seed-mlp.card.json` is missing or damaged): restore it" in card
     summary, matrix, *_ = confusions.confusions(lab, "cnn")
@@ -493,9 +495,7 @@ def bad_data_folder(folder: Path, damage: str) -> Path:
 )
 def test_damaged_dataset_files_are_named_in_the_app(client, lab, monkeypatch, tmp_path, damage, says):
     bad = bad_data_folder(tmp_path / "data", damage)
-    monkeypatch.setattr(lab, "dataset", None)
-    monkeypatch.setattr(lab, "data_message", "")
-    lab._load_data(lambda: load_dataset("pool47", tmp_path / "data"))
+    emnist_from(lab, monkeypatch, lambda: load_dataset("pool47", tmp_path / "data"))
     *_, note = client.predict("mlp", api_name="/confusions")
     assert str(bad) in note and says in note and "EMNIST_DATA_DIR" in note  # the file, the fault, what to do
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
@@ -526,13 +526,13 @@ def test_cancel_at_any_stage_leaves_the_models_folder_as_it_was(client, app_modu
     assert answers and answers[0].startswith("Cancelling")
     assert status == "Training cancelled; nothing was saved."
     assert files_in(models_folder()) == before
-    assert not lab.train_lock.locked()
+    assert not lab.jobs.busy
 
 
 def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(
     client, app_module, lab, with_data, monkeypatch
 ):
-    assets = lab.assets_dir
+    assets = lab.models.assets_dir
     shipped_before = {p.name: p.read_bytes() for p in assets.iterdir() if p.name.startswith(SHIPPED)}
     models_folder().mkdir(parents=True, exist_ok=True)
     before, answers = files_in(models_folder()), []
@@ -547,7 +547,7 @@ def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(
     assert answers == ["Too late to cancel: the model is being saved."]
     assert status.startswith("Done. **"), status
     new = set(files_in(models_folder())) - set(before)
-    stem = lab.job.path.stem
+    stem = lab.jobs.current.path.stem
     assert new == {f"{stem}.keras", f"{stem}.card.json", f"{stem}.report.json", f"{stem}.unipen.report.json"}
     assert not list(assets.glob(f"{stem}*"))
     assert {p.name: p.read_bytes() for p in assets.iterdir() if p.name.startswith(SHIPPED)} == shipped_before
@@ -589,13 +589,10 @@ def test_a_failed_save_leaves_no_part_of_a_model(app_module, monkeypatch, tmp_pa
 
     monkeypatch.setattr(keras.Model, "save", save)
     monkeypatch.setattr(Path, "write_text", write_text)
-    lock = threading.Lock()
-    lock.acquire()
-    job = TrainingJob(config, fake_dataset(), lock, tmp_path)
-    job.run()
+    job = Job("training", config)
+    run_in_thread(job, JobSpec("training", tmp_path / "m.keras", fake_dataset(), config=config), drawn=lambda: None)
     assert job.error == "OSError: [Errno 28] No space left on device" and job.path is None
     assert list(tmp_path.iterdir()) == []
-    assert not lock.locked()
 
 
 @pytest.fixture
@@ -609,9 +606,9 @@ def endless_training(app_module, lab, monkeypatch):
         raise training.TrainingCancelled()
 
     monkeypatch.setattr(training, "train", train)
-    monkeypatch.setattr(lab, "dataset", fake_dataset())
+    emnist_from(lab, monkeypatch, fake_dataset)
     yield started
-    job = lab.job
+    job = lab.jobs.current
     if job is not None and not job.done.is_set():  # a test that failed half-way: free the lock for the next
         job.cancel.set()
         job.done.wait(30)
@@ -629,16 +626,16 @@ def test_simultaneous_requests_start_one_job_and_tell_the_others_it_is_busy(clie
     (running,) = [job for job in jobs if not job.done()]
     assert "Cancelling" in client.predict(api_name="/cancel_training")
     assert running.result(timeout=30)[0] == "Training cancelled; nothing was saved."
-    assert not lab.train_lock.locked()
+    assert not lab.jobs.busy
 
 
 @pytest.mark.parametrize("where", [".", "retrained"])
 def test_a_models_folder_in_assets_is_refused(client, lab, monkeypatch, endless_training, where):
-    monkeypatch.setenv("EMNIST_MODELS_DIR", str(lab.assets_dir / where))
-    previous = lab.job
+    monkeypatch.setenv("EMNIST_MODELS_DIR", str(lab.models.assets_dir / where))
+    previous = lab.jobs.current
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
     assert status == MODELS_IN_ASSETS
-    assert lab.job is previous and not endless_training.is_set()
+    assert lab.jobs.current is previous and not endless_training.is_set()
 
 
 def test_use_model_serves_only_model_files_in_the_models_folder(client, app_module, lab, base_url, tmp_path):
@@ -646,44 +643,44 @@ def test_use_model_serves_only_model_files_in_the_models_folder(client, app_modu
     folder.mkdir(parents=True, exist_ok=True)
     outside = tmp_path / "seed-mlp-copy.keras"
     for suffix in (".keras", ".card.json"):
-        shutil.copy(lab.assets_dir / f"seed-mlp{suffix}", tmp_path / f"seed-mlp-copy{suffix}")
+        shutil.copy(lab.models.assets_dir / f"seed-mlp{suffix}", tmp_path / f"seed-mlp-copy{suffix}")
     (folder / "notes.txt").write_text("not a model")
-    live = dict(lab.live)
+    live = dict(lab.models.pair.models)
     climbing_out = f"{folder}/{os.path.relpath(outside, folder)}"  # starts in the models folder, ends outside
     for candidate in (
         outside,
         climbing_out,
         "/etc/passwd",
-        lab.assets_dir / "seed-mlp.keras",
+        lab.models.assets_dir / "seed-mlp.keras",
         folder / "notes.txt",
         folder,
         "seed-mlp",
         "../seed-mlp.keras",
     ):
         assert retrain.use_model(lab, retrain.USE_LABEL, str(candidate))[0].startswith("Train a model first"), candidate
-        assert lab.live == live
+        assert lab.models.pair.models == live
     event, answer = call(base_url, "use_model", [str(outside), None])  # values for the server-side States are ignored
     assert event == "complete" and answer[0].startswith("Train a model first")
-    assert lab.live == live
+    assert lab.models.pair.models == live
 
     for suffix in (".keras", ".card.json"):  # the same file, in the models folder: served
         shutil.copy(tmp_path / f"seed-mlp-copy{suffix}", folder)
     try:
         served = str(folder / outside.name)
         message, warned, _ = retrain.use_model(lab, retrain.USE_LABEL, served)  # seed-mlp reads worse: asks first
-        assert "is live" not in message and warned and lab.live == live
+        assert "is live" not in message and warned and lab.models.pair.models == live
         assert "is live" in retrain.use_model(lab, retrain.USE_LABEL, served, warned)[0]
-        assert lab.live["mlp"].path == folder / outside.name
+        assert lab.models.get("mlp").path == folder / outside.name
     finally:
-        lab.restore()
+        lab.models.restore()
 
 
 def test_the_training_switch_is_enforced_by_the_api(app_module, training_off, monkeypatch):
     lab, client = training_off  # a server started with EMNIST_DISABLE_TRAINING=1
     off = retrain.TRAINING_OFF_MESSAGE
-    lab.data_ready.wait(30)
-    monkeypatch.setattr(lab, "dataset", fake_dataset())  # data to train on is there: only the switch is in the way
-    live = dict(lab.live)
+    lab.tests.dataset(EMNIST, wait=30)
+    emnist_from(lab, monkeypatch, fake_dataset)  # data to train on is there: only the switch is in the way
+    live = dict(lab.models.pair.models)
     status, *_ = client.predict(*TINY_TRAIN, api_name="/train")
     assert status == off
     assert client.predict(api_name="/use_model") == off
@@ -692,7 +689,7 @@ def test_the_training_switch_is_enforced_by_the_api(app_module, training_off, mo
     assert client.predict(api_name="/use_fine_tuned") == off
     assert client.predict(True, api_name="/clear_corrections") == off
     assert call(client.src.rstrip("/"), "train", list(TINY_TRAIN))[1][0] == off  # any HTTP client
-    assert lab.job is None and lab.live == live
+    assert lab.jobs.current is None and lab.models.pair.models == live
     buttons = {
         c["props"].get("value"): c["props"].get("interactive")
         for c in app_module.build_demo(lab).config["components"]

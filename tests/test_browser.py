@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from emnist_core.data.labels import display_name
+from emnist_core.lab.classroom import Classroom
 
 from conftest import draw_stroke, open_tab, served
 
@@ -125,7 +126,7 @@ def test_teach_it_keeps_the_drawing_as_a_correction(page, lab, tmp_path, monkeyp
     from emnist_core.lab.corrections import CorrectionStore
 
     folder = tmp_path / "corrections"
-    monkeypatch.setattr(lab, "corrections", CorrectionStore(folder))
+    monkeypatch.setattr(lab, "classroom", Classroom(lab.guard, CorrectionStore(folder)))
     open_tab(page, "Draw")
     page.locator("#sketchpad button[aria-label='Clear canvas']").click()
     page.get_by_text("The canvas is empty").wait_for()
@@ -153,7 +154,7 @@ def test_start_while_another_job_runs_says_busy_and_keeps_saying_it(page, lab, w
         raise TrainingCancelled()
 
     monkeypatch.setattr(training, "train", train_until_cancelled)
-    other = lab.start_job(TrainConfig("seed-mlp", epochs=1), lab.models_folder())  # another teacher's job
+    other = lab.jobs.start_training(TrainConfig("seed-mlp", epochs=1))  # another teacher's job
     assert other is not None
     try:
         open_tab(page, "Retrain")
@@ -167,7 +168,7 @@ def test_start_while_another_job_runs_says_busy_and_keeps_saying_it(page, lab, w
     finally:
         other.cancel.set()
         other.done.wait(30)
-    assert other.cancelled and not lab.train_lock.locked()
+    assert other.cancelled and not lab.jobs.busy
 
 
 def test_a_worse_model_goes_live_only_once_the_teacher_confirms(page, lab, with_data, artifacts):
@@ -177,7 +178,7 @@ def test_a_worse_model_goes_live_only_once_the_teacher_confirms(page, lab, with_
     from emnist_core.models.evaluation import DRAWN
     from ui import retrain
 
-    shipped = lab.live["mlp"]
+    shipped = lab.models.get("mlp")
     open_tab(page, "Retrain")
     page.get_by_text("training images available").wait_for()
     for setting, value in (("Epochs", "1"), ("Training images", "500")):
@@ -198,7 +199,7 @@ def test_a_worse_model_goes_live_only_once_the_teacher_confirms(page, lab, with_
         pass  # the assertion says what the page showed instead
     shown = status.inner_text()
     assert "It reads worse than the live model" in shown, shown  # the Done message
-    trained = lab.job.path
+    trained = lab.jobs.current.path
     try:
         page.get_by_role("button", name=retrain.USE_LABEL, exact=True).click()
         warning = page.get_by_text("Careful: this model reads worse")
@@ -206,14 +207,14 @@ def test_a_worse_model_goes_live_only_once_the_teacher_confirms(page, lab, with_
         text = page.locator("p", has=warning).first.inner_text()
         for report in (store.read_report(store.report_path(trained, DRAWN)), shipped.drawn_report):
             assert f"{report['mean_recall']:.1%} mean per-class accuracy ({report['accuracy']:.1%} of all" in text
-        assert lab.live["mlp"] is shipped  # not yet
+        assert lab.models.get("mlp") is shipped  # not yet
         screenshot(page, artifacts / "use-model-warning.png")
         page.get_by_role("button", name=retrain.CONFIRM_LABEL).click()
         page.get_by_text(f"MLP · {trained.stem} is live").wait_for()
-        assert lab.live["mlp"].path == trained
+        assert lab.models.get("mlp").path == trained
         page.get_by_role("button", name=retrain.USE_LABEL, exact=True).wait_for()  # the button says Use again
     finally:
-        lab.restore()
+        lab.models.restore()
 
 
 def test_typing_q_and_enter_in_the_correction_list_picks_q(page, lab, tmp_path, monkeypatch):
@@ -221,7 +222,7 @@ def test_typing_q_and_enter_in_the_correction_list_picks_q(page, lab, tmp_path, 
     from emnist_core.lab.corrections import CorrectionStore
 
     folder = tmp_path / "corrections"
-    monkeypatch.setattr(lab, "corrections", CorrectionStore(folder))
+    monkeypatch.setattr(lab, "classroom", Classroom(lab.guard, CorrectionStore(folder)))
     open_tab(page, "Draw")
     draw_stroke(page, SEVEN)
     page.locator("#verdict h2").wait_for()

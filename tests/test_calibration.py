@@ -206,8 +206,6 @@ def test_calibrate_temperature_writes_the_section_into_the_models_own_card(tmp_p
 
 
 def test_reliability_figure_draws_both_curves_from_a_card_section():
-    import matplotlib.pyplot as plt
-
     from emnist_core.lab.figures import reliability_figure
     from emnist_core.models.temperature import temperature_section
 
@@ -220,7 +218,6 @@ def test_reliability_figure_draws_both_curves_from_a_card_section():
         assert list(before.get_xdata()) == [b["confidence"] for b in section["before"]["bins"]]
         assert list(after.get_ydata()) == [b["accuracy"] for b in section["after"]["bins"]]
         assert f"T = {section['T']:.2f}" in after.get_label() and "made-up validation" in ax.get_title()
-        plt.close(fig)
 
 
 def test_the_live_models_cards_carry_a_temperature_fitted_on_drawn_characters():

@@ -19,8 +19,10 @@ from emnist_core.data.preprocess import load_image
 from emnist_core.lab import challenge
 from emnist_core.lab.challenge import ChallengeError, Round, new_round, read_answer
 from emnist_core.lab.corrections import CHALLENGE, CORRECTION, CorrectionError, CorrectionStore
+from emnist_core.lab.guard import Refused, Switches
 from emnist_core.lab.scores import ClassScores, scores_path
-from emnist_core.lab.state import Lab, Switches
+from emnist_core.lab.state import Lab
+from emnist_core.lab.testsets import CLASS_DRAWINGS
 from emnist_core.models import evaluation, store
 
 from conftest import l_shapes, sketch_file
@@ -113,29 +115,29 @@ def test_a_model_that_gave_no_answer_read_nothing_and_unknown_classes_are_refuse
 
 def test_twenty_answers_are_counted_exactly_kept_on_disk_and_kept_as_drawings(tmp_path):
     lab = make_lab(tmp_path)
-    r = lab.challenge_round("shuffled", seed=7)
+    r = lab.classroom.new_round("shuffled", seed=7)
     images = l_shapes(20, seed=3)
     expected = {}
     for i in range(20):
         asked = r.prompt
         # The MLP reads every third drawing, the CNN every one but each fourth: known answers, counted exactly.
         tops = tops_for(asked if i % 3 == 0 else wrong(asked), asked if i % 4 else wrong(asked))
-        assert r.answer(tops).who == lab.answer_challenge(images[i], asked, tops).reading.who
+        assert r.answer(tops).who == lab.classroom.answer(images[i], asked, tops).reading.who
         c = expected.setdefault(asked, {"drawn": 0, "mlp_right": 0, "cnn_right": 0})
         c["drawn"] += 1
         c["mlp_right"] += i % 3 == 0
         c["cnn_right"] += i % 4 != 0
-    scores = lab.scores.as_dict()
+    scores = lab.classroom.scores()
     assert scores["drawings"] == 20 and scores["mlp_right"] == 7 and scores["cnn_right"] == 15
     assert scores["per_class"] == expected and r.score == {"mlp": 7, "cnn": 15}
     # A restarted server reads the same tally back from disk.
     assert ClassScores(scores_path(tmp_path)).as_dict() == scores
-    assert make_lab(tmp_path).scores.as_dict() == scores
+    assert make_lab(tmp_path).classroom.scores() == scores
     # Each drawing is kept, labelled by its prompt, as a challenge drawing: not counted as a correction.
-    drawings = lab.class_drawings()
+    drawings = lab.classroom.drawings()
     assert drawings.names == list(r.order[:20]) and np.array_equal(drawings.x, images)
-    assert lab.corrections.count(CHALLENGE) == 20 and lab.corrections.count(CORRECTION) == 0
-    assert lab.correct(images[0], "Z", tops_for("2", "Z")) == 1  # "1 correction on this server"
+    assert len(lab.classroom.drawing_ids()) == 20 and lab.classroom.count() == 20  # no correction among them
+    assert lab.classroom.correct(images[0], "Z", tops_for("2", "Z")) == 1  # "1 correction on this server"
 
 
 def test_thirty_students_at_once_are_counted_exactly(tmp_path):
@@ -150,7 +152,7 @@ def test_thirty_students_at_once_are_counted_exactly(tmp_path):
             start.wait()
             for i in range(each):
                 asked = NAMES[(k + i) % len(NAMES)]
-                lab.answer_challenge(images[k], asked, tops_for(asked, asked if k % 2 else wrong(asked)))
+                lab.classroom.answer(images[k], asked, tops_for(asked, asked if k % 2 else wrong(asked)))
         except Exception as exc:
             errors.append(exc)
 
@@ -163,11 +165,11 @@ def test_thirty_students_at_once_are_counted_exactly(tmp_path):
     finally:
         sys.setswitchinterval(old)
     assert errors == []
-    scores = lab.scores.as_dict()
+    scores = lab.classroom.scores()
     assert (scores["drawings"], scores["mlp_right"], scores["cnn_right"]) == (120, 120, 60)
     assert sum(c["drawn"] for c in scores["per_class"].values()) == 120
     assert ClassScores(scores_path(tmp_path)).as_dict() == scores  # the file holds the last count, not an older one
-    assert lab.corrections.count(CHALLENGE) == 120
+    assert len(lab.classroom.drawing_ids()) == 120
 
 
 def test_the_tally_on_its_own_is_exact_under_thirty_threads(tmp_path, monkeypatch):
@@ -202,16 +204,16 @@ def test_the_tally_on_its_own_is_exact_under_thirty_threads(tmp_path, monkeypatc
 
 def test_reset_is_refused_while_training_is_off(tmp_path):
     off = make_lab(tmp_path, training=False, corrections=False)
-    result = off.answer_challenge(l_shapes(1)[0], "q", tops_for("q", "9"))
+    result = off.classroom.answer(l_shapes(1)[0], "q", tops_for("q", "9"))
     assert result.kept is None and result.note == challenge.NOT_KEPT  # counted, but no drawing collected
-    assert result.as_dict()["kept"] is False and off.corrections.count() == 0
-    with pytest.raises(ChallengeError, match="Training is turned off"):
-        off.reset_class_scores()
-    assert off.scores.as_dict()["drawings"] == 1
+    assert result.as_dict()["kept"] is False and off.classroom.count() == 0
+    with pytest.raises(Refused, match="Training is turned off"):
+        off.classroom.reset_scores()
+    assert off.classroom.scores()["drawings"] == 1
     on = make_lab(tmp_path)  # the same server restarted with training on
-    assert on.scores.as_dict()["drawings"] == 1
-    assert on.reset_class_scores() == 1
-    assert make_lab(tmp_path).scores.as_dict() == {"drawings": 0, "mlp_right": 0, "cnn_right": 0, "per_class": {}}
+    assert on.classroom.scores()["drawings"] == 1
+    assert on.classroom.reset_scores() == 1
+    assert make_lab(tmp_path).classroom.scores() == {"drawings": 0, "mlp_right": 0, "cnn_right": 0, "per_class": {}}
 
 
 def test_the_scores_in_words_and_as_a_table(tmp_path):
@@ -263,34 +265,34 @@ def test_challenge_drawings_are_marked_and_kept_apart_from_corrections(tmp_path)
 
 
 def test_the_corrections_cap_holds_for_challenge_drawings_too(tmp_path):
-    lab = make_lab(tmp_path)
-    lab.corrections.max_count = 2
+    lab = Lab(data_loader=lambda: None, drawn_loader=lambda: None, corrections=CorrectionStore(tmp_path, max_count=2))
     images = l_shapes(3)
-    kept = [lab.answer_challenge(images[i], "q", tops_for("q", "q")) for i in range(3)]
+    kept = [lab.classroom.answer(images[i], "q", tops_for("q", "q")) for i in range(3)]
     assert [k.kept is not None for k in kept] == [True, True, False]
-    assert "full" in kept[2].note and lab.scores.as_dict()["drawings"] == 3  # counted, though not kept
+    assert "full" in kept[2].note and lab.classroom.scores()["drawings"] == 3  # counted, though not kept
 
 
 def test_the_class_drawings_are_a_test_set_for_the_live_models(tmp_path):
     lab = make_lab(tmp_path)
-    assert lab.class_drawings_report("cnn") is None  # nothing drawn yet: challenge.NO_DRAWINGS says so
-    x7, tops7 = lab.predictor.predict_drawing(load_image(sketch_file(tmp_path, "7")))
-    xx, topsx = lab.predictor.predict_drawing(load_image(sketch_file(tmp_path, "X")))
+    pair = lab.models.pair
+    assert lab.tests.report(pair, "cnn", CLASS_DRAWINGS) == (None, None)  # nothing drawn yet: NO_DRAWINGS says so
+    x7, tops7 = lab.models.pair.predictor.predict_drawing(load_image(sketch_file(tmp_path, "7")))
+    xx, topsx = lab.models.pair.predictor.predict_drawing(load_image(sketch_file(tmp_path, "X")))
     asked = ["7", "X", "Z", "7"]  # the 7 drawn when Z was asked is a mistake by its prompt
     for x, tops, name in zip((x7, xx, x7, x7), (tops7, topsx, tops7, tops7), asked):
-        lab.answer_challenge(x, name, tops)
+        lab.classroom.answer(x, name, tops)
     for slot in ("mlp", "cnn"):
-        found = lab.class_drawings_report(slot)
-        report = found.report
-        assert report["n"] == 4 and [NAMES[c] for c in found.y] == asked and found.x.shape == (4, 28, 28)
-        assert report["dataset"] == challenge.CLASS_DRAWINGS and report["model"] == lab.live[slot].name
+        report, x = lab.tests.report(pair, slot, CLASS_DRAWINGS)
+        assert report["n"] == 4 and x.shape == (4, 28, 28)
+        assert [NAMES[c] for c in lab.classroom.drawings().y] == asked
+        assert report["dataset"] == challenge.CLASS_DRAWINGS and report["model"] == lab.models.get(slot).name
         assert {n: s["support"] for n, s in report["per_class"].items() if s["support"]} == {"7": 2, "X": 1, "Z": 1}
         read = [t[slot][0][0] for t in (tops7, topsx, tops7, tops7)]  # what the page showed for each drawing
         assert report["accuracy"] == np.mean([r == a for r, a in zip(read, asked)])
         assert np.array(report["confusion_matrix"]).sum() == 4
         if read[2] == "7":  # the usual case: the gallery finds the 7 drawn for Z, by its index into found.x
             _true_name, _pred_name, hits = evaluation.find_mistakes(report, "Z", "7")
-            assert [i for i, _ in hits] == [2] and np.array_equal(found.x[2], x7)
-        assert lab.class_drawings_report(slot) is found  # kept until a drawing is added
-    lab.answer_challenge(xx, "X", topsx)
-    assert lab.class_drawings_report("cnn").report["n"] == 5
+            assert [i for i, _ in hits] == [2] and np.array_equal(x[2], x7)
+        assert lab.tests.report(pair, slot, CLASS_DRAWINGS)[0] is report  # kept until a drawing is added
+    lab.classroom.answer(xx, "X", topsx)
+    assert lab.tests.report(pair, "cnn", CLASS_DRAWINGS)[0]["n"] == 5

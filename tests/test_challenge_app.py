@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from emnist_core.data.labels import display_name, label_map
 from emnist_core.data.sketchpad import CANVAS
 from emnist_core.lab.challenge import CLASS_DRAWINGS, NO_DRAWINGS, RESET_OFF, Round, prompt_text
+from emnist_core.lab.classroom import Classroom
 from emnist_core.lab.corrections import CHALLENGE, CorrectionStore
 from emnist_core.lab.scores import ClassScores, scores_path
 from emnist_core.models.evaluation import EMNIST
@@ -39,8 +40,7 @@ def client(demo):
 def kept(lab, tmp_path, monkeypatch):
     """The lab's corrections, challenge drawings and class scores go to a folder of this test's own."""
     folder = tmp_path / "corrections"
-    monkeypatch.setattr(lab, "corrections", CorrectionStore(folder))
-    monkeypatch.setattr(lab, "scores", ClassScores(scores_path(folder)))
+    monkeypatch.setattr(lab, "classroom", Classroom(lab.guard, CorrectionStore(folder)))
     return folder
 
 
@@ -95,7 +95,9 @@ def test_twenty_rounds_are_counted_exactly_and_kept_on_disk(client, lab, kept, t
     assert ClassScores(scores_path(kept)).as_dict() == scores
     drawings = CorrectionStore(kept).load(CHALLENGE)
     assert drawings.names == asked_in_order and len(CorrectionStore(kept).load()) == ROUNDS
-    first, _ = lab.predictor.predict_drawing(np.asarray(Image.open(typed_sketch(tmp_path, asked_in_order[0]))), 5)
+    first, _ = lab.models.pair.predictor.predict_drawing(
+        np.asarray(Image.open(typed_sketch(tmp_path, asked_in_order[0]))), 5
+    )
     assert np.array_equal(drawings.x[0], first)  # the exact 28x28 the models read
 
 
@@ -147,11 +149,11 @@ def test_reset_clears_the_tally_not_the_drawings_and_is_refused_while_training_i
 
     off_lab, off_client = training_off
     off_client.predict(sketch(sketch_file(tmp_path, "X")), "X", api_name="/challenge_answer")
-    before = off_lab.scores.as_dict()
+    before = off_lab.classroom.scores()
     assert before["drawings"] >= 1
     with pytest.raises(AppError, match="the class scores cannot be reset here"):
         off_client.predict(api_name="/reset_class_scores")
-    assert off_lab.scores.as_dict() == before
+    assert off_lab.classroom.scores() == before
     # On the page the button says the same and shows the scores unchanged.
     message, summary, _, _ = challenge.reset_on_page(off_lab)
     assert message == RESET_OFF and summary.startswith("The class drew")
@@ -197,7 +199,7 @@ def test_done_counts_and_moves_on(lab, kept, tmp_path):
     assert verdict == "**7**: Both models read it."
     assert prompt == f"## Draw: {display_name('X')}" and score == "Your round: 1 of 3 drawn: CNN 1, MLP 1."
     assert 19 <= when - time.time() <= 20 and clock == "20 s left"
-    assert lab.scores.as_dict()["per_class"] == {"7": {"drawn": 1, "mlp_right": 1, "cnn_right": 1}}
+    assert lab.classroom.scores()["per_class"] == {"7": {"drawn": 1, "mlp_right": 1, "cnn_right": 1}}
     summary, table, chart = challenge.scores_view(lab)
     assert summary.startswith("The class drew 1 character;") and table.values.tolist() == [["7", 1, 100, 100]]
     assert chart is not None
@@ -213,7 +215,7 @@ def test_the_time_limit_skips_an_empty_pad_and_answers_a_drawn_one(lab, kept, tm
     assert out[2] == "Time's up: **7** skipped." and out[1] == f"## Draw: {display_name('X')}" and current.drawn == 0
     out = challenge.tick(lab, current, seven, time.time() - 0.1, "10 s")
     assert out[2].startswith(f"Time is up. **{display_name('X')}**: Neither model read it") and current.drawn == 1
-    assert lab.scores.as_dict()["drawings"] == 1
+    assert lab.classroom.scores()["drawings"] == 1
     current.skip()
     out = challenge.finish(lab, current, seven, "10 s")
-    assert out[2] == challenge.ROUND_OVER and out[4] is None and lab.scores.as_dict()["drawings"] == 1
+    assert out[2] == challenge.ROUND_OVER and out[4] is None and lab.classroom.scores()["drawings"] == 1

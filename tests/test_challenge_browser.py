@@ -14,8 +14,8 @@ import pytest
 from test_classroom_browser import CHROMIUM, CHROMIUM_ARGS, SEVEN, SIZES, no_sideways_scroll
 
 from emnist_core.lab.challenge import prompt_text
+from emnist_core.lab.classroom import Classroom
 from emnist_core.lab.corrections import CHALLENGE, CorrectionStore
-from emnist_core.lab.scores import ClassScores, scores_path
 
 from conftest import draw_stroke, open_tab, served
 
@@ -47,8 +47,7 @@ def phone(url):
 
 def test_a_pupil_plays_one_round_step_on_a_phone(phone, lab, tmp_path, monkeypatch, artifacts):
     folder = tmp_path / "corrections"
-    monkeypatch.setattr(lab, "corrections", CorrectionStore(folder))
-    monkeypatch.setattr(lab, "scores", ClassScores(scores_path(folder)))
+    monkeypatch.setattr(lab, "classroom", Classroom(lab.guard, CorrectionStore(folder)))
     page = phone
     open_tab(page, "Challenge")
     prompt = page.locator("#challenge-prompt")
@@ -76,7 +75,7 @@ def test_a_pupil_plays_one_round_step_on_a_phone(phone, lab, tmp_path, monkeypat
     assert prompt.inner_text().strip() != asked  # on to the next class
     kept = CorrectionStore(folder).load(CHALLENGE)
     assert [f"Draw: {prompt_text(name)}" for name in kept.names] == [asked] and kept.x[0].max() > 0
-    assert lab.scores.as_dict()["drawings"] == 1
+    assert lab.classroom.scores()["drawings"] == 1
     # The verdict says who read it, with the class asked in words.
     assert verdict.inner_text().startswith(asked.removeprefix("Draw: ")), verdict.inner_text()
     no_sideways_scroll(page)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from emnist_core.data.labels import LESSONS, display_name
+from emnist_core.models.evaluation import EMNIST
 
 from conftest import draw_stroke, open_tab, served
 
@@ -197,13 +198,13 @@ def test_the_whole_confusion_matrix_can_be_seen(page, size, with_data):
 def test_retrain_and_models_tabs(page, size, artifacts, lab):
     open_tab(page, "Retrain")
     page.get_by_role("button", name="Start").wait_for()
-    lab.data_ready.wait(120)
-    if lab.dataset is not None:
+    lab.tests.dataset(EMNIST, wait=120)
+    if lab.tests.dataset(EMNIST) is not None:
         page.get_by_text("training images available").wait_for()
     no_sideways_scroll(page)
     screenshot(page, artifacts / f"retrain-{size}.png")
     open_tab(page, "Models")
-    for live in lab.live.values():
+    for live in lab.models.pair.models.values():
         page.get_by_role("heading", name=live.title).wait_for()
     page.locator("text=Parameters:").first.wait_for()
     page.wait_for_timeout(500)  # the training-curve figures are drawn after the text
@@ -229,7 +230,7 @@ def test_use_this_model_names_it_on_the_draw_tab(browser, url, lab, with_data, a
         page.get_by_text("Careful: this model reads worse").wait_for()  # 500 images: it does
         page.get_by_role("button", name="Use it anyway").click()
         page.get_by_text("is live in the Draw and Confusions tabs").wait_for()
-        new = lab.live["mlp"]
+        new = lab.models.get("mlp")
         assert new.name.startswith("seed-mlp-"), new.name
         screenshot(page, artifacts / "retrain-done-desktop.png")
 
@@ -255,8 +256,8 @@ def test_use_this_model_names_it_on_the_draw_tab(browser, url, lab, with_data, a
             phone.context.close()
     finally:
         page.context.close()
-        lab.restore()
-    assert lab.live["mlp"].name == "mlp-pen-prior"
+        lab.models.restore()
+    assert lab.models.get("mlp").name == "mlp-pen-prior"
 
 
 # ---------------------------------------------------------------- lessons and the one big answer (issue 19)

@@ -181,7 +181,7 @@ def test_the_disk_cap_holds(tmp_path):
 
 @pytest.mark.parametrize("on", ["1", "true", "YES"])
 def test_disabled_training_refuses_corrections_unless_allowed(monkeypatch, on):
-    from emnist_core.lab.state import Switches
+    from emnist_core.lab.guard import Switches
 
     monkeypatch.setenv(DISABLE_TRAINING, on)
     assert Switches.from_env() == Switches(training=False, corrections=False)
@@ -191,32 +191,31 @@ def test_disabled_training_refuses_corrections_unless_allowed(monkeypatch, on):
 
 @pytest.mark.parametrize("off", ["", "0", "false", "no"])
 def test_collection_is_on_unless_training_is_switched_off(monkeypatch, off):
-    from emnist_core.lab.state import Switches
+    from emnist_core.lab.guard import Switches
 
     monkeypatch.setenv(DISABLE_TRAINING, off)
     monkeypatch.setenv(ALLOW_CORRECTIONS, off)
     assert Switches.from_env() == Switches(training=True, corrections=True)
 
 
-def test_the_store_obeys_the_switches_the_lab_read_once_not_the_environment(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
-    from emnist_core.lab.state import Lab, Switches
+def test_the_classroom_obeys_the_switches_the_lab_read_once_not_the_environment(tmp_path, monkeypatch):
+    from emnist_core.lab.classroom import Classroom
+    from emnist_core.lab.guard import Guard, Switches
 
     monkeypatch.setenv(DISABLE_TRAINING, "1")
-    lab = SimpleNamespace(corrections=CorrectionStore(tmp_path), switches=Switches.from_env())  # what Lab.correct reads
+    classroom = Classroom(Guard(Switches.from_env()), CorrectionStore(tmp_path))  # as a Lab makes it
     with pytest.raises(CorrectionError) as refused:
-        Lab.correct(lab, glyphs(1)[0], "Z", TOPS)
+        classroom.correct(glyphs(1)[0], "Z", TOPS)
     assert str(refused.value) == COLLECTION_OFF  # which names both switches:
     assert DISABLE_TRAINING in COLLECTION_OFF and ALLOW_CORRECTIONS in COLLECTION_OFF
     monkeypatch.setenv(ALLOW_CORRECTIONS, "1")  # set after the server started: it keeps the switches it read
     with pytest.raises(CorrectionError, match=ALLOW_CORRECTIONS):
-        Lab.correct(lab, glyphs(1)[0], "Z", TOPS)
-    assert lab.corrections.count() == 0
+        classroom.correct(glyphs(1)[0], "Z", TOPS)
+    assert classroom.count() == 0
     monkeypatch.delenv(ALLOW_CORRECTIONS)
     # The store reads no switch itself: a script or the CLI keeping a correction is not a server.
     CorrectionStore(tmp_path).add(glyphs(1)[0], "Z", TOPS)
-    assert Lab.correct(SimpleNamespace(corrections=lab.corrections, switches=Switches()), glyphs(1)[0], "Z", TOPS) == 2
+    assert Classroom(Guard(Switches()), CorrectionStore(tmp_path)).correct(glyphs(1)[0], "Z", TOPS) == 2
 
 
 def test_the_folder_comes_from_the_environment(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import runpy
 import typing
+from types import SimpleNamespace
 
 import pytest
 from huggingface_hub.utils import filter_repo_objects
@@ -112,6 +113,7 @@ def test_python_app_py_pushes_the_labs_corrections_folder(tmp_path, monkeypatch)
     """``python app.py`` (as a Space runs it) starts the push on the Lab's own corrections folder, before serving."""
     import huggingface_hub
 
+    import emnist_core
     from emnist_core.lab import state
 
     class Served(Exception):
@@ -119,7 +121,7 @@ def test_python_app_py_pushes_the_labs_corrections_folder(tmp_path, monkeypatch)
 
     class FakeLab:
         def __init__(self):
-            self.corrections = CorrectionStore(tmp_path / "kept")
+            self.classroom = SimpleNamespace(folder=CorrectionStore(tmp_path / "kept").folder)
 
     real_push = hub.push_corrections
 
@@ -131,6 +133,7 @@ def test_python_app_py_pushes_the_labs_corrections_folder(tmp_path, monkeypatch)
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(huggingface_hub, "CommitScheduler", FakeScheduler)
     monkeypatch.setattr(state, "Lab", FakeLab)
+    monkeypatch.setattr(emnist_core, "Lab", FakeLab, raising=False)  # app.py's way in: emnist_core.Lab
     monkeypatch.setattr(hub, "push_corrections", push_then_stop)
     with pytest.raises(Served):
         runpy.run_path(str(ROOT / "app.py"), run_name="__main__")

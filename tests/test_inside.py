@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from emnist_core.data.preprocess import SIDE
-from emnist_core.models import store
 from emnist_core.serving import inside as ins
 
 from conftest import l_shapes
@@ -211,22 +210,29 @@ def test_a_blank_image_switches_no_unit_on(mlp):
     assert np.array_equal(image, ins.template_image(np.zeros((SIDE, SIDE))))
 
 
-def test_a_model_file_is_loaded_once_and_again_when_it_changes(tmp_path, monkeypatch, cnn):
-    path = tmp_path / "tiny.keras"
-    cnn.save(path)
-    loads = []
-    real = store.load_model
-    monkeypatch.setattr(store, "load_model", lambda p: loads.append(p) or real(p))
-    first = ins.inside(path, drawing())
-    again = ins.inside(str(path), drawing())
-    assert len(loads) == 1
-    assert all(np.array_equal(a.image, b.image) for a, b in zip(first, again))
-    tiny_mlp().save(path)  # a retrained model in the same file
-    assert "Unit" in ins.inside(path, drawing())[0].caption and len(loads) == 2
+@pytest.mark.parametrize("kind", ["cnn", "mlp"])
+def test_the_exported_probe_shows_what_the_keras_model_shows(tmp_path, monkeypatch, cnn, kind):
+    """A server reads a model's layers from its LiteRT export (no TensorFlow there): the same pictures and captions
+    as from the Keras model, for a drawing and for a blank canvas."""
+    pytest.importorskip("ai_edge_litert")
+    from emnist_core.serving import export
+
+    monkeypatch.setenv("EMNIST_CACHE_DIR", str(tmp_path / "cache"))
+    model = cnn if kind == "cnn" else tiny_mlp()
+    path = tmp_path / f"tiny-{kind}.keras"
+    model.save(path)
+    assert isinstance(export.load_served(path, here=True), export.LiteModel)
+    probe = export.load_probe(path)
+    assert probe is not None and probe.kind == kind
+    for image in (drawing(), np.zeros((SIDE, SIDE), np.uint8)):
+        exported, keras = ins.inside(probe, image), ins.inside(model, image)
+        assert [p.caption for p in exported] == [p.caption for p in keras]
+        for a, b in zip(exported, keras):
+            assert np.abs(a.image.astype(int) - b.image).max() <= 2  # colours from values equal to 1e-5
 
 
 def test_bad_input_says_what_to_do(cnn):
     with pytest.raises(ValueError, match="28x28"):
         ins.inside(cnn, np.zeros((2, SIDE, SIDE)))
-    with pytest.raises(TypeError, match="give its path"):
+    with pytest.raises(TypeError, match="give its probe"):
         ins.inside(object(), drawing())  # a served LiteRT model, say

@@ -52,7 +52,7 @@ def test_drawing_on_the_inside_tab_shows_each_models_inside(page, lab, artifacts
     page.locator(f"#{inside.PAD_ID} button.highlight").wait_for()  # the brush is picked without a click
     assert page.locator("#cnn-maps img").count() == 0  # nothing drawn, no pictures
     draw_stroke(page, SEVEN, pad=f"#{inside.PAD_ID}")
-    page.locator("#inside-note").get_by_text(lab.live["cnn"].title).wait_for()
+    page.locator("#inside-note").get_by_text(lab.models.get("cnn").title).wait_for()
     stages = captions(page, "cnn-maps")
     assert len(stages) == 3 and [re.match(r"Stage (\d): (\d+)x\2, (\d+) maps", c).group(2) for c in stages] == [
         "28",

@@ -125,11 +125,11 @@ def test_the_lab_explains_the_lessons_answer():
 
     lab = Lab(data_loader=lambda: None)
     bar = drawn_bar()
-    assert {e.target for e in lab.explain(bar, "digits").values()} == {"1"}
-    assert all(e.target in lesson_classes("upper") for e in lab.explain(bar, "upper").values())
-    assert all(e.caption.endswith(f"made it read {e.target}") for e in lab.explain(bar).values())
+    assert {e.target for e in lab.models.pair.explain(bar, "digits").values()} == {"1"}
+    assert all(e.target in lesson_classes("upper") for e in lab.models.pair.explain(bar, "upper").values())
+    assert all(e.caption.endswith(f"made it read {e.target}") for e in lab.models.pair.explain(bar).values())
     with pytest.raises(ValueError, match="choose one of"):
-        lab.explain(bar, "kanji")
+        lab.models.pair.explain(bar, "kanji")
 
 
 # ---------------------------------------------------------------- the command line

@@ -9,7 +9,7 @@ import pytest
 
 from emnist_core.data import cache, pack, unipen
 from emnist_core.data import datasets as ds
-from emnist_core.lab import state
+from emnist_core.lab import state, testsets
 from emnist_core.models.evaluation import DRAWN, EMNIST, find_mistakes
 
 from conftest import ROOT
@@ -141,22 +141,22 @@ def test_without_data_or_pack_the_message_is_one_paragraph_with_one_command(no_d
 
 def test_a_lab_with_no_data_serves_the_o_0_gallery_and_drawn_characters_from_the_pack(no_data):
     lab = state.Lab()
-    assert lab.data_ready.wait(30) and lab.dataset is not None, lab.data_message
-    assert lab.dataset.source.startswith("the demo data pack")
-    x_test, _ = lab.test_images(EMNIST)
-    _, _, hits = find_mistakes(lab.live["cnn"].report, "O", "0")
+    assert lab.tests.dataset(EMNIST, wait=30) and lab.tests.dataset(EMNIST) is not None, lab.tests.message(EMNIST)
+    assert lab.tests.dataset(EMNIST).source.startswith("the demo data pack")
+    x_test, _ = lab.tests.images(EMNIST)
+    _, _, hits = find_mistakes(lab.models.get("cnn").report, "O", "0")
     shown = [i for i, _ in hits[:GALLERY_MAX]]
     assert len(shown) == GALLERY_MAX
     images = x_test[shown]
     assert images.shape == (GALLERY_MAX, 28, 28) and (images.max(axis=(1, 2)) > 0).all()
-    o_class = lab.dataset.label_map.index_of("O")
-    assert (lab.dataset.labels_as_classes(lab.dataset.y_test[shown]) == o_class).all()
+    o_class = lab.tests.dataset(EMNIST).label_map.index_of("O")
+    assert (lab.tests.dataset(EMNIST).labels_as_classes(lab.tests.dataset(EMNIST).y_test[shown]) == o_class).all()
 
     started = time.monotonic()
-    drawn, message = lab.test_images(DRAWN)
+    drawn, message = lab.tests.images(DRAWN)
     assert drawn is not None and len(drawn) == 9_317, message
-    assert time.monotonic() - started < state.DRAWN_WAIT_SECONDS  # at once, not "still loading"
-    assert lab.drawn.source.startswith("the demo data pack")
+    assert time.monotonic() - started < testsets.DRAWN_WAIT_SECONDS  # at once, not "still loading"
+    assert lab.tests.dataset(DRAWN).source.startswith("the demo data pack")
     assert not (no_data / "cache" / cache.ARRAYS).exists()  # nothing decoded: the pack is read as it is
 
 

@@ -157,3 +157,72 @@ def test_import_graph_has_no_cycles():
 
     for m in graph:
         visit(m)
+
+
+# ---------------------------------------------------------------- the UI and the Lab's services
+
+
+def service_members() -> dict[str, set[str]]:
+    """{service name: its public members}: methods and properties of its class, and what its __init__ sets."""
+    import ast
+    import inspect
+
+    from emnist_core.lab import classroom, figures, guard, jobs, live, state, testsets
+
+    classes = {
+        "models": live.LiveModels,
+        "tests": testsets.TestSets,
+        "classroom": classroom.Classroom,
+        "jobs": jobs.Jobs,
+        "figures": figures.FigureCache,
+        "guard": guard.Guard,
+    }
+    assert set(classes) == set(state.SERVICES)
+    members = {}
+    for name, cls in classes.items():
+        found = {m for m in vars(cls) if not m.startswith("_")}
+        init = ast.parse(inspect.getsource(cls))
+        assigned = [node.targets for node in ast.walk(init) if isinstance(node, ast.Assign)]
+        targets = [t for ts in assigned for target in ts for t in getattr(target, "elts", [target])]  # a, b = ...
+        found |= {
+            t.attr
+            for t in targets
+            if isinstance(t, ast.Attribute) and getattr(t.value, "id", None) == "self" and not t.attr.startswith("_")
+        }
+        members[name] = found
+    return members
+
+
+def lab_reaches(path) -> list[tuple[int, list[str]]]:
+    """Every chain of attributes read off a name ``lab`` in the file: (line, ["lab", "classroom", "count"])."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "lab":
+            chain, at = ["lab"], node
+            while isinstance(parents.get(at), ast.Attribute):
+                at = parents[at]
+                chain.append(at.attr)
+            if len(chain) > 1:
+                found.append((node.lineno, chain))
+    return found
+
+
+def test_the_ui_calls_each_service_by_its_own_public_members():
+    """``app.py`` and ``ui/`` use the Lab as its services (``state.SERVICES``), each by what it offers: never a part
+    of one (``lab.classroom._store``), never state that is not a service's (``lab.corrections``, ``lab.live``)."""
+    members = service_members()
+    wrong = []
+    for path in [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py"))]:
+        for line, chain in lab_reaches(path):
+            service, *rest = chain[1:]
+            if (
+                service not in members
+                or (rest and rest[0] not in members[service])
+                or any(part.startswith("_") for part in rest)
+            ):
+                wrong.append(f"{path.name}:{line}: {'.'.join(chain)}")
+    assert wrong == []

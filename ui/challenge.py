@@ -20,8 +20,9 @@ import pandas as pd
 
 from emnist_core.lab import challenge
 from emnist_core.lab.challenge import ChallengeError, prompt_text
+from emnist_core.lab.guard import RESET_SCORES, Refused
 from emnist_core.lab.scores import RIGHT
-from emnist_core.lab.state import SLOTS
+from emnist_core.models.registry import SLOTS
 from ui import draw, plots
 from ui.checks import refuse, sketch_part
 from ui.page import PREDICT_CONCURRENCY, bind, select_brush_js
@@ -71,7 +72,10 @@ def countdown(when) -> str:
 
 def start(lab, order, limit):
     """New round -> (round, prompt, verdict, round score, deadline, countdown, timer)."""
-    current = lab.challenge_round(order if order in challenge.ORDERS else challenge.DEFAULT_ORDER)
+    cnn = lab.models.get(challenge.ORDER_SLOT)
+    current = lab.classroom.new_round(
+        order if order in challenge.ORDERS else challenge.DEFAULT_ORDER, cnn.drawn_report if cnn is not None else None
+    )
     note = SHUFFLED_INSTEAD if order == "hardest" and current.kind != "hardest" else ""
     when = deadline(limit)
     return (
@@ -92,7 +96,7 @@ def finish(lab, current, sketch, limit, timed_out=False):
     if current is None or current.done:
         return (current, prompt_heading(current), ROUND_OVER if current else NO_ROUND, round_line(current), None, "")
     asked = prompt_text(current.prompt)
-    x28, tops = draw.look(lab, sketch_part(sketch, "challenge"))
+    x28, tops = draw.look(lab.models.pair, sketch_part(sketch, "challenge"))
     if x28 is None:
         if not timed_out:
             return current, gr.skip(), DRAW_FIRST.format(f"**{asked}**"), gr.skip(), gr.skip(), gr.skip()
@@ -100,7 +104,7 @@ def finish(lab, current, sketch, limit, timed_out=False):
         verdict = f"Time's up: **{asked}** skipped."
     else:
         try:
-            result = lab.answer_challenge(x28, current.prompt, tops)
+            result = lab.classroom.answer(x28, current.prompt, tops)
         except ChallengeError as exc:  # a drawing the models cannot read as a 28x28: said, the round stays
             return current, gr.skip(), str(exc), gr.skip(), gr.skip(), gr.skip()
         current.answer(tops)
@@ -130,8 +134,8 @@ def set_limit(current, limit):
 
 def live(lab, sketch):
     """On every stroke, as on the Draw tab: (MLP top classes, CNN top classes)."""
-    mlp, cnn, _, _ = draw.answer(*draw.look(lab, sketch_part(sketch, "challenge")), page=True)
-    return mlp, cnn
+    *boxes, _, _ = draw.answer(*draw.look(lab.models.pair, sketch_part(sketch, "challenge")), page=True)
+    return boxes
 
 
 def opened(lab, current, order, limit):
@@ -146,22 +150,23 @@ def opened(lab, current, order, limit):
 
 def scores_view(lab):
     """(summary sentence, table, chart): the server-wide class scores now."""
-    scores = lab.scores.as_dict()
-    table = pd.DataFrame(lab.scores.rows(), columns=TABLE_HEADERS)
-    chart = None
+    scores = lab.classroom.scores()
+    table = pd.DataFrame(lab.classroom.scores_rows(), columns=TABLE_HEADERS)
+    chart = plots.EMPTY
     if scores["drawings"]:
         series = {title: RIGHT[slot] for slot, title in SLOTS.items()}
-        chart = plots.figure(
+        chart = plots.figure_html(
+            lab,
             "class_scores",
             [scores["per_class"], series],
             f"{scores['drawings']:,} drawing{'s' * (scores['drawings'] != 1)}",
         )
-    return lab.scores.summary(), table, chart
+    return lab.classroom.scores_summary(), table, chart
 
 
 def reset(lab) -> str:
-    """Clear the class scores (the drawings kept stay); ChallengeError while training is off."""
-    cleared = lab.reset_class_scores()
+    """Clear the class scores (the drawings kept stay); Refused where that is off."""
+    cleared = lab.classroom.reset_scores()
     return f"The class scores were reset ({cleared:,} drawing{'s' * (cleared != 1)} had been counted)."
 
 
@@ -169,7 +174,7 @@ def reset_on_page(lab):
     """The teacher's Reset button: the message (the refusal too), then the scores."""
     try:
         message = reset(lab)
-    except ChallengeError as exc:
+    except (Refused, ChallengeError) as exc:  # switched off; or the scores file could not be written
         message = str(exc)
     return message, *scores_view(lab)
 
@@ -189,7 +194,8 @@ class Decks:
         with self._lock:
             current = self._rounds.pop(session, None)
             if current is None or current.done:
-                current = lab.challenge_round()
+                cnn = lab.models.get(challenge.ORDER_SLOT)
+                current = lab.classroom.new_round(drawn_report=cnn.drawn_report if cnn is not None else None)
             name = current.prompt
             current.skip()  # dealt: the answer names its class, so the deck need not wait for it
             self._rounds[session] = current
@@ -215,10 +221,10 @@ def challenge_answer_api(lab, sketch: dict | None = None, asked: str | None = No
         raise refuse(NO_CLASS)
     try:
         name = challenge.asked_class(asked)
-        x28, tops = draw.look(lab, image)
+        x28, tops = draw.look(lab.models.pair, image)
         if x28 is None:
             raise refuse(tops)
-        result = lab.answer_challenge(x28, name, tops)
+        result = lab.classroom.answer(x28, name, tops)
     except ChallengeError as exc:
         raise refuse(str(exc)) from None
     return result.reading.who, result.reading.words(), result.as_dict()
@@ -227,14 +233,14 @@ def challenge_answer_api(lab, sketch: dict | None = None, asked: str | None = No
 def class_scores_api(lab) -> tuple[dict, str, list]:
     """No input -> ({"drawings", "mlp_right", "cnn_right", "per_class": {class: {"drawn", "mlp_right",
     "cnn_right"}}}, the same in words, the table's rows [class, drawn, MLP %, CNN %])."""
-    return lab.scores.as_dict(), lab.scores.summary(), lab.scores.rows()
+    return lab.classroom.scores(), lab.classroom.scores_summary(), lab.classroom.scores_rows()
 
 
 def reset_class_scores_api(lab) -> str:
     """No input -> what was reset. Refused while training is off (EMNIST_DISABLE_TRAINING=1)."""
     try:
         return reset(lab)
-    except ChallengeError as exc:
+    except (Refused, ChallengeError) as exc:
         raise refuse(str(exc)) from None
 
 
@@ -282,7 +288,13 @@ def build(lab) -> ChallengeTab:
         gr.Markdown("### Class scores: every drawing on this server")
         summary = gr.Markdown(elem_id="class-scores-summary")
         with gr.Row(equal_height=False):
-            chart = gr.Plot(label="Read right per class (drawings above the bars)", scale=3, min_width=300)
+            chart = gr.HTML(
+                label="Read right per class (drawings above the bars)",
+                show_label=True,
+                scale=3,
+                min_width=300,
+                elem_id="class-scores-chart",
+            )
             table = gr.Dataframe(
                 headers=TABLE_HEADERS,
                 label="Class scores",
@@ -293,7 +305,11 @@ def build(lab) -> ChallengeTab:
             )
         with gr.Row(equal_height=True):
             reset_button = gr.Button(
-                "Reset the class scores", variant="stop", scale=0, min_width=200, interactive=lab.switches.training
+                "Reset the class scores",
+                variant="stop",
+                scale=0,
+                min_width=200,
+                interactive=lab.guard.allows(RESET_SCORES),
             )
             reset_note = gr.Markdown()
     current, when, clock = gr.State(None), gr.State(None), gr.Timer(TICK_SECONDS, active=False)

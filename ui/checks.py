@@ -11,8 +11,9 @@ import numpy as np
 from gradio.data_classes import FileData
 
 from emnist_core.data import labels
-from emnist_core.lab.state import SLOTS, check_test_set
+from emnist_core.lab.live import check_test_set
 from emnist_core.models.evaluation import DRAWN, EMNIST
+from emnist_core.models.registry import SLOTS
 
 CLASSES = list(labels.label_map("bymerge").names)  # what a person may say a character is
 # The Confusions tab's test sets: EMNIST's scanned test images, or characters drawn with a pen by writers
@@ -98,7 +99,7 @@ def live_model(lab, slot):
     """The live model in ``slot``, or None when that slot is empty; anything but a slot's name is refused."""
     if not isinstance(slot, str) or slot not in SLOTS:
         raise refuse(missing_model(None))
-    return lab.live.get(slot)
+    return lab.models.get(slot)
 
 
 def test_set_of(value) -> str:

@@ -48,7 +48,7 @@ class ConfusionsTab(NamedTuple):
 
 
 def model_choices(lab):
-    return [(m.title, slot) for slot, m in lab.live.items()]
+    return [(m.title, slot) for slot, m in lab.models.pair.models.items()]
 
 
 def confusions(lab, slot, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
@@ -59,7 +59,7 @@ def confusions(lab, slot, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
     if live is None:
         raise refuse(missing_model(slot))
     test_set, lesson = test_set_key(test_set), lesson_of(lesson)
-    report, _ = scored_on(lab, live, test_set, lesson)
+    report, _ = lab.tests.report(lab.models.pair_with(live.slot), live.slot, test_set, lesson)
     note = data_note(lab, test_set)
     if report is None:
         return no_report(lab, live, test_set, lesson), None, gr.update(choices=[], value=None), None, note
@@ -70,7 +70,7 @@ def confusions(lab, slot, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
     ]
     return (
         cards.report_summary(live.title, report, words),
-        heatmap(live, report, test_set, lesson),
+        heatmap(lab, live, report, test_set, lesson),
         gr.update(choices=pairs, value=None),
         per_class_table(report),
         note,
@@ -82,7 +82,7 @@ def no_report(lab, live, test_set, lesson) -> str:
     if test_set == CLASS_DRAWINGS:
         return NO_DRAWINGS
     if lesson != labels.DEFAULT_LESSON:  # a lesson is scored here, from the test images
-        return lab.test_images(test_set)[1]
+        return lab.tests.message(test_set)
     name = store.report_path(live.path, "" if test_set == EMNIST else test_set).name
     return (
         f"No usable evaluation report (`{name}`) for {live.title} on {TEST_SET_WORDS[test_set]}, so its "
@@ -102,12 +102,12 @@ def lesson_words(lesson) -> str:
     )
 
 
-def heatmap(live, report, test_set: str, lesson=labels.DEFAULT_LESSON):
+def heatmap(lab, live, report, test_set: str, lesson=labels.DEFAULT_LESSON):
     """``live``'s confusion matrix from ``report`` (handed over, not looked up again: a model put live meanwhile
     changes nothing here): all 47 classes, or the lesson's only."""
     matrix = {"classes": report["classes"], "confusion_matrix": report["confusion_matrix"]}
     within = "" if lesson == labels.DEFAULT_LESSON else f", {labels.LESSONS[lesson]}"
-    return plots.figure("confusion", matrix, f"{live.name} on {FIGURE_WORDS[test_set]}{within}")
+    return plots.figure_html(lab, "confusion", matrix, f"{live.name} on {FIGURE_WORDS[test_set]}{within}")
 
 
 def per_class_table(report) -> pd.DataFrame:
@@ -133,28 +133,14 @@ def test_set_key(value) -> str:
         ) from None
 
 
-def scored_on(lab, live, test_set, lesson=labels.DEFAULT_LESSON):
-    """(``live``'s report on ``test_set`` within ``lesson``, or None; a function giving (the images its mistakes
-    index, or None, and why they are missing)). All classes on a test set: the report saved with the model. The
-    class's drawings, or a lesson: scored as served, together with the images, so a drawing kept or a model put
-    live meanwhile cannot shift them."""
-    if test_set == CLASS_DRAWINGS:
-        scored = lab.class_drawings_report(live.slot, lesson)
-        return (None, None) if scored is None else (scored.report, lambda: (scored.x, ""))
-    if lesson == labels.DEFAULT_LESSON:
-        return live.report_on(test_set), lambda: lab.test_images(test_set)
-    report, images = lab.lesson_report(live.slot, test_set, lesson)
-    return report, lambda: (images, "")
-
-
 def data_note(lab, test_set=EMNIST) -> str:
     if test_set == CLASS_DRAWINGS:
         return ""
     test_set = test_set_of(test_set)
-    images, message = lab.test_images(test_set)
+    images, message = lab.tests.images(test_set)
     if images is None:
         return message
-    data = lab.dataset if test_set == EMNIST else lab.drawn  # which data is in use, said without its folders
+    data = lab.tests.dataset(test_set)  # which data is in use, said without its folders
     return f"{len(images):,} {cards.REPORT_WORDS[test_set]}, {cards.data_in_use(data)}."
 
 
@@ -165,12 +151,12 @@ def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST, lesson=labe
     if live is None:
         return [], missing_model(slot)
     test_set, lesson = test_set_key(test_set), lesson_of(lesson)
-    report, images_of = scored_on(lab, live, test_set, lesson)
+    report, x_test = lab.tests.report(lab.models.pair_with(live.slot), live.slot, test_set, lesson)
     if report is None:
         if test_set == CLASS_DRAWINGS:
             return [], NO_DRAWINGS
         if lesson != labels.DEFAULT_LESSON:
-            return [], lab.test_images(test_set)[1]
+            return [], lab.tests.message(test_set)
         return [], f"No evaluation report on {TEST_SET_WORDS[test_set]} for {live.title}."
     if not true_class or not predicted_class:
         return [], "Choose a pair, or a true and a predicted class, to see the test images of that mistake."
@@ -189,9 +175,8 @@ def gallery(lab, slot, true_class, predicted_class, test_set=EMNIST, lesson=labe
         f"{len(hits)} {what} of **{labels.display_name(true_name)}** read as "
         f"**{labels.display_name(pred_name)}** by the {live.title}{within}"
     )
-    x_test, message = images_of()
     if x_test is None:
-        return [], f"{text}. {message}"
+        return [], f"{text}. {lab.tests.message(test_set)}"
     # The confidence first: a narrow tile cuts a caption's end.
     images = [(enlarge(x_test[i]), f"{conf:.0%}: {pair_words(true_name, pred_name)}") for i, conf in hits[:GALLERY_MAX]]
     shown = f"; the {len(images)} it was surest about" if len(hits) > len(images) else ""
@@ -219,7 +204,9 @@ def build(lab) -> ConfusionsTab:
     """The Confusions tab and its events, serving ``lab``."""
     with gr.Tab("Confusions", id="confusions") as tab:
         with gr.Row():
-            model_pick = gr.Radio(model_choices(lab), value=next(iter(lab.live), None), label="Model", scale=1)
+            model_pick = gr.Radio(
+                model_choices(lab), value=next(iter(lab.models.pair.models), None), label="Model", scale=1
+            )
             test_pick = gr.Radio(TEST_SET_CHOICES, value=EMNIST, label="Test set", scale=1)
             # The Draw tab's lesson, followed here (and changeable here): the matrix as the page then reads.
             lesson_pick = gr.Radio(
@@ -235,7 +222,7 @@ def build(lab) -> ConfusionsTab:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 # 47 x 47 cells: on a phone the figure keeps a readable width and scrolls sideways.
-                matrix = gr.Plot(label="Confusion matrix", elem_id="matrix")
+                matrix = gr.HTML(label="Confusion matrix", show_label=True, elem_id="matrix")
             with gr.Column(scale=2):
                 pair_pick = gr.Radio(
                     [], label="Most confused pairs (true -> predicted: count)", info="Choose one to see its test images"

@@ -26,8 +26,8 @@ from emnist_core.data.preprocess import ImageInputError, load_image
 from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS  # one brush for the app and the renderer
 from emnist_core.lab import cards
 from emnist_core.lab.corrections import CorrectionError
-from emnist_core.lab.state import SLOTS
 from emnist_core.lab.verdict import NO_MODEL_MESSAGE, candidates, is_sure, not_sure_line, verdict
+from emnist_core.models.registry import SLOTS
 from ui.checks import CLASSES, LESSON_CHOICES, Lesson, Sketch, is_file, lesson_of, photo_part, refuse, sketch_part
 from ui.page import PREDICT_CONCURRENCY, PREVIEW_PX, SKETCHPAD_PX, bind
 
@@ -60,13 +60,13 @@ def decoded(image):
     return image
 
 
-def look(lab, image, lesson=None):
-    """An image (an array, or an uploaded file) -> (the 28x28 the models see, {slot: top-5 within ``lesson``}),
-    or (None, message)."""
+def look(pair, image, lesson=None):
+    """An image (an array, or an uploaded file) -> (the 28x28 the models of ``pair`` (``lab.models.pair``) see,
+    {slot: top-5 within ``lesson``}), or (None, message)."""
     if image is None:
         return None, EMPTY_MESSAGE
     try:
-        return lab.predictor.predict_drawing(decoded(image), TOP_K, lesson)
+        return pair.read(decoded(image), TOP_K, lesson)
     except ImageInputError as exc:  # includes EmptyCanvasError and TooSmallError, with their own messages
         return None, str(exc)
 
@@ -76,11 +76,10 @@ def answer(x28, tops, page=False):
     ("0 (zero)") and start the verdict with the big answer (``page_verdict``); programs get the plain class names
     and the verdict they always got."""
     if x28 is None:
-        return None, None, preview_html(None), tops
+        return *(None for _ in SLOTS), preview_html(None), tops
     shown = labels.display_name if page else str
-    # a slot may have no model
-    mlp, cnn = ({shown(name): p for name, p in tops[slot]} if slot in tops else None for slot in SLOTS)
-    return mlp, cnn, preview_html(x28), page_verdict(tops) if page else verdict(tops)
+    boxes = [{shown(name): p for name, p in tops[slot]} if slot in tops else None for slot in SLOTS]  # may be empty
+    return *boxes, preview_html(x28), page_verdict(tops) if page else verdict(tops)
 
 
 def big_answer(tops) -> str:
@@ -99,15 +98,15 @@ def page_verdict(tops) -> str:
     return f"## {big_answer(tops)}\n\n{text.removeprefix(not_sure_line(tops) + chr(10) * 2)}"
 
 
-def read(lab, image, page=False, lesson=None):
-    """An image (an array, or an uploaded file) -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict)."""
-    return answer(*look(lab, image, lesson), page)
+def read(pair, image, page=False, lesson=None):
+    """An image (an array, or an uploaded file) -> (a top-5 per slot, the 28x28 input as HTML, verdict)."""
+    return answer(*look(pair, image, lesson), page)
 
 
-def why(lab, x28, lesson=None):
-    """The 28x28 the models see -> [(overlay, caption)] per slot: where each live model found its answer within
-    ``lesson``."""
-    found = {} if x28 is None else lab.explain(x28, lesson)
+def why(pair, x28, lesson=None):
+    """The 28x28 the models see -> [(overlay, caption)] per slot: where each model of ``pair`` found its answer
+    within ``lesson``."""
+    found = {} if x28 is None else pair.explain(x28, lesson)
     return [
         (found[s].overlay, f"{SLOTS[s]}: {found[s].caption}") if s in found else (None, f"Why the {SLOTS[s]} reads it")
         for s in SLOTS
@@ -119,40 +118,40 @@ def why(lab, x28, lesson=None):
 
 def draw(lab, sketch, lesson=labels.DEFAULT_LESSON):
     """The page's sketchpad, on every stroke and when the lesson changes: what /predict says, and why (/explain)."""
-    lesson = lesson_of(lesson)
-    x28, tops = look(lab, sketch_part(sketch, "draw"), lesson)
-    reasons = (why_html(overlay, text) for overlay, text in why(lab, x28, lesson))
+    lesson, pair = lesson_of(lesson), lab.models.pair
+    x28, tops = look(pair, sketch_part(sketch, "draw"), lesson)
+    reasons = (why_html(overlay, text) for overlay, text in why(pair, x28, lesson))
     return *answer(x28, tops, page=True), *reasons
 
 
 def predict(lab, sketch, lesson=labels.DEFAULT_LESSON):
     """A sketch -> what the Draw tab shows (/predict's four outputs), within ``lesson``."""
     lesson = lesson_of(lesson)
-    return read(lab, sketch_part(sketch, "predict"), lesson=lesson)
+    return read(lab.models.pair, sketch_part(sketch, "predict"), lesson=lesson)
 
 
 def explain(lab, sketch, lesson=labels.DEFAULT_LESSON):
     """A sketch -> [(overlay, caption)] per slot (/explain), within ``lesson``."""
-    lesson = lesson_of(lesson)
-    return why(lab, look(lab, sketch_part(sketch, "explain"), lesson)[0], lesson)
+    lesson, pair = lesson_of(lesson), lab.models.pair
+    return why(pair, look(pair, sketch_part(sketch, "explain"), lesson)[0], lesson)
 
 
 def predict_photo(lab, image):
     """A photo (an uploaded file) -> what the Draw tab shows."""
     if image is None:
-        return None, None, preview_html(None), PHOTO_MESSAGE
-    return read(lab, image)
+        return *(None for _ in SLOTS), preview_html(None), PHOTO_MESSAGE
+    return read(lab.models.pair, image)
 
 
 def show_photo(lab, image, lesson=labels.DEFAULT_LESSON):
     """The page's photo box -> the Draw tab's outputs and the box itself: a refused file is taken out of the box
     (no broken-image icon) and its message stays in the verdict."""
     if image is None:  # removed, or taken out after a refusal: keep the message that says why
-        return None, None, preview_html(None), gr.update(), gr.update()
+        return *(None for _ in SLOTS), preview_html(None), gr.update(), gr.update()
     try:
-        return *read(lab, image, page=True, lesson=lesson_of(lesson)), gr.update()
+        return *read(lab.models.pair, image, page=True, lesson=lesson_of(lesson)), gr.update()
     except gr.Error as refused:
-        return None, None, preview_html(None), refused.message, None
+        return *(None for _ in SLOTS), preview_html(None), refused.message, None
 
 
 def correct(lab, sketch, label, lesson=labels.DEFAULT_LESSON):
@@ -162,11 +161,11 @@ def correct(lab, sketch, label, lesson=labels.DEFAULT_LESSON):
     image, lesson = sketch_part(sketch, "correct"), lesson_of(lesson)
     if not isinstance(label, str) or not label:
         return CHOOSE_CLASS
-    x28, tops = look(lab, image, lesson)
+    x28, tops = look(lab.models.pair, image, lesson)
     if x28 is None:
         return tops
     try:
-        count = lab.correct(x28, label, tops)
+        count = lab.classroom.correct(x28, label, tops)
     except CorrectionError as exc:
         return str(exc)
     return (
@@ -271,12 +270,13 @@ def why_html(overlay, caption) -> str:
 
 
 def serving_note(lab) -> str:
-    return cards.serving_note(lab.live.values()) or NO_MODEL_MESSAGE
+    return cards.serving_note(lab.models.pair.models.values()) or NO_MODEL_MESSAGE
 
 
 def label_updates(lab):
-    """The two prediction boxes, titled with the model each one shows."""
-    return [gr.update(label=lab.live[slot].title if slot in lab.live else f"{SLOTS[slot]} (none)") for slot in SLOTS]
+    """The prediction boxes, one per slot, each titled with the model it shows."""
+    pair = lab.models.pair
+    return [gr.update(label=pair.get(slot).title if pair.get(slot) else f"{SLOTS[slot]} (none)") for slot in SLOTS]
 
 
 # ---------------------------------------------------------------- the tab

@@ -3,23 +3,19 @@ the MLP's most active first-layer templates), and "What if?": both models' answe
 (moved, turned, thinner, thicker, smaller, speckled ...); and the endpoints programs call for the same (/inside,
 /whatif).
 
-The pictures come from ``emnist_core.serving.inside`` and ``emnist_core.serving.whatif``. The inside view needs
-the Keras models (the served LiteRT exports hide their layers), whose first load takes seconds (TensorFlow):
-the tab starts it in the background when it is opened, and a drawing made before it is done is told "loading"
-at once, then gets its pictures.
+The pictures come from ``emnist_core.serving.inside`` (each live model's exported probe) and
+``emnist_core.serving.whatif``.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import NamedTuple
 
 import gradio as gr
 
 from emnist_core.data import labels
 from emnist_core.data.preprocess import ImageInputError, preprocess
-from emnist_core.lab.state import SLOTS
+from emnist_core.models.registry import SLOTS
 from emnist_core.serving import inside as layers
 from emnist_core.serving.variants import VARIANTS
 from emnist_core.serving.whatif import what_if
@@ -29,7 +25,6 @@ from ui.page import PREDICT_CONCURRENCY, bind, select_brush_js
 
 PAD_ID = "inside-sketchpad"
 EMPTY_MESSAGE = draw.EMPTY_MESSAGE  # the same words as the Draw tab for an empty canvas
-LOADING = "Loading the models' layers (the first time only: a few seconds)..."
 WHATIF_PROMPT = "Press **What if?** to see both models read variants of this drawing."
 INTRO = (
     "Draw a character: the pictures show what happens inside both models. Each picture shows only what your "
@@ -79,41 +74,13 @@ def read(sketch, endpoint: str) -> Drawing:
         return Drawing(None, None, str(exc))
 
 
-# ---------------------------------------------------------------- the models' layers, loaded once
-
-_loaded: set[str] = set()  # model files whose layers are loaded (inside.probe keeps them)
-
-
-def _load(paths) -> None:
-    for path in paths:
-        try:
-            layers.probe(path)
-            _loaded.add(str(path))
-        except Exception:
-            logging.getLogger("emnist_sketch_lab").exception("could not load the layers of %s", path)
-
-
-def warm(lab) -> None:
-    """Start loading the live models' layers in the background (TensorFlow and each Keras model, once)."""
-    paths = [m.path for m in dict(lab.live).values() if str(m.path) not in _loaded]
-    if paths:
-        threading.Thread(target=_load, args=(paths,), name="inside-warm", daemon=True).start()
-
-
-def is_warm(lab) -> bool:
-    return all(str(m.path) in _loaded for m in dict(lab.live).values())
-
-
 # ---------------------------------------------------------------- handlers
 
 
 def inside_view(lab, x28):
     """The 28x28 the models see -> (CNN panels, MLP panels, note): [(image, caption)] per live model."""
-    live = dict(lab.live)  # the pair of this moment, even if a put-live swaps it meanwhile
-    panels = {}
-    for slot, model in live.items():
-        panels[slot] = [tuple(panel) for panel in layers.inside(model.path, x28)]
-        _loaded.add(str(model.path))
+    live = lab.models.pair.models  # the pair of this moment, even if a put-live swaps it meanwhile
+    panels = {slot: [tuple(panel) for panel in layers.inside(model.inside, x28)] for slot, model in live.items()}
     note = " ".join(f"{missing_model(slot)}" for slot in SLOTS if slot not in live)
     shown = " and the ".join(live[slot].title for slot in PICTURE_ORDER if slot in live)
     return panels.get("cnn", []), panels.get("mlp", []), f"Inside the {shown}. {note}".strip()
@@ -128,14 +95,11 @@ def look_inside(lab, sketch, endpoint: str = "inside"):
 
 
 def show_inside(lab, sketch):
-    """The tab's sketchpad, on every stroke: the pictures; "loading" first while the layers are being loaded."""
+    """The tab's sketchpad, on every stroke: the pictures."""
     drawing = read(sketch, "inside_drawing")
     if drawing.x28 is None:
-        yield [], [], drawing.message
-        return
-    if not is_warm(lab):
-        yield gr.skip(), gr.skip(), LOADING
-    yield inside_view(lab, drawing.x28)
+        return [], [], drawing.message
+    return inside_view(lab, drawing.x28)
 
 
 def answer_words(row, slot, shown=str) -> str:
@@ -160,7 +124,7 @@ def what_if_of(lab, sketch, endpoint: str):
     drawing = read(sketch, endpoint)
     if drawing.image is None:
         return [], [], drawing.message
-    result = what_if(lab.predictor, drawing.image)
+    result = what_if(lab.models.pair.predictor, drawing.image)
     captions = [
         f"{row['variant']}: " + " · ".join(answer_words(row, slot, labels.display_name) for slot in SLOTS)
         for row in result.rows
@@ -267,16 +231,7 @@ def build(lab) -> InsideTab:
                 elem_id="whatif-table",
             )
 
-    # Opening the tab picks its brush and starts loading the layers, so the first drawing seldom waits.
-    tab.select(
-        bind(warm, lab),
-        None,
-        None,
-        js=select_brush_js(f"#{PAD_ID}"),
-        api_name="inside_warm",
-        api_visibility="private",
-        queue=False,
-    )
+    tab.select(None, js=select_brush_js(f"#{PAD_ID}"))  # opening the tab picks its brush
     pad.change(
         bind(show_inside, lab),
         pad,

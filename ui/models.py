@@ -7,7 +7,7 @@ from typing import NamedTuple
 import gradio as gr
 
 from emnist_core.lab import cards
-from emnist_core.lab.state import SLOTS
+from emnist_core.models.registry import SLOTS
 from emnist_core.serving.robustness import REPORT_KEY, format_table
 from ui import plots
 from ui.checks import missing_model
@@ -25,9 +25,9 @@ class ModelsTab(NamedTuple):
 
 def model_card(lab, slot):
     """Slot -> (card text, training curves, architecture summary)."""
-    live = lab.live.get(slot)
+    live = lab.models.get(slot)
     if live is None:
-        return f"### {SLOTS[slot]}\n{missing_model(slot)}", None, ""
+        return f"### {SLOTS[slot]}\n{missing_model(slot)}", plots.EMPTY, ""
     card = live.card
     text = cards.card_markdown(live.title, live.path, card, live.report)
     summary = "\n".join(
@@ -35,7 +35,7 @@ def model_card(lab, slot):
         for line in (card.summary if card else "").splitlines()
         if line.strip() and not line.lstrip().startswith(SUMMARY_COUNTS)
     )
-    return text, plots.curves(card.history if card else None, live.name, keep=True), summary
+    return text, plots.curves(lab, card.history if card else None, live.name, keep=True), summary
 
 
 def model_cards(lab):
@@ -61,20 +61,20 @@ def robustness_note(live) -> str:
 
 def robustness_notes(lab):
     """Each live model's robustness table, or what to run to make one."""
-    live = dict(lab.live)  # the pair of this moment, even if a put-live swaps it meanwhile
+    live = lab.models.pair.models  # the pair of this moment, even if a put-live swaps it meanwhile
     return [robustness_note(live[slot]) if slot in live else "" for slot in SLOTS]
 
 
-def reliability_plot(live):
+def reliability_plot(lab, live):
     """A live model's reliability diagram (stated confidence against accuracy), when its card has one."""
     scaling = live.card.temperature_section if live.card else None
-    return plots.figure("reliability", scaling, f"{live.name}: how sure vs how right") if scaling else None
+    return plots.figure_html(lab, "reliability", scaling, f"{live.name}: how sure vs how right") if scaling else ""
 
 
 def reliability_plots(lab):
     """Each live model's reliability diagram, or None."""
-    live = dict(lab.live)  # the pair of this moment, even if a put-live swaps it meanwhile
-    return [reliability_plot(live[slot]) if slot in live else None for slot in SLOTS]
+    live = lab.models.pair.models  # the pair of this moment, even if a put-live swaps it meanwhile
+    return [reliability_plot(lab, live[slot]) if slot in live else "" for slot in SLOTS]
 
 
 def build(lab) -> ModelsTab:
@@ -87,11 +87,11 @@ def build(lab) -> ModelsTab:
                     card_outputs.append(gr.Markdown())
                     robustness_outputs.append(gr.Markdown(elem_id=f"{slot}-robustness"))
                     card_outputs += [
-                        gr.Plot(label="Training curves"),
+                        gr.HTML(label="Training curves", show_label=True),
                         gr.Code(label="Architecture", language=None, interactive=False, show_line_numbers=False),
                     ]
                     # The figure's own title says what it is; a label would cover it.
-                    reliability_outputs.append(gr.Plot(label="Reliability", show_label=False))
+                    reliability_outputs.append(gr.HTML(elem_classes="reliability"))
     tab.select(bind(model_cards, lab), None, card_outputs, api_name="model_cards")
     tab.select(
         bind(reliability_plots, lab), None, reliability_outputs, api_name="reliability", api_visibility="private"

@@ -18,10 +18,10 @@ import gradio as gr
 from emnist_core.data.pack import POOL47_SLICE
 from emnist_core.lab import cards
 from emnist_core.lab.corrections import CorrectionError
-from emnist_core.lab.state import SLOTS
+from emnist_core.lab.guard import CLEAR_CORRECTIONS, PUT_LIVE, TRAIN, TRAINING_OFF, Refused
 from emnist_core.models import store
-from emnist_core.models.evaluation import EMNIST
-from emnist_core.models.registry import REGISTRY
+from emnist_core.models.evaluation import DRAWN, EMNIST
+from emnist_core.models.registry import REGISTRY, SLOTS
 from emnist_core.training.config import (
     BATCH_STAGES,
     FORM_BATCH_SIZES,
@@ -38,7 +38,7 @@ TICK_SECONDS = 1.0  # how often a page that started a job shows its epochs
 DATA_WAIT_SECONDS = 60
 DEFAULT_TRAIN_SIZE = POOL47_SLICE[0]  # all of the demo data pack's training images: the default works from it alone
 DEFAULT_ARCHITECTURE = "seed-mlp"
-TRAINING_OFF_MESSAGE = "Retraining is turned off on this server (`EMNIST_DISABLE_TRAINING=1`)."
+TRAINING_OFF_MESSAGE = TRAINING_OFF
 BUSY_MESSAGE = "Busy: another training job is running on this server. Try again when it has finished."
 INTRO = (
     "Train a model from the registry on part of the training images. One job runs at a time on this server; "
@@ -67,9 +67,9 @@ class RetrainTab(NamedTuple):
 
 def cannot_train(lab) -> str | None:
     """Why no job can start on this server, or None."""
-    if not lab.switches.training:
+    if not lab.guard.allows(TRAIN):
         return TRAINING_OFF_MESSAGE
-    return lab.data_message if lab.dataset is None else None
+    return lab.tests.message(EMNIST) if lab.tests.dataset(EMNIST) is None else None
 
 
 def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, progress=gr.Progress()):
@@ -80,22 +80,22 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
 
     def update(status, history=None, candidate=None, started=gr.update()):
         use = gr.update(interactive=candidate is not None, value=USE_LABEL)
-        return status, plots.curves(history, arch), candidate, use, started
+        return status, plots.curves(lab, history, arch), candidate, use, started
 
     if cannot_train(lab):
         yield update(cannot_train(lab))
         return
+    n_train = len(lab.tests.dataset(EMNIST).y_train)
     try:
-        folder = lab.models_folder()
-    except ValueError as exc:
-        yield update(str(exc))
-        return
-    try:
-        config = form_config(arch, epochs, batch_size, learning_rate, train_size, len(lab.dataset.y_train), EMNIST)
+        config = form_config(arch, epochs, batch_size, learning_rate, train_size, n_train, EMNIST)
     except ValueError as exc:
         yield update(f"Check the settings: {exc}")
         return
-    job = lab.start_job(config, folder)
+    try:
+        job = lab.jobs.start_training(config)
+    except ValueError as exc:  # Refused, the models folder inside assets/, the data gone
+        yield update(str(exc))
+        return
     if job is None:
         yield update(BUSY_MESSAGE)
         return
@@ -112,15 +112,15 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
 def done_message(lab, job, use_label: str) -> str:
     """A finished job's model on both test sets against the live model it would replace, and what pressing
     ``use_label`` will do."""
-    candidate = lab.candidate(job.path)
-    live = lab.live.get(candidate.slot)
+    candidate = lab.models.candidate(job.path)
+    live = lab.models.get(candidate.slot)
     found = cards.standing(candidate, live)
     then = (
         f"It reads worse than the live model: *{use_label}* says so and asks you to confirm."
         if found.confirm
         else f"*{use_label}* serves it in the Draw and Confusions tabs; *Restore shipped models* undoes that."
     )
-    return f"{cards.trained(candidate.name, job.reports, live, lab.drawn_message)}\n\n{then}"
+    return f"{cards.trained(candidate.name, job.reports, live, lab.tests.message(DRAWN))}\n\n{then}"
 
 
 def follow(job, progress):
@@ -138,7 +138,7 @@ def follow_job():
 
 def training_view(lab, shown):
     """The running job, each second while it runs: (status, curves when an epoch has ended, epochs shown, timer)."""
-    job = lab.job
+    job = lab.jobs.current
     if job is None or job.done.is_set():  # start_training's last answer says how it ended
         return gr.update(), gr.update(), shown, gr.Timer(active=False)
     epochs = len(job.history.get("loss", []))
@@ -149,7 +149,7 @@ def training_view(lab, shown):
         if job.stage in BATCH_STAGES
         else gr.update()
     )
-    figure = plots.curves(job.history, job.config.model) if epochs != shown else gr.update()
+    figure = plots.curves(lab, job.history, job.config.model) if epochs != shown else gr.update()
     return status, figure, epochs, gr.Timer(active=True)
 
 
@@ -161,19 +161,22 @@ def architecture_defaults(arch):
 
 def retrain_setup(lab):
     """The Retrain tab's data note, the training-set slider's range, and whether Start can work."""
-    lab.data_ready.wait(DATA_WAIT_SECONDS)  # at start-up the data may still be loading
-    if lab.dataset is None:
-        return lab.data_message, gr.update(), gr.update(interactive=False)
-    n = len(lab.dataset.y_train)
+    data = lab.tests.dataset(EMNIST, wait=DATA_WAIT_SECONDS)  # at start-up the data may still be loading
+    if data is None:
+        return lab.tests.message(EMNIST), gr.update(), gr.update(interactive=False)
+    n = len(data.y_train)
     return (
-        f"{n:,} training images available, {cards.data_in_use(lab.dataset)}. Progress shows here while a model trains.",
+        f"{n:,} training images available, {cards.data_in_use(data)}. Progress shows here while a model trains.",
         gr.update(maximum=n, value=min(DEFAULT_TRAIN_SIZE, n)),
-        gr.update(interactive=lab.switches.training),
+        gr.update(interactive=lab.guard.allows(TRAIN)),
     )
 
 
 def cancel_training(lab):
-    stage = lab.cancel_job()
+    try:
+        stage = lab.jobs.cancel()
+    except Refused as exc:
+        return str(exc)
     if stage is None:
         return "No training job is running."
     if stage == SAVING:
@@ -187,30 +190,33 @@ def use_model(lab, label, candidate, warned=None):
     it on the next press. -> (message, the warning that the next press confirms, the button: ``label`` or
     CONFIRM_LABEL)."""
     button = gr.update(value=label)
-    if not lab.switches.training:
-        return TRAINING_OFF_MESSAGE, None, button
-    path = lab.retrained_path(candidate)
+    try:
+        lab.guard.check(PUT_LIVE)  # before anything is read: a refusal says so, whatever was sent
+    except Refused as exc:
+        return str(exc), None, button
+    path = lab.models.retrained_path(candidate)
     if path is None:
         return NOTHING_TO_USE[label], None, button
     try:
-        model = lab.candidate(path)
-        live = lab.live.get(model.slot)
+        model = lab.models.candidate(path)
+        live = lab.models.get(model.slot)
         found = cards.standing(model, live)
         # What was warned of: this model in place of that live one. Another teacher's put-live meanwhile warns anew.
         warning = f"{path} for {live.path if live else ''}"
         if found.confirm and warned != warning:
             return cards.put_live_warning(found, CONFIRM_LABEL), warning, gr.update(value=CONFIRM_LABEL)
-        lab.put_live(model)
-    except (ValueError, store.ModelFileError) as exc:
+        lab.models.put_live(model)
+    except (ValueError, store.ModelFileError) as exc:  # Refused too
         return f"Could not use it: {cards.no_paths(exc)}", None, button
     return f"**{model.title}** is live in the Draw and Confusions tabs for everyone on this server.", None, button
 
 
 def restore_models(lab):
-    if not lab.switches.training:
-        return TRAINING_OFF_MESSAGE
-    lab.restore()
-    return "The shipped models are live again: " + ", ".join(m.title for m in lab.live.values()) + "."
+    try:
+        pair = lab.models.restore()
+    except Refused as exc:
+        return str(exc)
+    return "The shipped models are live again: " + ", ".join(pair.titles()) + "."
 
 
 # ---------------------------------------------------------------- corrections
@@ -226,8 +232,8 @@ def start_finetune(lab, slot, progress=gr.Progress()):
         yield update(cannot_train(lab))
         return
     try:
-        job = lab.start_finetune(slot if isinstance(slot, str) else "", lab.models_folder())
-    except ValueError as exc:  # no model in that slot, or the models folder is inside assets/
+        job = lab.jobs.start_fine_tune(slot if isinstance(slot, str) else "")
+    except ValueError as exc:  # Refused, no model in that slot, or the models folder is inside assets/
         yield update(str(exc))
         return
     if job is None:
@@ -240,12 +246,12 @@ def start_finetune(lab, slot, progress=gr.Progress()):
     elif job.error:
         yield update(f"Fine-tuning did not run: {cards.no_paths(job.error)}")
     else:
-        figures = cards.before_after(job.live.title, job.path.stem, job.result.before, job.result.after)
+        figures = cards.before_after(job.live.title, job.path.stem, job.before, job.after)
         yield update(f"{figures}\n\n{done_message(lab, job, TUNE_USE_LABEL)}", str(job.path))
 
 
 def corrections_note(lab) -> str:
-    return cards.corrections_note(lab.corrections.count())
+    return cards.corrections_note(lab.classroom.count())
 
 
 @functools.cache
@@ -258,7 +264,7 @@ def downloads() -> tempfile.TemporaryDirectory:
 def corrections_csv(lab):
     """All corrections as one Kaggle-style EMNIST CSV, which `evaluate --csv` and `train --extra-csv` read."""
     try:
-        return str(lab.corrections.export_csv(downloads().name)), ""
+        return str(lab.classroom.export_csv(downloads().name)), ""
     except CorrectionError as exc:
         return None, str(exc)
 
@@ -266,11 +272,13 @@ def corrections_csv(lab):
 def clear_corrections(lab, downloaded):
     """Delete every correction on this server, once the box says they were downloaded. Refused while training
     is off: on a public server a stranger must not delete what a class gave."""
-    if not lab.switches.training:
-        return TRAINING_OFF_MESSAGE
+    try:
+        lab.guard.check(CLEAR_CORRECTIONS)  # first: a refusal says so, ticked or not
+    except Refused as exc:
+        return str(exc)
     if downloaded is not True:
         return "Download the corrections first, then tick the box: clearing deletes every one of them."
-    count = lab.corrections.clear()
+    count = lab.classroom.clear()
     return f"Deleted {count:,} correction{'s' * (count != 1)}; new ones can be collected."
 
 
@@ -280,7 +288,7 @@ def clear_corrections(lab, downloaded):
 def build(lab) -> RetrainTab:
     """The Retrain tab and its events, serving ``lab``."""
     with gr.Tab("Retrain", id="retrain"):
-        gr.Markdown(INTRO if lab.switches.training else TRAINING_OFF_MESSAGE)
+        gr.Markdown(INTRO if lab.guard.allows(TRAIN) else TRAINING_OFF_MESSAGE)
         train_info, train_size, start_button, live_status, put_live = training_part(lab)
         corrections_box, tune_use = corrections_part(lab, live_status)
     return RetrainTab(
@@ -291,7 +299,7 @@ def build(lab) -> RetrainTab:
 def training_part(lab):
     """Training a model and putting it live: (data note, training-set slider, Start, live note, put-live events
     by the name of what follows them)."""
-    on = lab.switches.training
+    on = lab.guard.allows(TRAIN)
     start_epochs, start_batch, start_lr = architecture_defaults(DEFAULT_ARCHITECTURE)
     with gr.Row():
         arch = gr.Dropdown(list(REGISTRY), value=DEFAULT_ARCHITECTURE, label="Architecture")
@@ -306,7 +314,7 @@ def training_part(lab):
     # full bar there while the curves below update.
     train_info = gr.Markdown(container=True, padding=True, min_height=80)
     train_status = gr.Markdown(elem_id="train-status")
-    train_curves = gr.Plot(label="Loss and accuracy per epoch")
+    train_curves = gr.HTML(label="Loss and accuracy per epoch", show_label=True, elem_id="train-curves")
     candidate, epochs_shown, ticker = gr.State(None), gr.State(0), gr.Timer(TICK_SECONDS, active=False)
     warned = gr.State(None)  # the warning the next press of *Use this model* confirms
     job_started = gr.State(None)  # when the last job this page started began
@@ -351,7 +359,7 @@ def training_part(lab):
 
 def corrections_part(lab, live_status):
     """Fine-tuning on the corrections, downloading and clearing them: (the corrections' count, put-live event)."""
-    on = lab.switches.training
+    on = lab.guard.allows(TRAIN)
     gr.Markdown("### Teach the live models your class's handwriting")
     corrections_box = gr.Markdown()
     with gr.Row():

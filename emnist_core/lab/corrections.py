@@ -60,7 +60,7 @@ CHALLENGE_MARK = f"-{CHALLENGE}"
 CSV_NAME = f"emnist-{SPLIT}-corrections.csv"
 # The IDX names follow NIST's, so evaluate reads the split from the name.
 IDX_NAMES = (f"emnist-{SPLIT}-corrections-images-idx3-ubyte.gz", f"emnist-{SPLIT}-corrections-labels-idx1-ubyte.gz")
-# The server's switches (read once, into ``state.Switches``): the refusal below names them.
+# The server's switches (read once, into ``guard.Switches``): the guard's refusal below names them.
 DISABLE_TRAINING, ALLOW_CORRECTIONS = "EMNIST_DISABLE_TRAINING", "EMNIST_ALLOW_CORRECTIONS"
 COLLECTION_OFF = (
     "This server does not collect corrections: training is turned off here "
@@ -146,19 +146,14 @@ class CorrectionStore:
         tops: Mapping | None = None,
         when: datetime | None = None,
         source: str = CORRECTION,
-        *,
-        collecting: bool = True,
     ) -> str:
         """Keep one correction; return its id. ``x28``: the preprocessed image (uint8 28x28, white ink on
         black); ``label``: the class the person chose; ``tops``: {model slot: [(class, probability), ...]};
         ``when``: its time (default now; a naive time is taken as UTC); ``source``: ``CORRECTION`` or
-        ``CHALLENGE`` (a challenge drawing, labelled by its prompt); ``collecting``: whether this server collects
-        them (``state.Switches.corrections``, read once; ``COLLECTION_OFF`` when not). CorrectionError says why one
-        is refused."""
+        ``CHALLENGE`` (a challenge drawing, labelled by its prompt). Whether this server collects them at all is the
+        guard's to say (``guard.COLLECT``), before this is called. CorrectionError says why one is refused."""
         if source not in SOURCES:
             raise CorrectionError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-        if not collecting:
-            raise CorrectionError(COLLECTION_OFF)
         image, index = _checked_image(x28), class_index(label)
         when = _utc(when)
         record = {

@@ -1,30 +1,38 @@
-"""The seed report's figures: training curves, confusion-matrix heatmap, sample and mistake grids.
+"""The seed report's figures: training curves, confusion-matrix heatmap, sample and mistake grids; and the page's
+figures as PNG, drawn once per content (``FigureCache``).
 
-Each ``*_figure`` function returns a matplotlib Figure (the app shows them with ``gr.Plot``);
-``write_figures`` saves them all as PNG for one model.
+Each ``*_figure`` function returns a new matplotlib ``Figure`` made with the object API, never pyplot, so figures
+can be drawn from many request threads at once (pyplot keeps global state); ``write_figures`` saves them all as PNG
+for one model.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display here, on a server or in CI
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+FIGURES_KEPT = 16  # a few models' figures on each test set: drawing one takes a tenth of a second or more
+DPI = 100
 
-def closed(fig):
-    """``fig``, closed in pyplot: the app hands it to Gradio, which renders it; pyplot need not keep it open."""
-    plt.close(fig)
-    return fig
+
+def png(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
 
 
 def curves_figure(history: dict, title: str = ""):
     """Loss and accuracy per epoch, training beside validation."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for key, style in ((metric, "-o"), (f"val_{metric}", "-s")):
             values = history.get(key) or []
@@ -57,7 +65,8 @@ def confusion_figure(report: dict, title: str = "", normalize: bool = True):
     names = report["classes"]
     if normalize:
         cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(9.5, 8.5))
+    fig = Figure(figsize=(9.5, 8.5))
+    ax = fig.subplots()
     # A log-like colour scale shows the off-diagonal mistakes beside a bright diagonal.
     image = ax.imshow(np.sqrt(cm), cmap="viridis")
     ax.set_xticks(range(len(names)), names, fontsize=7)
@@ -75,7 +84,8 @@ def grid_figure(images, captions, columns: int = 10, title: str = "", colors=Non
     """A grid of 28x28 images (upright, ink white) with a caption under each."""
     n = len(images)
     rows = max(1, int(np.ceil(n / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), squeeze=False)
+    fig = Figure(figsize=(columns * 1.1, rows * 1.3))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -94,7 +104,8 @@ def reliability_figure(calibration: dict, title: str = ""):
     A calibrated model's points lie on the diagonal: of the drawings it reads with 80% confidence, 80% are right.
     """
     section = calibration.get("temperature", calibration)
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig = Figure(figsize=(4.8, 4.4))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
     for key, style, words in (("before", "-o", "model's own"), ("after", "-s", f"scaled by T = {section['T']:.2f}")):
         part = section[key]
@@ -125,7 +136,8 @@ def class_scores_figure(per_class: dict, series: dict, title: str = "", drawn_ke
     each model read right, one bar per model (``series``: {legend: the count's key, e.g. "cnn_right"}), with how
     many drawings each class's bars stand on above them."""
     names = list(per_class)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * len(names) + 1.5), 3.2))
+    fig = Figure(figsize=(max(4.0, 0.32 * len(names) + 1.5), 3.2))
+    ax = fig.subplots()
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(names))
     for i, (legend, key) in enumerate(series.items()):
@@ -165,7 +177,6 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
 
     def save(fig, filename):
         fig.savefig(out / filename, dpi=110)
-        plt.close(fig)
         written.append(out / filename)
 
     card = load_card(path)
@@ -210,3 +221,38 @@ def write_figures(model: str, out_dir=None, data_dir=None) -> list[Path]:
         "misclassified.png",
     )
     return written
+
+
+# ---------------------------------------------------------------- the page's figures
+
+FIGURES = {
+    "confusion": confusion_figure,
+    "curves": curves_figure,
+    "reliability": reliability_figure,
+    "class_scores": lambda scores, title: class_scores_figure(*scores, title),  # (per class, series)
+}
+
+
+class FigureCache:
+    """The page's figures as PNG bytes, each drawn once for the same (kind, data, title) and the latest
+    ``kept`` kept: the data is the key (as JSON text), so a figure kept is always the one for what was asked,
+    whichever model it came from. Bytes, not figure objects, are shared between requests."""
+
+    def __init__(self, kept: int = FIGURES_KEPT):
+        self._kept, self._drawn, self._lock = kept, OrderedDict(), threading.Lock()
+
+    def png(self, kind: str, data, title: str, keep: bool = True) -> bytes:
+        """``FIGURES[kind](data, title)`` as PNG; ``keep=False`` for a figure that will not be asked for again (a
+        running job's curves change with every epoch)."""
+        key = (kind, json.dumps(data, sort_keys=True), title)
+        with self._lock:
+            if key in self._drawn:
+                self._drawn.move_to_end(key)
+                return self._drawn[key]
+        drawn = png(FIGURES[kind](data, title))  # outside the lock: two different figures draw at once
+        if keep:
+            with self._lock:
+                self._drawn[key] = drawn
+                while len(self._drawn) > self._kept:
+                    self._drawn.popitem(last=False)
+        return drawn

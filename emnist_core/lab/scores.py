@@ -41,6 +41,10 @@ NOTHING_YET = "The class has not drawn anything in the Challenge yet."
 log = logging.getLogger(__name__)
 
 
+class ScoresWriteError(OSError):
+    """The tally could not be written (its message says why, without the server's paths); nothing was counted."""
+
+
 def scores_path(corrections_folder) -> Path:
     """Where a server keeps its class scores: a subfolder of its corrections folder, which ``CorrectionStore``
     never reads as corrections and its ``clear`` leaves alone."""
@@ -64,7 +68,8 @@ class ClassScores:
 
     def add(self, asked: str, right: Iterable[str]) -> None:
         """Count one drawing of class ``asked`` (a ByMerge class name) that the models in ``right`` (slots,
-        "mlp"/"cnn") read as ``asked``; written to disk before this returns."""
+        "mlp"/"cnn") read as ``asked``; written to disk before this returns. ScoresWriteError when the file cannot
+        be written: then nothing is counted, and the figures stay those on disk."""
         if asked not in self.names:
             raise ValueError(f"{str(asked)[:12]!r} is not a ByMerge class; choose one of {' '.join(self.names)}")
         right = set(right)
@@ -72,18 +77,21 @@ class ClassScores:
         if unknown:
             raise ValueError(f"unknown model slot(s) {sorted(unknown)}; the slots are {', '.join(SLOTS)}")
         with self._lock:
-            counts = self._counts.setdefault(asked, _empty_counts())
-            counts[DRAWN] += 1
+            counts = {name: dict(c) for name, c in self._counts.items()}  # counted in a copy, kept once written
+            counted = counts.setdefault(asked, _empty_counts())
+            counted[DRAWN] += 1
             for slot in right:
-                counts[RIGHT[slot]] += 1
-            self._write()
+                counted[RIGHT[slot]] += 1
+            self._write(counts)
+            self._counts = counts
 
     def reset(self) -> int:
-        """Start counting from nothing; return how many drawings the cleared tally had counted."""
+        """Start counting from nothing; return how many drawings the cleared tally had counted. ScoresWriteError
+        (and nothing cleared) when the file cannot be written."""
         with self._lock:
             cleared = sum(c[DRAWN] for c in self._counts.values())
+            self._write({})
             self._counts = {}
-            self._write()
         return cleared
 
     # ---------------------------------------------------------------- reading
@@ -123,11 +131,15 @@ class ClassScores:
 
     # ---------------------------------------------------------------- the file
 
-    def _write(self) -> None:
-        record = {"format": FORMAT, "version": FORMAT_VERSION, "per_class": self._counts}
+    def _write(self, counts: dict) -> None:
+        record = {"format": FORMAT, "version": FORMAT_VERSION, "per_class": counts}
         text = json.dumps(record, separators=(",", ":"), sort_keys=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        cache.atomic_write(self.path, lambda tmp: tmp.write_text(text))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            cache.atomic_write(self.path, lambda tmp: tmp.write_text(text))
+        except OSError as exc:  # a full disk, a read-only folder: the caller says so; the counts stay as on disk
+            log.warning("class scores not written to %s: %s", self.path, exc)
+            raise ScoresWriteError(exc.strerror or type(exc).__name__) from exc
 
     def _read(self) -> dict:
         """The tally on disk, or nothing when there is none. A damaged file is set aside under another name
@@ -160,11 +172,12 @@ def _checked(record, names) -> dict:
 
 def hardest_class(per_class: dict) -> tuple[str, str, float] | None:
     """(class, slot, rate): the class the CNN read least often, among those drawn at least
-    ``MIN_DRAWN_FOR_HARDEST`` times (any drawn, if none was); ties go to the class drawn more. None when
-    nothing was drawn."""
+    ``MIN_DRAWN_FOR_HARDEST`` times (any drawn, if none was); ties go to the class drawn more. None when nothing
+    was drawn, or when the CNN read every drawing right: no class was hard then."""
     if not per_class:
         return None
     slot = HARDEST_BY
     enough = {n: c for n, c in per_class.items() if c[DRAWN] >= MIN_DRAWN_FOR_HARDEST} or per_class
     name = min(enough, key=lambda n: (enough[n][RIGHT[slot]] / enough[n][DRAWN], -enough[n][DRAWN]))
-    return name, slot, enough[name][RIGHT[slot]] / enough[name][DRAWN]
+    rate = enough[name][RIGHT[slot]] / enough[name][DRAWN]
+    return None if rate == 1 else (name, slot, rate)

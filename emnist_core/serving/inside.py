@@ -11,14 +11,13 @@ on for empty paper (the shipped CNN's first stage has 31 of 32 maps on, stronges
 which would otherwise fill every picture with the same glow whatever is drawn; with the baseline taken
 off, a blank canvas shows blank maps and no units.
 
-The app serves LiteRT exports (``serving.export``), which hide the layers, so this module loads the Keras
-model itself, on first use, and keeps it (and the probe built on it) for later calls.
+A *probe* runs a model up to those layers. ``keras_probe`` builds one on a Keras model; the app serves LiteRT
+exports, and ``serving.export`` exports each model's probe beside it (``export.LiteProbe``), so a server shows the
+inside view without TensorFlow. Both kinds give the same outputs (checked when exported).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,7 +36,6 @@ TEMPLATE_PX = 112  # 28x28 x4
 MAP_CMAP = "inferno"  # as the occlusion overlay: black (silent) to yellow (most active)
 TEMPLATE_CMAP = "RdBu_r"  # red: ink there raises the unit; blue: ink there lowers it; white: no matter
 MIN_RISE = 1e-3  # a rise in activation under this is numerical noise, not the drawing switching a unit on
-CACHED_MODELS = 4  # Keras models kept loaded (the live two, and two more after a put-live)
 
 # What each stage looks for, in a pupil's words, by its place among the stages.
 FIRST_STAGE = "small pieces of stroke: edges, ends and bends"
@@ -69,7 +67,8 @@ class Unit(NamedTuple):
 
 
 class _Probe:
-    """A Keras model's inside, ready to run: its stage (or first-layer) outputs for one image, and for a blank."""
+    """A Keras model's inside, ready to run: its stage (or first-layer) outputs for one image, and for a blank
+    (``keras_probe``)."""
 
     def __init__(self, model):
         import keras
@@ -135,48 +134,38 @@ def first_dense(model):
     return dense, activation, scale.astype(np.float32)
 
 
-# ---- Loading: lazily, once per model file ----------------------------------------------------------
-
-_LOCK = threading.Lock()
-# The latest probes, most recent last: by (path, file stamps) for a saved model, by id for a model passed in
-# (the probe holds the model, so its id is not reused while it is here).
-_PROBES: OrderedDict = OrderedDict()
+# ---- Probes ----------------------------------------------------------------------------------------
 
 
-def probe(model_or_path) -> _Probe:
-    """The probe of a Keras model, or of the model saved at a path or shipped name (loaded once, kept)."""
-    with _LOCK:  # two first requests at once load the model once
-        if hasattr(model_or_path, "layers"):
-            key, load = ("model", id(model_or_path)), lambda: model_or_path
-        elif not isinstance(model_or_path, (str, Path)):
-            raise TypeError(
-                f"inside needs a Keras model, a .keras path or a shipped name, not a "
-                f"{type(model_or_path).__name__} (a served LiteRT model hides its layers: give its path)"
-            )
-        else:
-            path = store.resolve_model_path(model_or_path)
-            key = (str(path.resolve()), *_stamp(path))  # a retrained or restored file is loaded again
-            load = lambda: store.load_model(path)
-        if key not in _PROBES:
-            _PROBES[key] = _Probe(load())
-            while len(_PROBES) > CACHED_MODELS:
-                _PROBES.popitem(last=False)
-        _PROBES.move_to_end(key)
-        return _PROBES[key]
+def keras_probe(model) -> _Probe:
+    """The probe of a Keras model: ``fn`` (a Keras model giving the stages' or the first layer's outputs), ``run``,
+    ``blank``, ``kind`` and, for an MLP, ``templates``."""
+    return _Probe(model)
 
 
-def _stamp(path: Path) -> tuple:
-    """When and how big the files a model is read from are: its .keras, or a derived model's card."""
-    files = [f for f in (path, store.card_path(path)) if f.is_file()]
-    return tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+def probe(source):
+    """A probe (anything with ``run``, ``blank`` and ``kind``: an exported ``LiteProbe``, a ``keras_probe``) as it
+    is; a Keras model's probe; or, for a ``.keras`` path or shipped name, the probe of its Keras model (loaded now:
+    keep the probe rather than the path; a served model's exported probe is ``export.load_probe``'s)."""
+    if all(hasattr(source, name) for name in ("run", "blank", "kind")):
+        return source
+    if hasattr(source, "layers"):
+        return _Probe(source)
+    if not isinstance(source, (str, Path)):
+        raise TypeError(
+            f"inside needs a probe, a Keras model, a .keras path or a shipped name, not a "
+            f"{type(source).__name__} (a served LiteRT model hides its layers: give its probe)"
+        )
+    return _Probe(store.load_model(store.resolve_model_path(source)))
 
 
 # ---- What the drawing switches on --------------------------------------------------------------------
 
 
-def stage_maps(model_or_path, x28) -> list[Stage]:
-    """Each conv stage's maps for ``x28`` as their rise over an empty canvas (never below 0), ranked."""
-    p = probe(model_or_path)
+def stage_maps(source, x28) -> list[Stage]:
+    """Each conv stage's maps for ``x28`` as their rise over an empty canvas (never below 0), ranked; ``source``:
+    what ``probe`` takes."""
+    p = probe(source)
     if p.kind != "cnn":
         raise ValueError("stage_maps needs a model with conv layers")
     out = []
@@ -187,9 +176,10 @@ def stage_maps(model_or_path, x28) -> list[Stage]:
     return out
 
 
-def active_units(model_or_path, x28, k: int = UNITS_SHOWN) -> list[Unit]:
-    """The first-layer units of an MLP that ``x28`` raises most over an empty canvas, most first (only risen ones)."""
-    p = probe(model_or_path)
+def active_units(source, x28, k: int = UNITS_SHOWN) -> list[Unit]:
+    """The first-layer units of an MLP that ``x28`` raises most over an empty canvas, most first (only risen ones);
+    ``source``: what ``probe`` takes."""
+    p = probe(source)
     if p.kind != "mlp":
         raise ValueError("active_units needs a model whose first layer is dense on the pixels")
     act, blank = p.run(_image(x28))[0], p.blank[0]
@@ -201,18 +191,18 @@ def active_units(model_or_path, x28, k: int = UNITS_SHOWN) -> list[Unit]:
 # ---- Pictures and captions ---------------------------------------------------------------------------
 
 
-def inside(model_or_path, x28) -> list[Panel]:
+def inside(source, x28) -> list[Panel]:
     """The inside view of one model for one 28x28 image (uint8 or float 0-255, as the models read it).
 
     A CNN: one grid per conv stage. An MLP: one template per unit the drawing switches on most (a blank
-    canvas switches none on: one panel that says so). ``model_or_path``: a Keras model, a ``.keras`` path
-    or a shipped name (``cnn``, ``mlp-pen-prior`` ...); a path is loaded on first use and kept.
+    canvas switches none on: one panel that says so). ``source``: a probe (``LiveModel.probe``), a Keras model,
+    a ``.keras`` path or a shipped name (``cnn``, ``mlp-pen-prior`` ...).
     """
-    p = probe(model_or_path)
+    p = probe(source)
     if p.kind == "cnn":
-        stages = stage_maps(model_or_path, x28)
+        stages = stage_maps(p, x28)
         return [Panel(stage_grid(s), stage_caption(i, len(stages), s)) for i, s in enumerate(stages)]
-    units = active_units(model_or_path, x28)
+    units = active_units(p, x28)
     if not units:
         return [
             Panel(

@@ -25,8 +25,7 @@ from emnist_core.models.lessons import restrict
 from emnist_core.models.temperature import apply_temperature, card_temperature
 from emnist_core.serving.export import LiteModel
 
-# Checked fast calls by model: (id(model), classes) -> (weak reference to the model, numpy-returning call).
-_TRACED: dict = {}
+TRACED_ATTRIBUTE = "_emnist_sketch_lab_calls"  # on a Keras model: {classes: its checked fast call}
 
 
 class Predictor:
@@ -49,29 +48,29 @@ class Predictor:
         self._fns = {name: self._checked_fn(name, model) for name, model in self.models.items()}
 
     def _checked_fn(self, name, model):
-        """``model``'s traced call, checked on 28x28 images. Traced once per model object and reused by every
-        Predictor that serves it (a lab checks each model alone, then serves the pair): tracing costs ~0.05 s
-        a model at start-up, and tracing again makes TensorFlow warn about retracing."""
-        key = (id(model), self.labels.num_classes)
-        cached = _TRACED.get(key)
-        if cached is not None and cached[0]() is model:
-            return cached[1]
-        # The traced graph holds the weights; a weak reference to the model lets the cache entry go with it.
-        ref = weakref.ref(model, lambda _, key=key, cache=_TRACED: cache.pop(key, None))
-        fn = _fast_call(model, ref)
+        """``model``'s fast call, checked on 28x28 images. A Keras model's traced call is kept on the model itself and
+        reused by every Predictor that serves it (a lab checks each model alone, then serves the pair): tracing costs
+        ~0.05 s a model, and tracing again makes TensorFlow warn about retracing."""
+        classes = self.labels.num_classes
+        kept = getattr(model, TRACED_ATTRIBUTE, None) or {}
+        if classes in kept:
+            return kept[classes]
+        # The traced graph holds the weights; it reaches the model through a weak reference, so the two go together.
+        fn = _fast_call(model, weakref.ref(model))
         try:
             out = fn(np.zeros((1, SIDE, SIDE), np.float32))  # trace now, not on the first user's stroke
         except Exception as exc:  # TF and Keras raise many types for a model built for other inputs
             raise store.ModelFileError(
                 f"model {name}: does not take 28x28 images ({type(exc).__name__}); use a model trained by emnist_core"
             ) from None
-        shape, classes = tuple(getattr(out, "shape", ())), self.labels.num_classes
+        shape = tuple(getattr(out, "shape", ()))
         if shape != (1, classes):
             raise store.ModelFileError(
                 f"model {name}: gives outputs of shape {shape[1:]} per image, not the {classes} class "
                 f"scores of EMNIST {self.labels.split}; was it trained on another split?"
             )
-        _TRACED[key] = (ref, fn)
+        if not isinstance(model, LiteModel):  # an exported model is its own fast call
+            setattr(model, TRACED_ATTRIBUTE, {**kept, classes: fn})
         return fn
 
     @classmethod

@@ -1,0 +1,297 @@
+"""One job at a time: training a model from the registry, or fine-tuning a live model on the class's corrections.
+
+``Jobs`` runs each job in a process of its own (``job_process``: lower priority, bounded threads, TensorFlow only
+there), follows it from a thread of the server, and keeps what a page shows of it in a ``Job``: its stage, batches,
+curves, and how it ended. A cancel stops the job within ``CANCEL_GRACE_SECONDS`` (the process is ended if it has
+not stopped by then, unless it is already saving: a model being saved is kept whole). A job whose process dies is
+reported as failed, and the slot is free again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from emnist_core.lab import job_process
+from emnist_core.lab.cards import format_seconds
+from emnist_core.lab.guard import CANCEL, FINE_TUNE, TRAIN, Guard
+from emnist_core.lab.job_process import JobSpec
+from emnist_core.lab.live import LiveModel, LiveModels
+from emnist_core.lab.testsets import TestSets
+from emnist_core.models.evaluation import DRAWN, EMNIST
+from emnist_core.models.registry import SLOTS
+from emnist_core.training.config import BATCH_STAGES, DONE, LOADING_CORRECTIONS, SAVING, TRAINING, TrainConfig
+
+SETTLE_BATCHES = 5  # a job's time estimate starts after this many batches
+POLL_SECONDS = 0.1
+CANCEL_GRACE_SECONDS = 1.0  # a cancelled job that has not stopped by then is ended
+STOP_WAIT_SECONDS = 5
+FINE_TUNE_EPOCHS = 3  # finetune.EPOCHS, named here without importing Keras
+log = logging.getLogger(__name__)
+
+
+class Job:
+    """One job as the pages see it. Its fields are written by the thread that follows the job, and each is replaced
+    whole (never appended to), so a page always reads consistent values."""
+
+    def __init__(self, kind: str, config: TrainConfig, live: LiveModel | None = None):
+        self.kind, self.config, self.live = kind, config, live  # live: the model a fine-tune starts from
+        self.done, self.cancel = threading.Event(), threading.Event()
+        self.epoch, self.batch, self.batches = 0, 0, 1
+        self.history: dict[str, list[float]] = {}
+        self.started = time.time()
+        self.settled = None  # (time, fraction) once SETTLE_BATCHES batches are done: the pace is measured from there
+        self.stage = TRAINING if kind == job_process.TRAINING else LOADING_CORRECTIONS
+        self.path: Path | None = None
+        self.reports: dict[str, dict] = {}  # {"": on the EMNIST test set, DRAWN: on drawn characters}
+        self.before = self.after = None  # a fine-tune's figures (``finetune.FineTuneResult``)
+        self.error: str | None = None
+        self.cancelled = False
+
+    def take(self, message) -> bool:
+        """Apply one message from the job's process; True when it was the last."""
+        kind, *values = message
+        if kind == "stage":
+            self.stage = values[0]
+        elif kind == "batch":
+            self.epoch, self.batch, self.batches = values
+            if self.settled is None and self.epoch * self.batches + self.batch >= SETTLE_BATCHES:
+                self.settled = (time.time(), self.fraction)
+        elif kind == "epoch":
+            self.history = {k: [*self.history.get(k, []), v] for k, v in values[0].items()}
+        elif kind == "done":
+            outcome = values[0]
+            self.reports, self.path = outcome["reports"], Path(outcome["path"])
+            self.before, self.after = outcome.get("before"), outcome.get("after")
+        elif kind == "cancelled":
+            self.cancelled = True
+        elif kind == "error":
+            self.error = values[0]
+        return kind in ("done", "cancelled", "error")
+
+    @property
+    def report(self) -> dict | None:
+        """The report on the EMNIST test set, once saved."""
+        return self.reports.get("")
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, (self.epoch * self.batches + self.batch) / (self.config.epochs * self.batches))
+
+    def describe(self) -> str:
+        if self.stage not in BATCH_STAGES:
+            return f"{self.stage}..."
+        text = f"epoch {self.epoch + 1} of {self.config.epochs} · batch {self.batch} of {self.batches}"
+        return f"{text} · {self.time_left()}"
+
+    def time_left(self) -> str:
+        """The time left at the pace since the first batches: the set-up before them (starting the process, reading
+        data, building the model) would make an estimate from the start several times too long."""
+        if self.settled is None or self.fraction <= self.settled[1]:
+            return "estimating the time left..."
+        since, done = self.settled
+        left = (time.time() - since) * (1 - self.fraction) / (self.fraction - done)
+        return f"about {format_seconds(left)} left"
+
+
+class Jobs:
+    """The server's one job slot. ``in_process=False`` runs a job in a thread of this process instead (tests that
+    replace what a job calls, and a machine where starting a process is not allowed)."""
+
+    def __init__(self, guard: Guard, models: LiveModels, tests: TestSets, corrections, in_process: bool = True):
+        """``corrections``: () -> the class's corrections and Challenge drawings (``Classroom.corrections``), read
+        when a fine-tune starts."""
+        self._guard, self._models, self._tests, self._corrections = guard, models, tests, corrections
+        self._run = run_in_process if in_process else run_in_thread
+        self._slot = threading.Lock()
+        self.current: Job | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job holds the slot now."""
+        return self._slot.locked()
+
+    def start_training(self, config: TrainConfig) -> Job | None:
+        """Train ``config`` on this server's EMNIST data in the job's own process; None when a job is running.
+        Refused by the guard where training is off; ValueError when the data is not here or the models folder
+        is inside the shipped assets. The model is scored on the drawn characters too: they load meanwhile."""
+        self._guard.check(TRAIN)
+        data = self._tests.dataset(EMNIST)
+        if data is None:
+            raise ValueError(self._tests.message(EMNIST))
+        path = self._model_path(config.model)
+        self._tests.dataset(DRAWN)  # starts loading them now, while the model trains
+
+        def spec():
+            return JobSpec(job_process.TRAINING, path, data, config=config), lambda: self._tests.drawn_test()
+
+        return self._start(Job(job_process.TRAINING, config), spec)
+
+    def start_fine_tune(self, slot: str) -> Job | None:
+        """Fine-tune ``slot``'s live model on the class's corrections (``finetune``) in the job's own process; None
+        when a job is running. Refused by the guard where training is off; ValueError when no model is live there."""
+        self._guard.check(FINE_TUNE)
+        live = self._models.get(slot)
+        if live is None:
+            raise ValueError(f"No {SLOTS.get(slot, slot)} is live to fine-tune.")
+        data = self._tests.dataset(EMNIST)
+        if data is None:
+            raise ValueError(self._tests.message(EMNIST))
+        path = self._model_path(f"{live.name}-fixed")
+        config = TrainConfig(model=live.name, epochs=FINE_TUNE_EPOCHS)
+
+        def spec():  # in the job's thread: the corrections and the drawn characters load there, not in a request
+            corrections = self._corrections()
+            drawn = self._tests.dataset(DRAWN, wait=None)  # scored on them before and after
+            return JobSpec(
+                job_process.FINE_TUNE, path, data, source=live.path, corrections=corrections, drawn=drawn
+            ), None
+
+        return self._start(Job(job_process.FINE_TUNE, config, live), spec)
+
+    def cancel(self) -> str | None:
+        """Ask the running job to stop. -> None when no job is running, else the stage it was asked in: ``SAVING``
+        means too late, the model is being saved whole and is kept; any earlier stage stops before anything is
+        saved. Refused by the guard where training is off."""
+        self._guard.check(CANCEL)
+        job = self.current
+        if job is None or job.done.is_set():
+            return None
+        stage = job.stage
+        if stage != SAVING:
+            job.cancel.set()
+        return stage
+
+    def _model_path(self, stem: str) -> Path:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return self._models.models_folder() / f"{stem}-{stamp}.keras"
+
+    def _start(self, job: Job, spec) -> Job | None:
+        """Follow ``job`` in a thread, holding the slot, which the thread gives back when the job ends; None when
+        another job holds it."""
+        if not self._slot.acquire(blocking=False):
+            return None
+        try:
+            self.current = job  # before the thread runs: a cancel that comes at once must find the job
+            threading.Thread(target=self._follow, args=(job, spec), name=f"job-{job.kind}", daemon=True).start()
+        except BaseException:
+            self._slot.release()
+            raise
+        return job
+
+    def _follow(self, job: Job, spec) -> None:
+        try:
+            made, drawn = spec()
+            self._run(job, made, drawn)
+        except Exception as exc:  # shown to the teacher; the server keeps serving
+            log.exception("job failed")
+            job.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            job.stage = DONE
+            self._slot.release()  # before done is said: whoever waits on it may start the next job at once
+            job.done.set()
+
+
+# ---------------------------------------------------------------- where a job runs
+
+
+def run_in_process(job: Job, spec: JobSpec, drawn=None) -> None:
+    """Run ``spec`` in a child process (``python -m emnist_core.lab.job_process``) and follow it into ``job``."""
+    env = {**os.environ, **job_process.thread_environment()}
+    package_root = str(Path(__file__).resolve().parents[2])  # the folder emnist_core is in
+    env["PYTHONPATH"] = package_root + (f":{env['PYTHONPATH']}" if env.get("PYTHONPATH") else "")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "emnist_core.lab.job_process"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        close_fds=True,
+    )
+    # Our own copies of the pipes' ends, wrapped as connections (framed pickles), and Popen's closed.
+    writer = Connection(os.dup(child.stdin.fileno()), readable=False)
+    reader = Connection(os.dup(child.stdout.fileno()), writable=False)
+    child.stdin.close()
+    child.stdout.close()
+    try:
+        writer.send(spec)
+        converse(
+            job,
+            reader,
+            writer,
+            drawn,
+            alive=lambda: child.poll() is None,
+            stop=child.kill,
+            exit_code=lambda: child.returncode,
+        )
+    except (BrokenPipeError, EOFError, OSError) as exc:
+        if job.error is None and not job.cancelled:
+            job.error = f"the job's process stopped ({exc or type(exc).__name__}; exit code {child.poll()})"
+    finally:
+        for connection in (reader, writer):
+            connection.close()
+        try:
+            child.wait(STOP_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def run_in_thread(job: Job, spec: JobSpec, drawn=None) -> None:
+    """Run ``spec`` in a thread of this process (``job_process.main``) and follow it into ``job``."""
+    here, there = Pipe()
+    worker = threading.Thread(target=job_process.main, args=(there, spec), name="job-run", daemon=True)
+    worker.start()
+    try:
+        converse(job, here, here, drawn, alive=worker.is_alive)
+    finally:
+        here.close()
+        worker.join(STOP_WAIT_SECONDS)
+        there.close()
+
+
+def converse(job: Job, reader, writer, drawn=None, alive=lambda: True, stop=None, exit_code=lambda: None) -> None:
+    """Follow a running job: its messages into ``job``; ``drawn()`` (the drawn test set, which may take a while to
+    load) sent to it once there; a cancel passed on, and the job ended by ``stop`` if it has not stopped within
+    ``CANCEL_GRACE_SECONDS``; a job that stops without its last message reported as failed."""
+    sending = threading.Lock()
+
+    def send(message):
+        with sending:
+            writer.send(message)
+
+    if drawn is not None:
+
+        def feed():
+            try:
+                send(("drawn", drawn()))
+            except (OSError, ValueError):  # the job ended first
+                pass
+
+        threading.Thread(target=feed, name="job-drawn", daemon=True).start()
+    cancelled_at = None
+    while True:
+        if job.cancel.is_set() and cancelled_at is None:
+            cancelled_at = time.monotonic()
+            send(("cancel",))
+        if reader.poll(POLL_SECONDS):
+            if job.take(reader.recv()):
+                return
+        elif not alive():
+            while reader.poll(0):  # what it said before it stopped
+                if job.take(reader.recv()):
+                    return
+            job.error = f"the job's process stopped before it finished (exit code {exit_code()})"
+            return
+        late = cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_SECONDS
+        if late and stop is not None and job.stage != SAVING:
+            stop()  # nothing is saved before SAVING, so nothing is left half-written
+            job.cancelled = True
+            return
