@@ -22,7 +22,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
         os.environ["EMNIST_CACHE_DIR"] = cache
-        from emnist_core.data import datasets as ds
+        from emnist_core.data import drawn
         from emnist_core.data.unipen import find_unipen_dir, iter_samples
 
         root = find_unipen_dir(args.unipen_dir)
@@ -30,10 +30,10 @@ def main():
         n = sum(1 for _ in iter_samples(root))
         parse = time.perf_counter() - started
         started = time.perf_counter()
-        x, _meta, _ = ds.unipen_arrays(args.unipen_dir)
+        x, _meta, _ = drawn.unipen_arrays(args.unipen_dir)
         first = time.perf_counter() - started
         started = time.perf_counter()
-        ds.unipen_arrays(args.unipen_dir)
+        drawn.unipen_arrays(args.unipen_dir)
         cached = time.perf_counter() - started
     print(f"UNIPEN at {root}, {os.cpu_count()} cores")
     print(f"  parse only:                          {parse:6.1f} s  ({n:,} characters)")

@@ -205,7 +205,7 @@ def drawn_from_pack():
     """The drawn characters from the demo data pack, even where the UNIPEN files are: its test part is the one the
     files give, drawn the same way, and it loads in a fraction of a second where drawing the files takes a minute
     (``test_drawn`` checks the files' partition against it)."""
-    from emnist_core.data.datasets import unipen_dataset
+    from emnist_core.data.drawn import unipen_dataset
 
     return unipen_dataset(pack_only=True)
 

@@ -207,7 +207,7 @@ def test_a_lesson_shows_only_its_classes_each_read_among_them(client, lab):
     among the ten digits alone; the matrix, pairs, table and gallery are the lesson's."""
     import numpy as np
 
-    from emnist_core.data.datasets import drawn_test
+    from emnist_core.data.drawn import drawn_test
     from emnist_core.data.labels import lesson_classes
 
     summary, matrix, pairs, table, _ = client.predict("cnn", DRAWN, "digits", api_name="/confusions")

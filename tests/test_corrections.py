@@ -417,7 +417,7 @@ TAU = 0.5
 def drawn_reader(pool47, unipen, tmp_path_factory):
     """A small MLP (seed-mlp) trained for a few seconds on 6,000 scanned and 6,000 drawn characters: it reads
     about two drawn characters in three, and confuses drawn e with C, as the shipped models confuse other pairs."""
-    from emnist_core.data.datasets import drawn_test
+    from emnist_core.data.drawn import drawn_test
     from emnist_core.models.calibration import training_log_prior, with_prior_correction
     from emnist_core.training.config import TrainConfig
     from emnist_core.training.train import train_and_save

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from emnist_core.data import dataset
 from emnist_core.data import datasets as ds
 from emnist_core.data.labels import label_map
 
@@ -29,7 +30,7 @@ def test_pool47_is_the_documented_union(pool47):
 
 
 def test_pool47_parts_do_not_overlap(pool47):
-    keys = [set(ds.content_keys(x).tolist()) for x in (pool47.x_train, pool47.x_val, pool47.x_test)]
+    keys = [set(dataset.content_keys(x).tolist()) for x in (pool47.x_train, pool47.x_val, pool47.x_test)]
     assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
 
 
@@ -37,7 +38,7 @@ def test_partition_is_keyed_on_content_not_order(pool47):
     x = np.concatenate([pool47.x_val, pool47.x_test])[:4000]
     y = np.concatenate([pool47.y_val, pool47.y_test])[:4000]
     perm = np.random.default_rng(1).permutation(len(y))
-    a = ds.partition(x, y, (0.8, 0.1, 0.1))
-    b = ds.partition(x[perm], y[perm], (0.8, 0.1, 0.1))
+    a = dataset.partition(x, y, (0.8, 0.1, 0.1))
+    b = dataset.partition(x[perm], y[perm], (0.8, 0.1, 0.1))
     for ia, ib in zip(a, b):
-        assert set(ds.content_keys(x[ia]).tolist()) == set(ds.content_keys(x[perm][ib]).tolist())
+        assert set(dataset.content_keys(x[ia]).tolist()) == set(dataset.content_keys(x[perm][ib]).tolist())

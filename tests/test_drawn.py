@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from emnist_core.data import datasets as ds
+from emnist_core.data import drawn
 from emnist_core.data.preprocess import preprocess
 from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, INK, PAPER, PEN_SCALE, render_strokes
 
@@ -53,10 +54,10 @@ def test_a_single_tap_is_a_dot_not_an_error():
 def test_rendering_depends_on_each_seed_only():
     strokes = [[L_STROKE], [L_STROKE[::-1]], [L_STROKE * 3]]
     seeds = [1, 2, 3]
-    forward = ds.render_drawn(strokes, seeds, workers=1)
-    backward = ds.render_drawn(strokes[::-1], seeds[::-1], workers=1)
+    forward = drawn.render_drawn(strokes, seeds, workers=1)
+    backward = drawn.render_drawn(strokes[::-1], seeds[::-1], workers=1)
     np.testing.assert_array_equal(forward, backward[::-1])
-    np.testing.assert_array_equal(forward, ds.render_drawn(strokes, seeds, workers=1))
+    np.testing.assert_array_equal(forward, drawn.render_drawn(strokes, seeds, workers=1))
     assert forward.shape == (3, 28, 28) and forward.dtype == np.uint8
 
 
@@ -82,7 +83,7 @@ def _writer_in_part(part: int, avoid=(), after="") -> str:
     return next(
         w
         for w in (f"w{i:03d}" for i in range(1000))
-        if ds._unipen_part(f"con/{w}") == part and w not in avoid and w > after
+        if drawn._unipen_part(f"con/{w}") == part and w not in avoid and w > after
     )
 
 
@@ -98,7 +99,7 @@ def small_release(tmp_path):
     # shares one recording with train_w (a chance match): too few to join it.
     twin = _writer_in_part(0, avoid=(train_w,), after=test_w)
     loner = _writer_in_part(2, avoid=(test_w,), after=train_w)
-    shared = "0123456789"[: ds.SAME_WRITER_MIN_SHARED]
+    shared = "0123456789"[: drawn.SAME_WRITER_MIN_SHARED]
     writers = {
         train_w: [(c, strokes[c] + 1) for c in "0123456789"],
         test_w: [(c, strokes[c] + 2) for c in shared] + [("4", np.array([[7, 7], [7, 7]], np.float32))],  # + a dot
@@ -114,7 +115,7 @@ def test_partition_keeps_writers_and_shared_recordings_on_one_side(small_release
     data = ds.load_dataset("unipen", unipen_dir=root)
     # train_w's 10 characters in train; test_w's (its dot dropped) and the twin's new "5" in test (the twin's
     # copies dropped); the loner in test with its own "8" (its copy of train_w's "0" dropped).
-    n_shared = ds.SAME_WRITER_MIN_SHARED
+    n_shared = drawn.SAME_WRITER_MIN_SHARED
     assert data.counts() == {"train": 10, "validation": 0, "test": n_shared + 2}
     assert sorted(data.y_test.tolist()) == sorted(list(range(n_shared)) + [5, 8])
     assert set(data.test_sections) == {"digits"}
@@ -125,12 +126,12 @@ BAR = np.array([[0, 0], [2, 40], [1, 80], [3, 120]], np.float32)  # a slightly w
 
 def test_a_straight_line_is_told_from_a_bent_or_closed_stroke():
     circle = np.stack([np.cos(t := np.linspace(0, 2 * np.pi, 30)), np.sin(t)], axis=1) * 50
-    assert ds.is_straight_line([BAR]) and ds.is_straight_line([BAR[:, ::-1]])  # upright or lying down
-    assert not ds.is_straight_line([L_STROKE])
-    assert not ds.is_straight_line([circle])
-    assert not ds.is_straight_line([BAR, BAR + [30, 0]])  # two strokes: an 11, an H's sides
-    assert not ds.is_straight_line([np.array([[0, 0], [0, 100], [0, 5]], np.float32)])  # down and back up
-    assert not ds.is_straight_line([np.array([[5, 5], [5, 5]], np.float32)])  # a dot
+    assert drawn.is_straight_line([BAR]) and drawn.is_straight_line([BAR[:, ::-1]])  # upright or lying down
+    assert not drawn.is_straight_line([L_STROKE])
+    assert not drawn.is_straight_line([circle])
+    assert not drawn.is_straight_line([BAR, BAR + [30, 0]])  # two strokes: an 11, an H's sides
+    assert not drawn.is_straight_line([np.array([[0, 0], [0, 100], [0, 5]], np.float32)])  # down and back up
+    assert not drawn.is_straight_line([np.array([[5, 5], [5, 5]], np.float32)])  # a dot
 
 
 def test_a_line_is_kept_as_1_i_or_l_and_left_out_as_any_other_class(tmp_path, monkeypatch):
@@ -152,7 +153,7 @@ def test_evaluate_unipen_json_form(small_release, tmp_path, monkeypatch):
     proc = run_cli("evaluate", "--model", "mlp", "--dataset", "unipen", "--unipen-dir", root, "--json")
     result = json.loads(proc.stdout)
     assert {"accuracy", "top3", "n", "sections"} <= result.keys()
-    assert result["n"] == ds.SAME_WRITER_MIN_SHARED + 2 and set(result["sections"]) == {"digits"}
+    assert result["n"] == drawn.SAME_WRITER_MIN_SHARED + 2 and set(result["sections"]) == {"digits"}
     assert 0 <= result["accuracy"] <= result["top3"] <= 1
 
 
@@ -167,7 +168,7 @@ def test_a_saved_drawn_report_names_no_folder_of_this_machine(small_release, tmp
     run_cli("evaluate", "--model", tiny_model, "--dataset", "unipen", "--unipen-dir", root, "--save-report")
     saved = report_path(tiny_model, "unipen").read_text()
     report = json.loads(saved)
-    assert report["n"] == ds.SAME_WRITER_MIN_SHARED + 2 and report["dataset"] == "unipen"
+    assert report["n"] == drawn.SAME_WRITER_MIN_SHARED + 2 and report["dataset"] == "unipen"
     assert str(root.parent) not in saved and "source" not in report
 
 

@@ -360,7 +360,7 @@ def test_a_training_job_is_scored_on_drawn_characters_that_load_while_it_trains(
 
     monkeypatch.setenv("EMNIST_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setattr(training, "train_and_save", train_and_save)
-    monkeypatch.setattr(testsets.datasets, "drawn_test", lambda data, unipen_dir=None: ("the test part of", data.name))
+    monkeypatch.setattr(testsets, "drawn_test", lambda data, unipen_dir=None: ("the test part of", data.name))
     data = SimpleNamespace(y_train=np.zeros(3))
     lab = Lab(data_loader=lambda: data, assets_dir=assets, drawn_loader=slow_drawn, jobs_in_process=False)
     lab.tests.dataset(EMNIST, wait=30)

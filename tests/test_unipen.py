@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emnist_core.data import unipen
+from emnist_core.data import drawn, unipen
 from emnist_core.data.labels import byclass_to_bymerge, label_map
 from emnist_core.data.unipen import Sample, UnipenFormatError, UnipenNotFoundError, bymerge_class
 
@@ -329,10 +329,9 @@ def test_real_unipen_partition(real_release):
     """The release's characters, partitioned (not drawn, which takes a minute: the renderer has its own tests):
     writer groups on one side each, every class learnable, and the test part the very characters, in order, that
     the demo data pack holds drawn."""
-    from emnist_core.data import datasets as ds
     from emnist_core.data import pack
 
-    _, seeds, meta = ds.unipen_index(real_release[1])
+    _, seeds, meta = drawn.unipen_index(real_release[1])
     assert len(seeds) == len(meta) > 85_000
     groups_in = [set(meta[meta[:, 2] == part, 3]) for part in range(3)]
     assert not (groups_in[0] & groups_in[1] or groups_in[0] & groups_in[2] or groups_in[1] & groups_in[2])

@@ -10,7 +10,7 @@ prints, per model:
 - the class-balanced accuracy with the bar and the ring settled, the most that settling them alone could give.
 Then the errors all the models make, with the same wrong answer, and the UNIPEN characters the unipen dataset
 leaves out as single straight strokes labelled as a class a line cannot be (an H, T or 4 that is one line: a
-segment that holds only one stroke of its character; ``datasets.is_straight_line``). That count reads the
+segment that holds only one stroke of its character; ``drawn.is_straight_line``). That count reads the
 strokes, so it needs the UNIPEN files (about 20 s to parse); without them it is skipped. Before they were left
 out (render version 3) the test part held 87 of them, and the live CNN read 6 as labelled.
 """
@@ -24,7 +24,8 @@ import numpy as np
 from sklearn.metrics import recall_score
 
 from emnist_core.data import unipen
-from emnist_core.data.datasets import LINE_CLASSES, _square_pixels, _strokes_key, is_straight_line, load_dataset
+from emnist_core.data.datasets import load_dataset
+from emnist_core.data.drawn import LINE_CLASSES, _square_pixels, _strokes_key, is_straight_line
 from emnist_core.data.labels import label_map
 from emnist_core.models.evaluation import predict_probabilities
 from emnist_core.models.store import load_model, resolve_model_path

@@ -21,7 +21,8 @@ import numpy as np
 
 from emnist_core.data import preprocess as pp
 from emnist_core.data import unipen
-from emnist_core.data.datasets import _square_pixels, _unipen_part, load_dataset
+from emnist_core.data.datasets import load_dataset
+from emnist_core.data.drawn import _square_pixels, _unipen_part
 from emnist_core.data.sketchpad import CHAR_SIZE, PEN_SCALE, render_strokes
 
 SIZES = (0.07, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30)  # long side of the character as a share of the canvas

@@ -133,8 +133,18 @@ def cached_arrays(key_paths, name: str, build, root=None, version: str = "") -> 
             return arrays
     arrays = tuple(build())
     summary = {"files": len(files), "bytes": sum(f["size"] for f in files), "first": files[0]["name"] if files else ""}
-    _store(folder, arrays, {"version": CACHE_VERSION, "name": name, "identity": identity, "stamps": stamps,
-                            "arrays": len(arrays), "sources": summary})
+    _store(
+        folder,
+        arrays,
+        {
+            "version": CACHE_VERSION,
+            "name": name,
+            "identity": identity,
+            "stamps": stamps,
+            "arrays": len(arrays),
+            "sources": summary,
+        },
+    )
     return arrays
 
 
@@ -185,8 +195,13 @@ def _store(folder: Path, arrays, entry: dict) -> None:
 def _version1_entries(base: Path) -> list[Path]:
     if not base.is_dir():
         return []
-    return sorted(p for p in base.iterdir() if p.is_dir() and _VERSION1_ENTRY.fullmatch(p.name)
-                  and {c.name for c in p.iterdir()} <= {"images.npy", "labels.npy"})
+    return sorted(
+        p
+        for p in base.iterdir()
+        if p.is_dir()
+        and _VERSION1_ENTRY.fullmatch(p.name)
+        and {c.name for c in p.iterdir()} <= {"images.npy", "labels.npy"}
+    )
 
 
 def _remove_version1_entries() -> None:
@@ -222,7 +237,8 @@ def entries() -> list[CacheItem]:
         else:
             src = entry["sources"]
             what = f"decoded from {src['files']:,} source file{'s' * (src['files'] != 1)} ({src['first']}" + (
-                ", ...)" if src["files"] > 1 else ")")
+                ", ...)" if src["files"] > 1 else ")"
+            )
         items.append(CacheItem(f"{ARRAYS}/{folder.name}", folder, folder_bytes(folder), what, True))
     for folder in _version1_entries(base):
         items.append(CacheItem(folder.name, folder, folder_bytes(folder), "an entry of the older cache layout", True))

@@ -77,8 +77,16 @@ def default_url() -> str:
     return os.environ.get(URL_ENV) or OFFICIAL_URL
 
 
-def download(split: str, part: str = "both", data_dir=None, url: str | None = None, pins=None,
-             archive_dir=None, timeout: float = TIMEOUT_S, log=None) -> list[Path]:
+def download(
+    split: str,
+    part: str = "both",
+    data_dir=None,
+    url: str | None = None,
+    pins=None,
+    archive_dir=None,
+    timeout: float = TIMEOUT_S,
+    log=None,
+) -> list[Path]:
     """Make ``split``/``part``'s verified ``.gz`` files present in ``data_dir``; return their paths.
 
     ``pins`` (name -> ``Pin``) defaults to NIST's official ones; tests pass their own. ``log``
@@ -106,8 +114,10 @@ def download(split: str, part: str = "both", data_dir=None, url: str | None = No
     if todo:
         archive = fetch_archive(url or default_url(), archive_dir, timeout, log)
         extract(archive, todo, dest, pins, log)
-        log(f"kept {archive} ({archive.stat().st_size / 1e6:.0f} MB) so other splits need no download; "
-            "delete it to free the space")
+        log(
+            f"kept {archive} ({archive.stat().st_size / 1e6:.0f} MB) so other splits need no download; "
+            "delete it to free the space"
+        )
     return [dest / name for name in names]
 
 
@@ -124,8 +134,9 @@ def fetch_archive(url: str, archive_dir=None, timeout: float = TIMEOUT_S, log=No
     folder.mkdir(parents=True, exist_ok=True)
     log(f"downloading {url}")
     retry = "Nothing was kept; run the same command again to restart the download."
-    with tqdm(desc=ARCHIVE_NAME, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-              disable=None, leave=False) as bar:
+    with tqdm(
+        desc=ARCHIVE_NAME, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, disable=None, leave=False
+    ) as bar:
 
         def report(blocks, block_size, total):
             bar.total = total if total > 0 else None
@@ -137,11 +148,13 @@ def fetch_archive(url: str, archive_dir=None, timeout: float = TIMEOUT_S, log=No
         except urllib.error.ContentTooShortError as exc:
             raise DownloadError(f"the connection broke ({exc.reason}). {retry}") from None
         except urllib.error.HTTPError as exc:
-            raise DownloadError(f"{url} answered {exc.code} {exc.reason}; check the address "
-                                f"(--url or {URL_ENV})") from None
+            raise DownloadError(
+                f"{url} answered {exc.code} {exc.reason}; check the address (--url or {URL_ENV})"
+            ) from None
         except urllib.error.URLError as exc:
-            raise DownloadError(f"cannot reach {url} ({exc.reason}); check the connection or the address "
-                                f"(--url or {URL_ENV})") from None
+            raise DownloadError(
+                f"cannot reach {url} ({exc.reason}); check the connection or the address (--url or {URL_ENV})"
+            ) from None
         except (OSError, HTTPException) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise DownloadError(f"the download from {url} failed ({reason}). {retry}") from None
@@ -157,26 +170,36 @@ def extract(archive: Path, names, dest: Path, pins, log=None) -> None:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
         archive.unlink(missing_ok=True)
-        raise files.DataFileError(archive, f"is not a readable zip archive ({exc}); it was deleted. "
-                                  "Run the same command again to download it afresh.") from None
+        raise files.DataFileError(
+            archive,
+            f"is not a readable zip archive ({exc}); it was deleted. Run the same command again to download it afresh.",
+        ) from None
     with zf:
         members = {PurePosixPath(info.filename).name: info for info in zf.infolist() if not info.is_dir()}
         for name in names:
             info, pin, target = members.get(name), pins[name], dest / name
             if info is None:
-                raise files.DataFileError(archive, f"holds no {name}; is it NIST's EMNIST gzip.zip? Delete it "
-                                          f"and check the address (--url or {URL_ENV})")
+                raise files.DataFileError(
+                    archive,
+                    f"holds no {name}; is it NIST's EMNIST gzip.zip? Delete it "
+                    f"and check the address (--url or {URL_ENV})",
+                )
             if info.file_size != pin.size:  # refuse before writing anything
                 _reject(archive, target, info.file_size, "?", pin)
             try:
-                cache.atomic_write(target, lambda tmp: _copy_verified(zf, info, tmp, archive, target, pin))
+                cache.atomic_write(
+                    target,
+                    lambda tmp, info=info, target=target, pin=pin: _copy_verified(zf, info, tmp, archive, target, pin),
+                )
             except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # bad CRC or deflate data: a damaged archive
                 archive.unlink(missing_ok=True)
-                raise files.DataFileError(archive, f"is corrupt ({exc}); it was deleted. Run the same command "
-                                          "again to download it afresh.") from None
+                raise files.DataFileError(
+                    archive, f"is corrupt ({exc}); it was deleted. Run the same command again to download it afresh."
+                ) from None
             except OSError as exc:
-                raise files.DataFileError(target, f"cannot be written ({exc.strerror}); free some space or "
-                                          "choose another --data-dir") from None
+                raise files.DataFileError(
+                    target, f"cannot be written ({exc.strerror}); free some space or choose another --data-dir"
+                ) from None
             log(f"{name}: extracted and verified ({pin.size:,} bytes, SHA-256 {pin.sha256[:12]}...)")
 
 
@@ -192,9 +215,10 @@ def _reject(archive: Path, target: Path, size: int, digest: str, pin: Pin):
     # The archive produced a wrong file, so it is damaged or not NIST's: keep neither.
     archive.unlink(missing_ok=True)
     raise files.DataFileError(
-        target, f"does not match NIST's published file ({size:,} bytes, SHA-256 {digest[:12]}...; expected "
+        target,
+        f"does not match NIST's published file ({size:,} bytes, SHA-256 {digest[:12]}...; expected "
         f"{pin.size:,} bytes, {pin.sha256[:12]}...). It and the archive were deleted; run the command again, "
-        f"and if this repeats check the address (--url or {URL_ENV})"
+        f"and if this repeats check the address (--url or {URL_ENV})",
     )
 
 

@@ -52,9 +52,7 @@ def _header(path: Path, raw: bytes, magic: int, dims: int) -> tuple[int, ...]:
     header = np.frombuffer(raw, dtype=">u4", count=1 + dims)
     if int(header[0]) != magic:
         kind = "images" if magic == IMAGE_MAGIC else "labels"
-        raise DataFileError(
-            path, f"magic number {int(header[0])} is not {magic} (IDX {kind}); is this the right file?"
-        )
+        raise DataFileError(path, f"magic number {int(header[0])} is not {magic} (IDX {kind}); is this the right file?")
     return tuple(int(v) for v in header[1:])
 
 
@@ -68,8 +66,9 @@ def read_idx_images(path) -> np.ndarray:
     expected = 16 + n * rows * cols
     if len(raw) != expected:
         raise DataFileError(
-            path, f"header says {n} images ({expected} bytes) but the file has {len(raw)} bytes; "
-            "the file is truncated or corrupt"
+            path,
+            f"header says {n} images ({expected} bytes) but the file has {len(raw)} bytes; "
+            "the file is truncated or corrupt",
         )
     images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, cols, rows)
     return np.ascontiguousarray(images.transpose(0, 2, 1))
@@ -104,16 +103,18 @@ def read_csv(path) -> tuple[np.ndarray, np.ndarray]:
     try:
         # Read as int64 a block at a time and checked, then kept as uint8: pandas casts 300 to 44 and -1 to 255
         # without a word when asked for uint8 directly.
-        blocks = [_uint8_block(block.to_numpy()) for block in
-                  pd.read_csv(path, header=None, dtype=np.int64, engine="c", chunksize=CSV_BLOCK_ROWS)]
+        blocks = [
+            _uint8_block(block.to_numpy())
+            for block in pd.read_csv(path, header=None, dtype=np.int64, engine="c", chunksize=CSV_BLOCK_ROWS)
+        ]
     except pd.errors.EmptyDataError:
         raise DataFileError(path, "file is empty") from None
     except (ValueError, OverflowError) as exc:  # a header row, a short or long row, 300, -1, 0.5, binary ...
         # pandas' messages can span lines; the first one says what is wrong.
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:100]
         raise DataFileError(
-            path, f"not an EMNIST CSV: every row must be 785 integers 0-255, label then 784 pixels, no header "
-            f"({detail})"
+            path,
+            f"not an EMNIST CSV: every row must be 785 integers 0-255, label then 784 pixels, no header ({detail})",
         ) from None
     values = np.concatenate(blocks)
     if values.shape[1] != 1 + SIDE * SIDE:

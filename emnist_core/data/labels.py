@@ -7,7 +7,7 @@ map is always available, even on a machine with no dataset.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 SPLITS = ("balanced", "bymerge", "byclass", "letters", "digits", "mnist")
@@ -22,17 +22,27 @@ def merged_name(name: str) -> str:
     ("o") is named as that capital ("O"); any other name ("a", "O", "7", "ab") stays as it is."""
     return name.upper() if len(name) == 1 and name in MERGED_LOWERCASE else name
 
+
 # Classes that handwriting makes hard to tell apart. The app uses these notes to explain a
 # prediction whose top guesses fall in one group.
 LOOKALIKE_GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("O", "0", "D", "Q"), "The letter O, the digit 0 (zero), D and Q are often confused: a round loop is "
-     "drawn for all of them; a zero is usually narrower, a D has a straight left side, a Q a tail."),
+    (
+        ("O", "0", "D", "Q"),
+        "The letter O, the digit 0 (zero), D and Q are often confused: a round loop is "
+        "drawn for all of them; a zero is usually narrower, a D has a straight left side, a Q a tail.",
+    ),
     (("Z", "2"), "Z and 2 are often confused: a 2 has a curved top, a Z a straight one."),
     (("S", "5"), "S and 5 are often confused: a 5 has a flat top stroke and a corner."),
-    (("I", "1", "L", "T"), "The letter I (i), the digit 1 (one), L and T are often confused: a single "
-     "vertical stroke fits all of them; serifs, a foot or a top bar tell them apart."),
-    (("g", "9", "q"), "g, 9 and q are often confused: all are a loop with a descender; a g's tail "
-     "curls left, a q's goes straight down."),
+    (
+        ("I", "1", "L", "T"),
+        "The letter I (i), the digit 1 (one), L and T are often confused: a single "
+        "vertical stroke fits all of them; serifs, a foot or a top bar tell them apart.",
+    ),
+    (
+        ("g", "9", "q"),
+        "g, 9 and q are often confused: all are a loop with a descender; a g's tail "
+        "curls left, a q's goes straight down.",
+    ),
     (("B", "8"), "B and 8 are often confused: a B has a straight left side."),
     (("G", "6"), "G and 6 are often confused: a 6 closes its loop at the bottom."),
     (("U", "V"), "U and V are often confused: a V has a sharp bottom point."),
@@ -102,7 +112,7 @@ def check_lesson(lesson) -> str:
     return key
 
 
-@lru_cache(maxsize=None)
+@cache
 def lesson_indices(lesson: str = DEFAULT_LESSON, split: str = "bymerge") -> tuple[int, ...]:
     """Positions (0-based, as in a model's output) of the classes of ``split`` that ``lesson`` allows."""
     test = LESSON_TESTS[check_lesson(lesson)]
@@ -193,7 +203,7 @@ def parse_mapping(text: str, split: str) -> LabelMap:
     return LabelMap(split=split, indices=tuple(indices), names=tuple(names))
 
 
-@lru_cache(maxsize=None)
+@cache
 def label_map(split: str = "bymerge") -> LabelMap:
     """The official label map of ``split`` (one of ``SPLITS``)."""
     if split not in SPLITS:

@@ -26,7 +26,7 @@ import json
 import os
 import zipfile
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -55,26 +55,26 @@ ARRAY_NOTES = {
     "unipen": {
         "images": "uint8 (N, 28, 28): pen strokes drawn with the app's sketchpad brush and preprocessed",
         "meta": "int32 columns: ByMerge class, section (0 digits, 1 upper, 2 lower), part (0 train, 1 validation, "
-                "2 test), writer group",
+        "2 test), writer group",
     },
 }
 EMNIST_ABOUT = {
     "what": "pool47: the union of the official EMNIST ByMerge and ByClass test sets (ByClass merged into the 47 "
-            "ByMerge classes, exact duplicates removed), partitioned 80/10/10 by class (see README, Data)",
+    "ByMerge classes, exact duplicates removed), partitioned 80/10/10 by class (see README, Data)",
     "origin": "EMNIST, derived from NIST Special Database 19 (https://www.nist.gov/srd/nist-special-database-19); "
-              "files from https://www.nist.gov/itl/products-and-services/emnist-dataset",
+    "files from https://www.nist.gov/itl/products-and-services/emnist-dataset",
     "licence": "NIST states no licence for EMNIST; the terms of NIST Special Database 19 apply",
-    "cite": "Cohen, Afshar, Tapson, van Schaik, \"EMNIST: an extension of MNIST to handwritten letters\", 2017, "
-            "arXiv:1702.05373",
+    "cite": 'Cohen, Afshar, Tapson, van Schaik, "EMNIST: an extension of MNIST to handwritten letters", 2017, '
+    "arXiv:1702.05373",
 }
 UNIPEN_ABOUT = {
     "what": "UNIPEN train_r01_v07 sections 1a/1b/1c, pen-drawn isolated characters, rendered with the app's "
-            "sketchpad brush; partitioned 80/10/10 by writer (see README, Drawn input)",
+    "sketchpad brush; partitioned 80/10/10 by writer (see README, Drawn input)",
     "origin": "International Unipen Foundation, train_r01_v07 (1999); parse-friendly copy at "
-              "https://github.com/GreenCappuccino/train_r01_v07",
+    "https://github.com/GreenCappuccino/train_r01_v07",
     "licence": "Creative Commons Attribution 4.0 (CC BY 4.0)",
-    "cite": "Guyon, Schomaker, Plamondon, Liberman, Janet, \"UNIPEN project of on-line data exchange and "
-            "recognizer benchmarks\", ICPR 1994; data: doi 10.5281/zenodo.1195803",
+    "cite": 'Guyon, Schomaker, Plamondon, Liberman, Janet, "UNIPEN project of on-line data exchange and '
+    'recognizer benchmarks", ICPR 1994; data: doi 10.5281/zenodo.1195803',
 }
 
 
@@ -83,8 +83,10 @@ class PackError(ValueError):
 
     def __init__(self, path, problem: str):
         self.path = str(path)
-        super().__init__(f"{path}: {problem}. Restore it from the repository (git checkout -- assets/data) or "
-                         f"rebuild it from the full files: {BUILD_COMMAND}")
+        super().__init__(
+            f"{path}: {problem}. Restore it from the repository (git checkout -- assets/data) or "
+            f"rebuild it from the full files: {BUILD_COMMAND}"
+        )
 
 
 def pack_file(group: str, folder=None) -> Path:
@@ -115,8 +117,9 @@ def _load(stamp, group: str) -> tuple[dict[str, np.ndarray], dict]:
     manifest = read_manifest(manifest_path)
     expected = manifest["files"].get(group) or {}
     if file_sha256(npz) != expected.get("sha256"):
-        raise PackError(npz, f"its SHA-256 is not the one in {manifest_path.name}: the file is damaged or from "
-                        "another build")
+        raise PackError(
+            npz, f"its SHA-256 is not the one in {manifest_path.name}: the file is damaged or from another build"
+        )
     arrays = {}
     try:
         with np.load(npz) as z:
@@ -133,8 +136,11 @@ def _checked(array: np.ndarray, expected: dict | None, key: str, npz: Path) -> n
     if not isinstance(expected, dict):
         raise PackError(npz, f"array {key} is not in the manifest")
     if [list(array.shape), str(array.dtype)] != [expected["shape"], expected["dtype"]]:
-        raise PackError(npz, f"array {key} is {array.dtype} {array.shape}, the manifest says {expected['dtype']} "
-                        f"{tuple(expected['shape'])}")
+        raise PackError(
+            npz,
+            f"array {key} is {array.dtype} {array.shape}, the manifest says {expected['dtype']} "
+            f"{tuple(expected['shape'])}",
+        )
     if array_sha256(array) != expected["sha256"]:
         raise PackError(npz, f"array {key} does not match its SHA-256 in the manifest")
     array.flags.writeable = False  # shared by every caller of load()
@@ -166,6 +172,7 @@ def describe(manifest: dict, group: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ building
 
+
 def stratified_slice(labels, part, sizes: tuple[int, int], seed: int = SLICE_SEED) -> np.ndarray:
     """Row indices to keep, in order: every test row, and ``sizes`` (train, validation) rows of the train and
     validation parts, each drawn stratified by class (scikit-learn's train_test_split)."""
@@ -185,7 +192,7 @@ def build(out, pool47: tuple, unipen: tuple, sources: dict, command: str = BUILD
     """Write the pack into ``out`` and return its manifest.
 
     ``pool47``: (images, labels, part) of the full pool; ``unipen``: (images, meta) of the full drawn set
-    (``datasets.unipen_arrays``); ``sources``: {"emnist": [file identities], "unipen": {summary}} for the
+    (``drawn.unipen_arrays``); ``sources``: {"emnist": [file identities], "unipen": {summary}} for the
     manifest (``cache.source_files``).
     """
     x, y, part = (np.asarray(a) for a in pool47)
@@ -193,17 +200,22 @@ def build(out, pool47: tuple, unipen: tuple, sources: dict, command: str = BUILD
     keep = stratified_slice(y, part, POOL47_SLICE)
     ukeep = stratified_slice(meta[:, 0], meta[:, 2], UNIPEN_SLICE)
     arrays = {
-        "pool47": {"images": np.ascontiguousarray(x[keep], np.uint8), "labels": np.ascontiguousarray(y[keep], np.uint8),
-                   "part": np.ascontiguousarray(part[keep], np.int8)},
-        "unipen": {"images": np.ascontiguousarray(ux[ukeep], np.uint8),
-                   "meta": np.ascontiguousarray(meta[ukeep], np.int32)},
+        "pool47": {
+            "images": np.ascontiguousarray(x[keep], np.uint8),
+            "labels": np.ascontiguousarray(y[keep], np.uint8),
+            "part": np.ascontiguousarray(part[keep], np.int8),
+        },
+        "unipen": {
+            "images": np.ascontiguousarray(ux[ukeep], np.uint8),
+            "meta": np.ascontiguousarray(meta[ukeep], np.int32),
+        },
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for group, members in arrays.items():
         npz = pack_file(group, out)
-        atomic_write(npz, lambda tmp: np.savez_compressed(tmp, **members))
+        atomic_write(npz, lambda tmp, members=members: np.savez_compressed(tmp, **members))
         written[group] = {"name": npz.name, "bytes": npz.stat().st_size, "sha256": file_sha256(npz)}
     manifest = _manifest(arrays, written, sources, command)
     atomic_write(manifest_file(out), lambda p: p.write_text(json.dumps(manifest, indent=1) + "\n"))
@@ -216,24 +228,38 @@ def _counts(part) -> dict:
 
 
 def _manifest(arrays: dict, written: dict, sources: dict, command: str) -> dict:
-    slices = ("slices of the full train and validation parts, each stratified by class (scikit-learn "
-              f"train_test_split, random_state={SLICE_SEED}); the test part is whole")
+    slices = (
+        "slices of the full train and validation parts, each stratified by class (scikit-learn "
+        f"train_test_split, random_state={SLICE_SEED}); the test part is whole"
+    )
     return {
         "name": "EMNIST Sketch Lab demo data pack",
         "format": PACK_FORMAT,
         "about": "What every tab needs on a machine with no EMNIST or UNIPEN files (a fresh clone, a Hugging Face "
-                 "Space). With the full files present the project uses them instead.",
+        "Space). With the full files present the project uses them instead.",
         "command": command,
-        "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": written,
         "contents": {
             "pool47": {**_counts(arrays["pool47"]["part"]), "train_and_validation": slices},
-            "unipen": {**_counts(arrays["unipen"]["meta"][:, 2]), "train_and_validation": slices,
-                       "render_version": sources["unipen"].get("render_version")},
+            "unipen": {
+                **_counts(arrays["unipen"]["meta"][:, 2]),
+                "train_and_validation": slices,
+                "render_version": sources["unipen"].get("render_version"),
+            },
         },
-        "arrays": {group: {name: {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": array_sha256(a),
-                                  "holds": ARRAY_NOTES[group][name]} for name, a in members.items()}
-                   for group, members in arrays.items()},
+        "arrays": {
+            group: {
+                name: {
+                    "shape": list(a.shape),
+                    "dtype": str(a.dtype),
+                    "sha256": array_sha256(a),
+                    "holds": ARRAY_NOTES[group][name],
+                }
+                for name, a in members.items()
+            }
+            for group, members in arrays.items()
+        },
         "sources": {
             "emnist": {**EMNIST_ABOUT, "files": sources["emnist"]},
             "unipen": {**UNIPEN_ABOUT, **{k: v for k, v in sources["unipen"].items() if k != "render_version"}},

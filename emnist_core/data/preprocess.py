@@ -15,7 +15,10 @@ import os
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from emnist_core.data.files import SIDE  # EMNIST images are SIDE x SIDE: one constant for files, preprocessing and models
+from emnist_core.data.files import (
+    SIDE,  # EMNIST images are SIDE x SIDE: one constant for files, preprocessing and models
+)
+
 # NIST characters are scanned in 128x128 frames; we rescale the ink's bounding box so its long side
 # has a typical NIST character size before blurring, so that sigma=1 means what it meant there.
 NIST_CHAR_SIZE = 64
@@ -93,8 +96,9 @@ def _ink_u8(image, reduce: bool = True) -> np.ndarray:
     """``ink_map`` as uint8 0-255: on an 800x800 canvas, integer maths keeps this to a few ms."""
     if isinstance(image, Image.Image):
         if image.width * image.height > MAX_IMAGE_PIXELS:
-            raise ImageInputError(f"The image is {image.width}x{image.height}, over {MAX_IMAGE_PIXELS:,} pixels; "
-                                  "scale it down first.")
+            raise ImageInputError(
+                f"The image is {image.width}x{image.height}, over {MAX_IMAGE_PIXELS:,} pixels; scale it down first."
+            )
         try:  # a lazily opened file is decoded only here
             image = np.asarray(image if image.mode in ARRAY_MODES else image.convert("RGBA"))
         except (OSError, ValueError) as exc:
@@ -277,9 +281,10 @@ def load_image(path, upload: bool = False) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data) if data is not None else path) as img:
             if img.width * img.height > MAX_IMAGE_PIXELS:
-                raise problem(f"the image is {img.width}x{img.height}, {limit}",
-                              f"That image is {img.width}x{img.height} pixels, over {MAX_IMAGE_PIXELS:,}: "
-                              "scale it down first.")
+                raise problem(
+                    f"the image is {img.width}x{img.height}, {limit}",
+                    f"That image is {img.width}x{img.height} pixels, over {MAX_IMAGE_PIXELS:,}: scale it down first.",
+                )
             ImageOps.exif_transpose(img, in_place=True)  # phone photos are stored sideways with an EXIF note
             img.load()
             return np.asarray(img if img.mode in DEEP_MODES else img.convert("RGBA"))
@@ -288,8 +293,9 @@ def load_image(path, upload: bool = False) -> np.ndarray:
     except FileNotFoundError:
         raise problem("file not found.", "That file was not received: upload it again.") from None
     except Image.DecompressionBombError:  # Pillow's own, larger limit, hit while reading the header
-        raise problem(f"the image is {limit}",
-                      f"That image has over {MAX_IMAGE_PIXELS:,} pixels: scale it down first.") from None
+        raise problem(
+            f"the image is {limit}", f"That image has over {MAX_IMAGE_PIXELS:,} pixels: scale it down first."
+        ) from None
     except UnidentifiedImageError:
         if len(data) == 0 if data is not None else os.path.isfile(path) and os.path.getsize(path) == 0:
             raise problem("the file is empty.", EMPTY_FILE) from None

@@ -12,7 +12,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 CANVAS = 400  # sketchpad pixels: ample for a 28x28 target, and cheap to send and preprocess per stroke
-BRUSH_RADIUS = 14  # gr.Brush(default_size=...) is a radius: strokes 28 px wide, as thick relative to a character as NIST's pens
+BRUSH_RADIUS = (
+    14  # gr.Brush(default_size=...) is a radius: strokes 28 px wide, as thick relative to a character as NIST's pens
+)
 INK, PAPER = 0, 255  # the sketchpad's fixed colour (black) on its white composite
 # What people do: a finger on a phone fills most of the pad, a mouse draws small, a stylus in between
 # (long side of the character as a share of the canvas), and the brush is resized now and then.

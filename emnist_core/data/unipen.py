@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -131,8 +131,10 @@ def find_unipen_dir(unipen_dir=None) -> Path:
             raise UnipenNotFoundError(f"UNIPEN directory {folder} does not exist")
         found = _release_in(folder)
         if found is None:
-            raise UnipenNotFoundError(f"{folder} is not a UNIPEN folder: it needs data/ and include/ subfolders "
-                                      f"(the layout of the {RELEASE_NAME} release)")
+            raise UnipenNotFoundError(
+                f"{folder} is not a UNIPEN folder: it needs data/ and include/ subfolders "
+                f"(the layout of the {RELEASE_NAME} release)"
+            )
         return found
     env = os.environ.get(DATA_ENV)
     beside = PROJECT_ROOT.parent / "shared" / "unipen" / RELEASE_NAME
@@ -242,8 +244,12 @@ def _parse_segment(arg: str, path, line_no: int):
     for part in ref.split(","):
         m = _RANGE.fullmatch(part)
         if m is None:
-            raise UnipenFormatError(path, line_no, f"malformed component reference {ref!r} (expected forms like "
-                                    "5, 3-4, 7:2-9, 3-7:4 or a comma list of them)")
+            raise UnipenFormatError(
+                path,
+                line_no,
+                f"malformed component reference {ref!r} (expected forms like "
+                "5, 3-4, 7:2-9, 3-7:4 or a comma list of them)",
+            )
         c0, p0, c1, p1 = (None if g is None else int(g) for g in m.groups())
         if c1 is None:  # "5" is all of component 5; "5:3" is its point 3
             c1, p1 = c0, p0
@@ -296,7 +302,7 @@ class _Reader:
                         raise UnipenFormatError(file, item[2], f"included file {target} not found")
                     key = target.resolve()
                     if key in stack:
-                        chain = " -> ".join(str(p) for p in (*stack[stack.index(key):], key))
+                        chain = " -> ".join(str(p) for p in (*stack[stack.index(key) :], key))
                         raise UnipenFormatError(file, item[2], f"include cycle: {chain}")
                     walk(target, self.items(target), (*stack, key))
                 elif item[1] is not None:  # a CHARACTER segment
@@ -311,13 +317,20 @@ class _Reader:
             writer_id, x_ppi, y_ppi, pps = first
             if file not in names:
                 names[file] = _name(file, root)
-            samples.append(Sample(
-                label=label, strokes=tuple(strokes), quality=quality,
-                writer=f"{contributor}/{writer_id}" if writer_id else anonymous,
-                contributor=contributor, section=section,
-                source=f"{names[file]}:{line_no}",
-                x_points_per_inch=x_ppi, y_points_per_inch=y_ppi, points_per_second=pps,
-            ))
+            samples.append(
+                Sample(
+                    label=label,
+                    strokes=tuple(strokes),
+                    quality=quality,
+                    writer=f"{contributor}/{writer_id}" if writer_id else anonymous,
+                    contributor=contributor,
+                    section=section,
+                    source=f"{names[file]}:{line_no}",
+                    x_points_per_inch=x_ppi,
+                    y_points_per_inch=y_ppi,
+                    points_per_second=pps,
+                )
+            )
         return samples
 
 
@@ -351,16 +364,18 @@ def _resolve(ranges, components, path, line_no) -> tuple[list, tuple | None]:
     count = len(components)
     for c0, p0, c1, p1 in ranges:
         if c1 >= count:
-            raise UnipenFormatError(path, line_no, f"component {c1} does not exist (the file has {count} "
-                                    "components, numbered from 0)")
+            raise UnipenFormatError(
+                path, line_no, f"component {c1} does not exist (the file has {count} components, numbered from 0)"
+            )
         for c in range(c0, c1 + 1):
             down, points, meta = components[c]
             lo = p0 if c == c0 and p0 is not None else 0
             hi = p1 + 1 if c == c1 and p1 is not None else len(points)  # point ranges are inclusive
             for point in (p0 if c == c0 else None, p1 if c == c1 else None):
                 if point is not None and point >= len(points):
-                    raise UnipenFormatError(path, line_no, f"point {point} of component {c} does not exist "
-                                            f"(it has {len(points)} points)")
+                    raise UnipenFormatError(
+                        path, line_no, f"point {point} of component {c} does not exist (it has {len(points)} points)"
+                    )
             if down and hi > lo:
                 strokes.append(points[lo:hi])
                 if first is None:

@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from emnist_core.data import datasets
+from emnist_core.data.drawn import drawn_test
 from emnist_core.data.labels import DEFAULT_LESSON, check_lesson, label_map
 from emnist_core.lab import challenge
 from emnist_core.lab.live import Pair, check_test_set
@@ -155,7 +156,7 @@ class TestSets:
         if drawn is None:
             return None
         try:
-            return datasets.drawn_test(drawn, unipen_dir())
+            return drawn_test(drawn, unipen_dir())
         except (FileNotFoundError, ValueError) as exc:  # the model is still saved, with its EMNIST report
             log.warning("drawn test set not scored: %s", exc)
             self._sets[DRAWN].message = f"The drawn characters' sections could not be read ({exc})."

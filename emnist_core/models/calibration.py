@@ -73,4 +73,3 @@ def with_prior_correction(model: keras.Model, log_prior, tau: float) -> keras.Mo
 def training_log_prior(y_train: np.ndarray, num_classes: int) -> np.ndarray:
     counts = np.bincount(np.asarray(y_train), minlength=num_classes).astype(np.float64)
     return np.log((counts + 1) / (counts + 1).sum())
-

@@ -13,16 +13,28 @@ Plain data, no Keras: the server reads cards without starting a backend.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from emnist_core.models.evaluation import CARD_METRICS, DRAWN, DRAWN_CARD_METRICS
 
 # Sections a card always writes (null or empty when unknown); the optional ones are written only when set.
-_ALWAYS = ("name", "architecture", "data", "hyperparameters", "history", "test_metrics", "training_seconds",
-           "versions", "date", "command", "file")
+_ALWAYS = (
+    "name",
+    "architecture",
+    "data",
+    "hyperparameters",
+    "history",
+    "test_metrics",
+    "training_seconds",
+    "versions",
+    "date",
+    "command",
+    "file",
+)
 
 
 class CardError(ValueError):
@@ -97,23 +109,47 @@ class ModelCard:
     # ---------------------------------------------------------------- the one builder, and what derives from it
 
     @classmethod
-    def trained(cls, spec, data, *, parameters: int, summary: str, hyperparameters: dict, history: dict,
-                seconds: float, n_train: int, n_val: int, versions: dict) -> "ModelCard":
+    def trained(
+        cls,
+        spec,
+        data,
+        *,
+        parameters: int,
+        summary: str,
+        hyperparameters: dict,
+        history: dict,
+        seconds: float,
+        n_train: int,
+        n_val: int,
+        versions: dict,
+    ) -> ModelCard:
         """The card of a training run of ``spec`` (``registry.ModelSpec``) on ``data`` (``datasets.Dataset``),
         before it is scored (``scored``): no test metrics and no command yet."""
         return cls(
             name=spec.name,
-            architecture={"name": spec.name, "kind": spec.kind, "description": spec.description,
-                          "parameters": int(parameters), "summary": summary},
-            data={"dataset": data.name, "description": data.description,
-                  "sources": [Path(s).name for s in data.sources], "partition": data.counts(),
-                  "used": {"train": int(n_train), "validation": int(n_val), "test": len(data.y_test)},
-                  "classes": list(data.label_map.names)},
-            hyperparameters=dict(hyperparameters), history=dict(history), training_seconds=round(seconds, 1),
-            versions=dict(versions), date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            architecture={
+                "name": spec.name,
+                "kind": spec.kind,
+                "description": spec.description,
+                "parameters": int(parameters),
+                "summary": summary,
+            },
+            data={
+                "dataset": data.name,
+                "description": data.description,
+                "sources": [Path(s).name for s in data.sources],
+                "partition": data.counts(),
+                "used": {"train": int(n_train), "validation": int(n_val), "test": len(data.y_test)},
+                "classes": list(data.label_map.names),
+            },
+            hyperparameters=dict(hyperparameters),
+            history=dict(history),
+            training_seconds=round(seconds, 1),
+            versions=dict(versions),
+            date=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
-    def scored(self, reports: Mapping[str, dict], **fields) -> "ModelCard":
+    def scored(self, reports: Mapping[str, dict], **fields) -> ModelCard:
         """This card with the headline numbers of ``reports`` (``evaluation.model_reports``: ``""`` its test part,
         ``DRAWN`` drawn input), the one way a card's metrics are made; ``fields``: more to set (``updated``)."""
         metrics = {"test_metrics": _pick(reports[""], CARD_METRICS)}
@@ -121,24 +157,44 @@ class ModelCard:
             metrics["drawn_test_metrics"] = _pick(reports[DRAWN], DRAWN_CARD_METRICS)
         return self.updated(**metrics, **fields)
 
-    def fine_tuned(self, name: str, parameters: int, source: tuple[str, str], source_card: "ModelCard", reports,
-                   fine_tuning: dict, keeps_correction: bool) -> "ModelCard":
+    def fine_tuned(
+        self,
+        name: str,
+        parameters: int,
+        source: tuple[str, str],
+        source_card: ModelCard,
+        reports,
+        fine_tuning: dict,
+        keeps_correction: bool,
+    ) -> ModelCard:
         """The card of a fine-tune (this card: its training run's) of a saved model, ``source`` = (its name, its
         file's name): scored on ``reports``, no command (made in the app: ``fine_tuning`` says how), where it came
         from, and the source's calibration when its class-prior correction was put back (``keeps_correction``)."""
         calibration = None
         if keeps_correction and source_card.calibration is not None:
-            calibration = {**source_card.calibration,
-                           "note": "the source model's correction, put back unchanged over the fine-tuned weights"}
+            calibration = {
+                **source_card.calibration,
+                "note": "the source model's correction, put back unchanged over the fine-tuned weights",
+            }
         return self.scored(
-            reports, name=name, architecture={**self.architecture, "parameters": int(parameters)}, command=None,
-            fine_tuned_from={"model": source[0], "file": source[1],
-                             "date": source_card.date, "test_metrics": source_card.test_metrics,
-                             "drawn_test_metrics": source_card.drawn_test_metrics},
-            fine_tuning=fine_tuning, calibration=calibration)
+            reports,
+            name=name,
+            architecture={**self.architecture, "parameters": int(parameters)},
+            command=None,
+            fine_tuned_from={
+                "model": source[0],
+                "file": source[1],
+                "date": source_card.date,
+                "test_metrics": source_card.test_metrics,
+                "drawn_test_metrics": source_card.drawn_test_metrics,
+            },
+            fine_tuning=fine_tuning,
+            calibration=calibration,
+        )
 
-    def prior_corrected(self, name: str, calibration: dict, parameters: int, reports, command: str,
-                        derived_from: dict | None = None) -> "ModelCard":
+    def prior_corrected(
+        self, name: str, calibration: dict, parameters: int, reports, command: str, derived_from: dict | None = None
+    ) -> ModelCard:
         """The card of this model with a class-prior correction (``calibrate``): its fit (``calibration``), the
         scores before (``uncalibrated_*``) and after (``reports``), and the command chained to this card's own
         (alone when this card has none: a model made in the app). ``derived_from``: set for a card that reuses
@@ -147,15 +203,20 @@ class ModelCard:
         if DRAWN in reports:
             uncalibrated["uncalibrated_drawn_test_metrics"] = self.drawn_test_metrics
         return self.scored(
-            reports, name=name, calibration=calibration, **uncalibrated,
+            reports,
+            name=name,
+            calibration=calibration,
+            **uncalibrated,
             command=" && ".join(c for c in (self.command, command) if c),
-            architecture={**self.architecture, "parameters": int(parameters)}, derived_from=derived_from)
+            architecture={**self.architecture, "parameters": int(parameters)},
+            derived_from=derived_from,
+        )
 
-    def with_temperature(self, section: dict) -> "ModelCard":
+    def with_temperature(self, section: dict) -> ModelCard:
         """This card with a temperature fit (``temperature.temperature_section``) beside its other calibration."""
         return self.updated(calibration={**(self.calibration or {}), "temperature": section})
 
-    def updated(self, **fields) -> "ModelCard":
+    def updated(self, **fields) -> ModelCard:
         """A copy with ``fields`` set: a card's own sections by name, any other key into ``extra``."""
         known = {f.name for f in dataclasses.fields(self)} - {"extra"}
         extra = {k: v for k, v in fields.items() if k not in known}
@@ -165,7 +226,7 @@ class ModelCard:
     # ---------------------------------------------------------------- JSON
 
     @classmethod
-    def from_json(cls, data) -> "ModelCard":
+    def from_json(cls, data) -> ModelCard:
         """A card from its JSON object; CardError when it is not one (a section of the wrong type)."""
         if not isinstance(data, Mapping):
             raise CardError(f"a model card is a JSON object, not {type(data).__name__}")

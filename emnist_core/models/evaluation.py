@@ -13,8 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from emnist_core.data.labels import (DEFAULT_LESSON, LESSONS, SECTIONS, LabelMap, check_lesson, class_from_text,
-                                     class_section, display_name, lesson_classes, lesson_indices)
+from emnist_core.data.labels import (
+    DEFAULT_LESSON,
+    LESSONS,
+    SECTIONS,
+    LabelMap,
+    check_lesson,
+    class_from_text,
+    class_section,
+    display_name,
+    lesson_classes,
+    lesson_indices,
+)
 from emnist_core.models.lessons import in_lesson, restrict
 
 EVAL_BATCH = 2048
@@ -44,8 +54,9 @@ def clipped(probs: np.ndarray, floor: float = 1e-7) -> np.ndarray:
     return probs / probs.sum(axis=1, keepdims=True)
 
 
-def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_details: bool = True,
-                              sections=None) -> dict:
+def report_from_probabilities(
+    probs: np.ndarray, y: np.ndarray, label_map, with_details: bool = True, sections=None
+) -> dict:
     """Metrics from probabilities ``(N, C)`` and 0-based class indices ``y``; ``sections``: a section name per
     image, else each class's (see the module's note)."""
     from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
@@ -56,7 +67,7 @@ def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_
     present = support > 0
     top3 = np.argsort(probs, axis=1)[:, -3:]
     report = {
-        "n": int(len(y)),
+        "n": len(y),
         "accuracy": float((pred == y).mean()) if len(y) else 0.0,
         "top3": float((top3 == np.asarray(y)[:, None]).any(axis=1).mean()) if len(y) else 0.0,
         "loss": float(log_loss(y, clipped(probs), labels=classes)) if len(y) else 0.0,
@@ -81,23 +92,27 @@ def report_from_probabilities(probs: np.ndarray, y: np.ndarray, label_map, with_
     report.update(
         classes=names,
         per_class={
-            names[i]: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                       "support": int(support[i])}
+            names[i]: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i in classes
         },
         confusion_matrix=cm.tolist(),
         confused_pairs=pairs,
         # Index into the evaluated set, true class, then the top-3 (class, probability).
         misclassified=[
-            [int(i), int(y[i]), [[int(c), round(float(probs[i, c]), 4)] for c in top[j]]]
-            for j, i in enumerate(wrong)
+            [int(i), int(y[i]), [[int(c), round(float(probs[i, c]), 4)] for c in top[j]]] for j, i in enumerate(wrong)
         ],
     )
     return report
 
 
-def evaluate_arrays(model, x, y, label_map, with_details: bool = True, sections=None,
-                    lesson: str | None = DEFAULT_LESSON) -> dict:
+def evaluate_arrays(
+    model, x, y, label_map, with_details: bool = True, sections=None, lesson: str | None = DEFAULT_LESSON
+) -> dict:
     """A report on (x, y); with ``sections`` (a name per image), also each section's accuracy. A ``lesson``
     other than "all" (``labels.LESSONS``) scores only the images of its classes, with the predictions
     restricted to them as the app restricts them (``lesson_report``)."""
@@ -110,8 +125,9 @@ def evaluate_arrays(model, x, y, label_map, with_details: bool = True, sections=
     return lesson_report(predict_probabilities(model, x), y, label_map, lesson, sections, with_details)
 
 
-def lesson_report(probs: np.ndarray, y, label_map, lesson: str | None = DEFAULT_LESSON, sections=None,
-                  with_details: bool = True) -> dict:
+def lesson_report(
+    probs: np.ndarray, y, label_map, lesson: str | None = DEFAULT_LESSON, sections=None, with_details: bool = True
+) -> dict:
     """The report of a model (``probs``: its probabilities for every image, as served) as it answers within
     ``lesson``, the way the page does once a teacher says what is being drawn: only the images of the lesson's
     classes count, each read among those classes alone (``lessons.restrict``). The report is the lesson's own:
@@ -125,8 +141,9 @@ def lesson_report(probs: np.ndarray, y, label_map, lesson: str | None = DEFAULT_
         rows = np.flatnonzero(np.isin(y, kept))
         probs = restrict(np.asarray(probs)[rows], lesson, label_map.split)[:, kept]
         y = np.searchsorted(kept, y[rows])  # a class's position among the lesson's classes
-        label_map = LabelMap(label_map.split, tuple(label_map.indices[i] for i in kept),
-                             tuple(label_map.names[i] for i in kept))
+        label_map = LabelMap(
+            label_map.split, tuple(label_map.indices[i] for i in kept), tuple(label_map.names[i] for i in kept)
+        )
         sections = None if sections is None else np.asarray(sections)[rows]
     report = report_from_probabilities(probs, y, label_map, with_details, sections)
     if sections is not None:
@@ -160,13 +177,16 @@ def balanced_sections(pred, y, names, sections=None) -> dict:
 
 def model_reports(model, data, drawn=None) -> dict[str, dict]:
     """The reports saved with a model (``store.save_model``): ``""``, the full report on ``data``'s test part;
-    ``DRAWN``, on drawn input, when ``drawn`` (images, classes, sections; see ``datasets.drawn_test``) is given."""
+    ``DRAWN``, on drawn input, when ``drawn`` (images, classes, sections; see ``drawn.drawn_test``) is given."""
     y = data.labels_as_classes(data.y_test)
     reports = {"": {**evaluate_arrays(model, data.x_test, y, data.label_map), "dataset": data.name, "part": "test"}}
     if drawn is not None:
         x, y, sections = drawn
-        reports[DRAWN] = {**evaluate_arrays(model, x, y, data.label_map, sections=sections), "dataset": DRAWN,
-                          "part": "test"}
+        reports[DRAWN] = {
+            **evaluate_arrays(model, x, y, data.label_map, sections=sections),
+            "dataset": DRAWN,
+            "part": "test",
+        }
     return reports
 
 
@@ -193,8 +213,10 @@ def find_mistakes(report: dict, true_class, predicted_class) -> tuple[str, str, 
         for text in (true_class, predicted_class):
             name = class_from_text(text, lesson_classes(DEFAULT_LESSON))  # lessons are ByMerge's
             if name is not None and name not in names:
-                raise ValueError(f"{display_name(name)} is not in the lesson {LESSONS[report['lesson']]!r}; "
-                                 f"choose one of {' '.join(names)}")
+                raise ValueError(
+                    f"{display_name(name)} is not in the lesson {LESSONS[report['lesson']]!r}; "
+                    f"choose one of {' '.join(names)}"
+                )
     true_name, pred_name = class_name(true_class, names), class_name(predicted_class, names)
     if true_name == pred_name:
         raise ValueError("Choose two different classes: the gallery shows images of one read as the other.")

@@ -25,8 +25,13 @@ SEED_HYPERPARAMETERS = {"epochs": 10, "batch_size": 256, "learning_rate": 1e-3}
 
 # The improved recipe: augmentation, label smoothing, AdamW with warm-up then cosine decay.
 AUGMENTED_HYPERPARAMETERS = {
-    "epochs": 20, "batch_size": 256, "learning_rate": 2e-3,
-    "augment": True, "label_smoothing": 0.1, "weight_decay": 1e-4, "hard_ink_rate": HARD_INK_RATE,
+    "epochs": 20,
+    "batch_size": 256,
+    "learning_rate": 2e-3,
+    "augment": True,
+    "label_smoothing": 0.1,
+    "weight_decay": 1e-4,
+    "hard_ink_rate": HARD_INK_RATE,
 }
 
 
@@ -42,29 +47,65 @@ class ModelSpec:
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("seed-mlp", "mlp", "The seed report's MLP (784-512-512-47, ReLU, dropout 0.2).",
-                  "build_seed_mlp", dict(SEED_HYPERPARAMETERS)),
-        ModelSpec("seed-cnn", "cnn", "The seed report's CNN (2x[2x conv3x3 LeakyReLU, max-pool, dropout], "
-                  "32 then 64 filters, dense 256-128-47).", "build_seed_cnn", dict(SEED_HYPERPARAMETERS)),
-        ModelSpec("mlp-bn", "mlp", "Wider, deeper MLP (784-1024-1024-512-47) with batch norm and dropout, "
-                  "trained with augmentation and label smoothing.", "build_mlp_bn",
-                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 40}),
-        ModelSpec("cnn-bn", "cnn", "VGG-style CNN, 3 blocks of 2 conv3x3+batch norm (32, 64, 128 filters), "
-                  "dense 256, trained with augmentation and label smoothing.", "build_cnn_bn",
-                  # The shipped cnn-bn was trained before hard-ink redraws existed; 0 reproduces it.
-                  {**AUGMENTED_HYPERPARAMETERS, "hard_ink_rate": 0.0}),
+        ModelSpec(
+            "seed-mlp",
+            "mlp",
+            "The seed report's MLP (784-512-512-47, ReLU, dropout 0.2).",
+            "build_seed_mlp",
+            dict(SEED_HYPERPARAMETERS),
+        ),
+        ModelSpec(
+            "seed-cnn",
+            "cnn",
+            "The seed report's CNN (2x[2x conv3x3 LeakyReLU, max-pool, dropout], "
+            "32 then 64 filters, dense 256-128-47).",
+            "build_seed_cnn",
+            dict(SEED_HYPERPARAMETERS),
+        ),
+        ModelSpec(
+            "mlp-bn",
+            "mlp",
+            "Wider, deeper MLP (784-1024-1024-512-47) with batch norm and dropout, "
+            "trained with augmentation and label smoothing.",
+            "build_mlp_bn",
+            {**AUGMENTED_HYPERPARAMETERS, "epochs": 40},
+        ),
+        ModelSpec(
+            "cnn-bn",
+            "cnn",
+            "VGG-style CNN, 3 blocks of 2 conv3x3+batch norm (32, 64, 128 filters), "
+            "dense 256, trained with augmentation and label smoothing.",
+            "build_cnn_bn",
+            # The shipped cnn-bn was trained before hard-ink redraws existed; 0 reproduces it.
+            {**AUGMENTED_HYPERPARAMETERS, "hard_ink_rate": 0.0},
+        ),
         # Models that read drawings: the same architectures, fine-tuned from the EMNIST-only weights on
         # pool47 + pen-drawn UNIPEN characters (python -m emnist_core train --dataset pool47+unipen --init ...).
-        ModelSpec("mlp-pen", "mlp", "mlp-bn's architecture for drawn input: fine-tuned from mlp-bn on pool47 + "
-                  "UNIPEN pen strokes rendered with the app's brush.", "build_mlp_bn",
-                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 12, "learning_rate": 1e-3}),
-        ModelSpec("cnn-pen", "cnn", "cnn-bn's architecture for drawn input: fine-tuned from cnn-bn on pool47 + "
-                  "UNIPEN pen strokes rendered with the app's brush.", "build_cnn_bn",
-                  {**AUGMENTED_HYPERPARAMETERS, "epochs": 8, "learning_rate": 1e-3}),
-        ModelSpec("wide-resnet", "cnn", "Pre-activation wide ResNet (3 stages x 2 blocks, 64-128-256 filters, "
-                  "~2.8M parameters). For GPU training (about 20 epochs in a few GPU minutes; see README, "
-                  "Training on a GPU): not meant for CPU training (over 10 minutes an epoch on 2 cores, hours a run).",
-                  "build_wide_resnet", {**AUGMENTED_HYPERPARAMETERS, "epochs": 20, "batch_size": 512}),
+        ModelSpec(
+            "mlp-pen",
+            "mlp",
+            "mlp-bn's architecture for drawn input: fine-tuned from mlp-bn on pool47 + "
+            "UNIPEN pen strokes rendered with the app's brush.",
+            "build_mlp_bn",
+            {**AUGMENTED_HYPERPARAMETERS, "epochs": 12, "learning_rate": 1e-3},
+        ),
+        ModelSpec(
+            "cnn-pen",
+            "cnn",
+            "cnn-bn's architecture for drawn input: fine-tuned from cnn-bn on pool47 + "
+            "UNIPEN pen strokes rendered with the app's brush.",
+            "build_cnn_bn",
+            {**AUGMENTED_HYPERPARAMETERS, "epochs": 8, "learning_rate": 1e-3},
+        ),
+        ModelSpec(
+            "wide-resnet",
+            "cnn",
+            "Pre-activation wide ResNet (3 stages x 2 blocks, 64-128-256 filters, "
+            "~2.8M parameters). For GPU training (about 20 epochs in a few GPU minutes; see README, "
+            "Training on a GPU): not meant for CPU training (over 10 minutes an epoch on 2 cores, hours a run).",
+            "build_wide_resnet",
+            {**AUGMENTED_HYPERPARAMETERS, "epochs": 20, "batch_size": 512},
+        ),
     )
 }
 

@@ -26,7 +26,7 @@ def render_canvas(image28: np.ndarray, rng: np.random.Generator, canvas: int = C
     ink = np.asarray(big) >= INK_LEVEL
     # A thinner or thicker pen: grow or shrink the binary ink by a few canvas pixels.
     stroke = 2.5 * height / 28  # a typical EMNIST stroke is ~2.5 of its 28 pixels
-    change = int(round(rng.uniform(*PEN_CHANGE) * stroke))
+    change = round(rng.uniform(*PEN_CHANGE) * stroke)
     mask = Image.fromarray(ink.astype(np.uint8) * 255)
     if change:
         size = 2 * abs(change) + 1
@@ -62,10 +62,17 @@ def ink_statistics(images: np.ndarray, level: int = 128) -> dict:
     hist = np.histogram(ink, bins=[1, 64, 128, 192, 256])[0] / max(len(ink), 1)
     summary = lambda v: [round(float(np.mean(v)), 2), round(float(np.std(v)), 2)]
     return {
-        "long_side_px": summary(long_side), "centre_row": summary(cy), "centre_col": summary(cx),
-        "stroke_width_px": summary(width), "mean_intensity": round(float(images.mean()), 1),
-        "ink_histogram": {"1-63": round(float(hist[0]), 3), "64-127": round(float(hist[1]), 3),
-                          "128-191": round(float(hist[2]), 3), "192-255": round(float(hist[3]), 3)},
+        "long_side_px": summary(long_side),
+        "centre_row": summary(cy),
+        "centre_col": summary(cx),
+        "stroke_width_px": summary(width),
+        "mean_intensity": round(float(images.mean()), 1),
+        "ink_histogram": {
+            "1-63": round(float(hist[0]), 3),
+            "64-127": round(float(hist[1]), 3),
+            "128-191": round(float(hist[2]), 3),
+            "192-255": round(float(hist[3]), 3),
+        },
     }
 
 
@@ -80,8 +87,14 @@ def canvas_roundtrip(predictor, x: np.ndarray, y: np.ndarray, n: int = 2000, see
     for name in direct:
         acc28 = float((direct[name].argmax(1) == truth).mean())
         acc_canvas = float((redrawn[name].argmax(1) == truth).mean())
-        models[name] = {"accuracy_28x28": acc28, "accuracy_canvas": acc_canvas, "gap_points": 100 * (acc28 - acc_canvas)}
+        models[name] = {
+            "accuracy_28x28": acc28,
+            "accuracy_canvas": acc_canvas,
+            "gap_points": 100 * (acc28 - acc_canvas),
+        }
     return {
-        "n": len(truth), "seed": seed, "models": models,
+        "n": len(truth),
+        "seed": seed,
+        "models": models,
         "ink_statistics": {"emnist_28x28": ink_statistics(x28), "canvas_preprocessed": ink_statistics(drawn)},
     }

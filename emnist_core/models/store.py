@@ -28,8 +28,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from emnist_core.data.datasets import DATASETS
 from emnist_core.data.cache import PROJECT_ROOT, atomic_write, cache_dir, temp_path
+from emnist_core.data.datasets import DATASETS
 from emnist_core.models.card import ModelCard
 
 MODEL_SUFFIX = ".keras"
@@ -37,15 +37,15 @@ CARD_SUFFIX = ".card.json"
 REPORT_SUFFIX = ".report.json"
 # The models that ship in the repository's assets/ folder, found by name from anywhere.
 ASSETS_DIR = PROJECT_ROOT / "assets"
-SHIPPED = ("seed-mlp", "seed-cnn", "mlp-bn", "cnn-bn", "mlp-bn-prior", "cnn-bn-prior", "mlp-pen-prior",
-           "cnn-pen-prior")
+SHIPPED = ("seed-mlp", "seed-cnn", "mlp-bn", "cnn-bn", "mlp-bn-prior", "cnn-bn-prior", "mlp-pen-prior", "cnn-pen-prior")
 # The app's live pair: the MLP and the CNN trained for drawn input (EMNIST + pen strokes drawn with the
 # sketchpad's brush), with a class-prior correction fitted on drawn characters, because people draw
 # letters as often as digits (see README's results).
 ALIASES = {"mlp": "mlp-pen-prior", "cnn": "cnn-pen-prior"}
 # What the app and the figures read from a full report (written with with_details=True).
-REPORT_KEYS = frozenset({"n", "accuracy", "mean_recall", "classes", "per_class", "confusion_matrix",
-                         "confused_pairs", "misclassified"})
+REPORT_KEYS = frozenset(
+    {"n", "accuracy", "mean_recall", "classes", "per_class", "confusion_matrix", "confused_pairs", "misclassified"}
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class ModelFileError(ValueError):
 
 
 # ---------------------------------------------------------------- names and paths
+
 
 def models_dir() -> Path:
     """Writable folder for retrained models (``EMNIST_MODELS_DIR``); never ``assets/``."""
@@ -140,6 +141,7 @@ def list_models(folder) -> list[Path]:
 
 # ---------------------------------------------------------------- loading
 
+
 def load_model(path):
     """Load a ``.keras`` file (or a derived model, see ``model_exists``) for inference, in Keras' safe mode."""
     import keras
@@ -153,14 +155,18 @@ def load_model(path):
             return _load_derived(path, derived)
         raise ModelFileError(f"{path}: model file not found")
     if not zipfile.is_zipfile(path):  # Keras would report this as "file not found"
-        raise ModelFileError(f"{path}: not a loadable Keras model (a .keras file is a zip archive; this one is "
-                             "cut short or another kind of file); retrain it or restore the shipped file")
+        raise ModelFileError(
+            f"{path}: not a loadable Keras model (a .keras file is a zip archive; this one is "
+            "cut short or another kind of file); retrain it or restore the shipped file"
+        )
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a bad archive; one clear message for all
         if "arbitrary code execution" in str(exc):  # the words of Keras' safe-mode refusal
-            raise ModelFileError(f"{path}: refused by Keras' safe mode: the model holds Python code (such as a "
-                                 "Lambda layer) that would run on loading; rebuild it from standard layers") from None
+            raise ModelFileError(
+                f"{path}: refused by Keras' safe mode: the model holds Python code (such as a "
+                "Lambda layer) that would run on loading; rebuild it from standard layers"
+            ) from None
         raise ModelFileError(
             f"{path}: not a loadable Keras model ({type(exc).__name__}: {str(exc)[:200]}); "
             "retrain it or restore the shipped file"
@@ -205,7 +211,7 @@ def load_report(path) -> dict:
         report = json.loads(path.read_text())
     except ValueError:
         raise ValueError(f"{path}: not a JSON evaluation report; run evaluate --save-report again") from None
-    if not (isinstance(report, dict) and REPORT_KEYS <= report.keys()):
+    if not (isinstance(report, dict) and report.keys() >= REPORT_KEYS):
         raise ValueError(f"{path}: not a full evaluation report; run evaluate --save-report again")
     return report
 
@@ -225,6 +231,7 @@ def read_report(path) -> dict | None:
 
 # ---------------------------------------------------------------- writing and removing
 
+
 def save_model(model, path, card: ModelCard, reports: dict[str, dict] | None = None) -> Path:
     """Write a model's files as one unit: all of them, or (on any error) none, the old model left whole.
 
@@ -242,8 +249,9 @@ def save_model(model, path, card: ModelCard, reports: dict[str, dict] | None = N
     if model is None:
         weights = (card.derived_from or {}).get("weights")
         if not _is_weights_name(weights):
-            raise ValueError(f"{path.name}: give a model, or a card whose derived_from names a .keras file in the "
-                             "same folder")
+            raise ValueError(
+                f"{path.name}: give a model, or a card whose derived_from names a .keras file in the same folder"
+            )
         if weights == path.name:
             raise ValueError(f"{path.name}: a derived model cannot reuse its own weights; give it another name")
         if not path.with_name(weights).is_file():
@@ -291,8 +299,11 @@ def remove_model(path) -> list[Path]:
     Refused (ValueError) while a derived model in the same folder reuses its weights: that one would break.
     """
     path = Path(path)
-    users = [other.name for other in list_models(path.parent)
-             if other != path and not other.is_file() and (_derived_from(other) or {}).get("weights") == path.name]
+    users = [
+        other.name
+        for other in list_models(path.parent)
+        if other != path and not other.is_file() and (_derived_from(other) or {}).get("weights") == path.name
+    ]
     if users:
         raise ValueError(f"{path}: {', '.join(users)} reuse its weights; remove them first")
     removed = model_files(path)

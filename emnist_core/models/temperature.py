@@ -87,8 +87,10 @@ def reliability(probs, y, bins: int = RELIABILITY_BINS) -> dict:
         "nll": nll(probs, y),
         "accuracy": float(correct.mean()) if len(y) else 0.0,
         "mean_confidence": float(confidence.mean()) if len(y) else 0.0,
-        "bins": [{"confidence": float(c), "accuracy": float(a), "count": int(n)}
-                 for c, a, n in zip(mean_confidence, accuracy, counts)],
+        "bins": [
+            {"confidence": float(c), "accuracy": float(a), "count": int(n)}
+            for c, a, n in zip(mean_confidence, accuracy, counts)
+        ],
     }
 
 
@@ -102,13 +104,17 @@ def selective_accuracy(probs, y, thresholds) -> list[dict]:
     rows = []
     for t in thresholds:
         kept = confidence >= t
-        rows.append({"threshold": float(t), "coverage": float(kept.mean()) if len(y) else 0.0,
-                     "accuracy": float(correct[kept].mean()) if kept.any() else None})
+        rows.append(
+            {
+                "threshold": float(t),
+                "coverage": float(kept.mean()) if len(y) else 0.0,
+                "accuracy": float(correct[kept].mean()) if kept.any() else None,
+            }
+        )
     return rows
 
 
-def temperature_section(probs, y, fitted_on: str, command: str | None = None, thresholds=(),
-                        held_out=None) -> dict:
+def temperature_section(probs, y, fitted_on: str, command: str | None = None, thresholds=(), held_out=None) -> dict:
     """Fit T on (probs, y) and describe it for a model card: T, the data, NLL/ECE and reliability bins before
     and after, (with ``thresholds``) the calibrated accuracy above each, and (with ``held_out``, a pair
     (probs, y) of data the fit never saw) NLL and ECE there before and after: the honest check."""
@@ -118,7 +124,7 @@ def temperature_section(probs, y, fitted_on: str, command: str | None = None, th
         "method": "temperature scaling of the log-probabilities (Guo et al. 2017), fitted by minimum NLL",
         "T": temperature,
         "fitted_on": fitted_on,
-        "n": int(len(y)),
+        "n": len(y),
         "before": reliability(probs, y),
         "after": reliability(after, y),
     }
@@ -127,8 +133,10 @@ def temperature_section(probs, y, fitted_on: str, command: str | None = None, th
     if held_out is not None:
         test_probs, test_y = held_out
         was, now = reliability(test_probs, test_y), reliability(apply_temperature(test_probs, temperature), test_y)
-        section["held_out"] = {"n": int(len(test_y)), **{f"{k}_{when}": part[k] for k in ("nll", "ece")
-                                                        for when, part in (("before", was), ("after", now))}}
+        section["held_out"] = {
+            "n": len(test_y),
+            **{f"{k}_{when}": part[k] for k in ("nll", "ece") for when, part in (("before", was), ("after", now))},
+        }
     if command:
         section["command"] = command
     return section

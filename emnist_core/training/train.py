@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from emnist_core.data import datasets as ds
+from emnist_core.data.drawn import drawn_test
 from emnist_core.data.labels import label_map
 from emnist_core.models import evaluation, store
 from emnist_core.models.build import build_model, summary_text
@@ -222,7 +223,7 @@ def train_and_save(
 
     ``listener.on_stage`` hears ``EVALUATING`` then ``SAVING``. A ``cancel`` set before saving starts raises
     ``TrainingCancelled`` and nothing is written; once ``SAVING`` is announced the save runs to its end.
-    ``drawn``: the drawn test set (see ``datasets.drawn_test``) where the dataset alone cannot find it, or a
+    ``drawn``: the drawn test set (see ``drawn.drawn_test``) where the dataset alone cannot find it, or a
     function called once training ends that gives it (or None), so that it may load while the model trains.
     ``command_path``: the output path that the card's command shows (default: ``path``); ``card_extra``: more
     fields for the card (where it was trained, say).
@@ -233,7 +234,7 @@ def train_and_save(
     announce(listener, EVALUATING)
     drawn = drawn() if callable(drawn) else drawn
     result.reports = evaluation.model_reports(
-        result.model, data, drawn if drawn is not None else ds.drawn_test(data, unipen_dir)
+        result.model, data, drawn if drawn is not None else drawn_test(data, unipen_dir)
     )
     announce(listener, SAVING)  # before the last look at cancel: a cancel from now on is told it is too late
     if cancel is not None and cancel.is_set():
