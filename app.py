@@ -24,12 +24,14 @@ Programs call the named endpoints (``/predict``, ``/explain``, ``/correct``, ``/
 
 from __future__ import annotations
 
+import sys
+
 import gradio as gr
 
 from emnist_core import Lab
 from emnist_core.lab import hub
 from ui import challenge, confusions, draw, inside, models, retrain
-from ui.page import LAUNCH_OPTIONS, PREDICT_CONCURRENCY, SELECT_BRUSH_JS, bind
+from ui.page import DELETE_CACHE, LAUNCH_OPTIONS, PREDICT_CONCURRENCY, SWITCH_INTERVAL, bind
 
 TITLE = "EMNIST Sketch Lab"
 INTRO = (
@@ -56,7 +58,7 @@ def after_change(lab):
 
 def build_demo(lab: Lab) -> gr.Blocks:
     """The page, its endpoints and their handlers, serving ``lab``."""
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
         if lab.models.load_problems:
             gr.Markdown(load_note(lab), elem_id="load-note", container=True, padding=True)
@@ -71,7 +73,8 @@ def build_demo(lab: Lab) -> gr.Blocks:
         inside.endpoints(lab)
         challenge.endpoints(lab)
 
-        # A model put live or restored is named wherever the live models are shown, on every open page too.
+        # A model put live or restored is named wherever the live models are shown: at once on the page that did
+        # it, and within a second on every other open page (the page stream below).
         renamed = [confused.model_pick, *drawing.label_boxes, drawing.serving]
         for name, event in training.put_live.items():
             event.then(bind(after_change, lab), None, renamed, api_name=name, api_visibility="private")
@@ -83,8 +86,18 @@ def build_demo(lab: Lab) -> gr.Blocks:
         count = bind(retrain.corrections_note, lab)
         drawing.corrected.then(count, None, training.corrections_box, api_visibility="private", queue=False)
 
-        # On page load: pick the brush, name the live models, say what data there is.
-        demo.load(None, js=SELECT_BRUSH_JS)
+        # On page load: the page's stream of explanations, and of the live models' names once another is put live.
+        demo.load(
+            bind(draw.page_stream, lab, after_change),
+            None,
+            [*drawing.why_boxes, *renamed],
+            api_name="page_stream",
+            api_visibility="private",
+            show_progress="hidden",
+            concurrency_limit=None,
+        )
+        demo.unload(bind(draw.page_closed, lab))
+        # On page load: name the live models, say what data there is.
         demo.load(bind(after_change, lab), None, renamed, api_name="names_on_load", api_visibility="private")
         demo.load(
             bind(retrain.retrain_setup, lab),
@@ -99,6 +112,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
 
 
 if __name__ == "__main__":  # also how Hugging Face Spaces runs it
+    sys.setswitchinterval(SWITCH_INTERVAL)
     lab = Lab()
     hub.push_corrections(lab.classroom.folder)  # only when EMNIST_CORRECTIONS_REPO and HF_TOKEN are set
     demo = build_demo(lab)

@@ -24,6 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Corrections and the Challenge's tally of this test run (of each worker, when the run is shared out), not the
 # cache's: a test that counts them must not see another's.
 os.environ.setdefault("EMNIST_CORRECTIONS_DIR", tempfile.mkdtemp(prefix="sketch-lab-corrections-"))
+# Gradio's uploads and cache of this test run (of each worker): a test that counts the files written sees its own.
+os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="sketch-lab-gradio-")
 
 from emnist_core.data.files import IMAGE_MAGIC, LABEL_MAGIC  # noqa: E402
 from emnist_core.data.labels import label_map  # noqa: E402
@@ -90,6 +92,14 @@ def sketch_file(folder: Path, char: str | None, size: int = CANVAS) -> Path:
     return path
 
 
+def pad_value(char: str, wobble: float = 0.0) -> dict:
+    """What the page's pad sends for ``char`` drawn with ``STROKES``, its first point moved ``wobble`` pad pixels to
+    the right (a drawing of its own for each wobble)."""
+    found = [[[x * CANVAS for x, _ in s], [y * CANVAS for _, y in s]] for s in STROKES[char]]
+    found[0][0][0] += wobble
+    return {"strokes": found}
+
+
 def sketch(path) -> dict:
     """The sketchpad value an API client sends for the image file at ``path``."""
     import gradio_client
@@ -138,42 +148,12 @@ def served(demo, **launch_options):
         demo.close()
 
 
-STROKE_STEPS = 6  # mouse moves per segment: a smooth line; each move costs the page about 0.1 s on this CPU
-
-
-def draw_stroke(page, points, pad: str = "#sketchpad", steps: int = STROKE_STEPS, scale_to: int | None = None):
-    """Press on the sketchpad at ``pad``, drag through ``points`` (offsets from its centre in pixels, or with
-    ``scale_to`` in pixels of a pad that wide, scaled to this one) in ``steps`` moves a segment, and release."""
-    canvas = page.locator(f"{pad} canvas").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    scale = min(box["width"], box["height"]) / scale_to if scale_to else 1
-    page.mouse.move(cx + scale * points[0][0], cy + scale * points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(cx + scale * x, cy + scale * y, steps=steps)
-    page.mouse.up()
-
-
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory) -> Path:
     """Where the browser tests put their screenshots: ``SKETCH_LAB_ARTIFACTS``, else a temporary folder."""
     folder = Path(os.environ.get("SKETCH_LAB_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def open_tab(page, name: str):
-    """Click the tab ``name`` as a person does: Gradio keeps a hidden copy of the tab bar to measure it, and on a
-    narrow screen folds tabs that do not fit into the bar's overflow menu."""
-    page.get_by_role("tablist").locator("visible=true").first.wait_for()  # the page has drawn its tab bar
-    tab = page.get_by_role("tab", name=name, exact=True).locator("visible=true")
-    if tab.count():
-        tab.first.click()
-        return
-    page.locator(".overflow-menu > button").first.click()
-    page.locator(".overflow-dropdown button", has_text=name).first.click()
 
 
 @pytest.fixture(autouse=True)
@@ -213,7 +193,7 @@ def drawn_from_pack():
 @pytest.fixture(scope="module")
 def lab(app_module):
     """The server state that ``python app.py`` serves: the shipped pair live, the test images loading."""
-    return app_module.Lab(drawn_loader=drawn_from_pack, jobs_in_process=False)
+    return app_module.Lab(drawn_loader=drawn_from_pack, own_processes=False)
 
 
 @pytest.fixture(scope="module")

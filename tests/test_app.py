@@ -23,7 +23,7 @@ from emnist_core.models.registry import REGISTRY
 from ui import confusions, draw, retrain
 from ui.checks import CLASSES
 
-from conftest import STROKES, emnist_from, served, sketch, sketch_file
+from conftest import STROKES, emnist_from, pad_value, served, sketch, sketch_file
 
 O_WORDS, ZERO_WORDS = display_name("O"), display_name("0")  # how the page names the letter and the digit
 SERVER_PATH = re.compile(r"(?<![\w.])/\w[^\s/]*/")  # "/tmp/...", "/home/...": a folder on the server
@@ -435,9 +435,9 @@ def test_clearing_the_corrections_needs_the_box_ticked(client, corrections, tmp_
 def test_fine_tune_on_corrections_reports_before_and_after(client, lab, corrections, with_data, tmp_path):
     from emnist_core.lab.finetune import HOLDOUT
 
-    drawing, count = sketch(sketch_file(tmp_path, "X")), 12
-    for _ in range(count):
-        client.predict(drawing, "X", api_name="/correct")
+    count = 12
+    for k in range(count):  # twelve drawings, each its own (one drawing sent twice is kept once)
+        client.predict(pad_value("X", wobble=6 * k), "X", api_name="/correct")
     status = client.predict("mlp", api_name="/fine_tune")
     assert status.startswith("**Fine-tuned MLP") and "| accuracy on | before | after |" in status, status
     assert f"the newest corrections (held out, never trained on) ({round(HOLDOUT * count)})" in status
@@ -567,7 +567,9 @@ def test_the_api_page_names_the_types_it_takes(demo):
     endpoints = demo.get_api_info()["named_endpoints"]
     for name in ("/predict", "/explain", "/correct"):
         parameters = {p["parameter_name"]: p for p in endpoints[name]["parameters"]}
-        assert parameters["sketch"]["python_type"]["type"].startswith("dict(composite: None | filepath"), name
+        assert parameters["sketch"]["python_type"]["type"].startswith(
+            "dict(strokes: list[list[list[float]]], composite: None | filepath"
+        ), name
         assert parameters["lesson"]["type"] == {"enum": ["all", "digits", "letters", "upper"]}, name
         assert parameters["lesson"]["parameter_default"] == "all"
     answers = [r["python_type"]["type"] for r in endpoints["/predict"]["returns"]]

@@ -30,6 +30,7 @@ from emnist_core.lab.verdict import NO_MODEL_MESSAGE
 from emnist_core.models import store
 from emnist_core.models.evaluation import CLASS_ECHO, EMNIST
 from emnist_core.training import train as training
+from emnist_core.training.config import SAVING
 from ui import confusions, draw, models, retrain
 from ui.checks import MAX_MESSAGE, PHOTO_TAKES
 from ui.page import MAX_UPLOAD, TRAIN_CONCURRENCY
@@ -539,6 +540,9 @@ def test_a_retrained_model_is_saved_whole_in_the_models_folder_never_in_assets(
     real_save = store.save_model
 
     def cancel_then_save(*args, **kwargs):  # Cancel pressed while saving: too late, the model is kept whole
+        deadline = time.time() + 10
+        while lab.jobs.current.stage != SAVING and time.time() < deadline:  # the page shows "Saving" first
+            time.sleep(0.01)
         answers.append(retrain.cancel_training(lab))
         return real_save(*args, **kwargs)
 
@@ -782,16 +786,12 @@ def test_what_the_gallery_shows_is_served(app_module, base_url, with_data):
 
 
 def test_a_bad_upload_shows_its_message_on_the_page_and_the_page_goes_on(app_module, base_url, tmp_path):
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, sync_api  # skips when Playwright is absent
+    from browser import chromium, launch, new_page
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium().sync_playwright() as playwright:
+        browser = launch(playwright)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(f"{base_url}/")
+            page = new_page(browser, f"{base_url}/")
             page.get_by_text("...or upload a photo or scan of one character").click()
             page.locator("#photo input[type=file]").set_input_files(str(image_file(tmp_path, "not an image")))
             page.get_by_text(NOT_AN_IMAGE).first.wait_for()

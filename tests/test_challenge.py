@@ -137,7 +137,7 @@ def test_twenty_answers_are_counted_exactly_kept_on_disk_and_kept_as_drawings(tm
     drawings = lab.classroom.drawings()
     assert drawings.names == list(r.order[:20]) and np.array_equal(drawings.x, images)
     assert len(lab.classroom.drawing_ids()) == 20 and lab.classroom.count() == 20  # no correction among them
-    assert lab.classroom.correct(images[0], "Z", tops_for("2", "Z")) == 1  # "1 correction on this server"
+    assert lab.classroom.correct(images[0], "Z", tops_for("2", "Z")).count == 1  # "1 correction on this server"
 
 
 def test_thirty_students_at_once_are_counted_exactly(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -17,7 +18,7 @@ from emnist_core.lab.classroom import Classroom
 from emnist_core.lab.corrections import CHALLENGE, CorrectionStore
 from emnist_core.lab.scores import ClassScores, scores_path
 from emnist_core.models.evaluation import EMNIST
-from ui import challenge
+from ui import challenge, pad
 from ui.checks import CLASSES, SKETCH_TAKES
 
 from conftest import served, sketch, sketch_file
@@ -192,14 +193,18 @@ def test_the_class_drawings_are_the_confusions_third_test_set(client, lab, kept,
 def test_done_counts_and_moves_on(lab, kept, tmp_path):
     current = Round(("7", "X", "g"))
     seven = np.asarray(Image.open(sketch_file(tmp_path, "7")).convert("RGB"))
-    # Done on an empty pad asks for a drawing; nothing moves.
-    _state, _prompt, verdict, _score, _when, _clock = challenge.finish(lab, current, None, "No time limit")
-    assert verdict == "Draw **7** on the pad first, then press **Done**." and current.position == 0
-    _state, prompt, verdict, score, when, clock = challenge.finish(lab, current, seven, "20 s")
-    assert verdict == "**7**: Both models read it."
+    # Done on an empty pad asks for a drawing beside the button; nothing moves.
+    out = challenge.finish(lab, current, 0, None, "No time limit")
+    assert out[6] == "Draw 7 first, then press Done." and current.position == 0
+    _state, shown, prompt, verdict, score, when, clock, cleared = challenge.finish(lab, current, 0, seven, "20 s")
+    assert verdict == "**7**: Both models read it." and shown == 1 and cleared == pad.EMPTY
     assert prompt == f"## Draw: {display_name('X')}" and score == "Your round: 1 of 3 drawn: CNN 1, MLP 1."
     assert 19 <= when - time.time() <= 20 and clock == "20 s left"
     assert lab.classroom.scores()["per_class"] == {"7": {"drawn": 1, "mlp_right": 1, "cnn_right": 1}}
+    # A second press for the prompt already answered (a double tap) changes nothing: the verdict stays.
+    assert challenge.finish(lab, current, 0, None, "20 s") == (gr.skip(),) * 8
+    assert challenge.finish(lab, current, 0, seven, "20 s") == (gr.skip(),) * 8
+    assert current.position == 1 and lab.classroom.scores()["drawings"] == 1
     summary, table, chart = challenge.scores_view(lab)
     assert summary.startswith("The class drew 1 character;") and table.values.tolist() == [["7", 1, 100, 100]]
     assert chart is not None
@@ -209,13 +214,13 @@ def test_the_time_limit_skips_an_empty_pad_and_answers_a_drawn_one(lab, kept, tm
     current = Round(("7", "X", "g"))
     seven = np.asarray(Image.open(sketch_file(tmp_path, "7")).convert("RGB"))
     later = time.time() + 5
-    assert challenge.tick(lab, current, seven, later, "10 s")[-1] in ("5 s left", "4 s left")
+    assert challenge.tick(lab, current, 0, seven, later, "10 s")[-2] in ("5 s left", "4 s left")
     assert current.position == 0  # a tick before the time is up only counts down
-    out = challenge.tick(lab, current, None, time.time() - 0.1, "10 s")
-    assert out[2] == "Time's up: **7** skipped." and out[1] == f"## Draw: {display_name('X')}" and current.drawn == 0
-    out = challenge.tick(lab, current, seven, time.time() - 0.1, "10 s")
-    assert out[2].startswith(f"Time is up. **{display_name('X')}**: Neither model read it") and current.drawn == 1
+    out = challenge.tick(lab, current, 0, None, time.time() - 0.1, "10 s")
+    assert out[3] == "Time's up: **7** skipped." and out[2] == f"## Draw: {display_name('X')}" and current.drawn == 0
+    out = challenge.tick(lab, current, 1, seven, time.time() - 0.1, "10 s")
+    assert out[3].startswith(f"Time is up. **{display_name('X')}**: Neither model read it") and current.drawn == 1
     assert lab.classroom.scores()["drawings"] == 1
     current.skip()
-    out = challenge.finish(lab, current, seven, "10 s")
-    assert out[2] == challenge.ROUND_OVER and out[4] is None and lab.classroom.scores()["drawings"] == 1
+    out = challenge.finish(lab, current, None, seven, "10 s")
+    assert out[3] == challenge.ROUND_OVER and out[5] is None and lab.classroom.scores()["drawings"] == 1

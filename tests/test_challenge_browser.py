@@ -8,26 +8,23 @@ screenshot goes to ``$SKETCH_LAB_ARTIFACTS`` (else a temporary folder) as ``chal
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from test_classroom_browser import CHROMIUM, CHROMIUM_ARGS, SEVEN, SIZES, no_sideways_scroll
+from browser import SEVEN, chromium, launch, new_page, no_sideways_scroll, open_tab, touch_stroke
 
 from emnist_core.lab.challenge import prompt_text
 from emnist_core.lab.classroom import Classroom
 from emnist_core.lab.corrections import CHALLENGE, CorrectionStore
 
-from conftest import draw_stroke, open_tab, served
+from conftest import served
 
-sync_api = pytest.importorskip("playwright.sync_api")
 TIMEOUT_MS = 30_000
 PAD = "#challenge-pad"
 
 
 @pytest.fixture(scope="module")
 def url(request, app_module):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
+    chromium()
     demo = request.getfixturevalue("demo")  # only once a browser is there to use it
     with served(demo, **app_module.LAUNCH_OPTIONS) as url:
         yield url
@@ -35,13 +32,9 @@ def url(request, app_module):
 
 @pytest.fixture
 def phone(url):
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(**SIZES["phone"]).new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(url)
-        page.locator("#sketchpad button.highlight").wait_for()  # the page has loaded
-        yield page
+    with chromium().sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield new_page(browser, url, "phone", timeout_ms=TIMEOUT_MS)
         browser.close()
 
 
@@ -55,9 +48,7 @@ def test_a_pupil_plays_one_round_step_on_a_phone(phone, lab, tmp_path, monkeypat
     asked = prompt.inner_text().strip()
     page.locator("#round-score").get_by_text("0 of 47 drawn").wait_for()
     page.locator("#class-scores-summary").get_by_text("has not drawn anything").wait_for()
-    page.locator(f"{PAD} button.highlight").wait_for()  # the brush is ready without a click, as on the Draw tab
-
-    draw_stroke(page, SEVEN, pad=PAD, scale_to=480)
+    touch_stroke(page, SEVEN, pad=PAD)  # with a finger
     page.locator("#challenge-cnn [data-testid='label-output-value']").wait_for()  # both models answer live
     page.locator("#challenge-mlp [data-testid='label-output-value']").wait_for()
     done = page.locator("#challenge-done")

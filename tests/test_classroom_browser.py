@@ -12,35 +12,25 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import pytest
+from browser import (
+    SEVEN,
+    SIZES,
+    chromium,
+    draw_stroke,
+    launch,
+    new_page,
+    no_sideways_scroll,
+    open_tab,
+    screenshot,
+)
 
 from emnist_core.data.labels import LESSONS, display_name
 from emnist_core.models.evaluation import EMNIST
 
-from conftest import draw_stroke, open_tab, served
+from conftest import served
 
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SIZES = {
-    "desktop": {"viewport": {"width": 1280, "height": 900}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "is_mobile": True,
-        "has_touch": True,
-        "device_scale_factor": 2,
-    },
-}
-# A "7" as offsets from the canvas centre, in pixels of a 480 px tall sketchpad (scaled to the one on screen).
-SEVEN = [(-80, -100), (80, -100), (0, 120)]
 TIMEOUT_MS = 20_000
 TRAIN_TIMEOUT_MS = 120_000
 SCROLL_TIMEOUT_MS = 5_000
@@ -78,8 +68,7 @@ def launch_options(app_module) -> dict:
 
 @pytest.fixture(scope="module")
 def url(request, launch_options):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
+    chromium()
     demo = request.getfixturevalue("demo")  # only once a browser is there to use it
     with served(demo, **launch_options) as url:
         yield url
@@ -87,20 +76,10 @@ def url(request, launch_options):
 
 @pytest.fixture(scope="module")
 def browser(url):
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium().sync_playwright() as playwright:
+        browser = launch(playwright)
         yield browser
         browser.close()
-
-
-def open_page(browser, url, size: str):
-    """A fresh page of the app at ``size``, its brush ready; closed with its context."""
-    context = browser.new_context(**SIZES[size])
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    page.locator("#sketchpad button.highlight").wait_for()  # the page has loaded and picked the brush
-    return page
 
 
 @pytest.fixture(params=list(SIZES))
@@ -110,24 +89,13 @@ def size(request) -> str:
 
 @pytest.fixture
 def page(browser, url, size):
-    page = open_page(browser, url, size)
+    page = new_page(browser, url, size)
     yield page
     page.context.close()
 
 
-def screenshot(page, path: Path):
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
-
-
-def no_sideways_scroll(page):
-    """The page fits the screen's width: nothing sticks out to the right."""
-    width, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width <= inner + 1, f"the page is {width} px wide on a {inner} px screen"
-
-
 def test_the_preview_is_square_and_nothing_covers_it(page, size, artifacts):
-    draw_stroke(page, SEVEN, scale_to=480)
+    draw_stroke(page, SEVEN)
     page.locator("#verdict h2").wait_for()
     image = page.locator("#preview img")
     image.wait_for()
@@ -160,7 +128,7 @@ def test_a_confusions_shortcut_scrolls_to_its_test_images(page, size, artifacts,
             f"() => {{ const w = ({where})(); return w.note_top >= -2 && w.gallery_bottom <= w.height + 2; }}",
             timeout=SCROLL_TIMEOUT_MS,
         )
-    except sync_api.TimeoutError:
+    except chromium().TimeoutError:
         pass  # the assertions below say where things are
     found = page.evaluate(where)
     assert -2 <= found["note_top"] < found["height"], f"on the {size}, the gallery note is out of view: {found}"
@@ -213,9 +181,9 @@ def test_retrain_and_models_tabs(page, size, artifacts, lab):
 
 
 def test_use_this_model_names_it_on_the_draw_tab(browser, url, lab, with_data, artifacts):
-    """Train a tiny MLP through the Retrain tab, put it live, and see both Draw tabs (this page's, and a
-    phone's opened afterwards) name it. The shipped pair is live again afterwards."""
-    page = open_page(browser, url, "desktop")
+    """Train a tiny MLP through the Retrain tab, put it live, and see the Draw tabs (this page's, a pupil's phone
+    open all along, and a phone opened afterwards) name it. The shipped pair is live again afterwards."""
+    page, pupil = new_page(browser, url, "desktop"), new_page(browser, url, "phone")
     try:
         open_tab(page, "Retrain")
         page.get_by_text("training images available").wait_for()
@@ -240,22 +208,30 @@ def test_use_this_model_names_it_on_the_draw_tab(browser, url, lab, with_data, a
             page.wait_for_function(
                 "name => document.querySelector('#serving').innerText.includes(name)", arg=new.name, timeout=5_000
             )
-        except sync_api.TimeoutError:
+        except chromium().TimeoutError:
             pass  # the assertion says what it shows instead
         assert new.title in serving.inner_text(), f"the Draw tab still says: {serving.inner_text()}"
         assert mlp_box.inner_text().strip() == new.title
         assert "cnn-pen-prior" in page.locator("#cnn-label [data-testid='block-label']").inner_text()
 
-        phone = open_page(browser, url, "phone")  # a page opened later is told on load
+        # The pupil's page, open all along, names it without a reload, in its boxes and its serving line.
+        pupil.wait_for_function(
+            "name => document.querySelector('#mlp-label').innerText.includes(name)", arg=new.name, timeout=5_000
+        )
+        assert new.name in pupil.locator("#serving").inner_text()
+        phone = new_page(browser, url, "phone")  # a page opened later is told on load
         try:
-            assert new.name in phone.locator("#serving").inner_text()
-            phone.wait_for_function(
-                "name => document.querySelector('#mlp-label').innerText.includes(name)", arg=new.name
-            )
+            for names in ("#serving", "#mlp-label"):
+                phone.wait_for_function(
+                    "([where, name]) => document.querySelector(where).innerText.includes(name)",
+                    arg=[names, new.name],
+                    timeout=5_000,
+                )
         finally:
             phone.context.close()
     finally:
         page.context.close()
+        pupil.context.close()
         lab.models.restore()
     assert lab.models.get("mlp").name == "mlp-pen-prior"
 
@@ -287,7 +263,7 @@ def assert_answer_beside_the_pad(page, size):
 def test_a_digits_lesson_reads_a_bar_as_1(page, size):
     page.get_by_role("radio", name=LESSONS["digits"]).check()
     page.evaluate("() => scrollTo(0, 0)")  # back up to the pad, as a person does after choosing
-    draw_stroke(page, BAR, scale_to=480)
+    draw_stroke(page, BAR)
     assert big_answer(page) == display_name("1")
     for side in ("#mlp-label", "#cnn-label"):
         shown = page.locator(f"{side} .confidence-set .text").all_inner_texts()
@@ -296,7 +272,7 @@ def test_a_digits_lesson_reads_a_bar_as_1(page, size):
 
 
 def test_a_round_shape_gets_the_doubt_as_its_big_answer(page, size, artifacts):
-    draw_stroke(page, ROUND, steps=1, scale_to=480)  # its 24 points are close enough together
+    draw_stroke(page, ROUND, steps=1)  # its 24 points are close enough together
     answer = big_answer(page)
     assert answer.endswith("?") and display_name("0") in answer and display_name("O") in answer, answer
     assert "Not sure" not in page.locator("#verdict").inner_text()  # the question says it: no second line

@@ -215,7 +215,7 @@ def test_the_classroom_obeys_the_switches_the_lab_read_once_not_the_environment(
     monkeypatch.delenv(ALLOW_CORRECTIONS)
     # The store reads no switch itself: a script or the CLI keeping a correction is not a server.
     CorrectionStore(tmp_path).add(glyphs(1)[0], "Z", TOPS)
-    assert Classroom(Guard(Switches()), CorrectionStore(tmp_path)).correct(glyphs(1)[0], "Z", TOPS) == 2
+    assert Classroom(Guard(Switches()), CorrectionStore(tmp_path)).correct(glyphs(1)[0], "Z", TOPS) == (2, True)
 
 
 def test_the_folder_comes_from_the_environment(tmp_path, monkeypatch):

@@ -13,8 +13,7 @@ from emnist_core.data import datasets as ds
 from emnist_core.data import drawn
 from emnist_core.data.preprocess import preprocess
 from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, INK, PAPER, PEN_SCALE, render_strokes
-
-from conftest import ROOT
+from ui import pad
 
 # An "L" as a tablet records it: down the left side, then along the bottom; y points up.
 L_STROKE = np.array([[0, 100], [0, 0], [60, 0]], np.float32)
@@ -40,8 +39,13 @@ def test_renderer_uses_the_sketchpad_brush():
         canvas = render_strokes([np.array([[0, 0], [100, 0]], np.float32)], np.random.default_rng(seed))
         thickness = (canvas == INK).any(axis=1).sum()
         assert 2 * BRUSH_RADIUS * PEN_SCALE[0] - 2 <= thickness <= 2 * BRUSH_RADIUS * PEN_SCALE[1] + 2
-    page = (ROOT / "ui" / "draw.py").read_text()  # the Draw tab's sketchpad
-    assert "default_size=BRUSH_RADIUS" in page and "canvas_size=(CANVAS, CANVAS)" in page
+    # The page's pad shows its strokes with the same brush on the same canvas, and the server draws what it sends
+    # with the renderer's own brush: a horizontal stroke is the brush's diameter thick.
+    assert f"const SIDE = {CANVAS}, RADIUS = {BRUSH_RADIUS};" in pad.JS
+    sent = pad.drawing({"strokes": [[[100, 300], [200, 200]]]})
+    assert sent.shape == (CANVAS, CANVAS) and (sent == INK).any(axis=1).sum() in range(
+        2 * BRUSH_RADIUS - 1, 2 * BRUSH_RADIUS + 2
+    )
 
 
 def test_a_single_tap_is_a_dot_not_an_error():

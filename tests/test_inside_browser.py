@@ -8,48 +8,34 @@ launches it. Screenshots go to ``$SKETCH_LAB_ARTIFACTS`` (else a temporary folde
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from browser import BAR, SEVEN, chromium, draw_stroke, launch, new_page, open_tab
 
 from emnist_core.serving.variants import VARIANTS
 from ui import inside
 
-from conftest import draw_stroke, open_tab, served
+from conftest import served
 
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SEVEN = [(-80, -100), (80, -100), (0, 120)]  # offsets from the canvas centre: one stroke, two segments
-TIMEOUT_MS = 30_000  # the first drawing may wait for TensorFlow to load the models' layers
+TIMEOUT_MS = 30_000  # the first drawing may wait for the models' layers to load
 
 
 @pytest.fixture(scope="module")
 def page(app_module, demo):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found (apt install chromium)")
+    sync_api = chromium()
     with served(demo, **app_module.LAUNCH_OPTIONS) as url, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(url)
+        browser = launch(playwright)
+        page = new_page(browser, url, timeout_ms=TIMEOUT_MS)
         yield page
         browser.close()
 
 
 def captions(page, gallery: str) -> list[str]:
-    return [c.strip() for c in page.locator(f"#{gallery} .caption-label").all_inner_texts()]
+    return [c.strip() for c in page.locator(f"#{gallery} figcaption").all_inner_texts()]
 
 
 def test_drawing_on_the_inside_tab_shows_each_models_inside(page, lab, artifacts):
     open_tab(page, "Inside")
-    page.locator(f"#{inside.PAD_ID} button.highlight").wait_for()  # the brush is picked without a click
     assert page.locator("#cnn-maps img").count() == 0  # nothing drawn, no pictures
     draw_stroke(page, SEVEN, pad=f"#{inside.PAD_ID}")
     page.locator("#inside-note").get_by_text(lab.models.get("cnn").title).wait_for()
@@ -79,6 +65,6 @@ def test_what_if_shows_the_variants_with_both_answers(page, artifacts):
 
 
 def test_a_new_stroke_clears_the_variants_of_the_drawing_before(page):
-    draw_stroke(page, [(-60, 0), (60, 0)], pad=f"#{inside.PAD_ID}")  # a bar across the 7
+    draw_stroke(page, BAR, pad=f"#{inside.PAD_ID}")  # a bar across the 7
     page.locator("#whatif-note").get_by_text("Press What if?").wait_for()
     assert page.locator("#whatif-grid img").count() == 0

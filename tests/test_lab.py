@@ -272,7 +272,7 @@ def test_a_job_that_fails_to_start_leaves_the_server_free_for_the_next(assets, t
 
     monkeypatch.setenv("EMNIST_MODELS_DIR", str(tmp_path / "models"))
     data = SimpleNamespace(y_train=np.zeros(3))
-    lab = Lab(data_loader=lambda: data, assets_dir=assets, drawn_loader=lambda: None, jobs_in_process=False)
+    lab = Lab(data_loader=lambda: data, assets_dir=assets, drawn_loader=lambda: None, own_processes=False)
     lab.tests.dataset(EMNIST, wait=30)
     request = (
         (lambda: lab.jobs.start_training(TrainConfig("seed-mlp", epochs=1)))
@@ -362,7 +362,7 @@ def test_a_training_job_is_scored_on_drawn_characters_that_load_while_it_trains(
     monkeypatch.setattr(training, "train_and_save", train_and_save)
     monkeypatch.setattr(testsets, "drawn_test", lambda data, unipen_dir=None: ("the test part of", data.name))
     data = SimpleNamespace(y_train=np.zeros(3))
-    lab = Lab(data_loader=lambda: data, assets_dir=assets, drawn_loader=slow_drawn, jobs_in_process=False)
+    lab = Lab(data_loader=lambda: data, assets_dir=assets, drawn_loader=slow_drawn, own_processes=False)
     lab.tests.dataset(EMNIST, wait=30)
     started = time.monotonic()
     job = lab.jobs.start_training(TrainConfig("seed-mlp", epochs=1))

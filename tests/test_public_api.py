@@ -167,13 +167,15 @@ def service_members() -> dict[str, set[str]]:
     import ast
     import inspect
 
-    from emnist_core.lab import classroom, figures, guard, jobs, live, state, testsets
+    from emnist_core.lab import classroom, explainer, figures, guard, jobs, live, reader, state, testsets
 
     classes = {
         "models": live.LiveModels,
         "tests": testsets.TestSets,
         "classroom": classroom.Classroom,
         "jobs": jobs.Jobs,
+        "reader": reader.Reader,
+        "explainer": explainer.Explainer,
         "figures": figures.FigureCache,
         "guard": guard.Guard,
     }

@@ -18,14 +18,16 @@ from typing import NamedTuple
 import gradio as gr
 import pandas as pd
 
+from emnist_core.data import labels
+from emnist_core.data.strokes import Strokes
 from emnist_core.lab import challenge
 from emnist_core.lab.challenge import ChallengeError, prompt_text
 from emnist_core.lab.guard import RESET_SCORES, Refused
 from emnist_core.lab.scores import RIGHT
 from emnist_core.models.registry import SLOTS
-from ui import draw, plots
+from ui import draw, pad, plots
 from ui.checks import refuse, sketch_part
-from ui.page import PREDICT_CONCURRENCY, bind, select_brush_js
+from ui.page import PREDICT_CONCURRENCY, bind
 
 PAD_ID = "challenge-pad"
 LIVE_TOP = 3  # the live answers' top classes: three keep the pad and Done on a phone's screen
@@ -34,12 +36,9 @@ TICK_SECONDS = 1  # the countdown's step; the tick only reads the clock until th
 SESSIONS_KEPT = 1024  # API sessions whose round is remembered; the oldest is forgotten first
 TABLE_HEADERS = ["Class", "Drawn", *(f"{title} read right (%)" for title in SLOTS.values())]
 NO_ROUND = "Press **New round** to start."
-DRAW_FIRST = "Draw {} on the pad first, then press **Done**."
+DRAW_FIRST = "Draw {} first, then press Done."
 ROUND_OVER = "The round is over: press **New round** to play again."
 SHUFFLED_INSTEAD = "The live CNN has no report on drawn characters to rank the classes by, so this round is shuffled."
-# Gradio's sketchpad is not cleared by an event that sets its value to None (gradio-app/gradio#9978): the pad's own
-# Clear button is pressed instead, whenever a new class is asked.
-CLEAR_PAD_JS = f"() => document.querySelector('#{PAD_ID} button[aria-label=\"Clear canvas\"]')?.click()"
 NO_CLASS = 'Send the class you were asked to draw (as /challenge_next gave it, e.g. "g").'
 
 
@@ -71,7 +70,7 @@ def countdown(when) -> str:
 
 
 def start(lab, order, limit):
-    """New round -> (round, prompt, verdict, round score, deadline, countdown, timer)."""
+    """New round -> (round, prompt shown, prompt, verdict, round score, deadline, countdown, pad, timer)."""
     cnn = lab.models.get(challenge.ORDER_SLOT)
     current = lab.classroom.new_round(
         order if order in challenge.ORDERS else challenge.DEFAULT_ORDER, cnn.drawn_report if cnn is not None else None
@@ -80,33 +79,57 @@ def start(lab, order, limit):
     when = deadline(limit)
     return (
         current,
+        current.position,
         prompt_heading(current),
         note,
         round_line(current),
         when,
         countdown(when),
+        pad.EMPTY,
         gr.Timer(active=when is not None),
     )
 
 
-def finish(lab, current, sketch, limit, timed_out=False):
-    """*Done* (or the time running out) -> (round, prompt, verdict, round score, deadline, countdown): the drawing
-    is counted and kept (``Lab.answer_challenge``) and the next class asked (which clears the pad: ``build``). An
-    empty pad is skipped when the time ran out, else the student is asked to draw first."""
+def finish(lab, current, shown, drawing, limit, timed_out=False):
+    """*Done* (or the time running out) on the prompt at position ``shown`` -> (round, prompt shown, prompt,
+    verdict, round score, deadline, countdown, pad): the drawing is counted and kept (``Classroom.answer``), the
+    next class asked and the pad cleared. A prompt is answered once, whatever presses and ticks come together: one
+    that is answered already changes nothing. An empty pad is skipped when the time ran out; on *Done* the line
+    beside the button asks for a drawing, and the verdict of the last one stays."""
+    unchanged = (gr.skip(),) * 8
     if current is None or current.done:
-        return (current, prompt_heading(current), ROUND_OVER if current else NO_ROUND, round_line(current), None, "")
-    asked = prompt_text(current.prompt)
-    x28, tops = draw.look(lab.models.pair, sketch_part(sketch, "challenge"))
+        return (
+            current,
+            gr.skip(),
+            prompt_heading(current),
+            ROUND_OVER if current else NO_ROUND,
+            round_line(current),
+            None,
+            "",
+            gr.skip(),
+        )
+    if shown is not None and shown != current.position:  # this prompt was answered by an earlier press or tick
+        return unchanged
+    key = (current.uid, current.position if shown is None else shown)  # the prompt on this page's screen
+    asked_class = current.prompt
+    asked = prompt_text(asked_class)
+    image = sketch_part(drawing, "challenge")
+    x28, tops = draw.look(lab, lab.models.pair, image)
     if x28 is None:
         if not timed_out:
-            return current, gr.skip(), DRAW_FIRST.format(f"**{asked}**"), gr.skip(), gr.skip(), gr.skip()
+            return (*(gr.skip(),) * 6, DRAW_FIRST.format(asked), gr.skip())
+        if not lab.classroom.claim(key):
+            return unchanged
         current.skip()
         verdict = f"Time's up: **{asked}** skipped."
     else:
+        strokes = image if isinstance(image, Strokes) else None
         try:
-            result = lab.classroom.answer(x28, current.prompt, tops)
-        except ChallengeError as exc:  # a drawing the models cannot read as a 28x28: said, the round stays
-            return current, gr.skip(), str(exc), gr.skip(), gr.skip(), gr.skip()
+            result = lab.classroom.answer(x28, asked_class, tops, strokes, key=key)
+        except ChallengeError as exc:  # a drawing that cannot be counted: said, the prompt stays
+            return (current, gr.skip(), gr.skip(), str(exc), *(gr.skip(),) * 4)
+        if result is None:
+            return unchanged
         current.answer(tops)
         verdict = f"{'Time is up. ' if timed_out else ''}**{asked}**: {result.reading.words()}" + (
             f"\n\n{result.note}" if result.note else ""
@@ -114,16 +137,25 @@ def finish(lab, current, sketch, limit, timed_out=False):
     if current.done:
         verdict += f"\n\n{ROUND_OVER}"
     when = None if current.done else deadline(limit)
-    return current, prompt_heading(current), verdict, round_line(current), when, countdown(when)
+    return (
+        current,
+        current.position,
+        prompt_heading(current),
+        verdict,
+        round_line(current),
+        when,
+        countdown(when),
+        pad.EMPTY,
+    )
 
 
-def tick(lab, current, sketch, when, limit):
+def tick(lab, current, shown, drawing, when, limit):
     """Every second while a time limit is set: the countdown, and once the time is up, what *Done* does."""
     if when is None or current is None or current.done:
-        return (gr.skip(),) * 5 + ("",)
+        return (*(gr.skip(),) * 6, "", gr.skip())
     if time.time() < when:
-        return (gr.skip(),) * 5 + (countdown(when),)
-    return finish(lab, current, sketch, limit, timed_out=True)
+        return (*(gr.skip(),) * 6, countdown(when), gr.skip())
+    return finish(lab, current, shown, drawing, limit, timed_out=True)
 
 
 def set_limit(current, limit):
@@ -132,17 +164,22 @@ def set_limit(current, limit):
     return when, countdown(when), gr.Timer(active=when is not None)
 
 
-def live(lab, sketch):
-    """On every stroke, as on the Draw tab: (MLP top classes, CNN top classes)."""
-    *boxes, _, _ = draw.answer(*draw.look(lab.models.pair, sketch_part(sketch, "challenge")), page=True)
-    return boxes
+async def live(lab, drawing):
+    """Each time the pen is lifted, as on the Draw tab: each model's top classes (a coroutine, as the Draw tab's)."""
+    x28, tops = await draw.alook(lab, lab.models.pair, sketch_part(drawing, "challenge"))
+    shown = (
+        {slot: {labels.display_name(name): p for name, p in top} for slot, top in tops.items()}
+        if x28 is not None
+        else {}
+    )
+    return [shown.get(slot) for slot in SLOTS]
 
 
 def opened(lab, current, order, limit):
     """The tab opened: a page's first visit starts its round; the round it has goes on."""
     if current is None:
         return start(lab, order, limit)
-    return (gr.skip(),) * 7
+    return (gr.skip(),) * 9
 
 
 # ---------------------------------------------------------------- class scores
@@ -213,18 +250,20 @@ def challenge_next_api(lab, decks: Decks, request: gr.Request) -> tuple[str, str
 
 
 def challenge_answer_api(lab, sketch: dict | None = None, asked: str | None = None) -> tuple[str, str, dict]:
-    """(sketchpad value {"composite": image file} or the image file alone, the class asked) -> (who read it:
-    "both", "mlp", "cnn" or "neither"; in words; {"asked", "read_by", "answers", "kept", "note"}). Counted in the
-    class scores; the drawing's 28x28 is kept, labelled by the class asked, where this server collects drawings."""
+    """(a drawing: its strokes {"strokes": [[xs, ys], ...]}, a sketch {"composite": image file} or the image file
+    alone; the class asked) -> (who read it: "both", "mlp", "cnn" or "neither"; in words; {"asked", "read_by",
+    "answers", "kept", "note"}). Counted in the class scores; the drawing's 28x28 (and strokes) is kept, labelled by
+    the class asked, where this server collects drawings."""
     image = sketch_part(sketch, "challenge_answer")
     if not isinstance(asked, str) or not asked.strip():
         raise refuse(NO_CLASS)
     try:
         name = challenge.asked_class(asked)
-        x28, tops = draw.look(lab.models.pair, image)
+        x28, tops = draw.look(lab, lab.models.pair, image)
         if x28 is None:
             raise refuse(tops)
-        result = lab.classroom.answer(x28, name, tops)
+        strokes = image if isinstance(image, Strokes) else None
+        result = lab.classroom.answer(x28, name, tops, strokes)
     except ChallengeError as exc:
         raise refuse(str(exc)) from None
     return result.reading.who, result.reading.words(), result.as_dict()
@@ -262,7 +301,7 @@ def build(lab) -> ChallengeTab:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
                 prompt = gr.Markdown(prompt_heading(None), elem_id="challenge-prompt")
-                pad = draw.drawing_pad(PAD_ID)
+                drawing = pad.stroke_pad(PAD_ID)
                 with gr.Row(equal_height=True):
                     done_button = gr.Button("Done", variant="primary", scale=2, min_width=100, elem_id="challenge-done")
                     clock_note = gr.Markdown(elem_id="challenge-clock", min_width=80)
@@ -291,6 +330,7 @@ def build(lab) -> ChallengeTab:
             chart = gr.HTML(
                 label="Read right per class (drawings above the bars)",
                 show_label=True,
+                container=True,
                 scale=3,
                 min_width=300,
                 elem_id="class-scores-chart",
@@ -312,29 +352,37 @@ def build(lab) -> ChallengeTab:
                 interactive=lab.guard.allows(RESET_SCORES),
             )
             reset_note = gr.Markdown()
-    current, when, clock = gr.State(None), gr.State(None), gr.Timer(TICK_SECONDS, active=False)
+    current, shown, when = gr.State(None), gr.State(None), gr.State(None)  # shown: the prompt's position
+    clock = gr.Timer(TICK_SECONDS, active=False)
 
-    turn = [current, prompt, verdict, round_score, when, clock_note]
+    turn = [current, shown, prompt, verdict, round_score, when, clock_note, drawing]
     private = {"api_visibility": "private"}
     tab.select(bind(opened, lab), [current, order, limit], [*turn, clock], **private).then(
         bind(scores_view, lab), None, [summary, table, chart], **private
     )
-    tab.select(None, js=select_brush_js(f"#{PAD_ID}"))
-    pad.change(
+    drawing.change(
         bind(live, lab),
-        pad,
+        drawing,
         live_boxes,
+        api_name="challenge_live",
         trigger_mode="always_last",
         show_progress="hidden",
         concurrency_limit=PREDICT_CONCURRENCY,
         **private,
     )
-    new_button.click(bind(start, lab), [order, limit], [*turn, clock], **private).then(None, js=CLEAR_PAD_JS)
-    prompt.change(None, js=CLEAR_PAD_JS)  # a new class asked: the pad starts blank
-    done_button.click(bind(finish, lab), [current, pad, limit], turn, concurrency_limit=PREDICT_CONCURRENCY, **private)
+    new_button.click(bind(start, lab), [order, limit], [*turn, clock], api_name="challenge_new", **private)
+    done_button.click(
+        bind(finish, lab),
+        [current, shown, drawing, limit],
+        turn,
+        api_name="challenge_done",
+        trigger_mode="once",
+        concurrency_limit=PREDICT_CONCURRENCY,
+        **private,
+    )
     clock.tick(
         bind(tick, lab),
-        [current, pad, when, limit],
+        [current, shown, drawing, when, limit],
         turn,
         show_progress="hidden",
         concurrency_limit=PREDICT_CONCURRENCY,

@@ -14,6 +14,7 @@ from emnist_core.data import labels
 from emnist_core.lab.live import check_test_set
 from emnist_core.models.evaluation import DRAWN, EMNIST
 from emnist_core.models.registry import SLOTS
+from ui import pad
 
 CLASSES = list(labels.label_map("bymerge").names)  # what a person may say a character is
 # The Confusions tab's test sets: EMNIST's scanned test images, or characters drawn with a pen by writers
@@ -21,8 +22,8 @@ CLASSES = list(labels.label_map("bymerge").names)  # what a person may say a cha
 TEST_SET_NAMES = {EMNIST: "EMNIST test images", DRAWN: "Drawn characters (UNIPEN)"}
 MAX_MESSAGE = 300  # characters of an error message, at most
 SKETCH_TAKES = (
-    '/{} cannot use what was sent. It takes Draw here: a sketch: {{"composite": an image file}}, or '
-    "the image file alone."
+    '/{} cannot use what was sent. It takes a drawing: its strokes ({{"strokes": [[xs, ys], ...]}}, as the page '
+    'sends them), a sketch ({{"composite": an image file}}), or the image file alone.'
 )
 PHOTO_TAKES = "/predict_photo cannot use what was sent. It takes Photo: an image file."
 # Gradio's tag on a file sent to it, which it gives only once it checked the file was uploaded to this server: a
@@ -35,9 +36,11 @@ LESSON_CHOICES = [(words, key) for key, words in labels.LESSONS.items()]  # the 
 
 
 class Sketch(TypedDict, total=False):
-    """A sketchpad's value as a program sends it (the image file alone is taken too): the composite is read
-    first, then the first layer, then the background."""
+    """A drawing as a program sends it: pen strokes, as the page's pad sends them ({"strokes": [[xs, ys, ts], ...]}
+    in pad pixels, 0-400, y down); or an image, as a sketchpad's value (the composite is read first, then the first
+    layer, then the background) or the image file alone."""
 
+    strokes: list[list[list[float]]]
     composite: FileData | None
     background: FileData | None
     layers: list[FileData]
@@ -63,12 +66,19 @@ def is_image(value) -> bool:
 
 
 def sketch_part(value, endpoint: str):
-    """A sketch as the page or a program sent it to ``endpoint`` -> the image to read, or None for an empty canvas.
+    """A drawing as the page or a program sent it to ``endpoint`` -> its strokes or the image to read, or None for an
+    empty canvas.
 
-    The sketchpad's value is {"composite": ..., "layers": [...], "background": ...}: as the sketchpad does, the
-    composite is read first, then the first layer, then the background. A bare image (file or array) is read as
-    the drawing. Anything else is refused with what to send.
+    The page's pad sends its strokes ({"strokes": [...]}): they come back checked (``strokes.checked``), to be drawn
+    with the sketchpad's brush where they are read. A sketchpad's value is {"composite": ..., "layers": [...],
+    "background": ...}: as the sketchpad does, the composite is read first, then the first layer, then the
+    background. A bare image (file or array) is read as the drawing. Anything else is refused with what to send.
     """
+    if pad.is_strokes(value):
+        try:
+            return pad.checked_strokes(value) or None
+        except ValueError as exc:
+            raise refuse(f"/{endpoint} cannot use the strokes sent. {exc}") from None
     if value is None or isinstance(value, np.ndarray) or (isinstance(value, dict) and "path" in value):
         part = value  # a bare image, or a file reference refused below unless Gradio checked it
     elif isinstance(value, dict) and isinstance(value.get("layers") or [], list):

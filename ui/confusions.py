@@ -222,7 +222,7 @@ def build(lab) -> ConfusionsTab:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 # 47 x 47 cells: on a phone the figure keeps a readable width and scrolls sideways.
-                matrix = gr.HTML(label="Confusion matrix", show_label=True, elem_id="matrix")
+                matrix = gr.HTML(label="Confusion matrix", show_label=True, container=True, elem_id="matrix")
             with gr.Column(scale=2):
                 pair_pick = gr.Radio(
                     [], label="Most confused pairs (true -> predicted: count)", info="Choose one to see its test images"

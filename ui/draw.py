@@ -1,40 +1,43 @@
-"""The Draw tab: a sketchpad both models read on every stroke, why each reads it so, "Read wrong? It was..." to
-keep a correction, and a photo upload; and the endpoints programs call for the same (/predict, /explain,
+"""The Draw tab: a pad both models read every time the pen is lifted, why each reads it so, "Read wrong? It was..."
+to keep a correction, and a photo upload; and the endpoints programs call for the same (/predict, /explain,
 /predict_photo, /correct).
 
-The page's own drawing and photo events are private; the four endpoints are ``gr.api`` endpoints that take the
-payload as sent and check it (``checks``), so a caller who sends the wrong shape is told what to send. Page and
-API read a sketch the one same way (``checks.sketch_part``).
+The pad (``ui/pad.py``) sends its strokes, once per lifted pen, and the answer comes at once; why each model reads
+it so is worked out afterwards, below the answers' priority (``lab.explainer``), and pushed to the page on a stream
+that the page opens when it loads (``page_stream``), so an explanation never delays an answer and costs no request.
+
+The page's own events are private; the four endpoints are ``gr.api`` endpoints that take the payload as sent (strokes,
+or an image) and check it (``checks``), so a caller who sends the wrong shape is told what to send. Page and API read
+a drawing the one same way (``checks.sketch_part``).
 """
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import html
-import inspect
-import io
 import json
-import typing
 from typing import NamedTuple, TypedDict
 
 import gradio as gr
 from gradio.data_classes import FileData
-from PIL import Image
 
 from emnist_core.data import labels
 from emnist_core.data.preprocess import ImageInputError, load_image
-from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS  # one brush for the app and the renderer
+from emnist_core.data.strokes import Strokes
 from emnist_core.lab import cards
 from emnist_core.lab.corrections import CorrectionError
 from emnist_core.lab.verdict import NO_MODEL_MESSAGE, candidates, is_sure, not_sure_line, verdict
 from emnist_core.models.registry import SLOTS
+from ui import pad
 from ui.checks import CLASSES, LESSON_CHOICES, Lesson, Sketch, is_file, lesson_of, photo_part, refuse, sketch_part
-from ui.page import PREDICT_CONCURRENCY, PREVIEW_PX, SKETCHPAD_PX, bind
+from ui.page import PREDICT_CONCURRENCY, PREVIEW_PX, as_api, bind, inline_png, typed_answers
 
 TOP_K = 5
+PAD_ID = "sketchpad"
 EMPTY_MESSAGE = "The canvas is empty: draw a character first."
+NAMES_CHECKED_EVERY = 1.0  # seconds: how soon an open page names a model put live elsewhere
 PHOTO_MESSAGE = "Upload a photo or scan of one character."
-DRAW_PROMPT = "Draw a character: the predictions update with every stroke."
+DRAW_PROMPT = "Draw a character: both models answer each time you lift the pen."
 CHOOSE_CLASS = "Choose what it really was, then press *Teach it*."
 
 
@@ -43,6 +46,7 @@ class DrawTab(NamedTuple):
 
     serving: gr.Markdown  # names the live models
     label_boxes: list  # a gr.Label per slot, titled with its model
+    why_boxes: list  # a gr.HTML per slot: why that model reads the drawing so (the page's stream fills them)
     corrected: gr.events.Dependency  # "Teach it" pressed: a correction may have been kept
     lesson_pick: gr.Radio  # what is being drawn: the Confusions tab follows it
 
@@ -60,21 +64,33 @@ def decoded(image):
     return image
 
 
-def look(pair, image, lesson=None):
-    """An image (an array, or an uploaded file) -> (the 28x28 the models of ``pair`` (``lab.models.pair``) see,
-    {slot: top-5 within ``lesson``}), or (None, message)."""
-    if image is None:
+def look(lab, pair, drawing, lesson=None):
+    """A drawing (its strokes, an array, or an uploaded file; ``checks.sketch_part``) -> (the 28x28 the models of
+    ``pair`` (``lab.models.pair``) see, {slot: top-5 within ``lesson``}), or (None, message). Read by
+    ``lab.reader``."""
+    if drawing is None:
         return None, EMPTY_MESSAGE
     try:
-        return pair.read(decoded(image), TOP_K, lesson)
+        return lab.reader.read(pair, decoded(drawing), TOP_K, lesson)
     except ImageInputError as exc:  # includes EmptyCanvasError and TooSmallError, with their own messages
         return None, str(exc)
 
 
+async def alook(lab, pair, drawing, lesson=None):
+    """``look`` for a coroutine: the server's event loop serves other pages while the worker reads the drawing (no
+    thread is taken for the wait). For the page's own per-stroke events."""
+    if drawing is None:
+        return None, EMPTY_MESSAGE
+    try:
+        return await lab.reader.aread(pair, decoded(drawing), TOP_K, lesson)
+    except ImageInputError as exc:
+        return None, str(exc)
+
+
 def answer(x28, tops, page=False):
-    """``look``'s result -> /predict's four outputs. The page's own events name the classes as people read them
-    ("0 (zero)") and start the verdict with the big answer (``page_verdict``); programs get the plain class names
-    and the verdict they always got."""
+    """``look``'s result -> /predict's outputs: a top-5 per slot, the 28x28 input as HTML, the verdict. The page's
+    own events name the classes as people read them ("0 (zero)") and start the verdict with the big answer
+    (``page_verdict``); programs get the plain class names and the verdict they always got."""
     if x28 is None:
         return *(None for _ in SLOTS), preview_html(None), tops
     shown = labels.display_name if page else str
@@ -98,15 +114,15 @@ def page_verdict(tops) -> str:
     return f"## {big_answer(tops)}\n\n{text.removeprefix(not_sure_line(tops) + chr(10) * 2)}"
 
 
-def read(pair, image, page=False, lesson=None):
-    """An image (an array, or an uploaded file) -> (a top-5 per slot, the 28x28 input as HTML, verdict)."""
-    return answer(*look(pair, image, lesson), page)
+def read(lab, image, page=False, lesson=None):
+    """A drawing (as ``look`` takes it) -> (a top-5 per slot, the 28x28 input as HTML, verdict)."""
+    return answer(*look(lab, lab.models.pair, image, lesson), page)
 
 
-def why(pair, x28, lesson=None):
+def why(lab, pair, x28, lesson=None):
     """The 28x28 the models see -> [(overlay, caption)] per slot: where each model of ``pair`` found its answer
-    within ``lesson``."""
-    found = {} if x28 is None else pair.explain(x28, lesson)
+    within ``lesson`` (``lab.explainer``: worked out below the answers' priority)."""
+    found = {} if x28 is None else lab.explainer.explain(pair, x28, lesson)
     return [
         (found[s].overlay, f"{SLOTS[s]}: {found[s].caption}") if s in found else (None, f"Why the {SLOTS[s]} reads it")
         for s in SLOTS
@@ -116,31 +132,80 @@ def why(pair, x28, lesson=None):
 # ---------------------------------------------------------------- handlers
 
 
-def draw(lab, sketch, lesson=labels.DEFAULT_LESSON):
-    """The page's sketchpad, on every stroke and when the lesson changes: what /predict says, and why (/explain)."""
+async def draw(lab, drawing, lesson=labels.DEFAULT_LESSON, request: gr.Request = None):
+    """The page's pad, each time the pen is lifted, and when the lesson changes: what /predict says. Why each model
+    reads it so is worked out afterwards and comes on the page's stream (``page_stream``). A coroutine: the server's
+    event loop serves other pages while the worker reads it (no thread is taken for the wait)."""
     lesson, pair = lesson_of(lesson), lab.models.pair
-    x28, tops = look(pair, sketch_part(sketch, "draw"), lesson)
-    reasons = (why_html(overlay, text) for overlay, text in why(pair, x28, lesson))
-    return *answer(x28, tops, page=True), *reasons
+    x28, tops = await alook(lab, pair, sketch_part(drawing, "draw"), lesson)
+    session = getattr(request, "session_hash", None)
+    if session is not None:
+        lab.explainer.submit(session, pair, x28, lesson)
+    return answer(x28, tops, page=True)
+
+
+def why_boxes_of(found) -> list[str]:
+    """{slot: Explanation} -> each slot's box: its overlay and caption, or what it will show."""
+    return [
+        why_html(found[s].overlay, f"{SLOTS[s]}: {found[s].caption}")
+        if s in found
+        else why_html(None, f"Why the {SLOTS[s]} reads it")
+        for s in SLOTS
+    ]
+
+
+async def page_stream(lab, names, request: gr.Request):
+    """For as long as the page is open, pushed to it without a request of its own: why each model reads each drawing,
+    as soon as it is worked out (the page's latest drawing, when several came meanwhile), then ``names(lab)`` (the
+    outputs that name the live models) whenever another model is put live, by this page or any other. Yields
+    (*why boxes, *names), with ``gr.skip()`` for the part that did not change."""
+    session = getattr(request, "session_hash", None)
+    if session is None:
+        return
+    loop, found = asyncio.get_running_loop(), asyncio.Queue()
+    lab.explainer.watch(session, lambda explained: loop.call_soon_threadsafe(found.put_nowait, explained))
+    pair, unnamed = lab.models.pair, (gr.skip(),) * len(names(lab))
+    try:
+        while True:
+            try:
+                latest = await asyncio.wait_for(found.get(), NAMES_CHECKED_EVERY)
+            except TimeoutError:
+                latest = None
+            while not found.empty():  # a later explanation came meanwhile: it is the one to show
+                latest = found.get_nowait()
+            if latest is not None:
+                yield *why_boxes_of(latest), *unnamed
+            if lab.models.pair is not pair:
+                pair = lab.models.pair
+                yield *(gr.skip() for _ in SLOTS), *names(lab)
+    finally:
+        lab.explainer.forget(session)
+
+
+def page_closed(lab, request: gr.Request):
+    """A page went away: nothing more is explained for it."""
+    session = getattr(request, "session_hash", None)
+    if session is not None:
+        lab.explainer.forget(session)
 
 
 def predict(lab, sketch, lesson=labels.DEFAULT_LESSON):
-    """A sketch -> what the Draw tab shows (/predict's four outputs), within ``lesson``."""
+    """A drawing -> what the Draw tab shows (/predict's outputs), within ``lesson``."""
     lesson = lesson_of(lesson)
-    return read(lab.models.pair, sketch_part(sketch, "predict"), lesson=lesson)
+    return read(lab, sketch_part(sketch, "predict"), lesson=lesson)
 
 
-def explain(lab, sketch, lesson=labels.DEFAULT_LESSON):
-    """A sketch -> [(overlay, caption)] per slot (/explain), within ``lesson``."""
+def explain(lab, sketch, lesson=labels.DEFAULT_LESSON, endpoint="explain"):
+    """A drawing -> [(overlay, caption)] per slot (/explain), within ``lesson``."""
     lesson, pair = lesson_of(lesson), lab.models.pair
-    return why(pair, look(pair, sketch_part(sketch, "explain"), lesson)[0], lesson)
+    return why(lab, pair, look(lab, pair, sketch_part(sketch, endpoint), lesson)[0], lesson)
 
 
 def predict_photo(lab, image):
     """A photo (an uploaded file) -> what the Draw tab shows."""
     if image is None:
         return *(None for _ in SLOTS), preview_html(None), PHOTO_MESSAGE
-    return read(lab.models.pair, image)
+    return read(lab, image)
 
 
 def show_photo(lab, image, lesson=labels.DEFAULT_LESSON):
@@ -149,45 +214,40 @@ def show_photo(lab, image, lesson=labels.DEFAULT_LESSON):
     if image is None:  # removed, or taken out after a refusal: keep the message that says why
         return *(None for _ in SLOTS), preview_html(None), gr.update(), gr.update()
     try:
-        return *read(lab.models.pair, image, page=True, lesson=lesson_of(lesson)), gr.update()
+        return *read(lab, image, page=True, lesson=lesson_of(lesson)), gr.update()
     except gr.Error as refused:
         return *(None for _ in SLOTS), preview_html(None), refused.message, None
 
 
 def correct(lab, sketch, label, lesson=labels.DEFAULT_LESSON):
-    """(a sketch, the class it really is, the lesson it was read in) -> a short message: its 28x28 is kept as a
-    correction, with what each model read (within ``lesson``) and the time; nothing about the person. The page's
-    "Teach it" and /correct alike; refused (with what to do) when ``lab.switches.corrections`` is off."""
+    """(a drawing, the class it really is, the lesson it was read in) -> a short message: its 28x28 (and its
+    strokes, when it came as strokes) is kept as a correction, with what each model read (within ``lesson``) and
+    the time; nothing about the person. The page's "Teach it" and /correct alike; refused (with what to do) when
+    this server does not collect corrections."""
     image, lesson = sketch_part(sketch, "correct"), lesson_of(lesson)
     if not isinstance(label, str) or not label:
         return CHOOSE_CLASS
-    x28, tops = look(lab.models.pair, image, lesson)
+    x28, tops = look(lab, lab.models.pair, image, lesson)
     if x28 is None:
         return tops
+    strokes = image if isinstance(image, Strokes) else None  # kept with the correction, for its Quick, Draw! export
     try:
-        count = lab.classroom.correct(x28, label, tops)
+        count, new = lab.classroom.correct(x28, label, tops, strokes)
     except CorrectionError as exc:
         return str(exc)
+    kept = "Kept" if new else "Already kept"
     return (
-        f"Kept as **{labels.display_name(label)}**: {count:,} correction{'s' * (count != 1)} on this server. "
+        f"{kept} as **{labels.display_name(label)}**: {count:,} correction{'s' * (count != 1)} on this server. "
         "The Retrain tab can teach the models with them."
     )
 
 
 # ---------------------------------------------------------------- the API's endpoints
 
-
-def as_api(outputs, values):
-    """Values as the components would send them, for a ``gr.api`` endpoint (which skips their postprocess)."""
-    sent = [component.postprocess(value) for component, value in zip(outputs, values)]
-    return tuple(value.model_dump() if hasattr(value, "model_dump") else value for value in sent)
-
-
 # Components that shape the API's answers as the Draw tab's own would be sent (a ``gr.api`` endpoint skips their
 # postprocess), never rendered. Made here, not in a handler: a component made in a handler is an update.
 ANSWER_OUTPUTS = (
-    gr.Label(num_top_classes=TOP_K, render=False),
-    gr.Label(num_top_classes=TOP_K, render=False),
+    *(gr.Label(num_top_classes=TOP_K, render=False) for _ in SLOTS),
     gr.HTML(render=False),
     gr.Markdown(render=False),
 )
@@ -211,9 +271,9 @@ Answer = tuple[TopClasses | None, TopClasses | None, str, str]
 
 
 def predict_api(lab, sketch: Sketch | FileData | None = None, lesson: Lesson = labels.DEFAULT_LESSON) -> Answer:
-    """Sketchpad value {"composite": image file}, or the image file alone, and the lesson (what is being drawn:
-    all, digits, letters or upper; default all) -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict),
-    both models' answers within the lesson's classes."""
+    """A drawing: its strokes {"strokes": [[xs, ys], ...]} (pad pixels 0-400, y down), a sketch {"composite": image
+    file} or the image file alone; and the lesson (what is being drawn: all, digits, letters or upper; default all)
+    -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict), both models' answers within the lesson's classes."""
     return as_api(ANSWER_OUTPUTS, predict(lab, sketch, lesson))
 
 
@@ -225,7 +285,7 @@ def predict_photo_api(lab, photo: FileData | None = None) -> Answer:
 def explain_api(
     lab, sketch: Sketch | FileData | None = None, lesson: Lesson = labels.DEFAULT_LESSON
 ) -> tuple[FileData | None, FileData | None, str]:
-    """Sketchpad value {"composite": image file}, or the image file alone, and the lesson (default all) -> (MLP
+    """A drawing (strokes, a sketch or an image file, as /predict takes) and the lesson (default all) -> (MLP
     overlay, CNN overlay, captions): the 28x28 the models see, with heat where hiding the ink lowers each model's
     answer (within the lesson) most, and one line per model."""
     found = explain(lab, sketch, lesson)
@@ -236,20 +296,13 @@ def explain_api(
 def correct_api(
     lab, sketch: Sketch | FileData | None = None, label: str | None = None, lesson: Lesson = labels.DEFAULT_LESSON
 ) -> str:
-    """(sketchpad value {"composite": image file} or the image file alone, the class it really is, the lesson it
-    was drawn in: default all) -> a short message; the drawing's 28x28 is kept as a correction with what the
+    """(a drawing, as /predict takes it; the class it really is; the lesson it was drawn in: default all) -> a short
+    message; the drawing's 28x28 (and its strokes, when sent as strokes) is kept as a correction with what the
     models read within the lesson (refused while EMNIST_DISABLE_TRAINING=1, unless EMNIST_ALLOW_CORRECTIONS=1)."""
     return correct(lab, sketch, label, lesson)
 
 
 # ---------------------------------------------------------------- what the tab shows
-
-
-def inline_png(pixels) -> str:
-    """An image as a data URL: shown inline, so no file is written per stroke."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def preview_html(x28) -> str:
@@ -277,9 +330,6 @@ def label_updates(lab):
     """The prediction boxes, one per slot, each titled with the model it shows."""
     pair = lab.models.pair
     return [gr.update(label=pair.get(slot).title if pair.get(slot) else f"{SLOTS[slot]} (none)") for slot in SLOTS]
-
-
-# ---------------------------------------------------------------- the tab
 
 
 def typed_names(names) -> dict[str, str]:
@@ -315,19 +365,7 @@ EXACT_CASE_JS = """
 """.replace("TYPED", json.dumps(typed_names(CLASSES)))
 
 
-def drawing_pad(elem_id: str) -> gr.Sketchpad:
-    """A sketchpad with the app's one brush (``sketchpad.BRUSH_RADIUS``, black) on a CANVAS-pixel canvas."""
-    return gr.Sketchpad(
-        label="Draw here",
-        type="numpy",
-        canvas_size=(CANVAS, CANVAS),
-        height=SKETCHPAD_PX,
-        layers=False,
-        transforms=(),
-        elem_id=elem_id,
-        brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-        eraser=gr.Eraser(default_size=BRUSH_RADIUS * 2),
-    )
+# ---------------------------------------------------------------- the tab
 
 
 def build(lab) -> DrawTab:
@@ -336,7 +374,7 @@ def build(lab) -> DrawTab:
         serving = gr.Markdown(serving_note(lab), elem_id="serving")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
-                sketchpad = drawing_pad("sketchpad")
+                drawing = pad.stroke_pad(PAD_ID)
             with gr.Column(scale=2, min_width=300):
                 # The verdict first, with the one big answer: beside the pad on a desktop, right under it on a
                 # phone. The top-5s show no big label of their own: when the models are not sure, the one big
@@ -397,39 +435,37 @@ def build(lab) -> DrawTab:
                         elem_id="photo",
                     )
 
-    # The page's own events (private) predict on every stroke, last stroke wins; programs call the gr.api
-    # endpoints, which take the payload as sent and say what to send instead of a bare "Error".
+    # The page's own events (private) read the drawing each time the pen is lifted, last drawing wins, and then say
+    # why; programs call the gr.api endpoints, which take the payload as sent and say what to send instead.
     shown = [*label_boxes, preview, verdict_box]
+    private = {"api_visibility": "private", "show_progress": "hidden", "concurrency_limit": PREDICT_CONCURRENCY}
     gr.on(
-        [sketchpad.change, lesson_pick.change],
+        [drawing.change, lesson_pick.change],
         bind(draw, lab),
-        [sketchpad, lesson_pick],
-        [*shown, *why_boxes],
+        [drawing, lesson_pick],
+        shown,
         api_name="draw",
-        api_visibility="private",
         trigger_mode="always_last",
-        show_progress="hidden",
-        concurrency_limit=PREDICT_CONCURRENCY,
+        **private,
     )
     photo.change(
         bind(show_photo, lab),
         [photo, lesson_pick],
         [*shown, photo],
         api_name="draw_photo",
-        api_visibility="private",
         preprocess=False,
-        show_progress="hidden",
-        concurrency_limit=PREDICT_CONCURRENCY,
+        **private,
     )
     correct_pick.focus(None, js=EXACT_CASE_JS)
     corrected = correct_button.click(
         bind(correct, lab),
-        [sketchpad, correct_pick, lesson_pick],
+        [drawing, correct_pick, lesson_pick],
         correct_note,
         api_name="correct_drawing",
         api_visibility="private",
+        trigger_mode="once",
     )
-    return DrawTab(serving, label_boxes, corrected, lesson_pick)
+    return DrawTab(serving, label_boxes, why_boxes, corrected, lesson_pick)
 
 
 def endpoints(lab):
@@ -441,11 +477,3 @@ def endpoints(lab):
         (correct_api, "correct"),
     ):
         gr.api(typed_answers(bind(handler, lab), handler), api_name=name, concurrency_limit=PREDICT_CONCURRENCY)
-
-
-def typed_answers(bound, handler):
-    """``bound`` with ``handler``'s return type resolved: gr.api reads the answers' types for the API page from the
-    signature, where this module's postponed annotations leave a string (shown as "Any")."""
-    answers = typing.get_type_hints(handler)["return"]
-    bound.__signature__ = inspect.signature(bound).replace(return_annotation=answers)
-    return bound

@@ -9,19 +9,24 @@ The pictures come from ``emnist_core.serving.inside`` (each live model's exporte
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 from typing import NamedTuple
 
 import gradio as gr
+from PIL import Image
 
 from emnist_core.data import labels
-from emnist_core.data.preprocess import ImageInputError, preprocess
+from emnist_core.data.preprocess import ImageInputError
+from emnist_core.lab.worker import png
+from emnist_core.lab.worker import sketch as sketch_image
 from emnist_core.models.registry import SLOTS
-from emnist_core.serving import inside as layers
 from emnist_core.serving.variants import VARIANTS
 from emnist_core.serving.whatif import what_if
-from ui import draw
+from ui import draw, pad
 from ui.checks import missing_model, sketch_part
-from ui.page import PREDICT_CONCURRENCY, bind, select_brush_js
+from ui.page import PREDICT_CONCURRENCY, as_api, bind
 
 PAD_ID = "inside-sketchpad"
 EMPTY_MESSAGE = draw.EMPTY_MESSAGE  # the same words as the Draw tab for an empty canvas
@@ -43,10 +48,13 @@ LEGEND = {
         "Shown: the units your drawing switches on most, strongest first."
     ),
 }
-TABLE_HEADERS = ["Variant", "MLP reads", "MLP sure", "CNN reads", "CNN sure", "What changed"]
-TABLE_WIDTHS = ["17%", "11%", "10%", "11%", "10%", "41%"]
+TABLE_HEADERS = [
+    "Variant",
+    *(f"{title} {what}" for title in SLOTS.values() for what in ("reads", "sure")),
+    "What changed",
+]
+TABLE_WIDTHS = ["17%", *("11%", "10%") * len(SLOTS), "41%"]
 PICTURE_ORDER = ("cnn", "mlp")  # as the tab shows them
-WHATIF_COLUMNS = 3  # 3x3: wide enough for each variant's caption
 
 
 class InsideTab(NamedTuple):
@@ -55,51 +63,62 @@ class InsideTab(NamedTuple):
     tab: gr.Tab
 
 
-class Drawing(NamedTuple):
-    """A sketch as read: the drawing and the 28x28 the models see, or (None, None, what to do)."""
-
-    image: object
-    x28: object
-    message: str = ""
-
-
-def read(sketch, endpoint: str) -> Drawing:
-    """A sketch as the page or a program sent it -> the drawing and its 28x28, or why there is nothing to read."""
-    image = draw.decoded(sketch_part(sketch, endpoint))
-    if image is None:
-        return Drawing(None, None, EMPTY_MESSAGE)
-    try:
-        return Drawing(image, preprocess(image))
-    except ImageInputError as exc:  # empty, too small, unreadable: each with its own message
-        return Drawing(None, None, str(exc))
+def read(sketch, endpoint: str):
+    """A drawing as the page or a program sent it -> (its strokes or image, what to say when there is none)."""
+    drawing = draw.decoded(sketch_part(sketch, endpoint))
+    return drawing, "" if drawing is not None else EMPTY_MESSAGE
 
 
 # ---------------------------------------------------------------- handlers
 
 
-def inside_view(lab, x28):
-    """The 28x28 the models see -> (CNN panels, MLP panels, note): [(image, caption)] per live model."""
-    live = lab.models.pair.models  # the pair of this moment, even if a put-live swaps it meanwhile
-    panels = {slot: [tuple(panel) for panel in layers.inside(model.inside, x28)] for slot, model in live.items()}
-    note = " ".join(f"{missing_model(slot)}" for slot in SLOTS if slot not in live)
-    shown = " and the ".join(live[slot].title for slot in PICTURE_ORDER if slot in live)
+def inside_view(lab, sketch, endpoint: str):
+    """A drawing -> (CNN pictures, MLP pictures, note): [(picture as PNG, caption)] per live model, from the
+    models' probes (``lab.reader``); no pictures, and what to do, when there is nothing to read."""
+    drawing, message = read(sketch, endpoint)
+    if drawing is None:
+        return [], [], message
+    live = lab.models.pair  # the pair of this moment, even if a put-live swaps it meanwhile
+    try:
+        _, panels = lab.reader.inside(live, drawing)
+    except ImageInputError as exc:  # empty, too small, unreadable: each with its own message
+        return [], [], str(exc)
+    return shown_inside(live, panels)
+
+
+def shown_inside(live, panels):
+    """Each model's pictures -> (CNN pictures, MLP pictures, a note naming the models)."""
+    note = " ".join(f"{missing_model(slot)}" for slot in SLOTS if slot not in live.models)
+    shown = " and the ".join(live.models[slot].title for slot in PICTURE_ORDER if slot in live.models)
     return panels.get("cnn", []), panels.get("mlp", []), f"Inside the {shown}. {note}".strip()
 
 
-def look_inside(lab, sketch, endpoint: str = "inside"):
-    """A sketch -> (CNN panels, MLP panels, note); no pictures and the message when there is nothing drawn."""
-    drawing = read(sketch, endpoint)
-    if drawing.x28 is None:
-        return [], [], drawing.message
-    return inside_view(lab, drawing.x28)
+def figures_html(panels, kind: str) -> str:
+    """Pictures (PNG) with their captions below them (never over them), as one block of the page: inline, no
+    file."""
+    if not panels:
+        return ""
+    figures = "".join(
+        f'<figure class="inside-figure"><img src="data:image/png;base64,{base64.b64encode(picture).decode()}" '
+        f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+        for picture, caption in panels
+    )
+    return f'<div class="inside-grid inside-{kind}">{figures}</div>'
 
 
-def show_inside(lab, sketch):
-    """The tab's sketchpad, on every stroke: the pictures."""
-    drawing = read(sketch, "inside_drawing")
-    if drawing.x28 is None:
-        return [], [], drawing.message
-    return inside_view(lab, drawing.x28)
+async def show_inside(lab, drawing):
+    """The tab's pad, each time the pen is lifted: the pictures, and the what-if of the drawing before cleared (a
+    coroutine: the event loop serves other pages while the worker draws them)."""
+    found, message = read(drawing, "inside_drawing")
+    if found is None:
+        return "", "", message, *forget_what_if()
+    live = lab.models.pair
+    try:
+        _, panels = await lab.reader.ainside(live, found)
+    except ImageInputError as exc:
+        return "", "", str(exc), *forget_what_if()
+    cnn, mlp, note = shown_inside(live, panels)
+    return figures_html(cnn, "cnn"), figures_html(mlp, "mlp"), note, *forget_what_if()
 
 
 def answer_words(row, slot, shown=str) -> str:
@@ -120,16 +139,20 @@ def kept_note(rows) -> str:
 
 
 def what_if_of(lab, sketch, endpoint: str):
-    """A sketch -> (rows, [(variant's 28x28, caption)], note): each model's top-1 on every variant."""
-    drawing = read(sketch, endpoint)
-    if drawing.image is None:
-        return [], [], drawing.message
-    result = what_if(lab.models.pair.predictor, drawing.image)
+    """A sketch -> (rows, [(variant's 28x28 as PNG, caption)], note): each model's top-1 on every variant."""
+    drawing, message = read(sketch, endpoint)
+    if drawing is None:
+        return [], [], message
+    try:
+        result = what_if(lab.models.pair.predictor, sketch_image(drawing))
+    except ImageInputError as exc:
+        return [], [], str(exc)
     captions = [
         f"{row['variant']}: " + " · ".join(answer_words(row, slot, labels.display_name) for slot in SLOTS)
         for row in result.rows
     ]
-    return result.rows, [(image, text) for (image, _), text in zip(result.images, captions)], kept_note(result.rows)
+    pictures = [(png(image), text) for (image, _), text in zip(result.images, captions)]
+    return result.rows, pictures, kept_note(result.rows)
 
 
 def table(rows) -> list[list]:
@@ -139,18 +162,20 @@ def table(rows) -> list[list]:
         top = row.get(slot)
         return [labels.display_name(top["label"]), f"{top['confidence']:.0%}"] if top else ["-", "-"]
 
-    return [[row["variant"], *cells(row, "mlp"), *cells(row, "cnn"), VARIANTS[row["variant"]]] for row in rows]
+    return [
+        [row["variant"], *(c for slot in SLOTS for c in cells(row, slot)), VARIANTS[row["variant"]]] for row in rows
+    ]
 
 
-def show_what_if(lab, sketch):
+def show_what_if(lab, drawing):
     """The tab's "What if?" button: (the variants' grid, the table, a note)."""
-    rows, pictures, note = what_if_of(lab, sketch, "whatif_drawing")
-    return pictures, table(rows) if rows else None, note
+    rows, pictures, note = what_if_of(lab, drawing, "whatif_drawing")
+    return figures_html(pictures, "whatif"), table(rows) if rows else None, note
 
 
 def forget_what_if():
     """A changed drawing: the variants shown were of the one before."""
-    return [], None, WHATIF_PROMPT
+    return "", None, WHATIF_PROMPT
 
 
 # ---------------------------------------------------------------- the API's endpoints
@@ -159,22 +184,28 @@ def forget_what_if():
 PANELS = gr.Gallery(format="png", render=False)
 
 
+def pictures(panels) -> list:
+    """[(PNG, caption)] -> [(image, caption)], as a gallery takes them."""
+    return [(Image.open(io.BytesIO(picture)), caption) for picture, caption in panels]
+
+
 def inside_api(lab, sketch: dict | None = None) -> tuple[list, list, str]:
-    """Sketchpad value {"composite": image file}, or the image file alone -> (CNN pictures, MLP pictures, note):
+    """A drawing (strokes {"strokes": [[xs, ys], ...]}, a sketch {"composite": image file} or the image file
+    alone) -> (CNN pictures, MLP pictures, note):
     each a list of {"image": file, "caption": ...}: the CNN's feature maps, one grid per conv stage ("14x14, 64
     maps ..."), and the MLP's most active first-layer templates. A blank canvas: no pictures, and a note that
     says to draw first."""
-    cnn, mlp, note = look_inside(lab, sketch)
-    return *draw.as_api([PANELS, PANELS], [cnn, mlp]), note
+    cnn, mlp, note = inside_view(lab, sketch, "inside")
+    return *as_api([PANELS, PANELS], [pictures(cnn), pictures(mlp)]), note
 
 
 def whatif_api(lab, sketch: dict | None = None) -> tuple[list, list, str]:
-    """Sketchpad value {"composite": image file}, or the image file alone -> (rows, pictures, note): rows, one
+    """A drawing (strokes, a sketch or an image file, as /inside takes it) -> (rows, pictures, note): rows, one
     per variant, {"variant", "mlp": {"label", "confidence"}, "cnn": {...}} with each model's top-1; pictures,
     each variant's 28x28 as the models read it, captioned; a blank canvas: no rows, and a note that says to
     draw first."""
-    rows, pictures, note = what_if_of(lab, sketch, "whatif")
-    return rows, *draw.as_api([PANELS], [pictures]), note
+    rows, shown, note = what_if_of(lab, sketch, "whatif")
+    return rows, *as_api([PANELS], [pictures(shown)]), note
 
 
 # ---------------------------------------------------------------- the tab
@@ -186,40 +217,28 @@ def build(lab) -> InsideTab:
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
-                pad = draw.drawing_pad(PAD_ID)
+                drawing = pad.stroke_pad(PAD_ID)
                 note = gr.Markdown(EMPTY_MESSAGE, elem_id="inside-note", container=True, padding=True)
             with gr.Column(scale=3, min_width=300):
                 gr.Markdown(LEGEND["cnn"])
-                cnn_maps = gr.Gallery(
-                    label="CNN: feature maps at each stage",
-                    columns=3,
-                    format="png",
-                    object_fit="contain",
-                    elem_classes="inside-gallery",
-                    elem_id="cnn-maps",
-                    preview=False,
+                cnn_maps = gr.HTML(
+                    label="CNN: feature maps at each stage", show_label=True, elem_id="cnn-maps", container=True
                 )
                 gr.Markdown(LEGEND["mlp"])
-                mlp_units = gr.Gallery(
+                mlp_units = gr.HTML(
                     label="MLP: templates of its most active first-layer units",
-                    columns=4,
-                    format="png",
-                    object_fit="contain",
-                    elem_classes="inside-gallery",
+                    show_label=True,
                     elem_id="mlp-units",
-                    preview=False,
+                    container=True,
                 )
         whatif_button = gr.Button("What if? Both models on variants of this drawing", elem_id="whatif-button")
         whatif_note = gr.Markdown(WHATIF_PROMPT, elem_id="whatif-note")
         with gr.Row(equal_height=False):
-            whatif_grid = gr.Gallery(
+            whatif_grid = gr.HTML(
                 label="What if: the variants, as the models see them (28x28)",
-                columns=WHATIF_COLUMNS,
-                elem_classes="inside-gallery",
-                format="png",
-                object_fit="contain",
+                show_label=True,
                 elem_id="whatif-grid",
-                preview=False,
+                container=True,
                 min_width=300,
             )
             whatif_table = gr.Dataframe(
@@ -231,21 +250,20 @@ def build(lab) -> InsideTab:
                 elem_id="whatif-table",
             )
 
-    tab.select(None, js=select_brush_js(f"#{PAD_ID}"))  # opening the tab picks its brush
-    pad.change(
+    # One event per lifted pen: the pictures of the new drawing, and the variants of the one before cleared.
+    drawing.change(
         bind(show_inside, lab),
-        pad,
-        [cnn_maps, mlp_units, note],
+        drawing,
+        [cnn_maps, mlp_units, note, whatif_grid, whatif_table, whatif_note],
         api_name="inside_drawing",
         api_visibility="private",
         trigger_mode="always_last",
         show_progress="hidden",
         concurrency_limit=PREDICT_CONCURRENCY,
     )
-    pad.change(forget_what_if, None, [whatif_grid, whatif_table, whatif_note], api_visibility="private", queue=False)
     whatif_button.click(
         bind(show_what_if, lab),
-        pad,
+        drawing,
         [whatif_grid, whatif_table, whatif_note],
         api_name="whatif_drawing",
         api_visibility="private",

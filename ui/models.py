@@ -87,7 +87,7 @@ def build(lab) -> ModelsTab:
                     card_outputs.append(gr.Markdown())
                     robustness_outputs.append(gr.Markdown(elem_id=f"{slot}-robustness"))
                     card_outputs += [
-                        gr.HTML(label="Training curves", show_label=True),
+                        gr.HTML(label="Training curves", show_label=True, container=True),
                         gr.Code(label="Architecture", language=None, interactive=False, show_line_numbers=False),
                     ]
                     # The figure's own title says what it is; a label would cover it.

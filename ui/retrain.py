@@ -314,7 +314,7 @@ def training_part(lab):
     # full bar there while the curves below update.
     train_info = gr.Markdown(container=True, padding=True, min_height=80)
     train_status = gr.Markdown(elem_id="train-status")
-    train_curves = gr.HTML(label="Loss and accuracy per epoch", show_label=True, elem_id="train-curves")
+    train_curves = gr.HTML(label="Loss and accuracy per epoch", show_label=True, container=True, elem_id="train-curves")
     candidate, epochs_shown, ticker = gr.State(None), gr.State(0), gr.Timer(TICK_SECONDS, active=False)
     warned = gr.State(None)  # the warning the next press of *Use this model* confirms
     job_started = gr.State(None)  # when the last job this page started began

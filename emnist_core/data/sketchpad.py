@@ -1,9 +1,9 @@
-"""The app's sketchpad, in one place: canvas size, brush, and a renderer that draws pen strokes with it.
+"""The app's sketchpad, in one place: canvas size, brush, and the one renderer that draws pen strokes with it.
 
-The app configures its ``gr.Sketchpad`` from ``CANVAS`` and ``BRUSH_RADIUS``; ``render_strokes``
-draws recorded pen strokes (UNIPEN) with the same round, hard-edged brush on the same canvas, at a
-random size, place and pen width, so training and evaluation see what the app is sent. The canvas
-then goes through the one ``preprocess`` that browser drawings go through.
+The page's pad (``ui/pad.py``) records pen strokes in ``CANVAS`` pixels and shows them with a brush of
+``BRUSH_RADIUS``; the server draws what it is sent with ``draw_strokes``. ``render_strokes`` draws recorded pen
+strokes (UNIPEN) with the same round, hard-edged brush on the same canvas, at a random size, place and pen width, so
+a drawing and a training sample are made by one renderer. The canvas then goes through the one ``preprocess``.
 """
 
 from __future__ import annotations
@@ -41,14 +41,24 @@ def render_strokes(strokes, rng: np.random.Generator, canvas: int = CANVAS) -> n
     drawn = (high - low) * scale
     room = canvas - 2 * radius - drawn
     offset = radius + rng.uniform(0, 1, 2) * np.maximum(room, 0)
+    placed = []
+    for stroke in strokes:
+        xy = (stroke - low) * scale
+        xy[:, 1] = drawn[1] - xy[:, 1]  # y up on the tablet, down on the canvas
+        placed.append(xy + offset)
+    return draw_strokes(placed, radius, canvas)
+
+
+def draw_strokes(strokes, radius: float = BRUSH_RADIUS, canvas: int = CANVAS) -> np.ndarray:
+    """Strokes in canvas pixels (each an (n, 2) array of x, y, y pointing down, as the page's pad records them) ->
+    a uint8 (canvas, canvas) grey sketch, black ink on white, drawn with the sketchpad's round brush of ``radius``."""
     image = Image.new("L", (canvas, canvas), PAPER)
     draw = ImageDraw.Draw(image)
     r = radius
     for stroke in strokes:
-        xy = (stroke - low) * scale
-        xy[:, 1] = drawn[1] - xy[:, 1]  # y up on the tablet, down on the canvas
-        xy += offset
-        flat = [tuple(p) for p in xy]
+        flat = [tuple(p) for p in np.asarray(stroke, np.float64).reshape(-1, 2)]
+        if not flat:
+            continue
         if len(flat) > 1:
             draw.line(flat, fill=INK, width=max(1, round(2 * r)), joint="curve")
         for x, y in (flat[0], flat[-1]):  # round caps, and a dot for a single tap

@@ -13,6 +13,7 @@ This module does not import Keras; a round is plain Python that a page keeps in 
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -160,6 +161,7 @@ class Round:
 
     order: tuple[str, ...]
     kind: str = DEFAULT_ORDER  # the order actually used: "shuffled" or "hardest"
+    uid: str = field(default_factory=lambda: secrets.token_hex(8))  # names this round's prompts: (uid, position)
     position: int = 0
     score: dict = field(default_factory=lambda: {slot: 0 for slot in SLOTS})  # {slot: drawings it read right}
     drawn: int = 0  # drawings answered (a skipped prompt is not one)

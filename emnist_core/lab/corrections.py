@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from emnist_core.data import cache, files
+from emnist_core.data import strokes as drawn_strokes
 from emnist_core.data.labels import label_map
 from emnist_core.models.evaluation import class_name
 
@@ -58,6 +59,7 @@ CORRECTION, CHALLENGE = "correction", "challenge"
 SOURCES = (CORRECTION, CHALLENGE)
 CHALLENGE_MARK = f"-{CHALLENGE}"
 CSV_NAME = f"emnist-{SPLIT}-corrections.csv"
+NDJSON_NAME = "sketch-lab-drawings.ndjson"  # Quick, Draw!'s simplified layout
 # The IDX names follow NIST's, so evaluate reads the split from the name.
 IDX_NAMES = (f"emnist-{SPLIT}-corrections-images-idx3-ubyte.gz", f"emnist-{SPLIT}-corrections-labels-idx1-ubyte.gz")
 # The server's switches (read once, into ``guard.Switches``): the guard's refusal below names them.
@@ -102,6 +104,7 @@ class Corrections:
     times: tuple[datetime, ...]  # UTC
     ids: tuple[str, ...]
     tops: tuple[dict, ...]  # {slot: [[class name, probability], ...]} per correction
+    strokes: tuple[list | None, ...] = ()  # per correction, its pen strokes (``strokes.checked``) when it came as such
 
     def __len__(self) -> int:
         return len(self.y)
@@ -113,7 +116,14 @@ class Corrections:
     def take(self, index) -> Corrections:
         index = np.asarray(index, dtype=np.int64)
         pick = lambda seq: tuple(seq[i] for i in index)
-        return Corrections(self.x[index], self.y[index], pick(self.times), pick(self.ids), pick(self.tops))
+        return Corrections(
+            self.x[index],
+            self.y[index],
+            pick(self.times),
+            pick(self.ids),
+            pick(self.tops),
+            pick(self.strokes or (None,) * len(self)),
+        )
 
     def split_by_time(self, holdout: float) -> tuple[Corrections, Corrections]:
         """(older, newest): the newest ``holdout`` share (at least one when the share is above 0) held out."""
@@ -136,6 +146,7 @@ class CorrectionStore:
         self.folder = Path(folder) if folder is not None else corrections_dir()
         self.max_count, self.max_bytes = int(max_count), int(max_bytes)
         self._lock = threading.Lock()  # the cap check and the write are one step for this process's threads
+        self._tally = None  # (count, bytes) on disk, once counted (``_usage``)
 
     # ---------------------------------------------------------------- writing
 
@@ -146,12 +157,15 @@ class CorrectionStore:
         tops: Mapping | None = None,
         when: datetime | None = None,
         source: str = CORRECTION,
+        strokes=None,
     ) -> str:
         """Keep one correction; return its id. ``x28``: the preprocessed image (uint8 28x28, white ink on
         black); ``label``: the class the person chose; ``tops``: {model slot: [(class, probability), ...]};
         ``when``: its time (default now; a naive time is taken as UTC); ``source``: ``CORRECTION`` or
-        ``CHALLENGE`` (a challenge drawing, labelled by its prompt). Whether this server collects them at all is the
-        guard's to say (``guard.COLLECT``), before this is called. CorrectionError says why one is refused."""
+        ``CHALLENGE`` (a challenge drawing, labelled by its prompt); ``strokes``: the pen strokes it was drawn with,
+        when it came as strokes (``strokes.checked``' layout), kept to export in Quick, Draw!'s format. Whether this
+        server collects them at all is the guard's to say (``guard.COLLECT``), before this is called.
+        CorrectionError says why one is refused."""
         if source not in SOURCES:
             raise CorrectionError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
         image, index = _checked_image(x28), class_index(label)
@@ -166,6 +180,11 @@ class CorrectionStore:
         }
         if source == CHALLENGE:  # a correction's file stays exactly as before challenges existed
             record["source"] = CHALLENGE
+        if strokes is not None:
+            try:
+                record["strokes"] = drawn_strokes.checked(strokes)
+            except ValueError as exc:
+                raise CorrectionError(str(exc)) from None
         text = json.dumps(record, separators=(",", ":"))
         # The time first, so names sort by time; random hex, so two at the same instant never collide.
         mark = CHALLENGE_MARK if source == CHALLENGE else ""
@@ -173,6 +192,7 @@ class CorrectionStore:
         with self._lock:
             count, used = self._usage()
             if count + 1 > self.max_count or used + len(text) > self.max_bytes:
+                self._tally = None  # look again next time: another process may have cleared the folder
                 raise CorrectionError(
                     f"The corrections folder is full ({count} corrections, {used / 2**20:.1f} MB; it keeps at most "
                     f"{self.max_count} and {self.max_bytes / 2**20:.1f} MB). Download the corrections, then clear "
@@ -180,6 +200,7 @@ class CorrectionStore:
                 )
             self.folder.mkdir(parents=True, exist_ok=True)
             cache.atomic_write(self.folder / f"{ident}{SUFFIX}", lambda tmp: tmp.write_text(text))
+            self._tally = (count + 1, used + len(text))
         return ident
 
     def clear(self) -> int:
@@ -190,6 +211,7 @@ class CorrectionStore:
                 path.unlink(missing_ok=True)
                 removed += 1
             self._remove_temporaries(older_than=0)
+            self._tally = None
         return removed
 
     # ---------------------------------------------------------------- reading
@@ -215,8 +237,10 @@ class CorrectionStore:
         if not found:
             return empty_corrections()
         found.sort(key=lambda item: (item[1], item[0]))  # by time, then id
-        ids, times, images, labels, tops = zip(*found)
-        return Corrections(np.stack(images), np.array(labels, np.int64), tuple(times), tuple(ids), tuple(tops))
+        ids, times, images, labels, tops, strokes = zip(*found)
+        return Corrections(
+            np.stack(images), np.array(labels, np.int64), tuple(times), tuple(ids), tuple(tops), tuple(strokes)
+        )
 
     # ---------------------------------------------------------------- exports
 
@@ -231,6 +255,28 @@ class CorrectionStore:
         rows = np.concatenate([data.y[:, None], pixels.astype(np.int64)], axis=1)
         cache.atomic_write(path, lambda tmp: np.savetxt(tmp, rows, fmt="%d", delimiter=","))
         return path
+
+    def export_ndjson(self, path) -> tuple[Path, int]:
+        """Every correction and Challenge drawing that kept its strokes, as Quick, Draw!'s simplified ndjson (one
+        JSON object a line: key_id, word, countrycode, timestamp, recognized by the CNN, drawing; see
+        ``strokes``). ``path``: the file, or a folder to write ``NDJSON_NAME`` in. -> (the file, how many drawings
+        it holds); CorrectionError when none kept its strokes."""
+        data = self._exportable()
+        drawn = [i for i, s in enumerate(data.strokes) if s]
+        if not drawn:
+            raise CorrectionError("None of the corrections kept its strokes (they were sent as images).")
+        path = Path(path)
+        path = path / NDJSON_NAME if path.is_dir() else path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        names = data.names
+        lines = [
+            drawn_strokes.ndjson_line(
+                data.ids[i], names[i], data.times[i], _read_as(data.tops[i], names[i]), data.strokes[i]
+            )
+            for i in drawn
+        ]
+        cache.atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
+        return path, len(lines)
 
     def export_idx(self, folder) -> tuple[Path, Path]:
         """Every correction as an EMNIST IDX pair (gzip, ByMerge labels) in ``folder``: (images path, labels
@@ -269,11 +315,16 @@ class CorrectionStore:
         )
 
     def _usage(self) -> tuple[int, int]:
+        """(files kept, their bytes): counted from the folder once, then kept up to date by ``add`` and ``clear``,
+        so a class's thousandth drawing does not stat a thousand files (under the lock)."""
+        if self._tally is not None:
+            return self._tally
         sizes = []
         for path in self._paths():
             with contextlib.suppress(FileNotFoundError):  # cleared by another process meanwhile
                 sizes.append(path.stat().st_size)
-        return len(sizes), sum(sizes)
+        self._tally = (len(sizes), sum(sizes))
+        return self._tally
 
     def _remove_temporaries(self, older_than: float) -> None:
         """Remove hidden temporaries (``cache.temp_path``) that no write is still making: a killed write's."""
@@ -286,6 +337,13 @@ class CorrectionStore:
                     path.unlink()
             except FileNotFoundError:
                 pass
+
+
+def _read_as(tops: dict, name: str) -> bool:
+    """Whether the CNN (the model that reads drawings best) read a drawing as ``name``: Quick, Draw!'s
+    "recognized"."""
+    guesses = tops.get("cnn") or []
+    return bool(guesses) and guesses[0][0] == name
 
 
 def _utc(when: datetime | None) -> datetime:
@@ -349,7 +407,7 @@ def _unpng(text: str) -> np.ndarray:
         return np.asarray(img, dtype=np.uint8).copy()
 
 
-def _read(path: Path) -> tuple[datetime, np.ndarray, int, dict]:
+def _read(path: Path) -> tuple[datetime, np.ndarray, int, dict, list | None]:
     record = json.loads(path.read_text())
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ValueError("not a correction file")
@@ -361,4 +419,7 @@ def _read(path: Path) -> tuple[datetime, np.ndarray, int, dict]:
     tops = record.get("tops") or {}
     if not isinstance(tops, dict):
         raise ValueError("tops is not a mapping")
-    return when.astimezone(UTC), _unpng(record["image_png"]), class_index(record["label"]), tops
+    strokes = record.get("strokes")
+    if strokes is not None:
+        strokes = drawn_strokes.checked(strokes)
+    return when.astimezone(UTC), _unpng(record["image_png"]), class_index(record["label"]), tops, strokes

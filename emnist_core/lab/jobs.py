@@ -26,8 +26,10 @@ from emnist_core.lab.guard import CANCEL, FINE_TUNE, TRAIN, Guard
 from emnist_core.lab.job_process import JobSpec
 from emnist_core.lab.live import LiveModel, LiveModels
 from emnist_core.lab.testsets import TestSets
+from emnist_core.models import store
 from emnist_core.models.evaluation import DRAWN, EMNIST
 from emnist_core.models.registry import SLOTS
+from emnist_core.serving import export
 from emnist_core.training.config import BATCH_STAGES, DONE, LOADING_CORRECTIONS, SAVING, TRAINING, TrainConfig
 
 SETTLE_BATCHES = 5  # a job's time estimate starts after this many batches
@@ -35,6 +37,7 @@ POLL_SECONDS = 0.1
 CANCEL_GRACE_SECONDS = 1.0  # a cancelled job that has not stopped by then is ended
 STOP_WAIT_SECONDS = 5
 FINE_TUNE_EPOCHS = 3  # finetune.EPOCHS, named here without importing Keras
+MODELS_KEPT = 5  # retrained models kept besides the live ones (their exports with them): the newest
 log = logging.getLogger(__name__)
 
 
@@ -170,6 +173,14 @@ class Jobs:
             job.cancel.set()
         return stage
 
+    def _prune(self) -> None:
+        """Keep the newest ``MODELS_KEPT`` retrained models and the live ones; remove the others and their exports,
+        so a day of retraining in class does not fill the disk."""
+        live = [m.path for m in self._models.pair.models.values()]
+        for path in store.prune(self._models.models_folder(), MODELS_KEPT, protect=live):
+            if path.name.endswith(store.MODEL_SUFFIX):
+                export.remove_exports(store.model_name(path))
+
     def _model_path(self, stem: str) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return self._models.models_folder() / f"{stem}-{stamp}.keras"
@@ -191,6 +202,7 @@ class Jobs:
         try:
             made, drawn = spec()
             self._run(job, made, drawn)
+            self._prune()
         except Exception as exc:  # shown to the teacher; the server keeps serving
             log.exception("job failed")
             job.error = f"{type(exc).__name__}: {exc}"

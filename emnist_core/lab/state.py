@@ -8,6 +8,8 @@ methods (``tests/test_public_api.py`` checks that ``ui/`` never reaches into a s
   way, and a live model scored on any of them;
 - ``classroom`` (``classroom.Classroom``): the corrections, the Challenge's drawings and the class scores;
 - ``jobs`` (``jobs.Jobs``): the one job slot, training or fine-tuning in a process of its own;
+- ``reader`` (``reader.Reader``): each drawing's answer and the Inside tab's pictures, in a process of its own;
+- ``explainer`` (``explainer.Explainer``): why each model reads a drawing, in a process of its own below the answers;
 - ``figures`` (``figures.FigureCache``): the page's figures, drawn once per content;
 - ``guard`` (``guard.Guard``): the one place that decides what may change the server for the whole class.
 
@@ -19,20 +21,24 @@ from __future__ import annotations
 
 from emnist_core.lab.classroom import Classroom
 from emnist_core.lab.corrections import CorrectionStore
+from emnist_core.lab.explainer import Explainer
 from emnist_core.lab.figures import FigureCache
 from emnist_core.lab.guard import Guard, Switches
 from emnist_core.lab.jobs import Jobs
 from emnist_core.lab.live import LiveModels
+from emnist_core.lab.reader import Reader
 from emnist_core.lab.testsets import TestSets, load_drawn, load_emnist
 from emnist_core.models import store
 
-SERVICES = ("models", "tests", "classroom", "jobs", "figures", "guard")  # what a caller may use, by its methods
+# What a caller may use, each by its own methods.
+SERVICES = ("models", "tests", "classroom", "jobs", "reader", "explainer", "figures", "guard")
 
 
 class Lab:
     """All server state (see the module doc). ``data_loader``, ``assets_dir`` and ``drawn_loader`` are where the
-    data and the shipped models come from, and ``corrections`` where the class's drawings are kept; tests pass their
-    own. ``jobs_in_process=False`` runs jobs in a thread of this process instead of a process of their own."""
+        data and the shipped models come from, and ``corrections`` where the class's drawings are kept; tests pass their
+        own. ``own_processes=False`` runs jobs, answers and explanations in this process instead of processes of their
+    own."""
 
     def __init__(
         self,
@@ -41,7 +47,7 @@ class Lab:
         drawn_loader=load_drawn,
         corrections: CorrectionStore | None = None,
         switches: Switches | None = None,
-        jobs_in_process: bool = True,
+        own_processes: bool = True,
     ):
         self.switches = switches or Switches.from_env()
         self.guard = Guard(self.switches)
@@ -52,6 +58,8 @@ class Lab:
             data_loader, drawn_loader, lambda: self.classroom.drawing_ids(), lambda: self.classroom.drawings()
         )
         self.jobs = Jobs(
-            self.guard, self.models, self.tests, lambda: self.classroom.corrections(), in_process=jobs_in_process
+            self.guard, self.models, self.tests, lambda: self.classroom.corrections(), in_process=own_processes
         )
+        self.reader = Reader(in_process=not own_processes)
+        self.explainer = Explainer(in_process=not own_processes)
         self.figures = FigureCache()

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -309,6 +310,31 @@ def remove_model(path) -> list[Path]:
     removed = model_files(path)
     for p in removed:
         p.unlink(missing_ok=True)
+    return removed
+
+
+LEFTOVER_SECONDS = 600  # a hidden temporary older than this is a killed save's, not one in progress
+
+
+def prune(folder, keep: int, protect=()) -> list[Path]:
+    """Remove every model in ``folder`` but the newest ``keep`` (by the time of its files) and those at ``protect``
+    (the live ones, say), and any killed save's leftovers; return the files removed. A model another one still reuses
+    the weights of is kept (``remove_model``)."""
+    protected = {Path(p).resolve() for p in protect}
+    models = sorted(list_models(folder), key=lambda p: max(f.stat().st_mtime for f in model_files(p)), reverse=True)
+    removed = []
+    for path in models[keep:]:
+        if path.resolve() in protected:
+            continue
+        try:
+            removed += remove_model(path)
+        except (ValueError, OSError):  # reused by another model, or gone meanwhile
+            continue
+    stale = time.time() - LEFTOVER_SECONDS
+    for leftover in Path(folder).glob(".*.tmp*"):  # a save killed mid-write (cache.temp_path), long ago
+        if leftover.is_file() and leftover.stat().st_mtime < stale:
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
     return removed
 
 

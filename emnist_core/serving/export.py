@@ -39,25 +39,45 @@ log = logging.getLogger(__name__)
 
 
 class LiteModel:
-    """A model exported to LiteRT: ``model(x)`` maps float32 (N, 28, 28) to (N, classes) probabilities."""
+    """A model exported to LiteRT: ``model(x)`` maps float32 (N, 28, 28) to (N, classes) probabilities.
 
-    def __init__(self, path):
-        from ai_edge_litert.interpreter import Interpreter
+    One interpreter reads single drawings (a stroke's answer) and another any batch (a test set, an explanation's
+    occluded copies): resizing an interpreter reallocates it, and answers and batches come in any order. Each
+    interpreter runs one call at a time. ``threads``: LiteRT's threads per call (None: its own choice)."""
 
-        self.path = Path(path)
-        self._interpreter = Interpreter(model_path=str(self.path))
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-        self._batch = None
-        self._lock = threading.Lock()  # an interpreter runs one call at a time; a call takes well under 1 ms
+    def __init__(self, path, threads: int | None = None):
+        self.path, self.threads = Path(path), threads
+        self._single = _Interpreter(self.path, threads, batch=1)
+        self._batches = _Interpreter(self.path, threads)
 
     def __call__(self, x) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
+        return (self._single if len(x) == 1 else self._batches)(x)
+
+
+class _Interpreter:
+    """One LiteRT interpreter over a model file, sized for the last batch it was given; one call at a time."""
+
+    def __init__(self, path: Path, threads: int | None, batch: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = None
+        self._lock = threading.Lock()
+        if batch is not None:
+            self._resize(batch)
+
+    def _resize(self, batch: int) -> None:
+        self._interpreter.resize_tensor_input(self._input, [batch, SIDE, SIDE])
+        self._interpreter.allocate_tensors()
+        self._batch = batch
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
         with self._lock:
             if x.shape[0] != self._batch:  # resizing reallocates: keep the size until a call needs another
-                self._interpreter.resize_tensor_input(self._input, [x.shape[0], SIDE, SIDE])
-                self._interpreter.allocate_tensors()
-                self._batch = x.shape[0]
+                self._resize(x.shape[0])
             self._interpreter.set_tensor(self._input, x)
             self._interpreter.invoke()
             return self._interpreter.get_tensor(self._output).copy()
@@ -230,6 +250,14 @@ def export_probe(model, target: Path, meta: Path) -> None:
             np.savez(f, kind=keras.kind, order=np.array(order), **extra)
 
     atomic_write(meta, write)
+
+
+def remove_exports(name: str) -> list[Path]:
+    """Remove every export of the model named ``name`` (its file's stem) from the cache; return what was removed."""
+    removed = [p for p in (cache_dir() / "served").glob(f"{name}-*") if p.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
 
 
 def export_elsewhere(paths) -> None:

@@ -18,6 +18,7 @@ inside view without TensorFlow. Both kinds give the same outputs (checked when e
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import NamedTuple
 
@@ -211,38 +212,50 @@ def inside(source, x28) -> list[Panel]:
             )
         ]
     total = len(p.templates)
-    return [Panel(template_image(u.template), unit_caption(u, rank, total)) for rank, u in enumerate(units)]
+    drawn = p.__dict__.setdefault("_template_images", {})  # a unit's template is its weights: drawn once per probe
+    for u in units:
+        if u.index not in drawn:
+            drawn[u.index] = template_image(u.template)
+    return [Panel(drawn[u.index], unit_caption(u, rank, total)) for rank, u in enumerate(units)]
+
+
+@functools.cache
+def colour_table(cmap: str) -> np.ndarray:
+    """uint8 (256, 3): matplotlib's colour map ``cmap`` as a lookup table, as it looks colours up itself."""
+    from matplotlib import colormaps
+
+    return np.round(colormaps[cmap](np.arange(256))[:, :3] * 255).astype(np.uint8)
+
+
+def coloured(scaled: np.ndarray, cmap: str) -> np.ndarray:
+    """Values 0-1 -> uint8 RGB through ``cmap`` (256 steps, as matplotlib does)."""
+    return colour_table(cmap)[np.clip((scaled * 256).astype(np.int64), 0, 255)]
 
 
 def stage_grid(stage: Stage, shown: int = MAPS_SHOWN) -> np.ndarray:
     """uint8 RGB grid of the stage's most active maps, row by row, strongest first, on one colour scale."""
-    from matplotlib import colormaps
-
     picks = stage.order[:shown]
     maps = np.moveaxis(stage.rise[..., picks], -1, 0)  # (shown, h, w)
     top = maps.max(initial=0)
     scaled = maps / top if top > 0 else np.zeros_like(maps)  # one scale: a weak map looks weak
     zoom = TILE_PX // maps.shape[1]
-    tiles = colormaps[MAP_CMAP](np.kron(scaled, np.ones((zoom, zoom))))[..., :3]
+    tiles = coloured(scaled, MAP_CMAP).repeat(zoom, axis=1).repeat(zoom, axis=2)
     rows = -(-len(picks) // GRID_COLUMNS)
     side = TILE_PX + GAP_PX
-    grid = np.full((rows * side - GAP_PX, GRID_COLUMNS * side - GAP_PX, 3), GAP_GREY / 255)
+    grid = np.full((rows * side - GAP_PX, GRID_COLUMNS * side - GAP_PX, 3), GAP_GREY, np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, GRID_COLUMNS)
         grid[r * side : r * side + tile.shape[0], c * side : c * side + tile.shape[1]] = tile
-    return np.round(grid * 255).astype(np.uint8)
+    return grid
 
 
 def template_image(template) -> np.ndarray:
     """uint8 RGB (TEMPLATE_PX, TEMPLATE_PX): a unit's 28x28 weights, red positive, blue negative, hard-edged."""
-    from matplotlib import colormaps
-
     w = np.asarray(template, np.float64)
     top = np.abs(w).max(initial=0)
     scaled = 0.5 + 0.5 * (w / top if top > 0 else w)  # 0.5 (white) is "no matter"
-    rgb = np.round(colormaps[TEMPLATE_CMAP](scaled)[..., :3] * 255).astype(np.uint8)
     zoom = TEMPLATE_PX // SIDE
-    return np.repeat(np.repeat(rgb, zoom, axis=0), zoom, axis=1)
+    return coloured(scaled, TEMPLATE_CMAP).repeat(zoom, axis=0).repeat(zoom, axis=1)
 
 
 def stage_caption(index: int, stages: int, stage: Stage) -> str:

@@ -1,0 +1,115 @@
+"""The drawing pad in a real browser, as a person uses it: a mouse on a desktop, a finger on a phone; Undo and Clear;
+one small request per lifted pen and no file upload; the page holds still while a finger draws."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from browser import BAR, SEVEN, chromium, draw_stroke, launch, new_page, settle, touch_stroke
+
+from conftest import served
+
+TIMEOUT_MS = 20_000
+QUIET_MS = 1_000  # after the answer: anything the stroke still sends would go out by then
+MAX_REQUESTS = 3  # per stroke: the event, and its answer's stream
+MAX_STROKE_BYTES = 4_000  # a stroke's points, as the page sends them
+
+
+@pytest.fixture(scope="module")
+def browser(app_module, demo):
+    sync_api = chromium()
+    with served(demo, **app_module.LAUNCH_OPTIONS) as url, sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        browser.app_url = url
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def desktop(browser):
+    page = new_page(browser, browser.app_url, "desktop", TIMEOUT_MS)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    page = new_page(browser, browser.app_url, "phone", TIMEOUT_MS)
+    yield page
+    page.context.close()
+
+
+PREVIEW = "img[alt='the 28x28 image the models see']"
+PREVIEW_IS = "([selector, src, same]) => (document.querySelector(selector)?.src === src) === same"
+
+
+def answer(page) -> str:
+    """The big answer once the page shows one."""
+    big = page.locator("#verdict h2")
+    big.wait_for()
+    return big.inner_text().strip()
+
+
+def test_a_stroke_is_one_small_request_and_no_upload(desktop):
+    page = desktop
+    settle(page)  # the page's own events on load are done
+    sent = []
+    page.on("request", lambda r: sent.append((r.method, r.url, r.post_data or "")))
+    draw_stroke(page, SEVEN)
+    assert answer(page) == "7"
+    page.wait_for_timeout(QUIET_MS)
+    assert not [url for _, url, _ in sent if "/upload" in url], sent
+    assert len(sent) <= MAX_REQUESTS, [f"{m} {u}" for m, u, _ in sent]
+    joins = [body for method, url, body in sent if method == "POST" and "/queue/join" in url]
+    assert len(joins) == 1 and len(joins[0]) <= MAX_STROKE_BYTES, joins
+    strokes = json.loads(joins[0])["data"][0]["strokes"]
+    assert len(strokes) == 1 and len(strokes[0]) == 3  # one stroke: its xs, ys and times
+
+
+def test_undo_takes_the_last_stroke_back_and_clear_empties_the_pad(desktop):
+    page = desktop
+    undo, clear = (
+        page.get_by_role("button", name="Undo the last stroke"),
+        page.get_by_role("button", name="Clear the pad"),
+    )
+    assert undo.is_disabled() and clear.is_disabled()  # nothing to undo on an empty pad
+    draw_stroke(page, SEVEN)
+    assert answer(page) == "7"
+    seven = page.locator(PREVIEW).get_attribute("src")
+    draw_stroke(page, BAR)  # a bar across it: the models see another drawing
+    page.wait_for_function(PREVIEW_IS, arg=[PREVIEW, seven, False])
+    undo.click()  # the bar taken back: the 7 again, exactly
+    page.wait_for_function(PREVIEW_IS, arg=[PREVIEW, seven, True])
+    assert answer(page) == "7"
+    undo.click()  # and the 7: nothing left
+    page.get_by_text("The canvas is empty").wait_for()
+    assert undo.is_disabled()
+    draw_stroke(page, SEVEN)
+    assert answer(page) == "7"
+    clear.click()
+    page.get_by_text("The canvas is empty").wait_for()
+    ink = page.evaluate(
+        """() => { const c = document.querySelector('#sketchpad canvas.pad-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let dark = 0; for (let i = 0; i < d.length; i += 4) dark += d[i] < 128; return dark; }"""
+    )
+    assert ink == 0  # the pad shows nothing either
+
+
+def test_a_finger_draws_on_a_phone_and_the_page_holds_still(phone):
+    page = phone
+    pad = page.locator("#sketchpad canvas.pad-canvas")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] >= 250  # whole, and big enough
+    before = page.evaluate("() => window.scrollY")
+    touch_stroke(page, SEVEN)
+    assert answer(page) == "7"
+    assert page.evaluate("() => window.scrollY") == before  # the finger drew; the page did not move
+    seven = page.locator(PREVIEW).get_attribute("src")
+    touch_stroke(page, BAR)
+    page.wait_for_function(PREVIEW_IS, arg=[PREVIEW, seven, False])
+    page.get_by_role("button", name="Undo the last stroke").tap()
+    page.wait_for_function(PREVIEW_IS, arg=[PREVIEW, seven, True])
+    assert answer(page) == "7"
