@@ -100,12 +100,25 @@ def test_a_fine_tuned_card_says_where_it_came_from_and_keeps_the_correction_only
         "drawn_test_metrics": None,
     }
     assert card.calibration["tau"] == 0.5 and "put back" in card.calibration["note"] and card.fine_tuning == figures
+    assert card.temperature_section is None  # the source's T fits the source's weights, not these
     assert (
         trained.fine_tuned(
             "x", 7, ("src", "src.keras"), source, {"": REPORT}, figures, keeps_correction=False
         ).calibration
         is None
     )
+
+
+@pytest.mark.parametrize("keeps_correction", [True, False])
+def test_a_fine_tuned_card_holds_the_temperature_fitted_for_its_own_weights(keeps_correction):
+    source = ModelCard(name="src", calibration={"tau": 0.5, "temperature": {"T": 1.2, "fitted_on": "theirs"}})
+    own = {"T": 0.8, "fitted_on": "unipen validation"}
+    figures = {"settings": {}, "corrections": {}, "before": {}, "after": {}}
+    card = ModelCard(name="cnn-bn").fine_tuned(
+        "src-fixed", 7, ("src", "src.keras"), source, {"": REPORT}, figures, keeps_correction, temperature=own
+    )
+    assert card.temperature_section == own
+    assert ("tau" in card.calibration) == keeps_correction  # the correction's fit only with the correction
 
 
 def test_with_temperature_keeps_the_prior_corrections_fit_and_save_card_writes_the_card_alone(tmp_path):

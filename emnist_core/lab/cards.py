@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emnist_core.data import pack
+from emnist_core.lab import plain_card
 from emnist_core.models.card import ModelCard
 from emnist_core.models.evaluation import DRAWN, EMNIST
 from emnist_core.models.registry import SLOTS
 from emnist_core.models.store import ASSETS_DIR, card_path
+from emnist_core.models.temperature import ece_change
 
 REPORT_WORDS = {EMNIST: "EMNIST test images", DRAWN: "drawn test characters"}
 # An absolute path, or one from the home folder: two or more "/name" parts not inside a word ("C / c" has none).
@@ -27,23 +29,35 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def card_markdown(title: str, path: Path, card: ModelCard | None, report: dict | None) -> str:
-    """A model's card as a Markdown list: what it is, its data, test results, training and command."""
+TECHNICAL = "#### Technical details"  # the heading the card's plain opening ends at
+
+
+def card_markdown(title: str, path: Path, card: ModelCard | None, report: dict | None, drawn_report=None) -> str:
+    """A model's card as Markdown: first, in plain words, what a teacher can use (``plain_card``); then, under
+    ``TECHNICAL``, what it is, its data, test results, calibration and training. ``report``: its report on the
+    EMNIST test set; ``drawn_report``: on drawn characters."""
     known = card or ModelCard()
-    lines = [f"### {title}", known.description, ""]
+    shipped = Path(path).parent == ASSETS_DIR
+    lines = [f"### {title}"]
+    if card is None:
+        lines.append(
+            f"- **No model card** (`{card_path(path).name}` is missing or damaged): restore it beside "
+            "the model file, or retrain the model to write a new one."
+        )
+    lines += plain_card.plain_lines(known, shipped, report, drawn_report)
+    return "\n".join([*lines, "", TECHNICAL, *technical_lines(known, path, shipped, report)])
+
+
+def technical_lines(known: ModelCard, path: Path, shipped: bool, report: dict | None) -> list[str]:
+    """The card's technical details, as a Markdown list after its description."""
+    lines = [known.description, ""]
     if known.parameters:
         trainable = known.trainable_parameters
         lines.append(
             f"- **Parameters:** {known.parameters:,}"
             + (f" ({trainable:,} trained)" if trainable and trainable != known.parameters else "")
         )
-    where = "shipped with the app" if Path(path).parent == ASSETS_DIR else "trained on this server"
-    lines.append(f"- **File:** {Path(path).name} ({where})")
-    if card is None:
-        lines.append(
-            f"- **No model card** (`{card_path(path).name}` is missing or damaged): restore it beside "
-            "the model file, or retrain the model to write a new one."
-        )
+    lines.append(f"- **File:** {Path(path).name} ({'shipped with the app' if shipped else 'trained on this server'})")
     if known.data:
         used = ", ".join(f"{k} {v:,}" for k, v in known.data.get("used", {}).items() if v is not None)
         lines.append(f"- **Data:** {known.dataset or '?'} ({used}). {known.data.get('description', '')}")
@@ -61,19 +75,7 @@ def card_markdown(title: str, path: Path, card: ModelCard | None, report: dict |
             + (f", top-3 {drawn['top3']:.1%}" if drawn.get("top3") is not None else "")
             + f" on {drawn.get('n', 0):,} characters by writers it never saw"
         )
-    scaling = known.temperature_section or {}
-    if scaling.get("T") is not None:
-        held = scaling.get("held_out") or {}
-        check = (
-            f"; on {held['n']:,} drawn test characters the calibration error went from {held['ece_before']:.1%} "
-            f"to {held['ece_after']:.1%}"
-            if held.get("ece_before") is not None
-            else ""
-        )
-        lines.append(
-            f"- **Confidence calibrated:** temperature {scaling['T']:.2f}, fitted on {scaling.get('n', 0):,} "
-            f"{scaling.get('fitted_on', '?')} images{check} (figure below: 80% should mean right 8 times in 10)"
-        )
+    lines += calibration_lines(known.temperature_section or {})
     if known.hyperparameters:
         lines.append(
             "- **Training:** "
@@ -83,7 +85,35 @@ def card_markdown(title: str, path: Path, card: ModelCard | None, report: dict |
         )
     if known.training_seconds is not None:
         lines.append(f"- **Trained:** {known.date or '?'} in {format_seconds(known.training_seconds)}")
-    return "\n".join(lines)
+    return lines
+
+
+def calibration_lines(scaling: dict) -> list[str]:
+    """A temperature section in figures: T, what it was fitted on and its calibration error before and after (the
+    figure's, ``temperature.ece_change``), the check on images the fit never saw, and the "not sure" threshold."""
+    if scaling.get("T") is None:
+        return []
+    before, after = ece_change(scaling)
+    held = scaling.get("held_out") or {}
+    check = (
+        f"; checked on {held['n']:,} {held.get('on') or 'drawn test'} images the fit never saw: "
+        f"{held['ece_before']:.1%} to {held['ece_after']:.1%}"
+        if held.get("ece_before") is not None
+        else ""
+    )
+    lines = [
+        f"- **Confidence calibrated:** temperature {scaling['T']:.2f}, fitted on {scaling.get('n', 0):,} "
+        f"{scaling.get('fitted_on', '?')} images; calibration error (ECE) {before:.1%} to {after:.1%} there, as "
+        f"in the figure{check}"
+    ]
+    sure = scaling.get("not_sure")
+    if sure:
+        kept = "" if sure.get("accuracy") is None else f", {sure['accuracy']:.1%} of them right"
+        lines.append(
+            f"- **Not sure below:** {sure['threshold']:.0%}, measured for {sure['measured_for']}. On its "
+            f"{sure.get('on', 'fit')} images this model alone reaches it on {sure['coverage']:.1%}{kept}"
+        )
+    return lines
 
 
 def report_summary(title: str, report: dict, words: str) -> str:
@@ -98,9 +128,14 @@ def report_summary(title: str, report: dict, words: str) -> str:
 
 
 def per_class_rows(report: dict) -> tuple[list[str], list[list]]:
-    """(headers, rows) of a report's per-class figures, worst accuracy first."""
+    """(headers, rows) of a report's per-class figures, worst accuracy first; a class with no test image (one the
+    class never drew) has no accuracy and no row, rather than a row of zeros at the top."""
     rows = sorted(
-        ([name, s["recall"], s["precision"], s["f1"], s["support"]] for name, s in report["per_class"].items()),
+        (
+            [name, s["recall"], s["precision"], s["f1"], s["support"]]
+            for name, s in report["per_class"].items()
+            if s["support"]
+        ),
         key=lambda row: row[1],
     )
     return ["class", "accuracy", "precision", "F1", "test images"], [

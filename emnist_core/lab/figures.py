@@ -18,6 +18,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from emnist_core.models.temperature import ece_change
+
 FIGURES_KEPT = 16  # a few models' figures on each test set: drawing one takes a tenth of a second or more
 DPI = 100
 
@@ -107,15 +109,16 @@ def reliability_figure(calibration: dict, title: str = ""):
     fig = Figure(figsize=(4.8, 4.4))
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
-    for key, style, words in (("before", "-o", "model's own"), ("after", "-s", f"scaled by T = {section['T']:.2f}")):
-        part = section[key]
-        bins = part["bins"]
+    eces = ece_change(section)  # the card's words quote the same two numbers (``plain_card.sure_line``)
+    lines = (("before", "-o", "model's own"), ("after", "-s", f"scaled by T = {section['T']:.2f}"))
+    for (key, style, words), ece in zip(lines, eces):
+        bins = section[key]["bins"]
         ax.plot(
             [b["confidence"] for b in bins],
             [b["accuracy"] for b in bins],
             style,
             ms=4,
-            label=f"{words} (ECE {part['ece']:.1%})",
+            label=f"{words} (ECE {ece:.1%})",
         )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)

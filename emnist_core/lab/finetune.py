@@ -12,7 +12,8 @@ few epochs, and scores the model before and after on:
 
 The training itself is ``training.train``, the one training path: the architecture's own recipe
 (augmentation and all) with ``init`` = ``source``. A source with a class-prior correction gets the same
-correction back over the fine-tuned weights, so the result serves like the model it replaces. Nothing is
+correction back over the fine-tuned weights, so the result serves like the model it replaces; its temperature is
+fitted again for the new weights (``own_temperature.for_fine_tune``: on drawn validation characters). Nothing is
 saved here: ``store.save_model(result.model, path, result.card(name), result.reports)`` does that.
 """
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from emnist_core.data import datasets as ds
 from emnist_core.data.labels import label_map
+from emnist_core.lab import own_temperature
 from emnist_core.lab.corrections import CorrectionError, Corrections
 from emnist_core.models import evaluation, store
 from emnist_core.models.calibration import PriorCorrection, with_prior_correction
@@ -67,6 +69,7 @@ class FineTuneResult:
     training: training.TrainResult
     settings: dict
     corrections: dict  # counts and time span of what was trained on and held out
+    temperature: dict | None = None  # its own T and reliability figures (``own_temperature``), not the source's
 
     def card(self, name: str) -> ModelCard:
         """The model card for ``store.save_model``: the training card, plus where it came from and the figures."""
@@ -78,6 +81,7 @@ class FineTuneResult:
             self.reports,
             {"settings": self.settings, "corrections": self.corrections, "before": self.before, "after": self.after},
             keeps_correction=_prior_of(self.model) is not None,
+            temperature=self.temperature,
         )
 
 
@@ -156,6 +160,8 @@ def fine_tune(
     reports = evaluation.model_reports(model, base, drawn_test)
     after = _figures(model, held, base, None, reports)
     _check(cancel)
+    temperature = own_temperature.for_fine_tune(model, base, drawn)  # the source's T does not fit new weights
+    _check(cancel)
     settings = {
         "holdout": holdout,
         "base_slice": base_slice,
@@ -176,6 +182,7 @@ def fine_tune(
         result,
         settings,
         {"trained_on": _summary(trained_on), "held_out": _summary(held)},
+        temperature,
     )
 
 

@@ -10,7 +10,8 @@ as ``multiprocessing.connection`` messages:
 - the job sends ``("stage", name)``, ``("batch", epoch, batch, batches)``, ``("epoch", history)`` as it goes,
   and ends with ``("done", outcome)``, ``("cancelled",)`` or ``("error", message)``.
 
-A server that goes away closes the pipe: the job takes that as a cancel. A finished model is saved (whole or not at
+A server that goes away closes the pipe: the job takes that as a cancel. A finished model gets a temperature fitted
+for its own weights (``own_temperature``: its card's, which the server serves it with), is saved (whole or not at
 all) and exported for serving (``serving.export``) here, so the server only reads the export. ``main`` is the same
 job for a caller that runs it in a thread (the tests, over ``multiprocessing.Pipe``).
 """
@@ -127,10 +128,18 @@ def _waited(drawn: queue.Queue, cancel: threading.Event):
 
 
 def _train(spec: JobSpec, reporter: Reporter, cancel, drawn) -> dict:
+    from emnist_core.lab import own_temperature
     from emnist_core.training import train as training
 
+    name = spec.dataset.name if spec.dataset is not None else spec.config.dataset
     result = training.train_and_save(
-        spec.config, spec.path, spec.dataset, listener=reporter, cancel=cancel, drawn=lambda: _waited(drawn, cancel)
+        spec.config,
+        spec.path,
+        spec.dataset,
+        listener=reporter,
+        cancel=cancel,
+        drawn=lambda: _waited(drawn, cancel),
+        temperature=own_temperature.for_training(name),  # served with a T of its own weights, not T = 1
     )
     _export(result.path)
     return {"path": str(result.path), "reports": result.reports}

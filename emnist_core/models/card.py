@@ -166,16 +166,21 @@ class ModelCard:
         reports,
         fine_tuning: dict,
         keeps_correction: bool,
+        temperature: dict | None = None,
     ) -> ModelCard:
         """The card of a fine-tune (this card: its training run's) of a saved model, ``source`` = (its name, its
         file's name): scored on ``reports``, no command (made in the app: ``fine_tuning`` says how), where it came
-        from, and the source's calibration when its class-prior correction was put back (``keeps_correction``)."""
-        calibration = None
+        from, the source's class-prior correction's fit when that correction was put back (``keeps_correction``),
+        and ``temperature``, the section fitted for the new weights. Never the source's temperature: a T fits the
+        weights it was fitted on, and its reliability figures describe those."""
+        calibration = {}
         if keeps_correction and source_card.calibration is not None:
             calibration = {
-                **source_card.calibration,
-                "note": "the source model's correction, put back unchanged over the fine-tuned weights",
+                **{k: v for k, v in source_card.calibration.items() if k != "temperature"},
+                "note": "the source model's class-prior correction, put back unchanged over the fine-tuned weights",
             }
+        if temperature is not None:
+            calibration["temperature"] = temperature
         return self.scored(
             reports,
             name=name,
@@ -189,7 +194,7 @@ class ModelCard:
                 "drawn_test_metrics": source_card.drawn_test_metrics,
             },
             fine_tuning=fine_tuning,
-            calibration=calibration,
+            calibration=calibration or None,
         )
 
     def prior_corrected(

@@ -142,6 +142,12 @@ def temperature_section(probs, y, fitted_on: str, command: str | None = None, th
     return section
 
 
+def ece_change(section: dict) -> tuple[float, float]:
+    """(ECE before, ECE after) scaling by T, on the images T was fitted on: what the section's reliability diagram
+    draws (``figures.reliability_figure``), so that a card's words and its figure quote the same pair of numbers."""
+    return section["before"]["ece"], section["after"]["ece"]
+
+
 def card_temperature(card: ModelCard | None) -> float:
     """The T a model card (or None) holds (``calibration.temperature.T``), or 1.0 (no change)
     when it has none, or one that is not a positive number."""

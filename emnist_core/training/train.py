@@ -42,6 +42,8 @@ class TrainResult:
     card: ModelCard = field(default_factory=ModelCard)
     reports: dict = field(default_factory=dict)  # {dataset: report}, "" for the test part; by train_and_save
     path: Path | None = None  # where train_and_save saved it
+    # (images, 0-based classes) it was validated on and never trained on: what a temperature is fitted on
+    validation: tuple | None = field(default=None, repr=False)
 
     @property
     def test_metrics(self) -> dict:
@@ -203,7 +205,7 @@ def train(
     seconds = time.time() - started
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     card = model_card(model, cfg, data, hist, seconds, len(y_train), len(y_val))
-    return TrainResult(model, cfg, hist, card)
+    return TrainResult(model, cfg, hist, card, validation=(x_val, y_val))
 
 
 def train_and_save(
@@ -217,6 +219,7 @@ def train_and_save(
     drawn=None,
     command_path: str | None = None,
     card_extra: dict | None = None,
+    temperature=None,
 ) -> TrainResult:
     """Train, score on the test part (the full report), and on drawn input when the dataset includes unipen,
     then save model, card and reports at ``path`` as one unit; the result holds all of them and ``path``.
@@ -226,21 +229,28 @@ def train_and_save(
     ``drawn``: the drawn test set (see ``drawn.drawn_test``) where the dataset alone cannot find it, or a
     function called once training ends that gives it (or None), so that it may load while the model trains.
     ``command_path``: the output path that the card's command shows (default: ``path``); ``card_extra``: more
-    fields for the card (where it was trained, say).
+    fields for the card (where it was trained, say). ``temperature``: a function (model, validation (images,
+    classes), drawn test set or None) -> a temperature section (``temperature.temperature_section``) fitted for
+    this model, which its card keeps (``calibration.temperature``) and the server serves it with; None: no T (the
+    command line's ``calibrate --temperature`` fits one afterwards).
     """
     path = Path(path)
     data = dataset if dataset is not None else ds.load_dataset(config.dataset, data_dir, unipen_dir)
     result = train(config, data, listener=listener, cancel=cancel)
     announce(listener, EVALUATING)
     drawn = drawn() if callable(drawn) else drawn
-    result.reports = evaluation.model_reports(
-        result.model, data, drawn if drawn is not None else drawn_test(data, unipen_dir)
-    )
+    drawn = drawn if drawn is not None else drawn_test(data, unipen_dir)
+    result.reports = evaluation.model_reports(result.model, data, drawn)
+    # A result made elsewhere (a stand-in) may know no validation images: nothing to fit T on, so none is fitted.
+    fit = temperature is not None and result.validation is not None
+    own = temperature(result.model, result.validation, drawn) if fit else None
     announce(listener, SAVING)  # before the last look at cancel: a cancel from now on is told it is too late
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training was cancelled; no model was saved")
     command = result.config.command(command_path or str(path))
     result.card = result.card.scored(result.reports, command=command, **(card_extra or {}))
+    if own is not None:
+        result.card = result.card.with_temperature(own)
     result.path = store.save_model(result.model, path, result.card, result.reports)
     return result
 
