@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emnist_core.data import drawn, unipen
+from emnist_core.data import drawn, unipen, unipen_format
 from emnist_core.data.labels import byclass_to_bymerge, label_map
-from emnist_core.data.unipen import Sample, UnipenFormatError, UnipenNotFoundError, bymerge_class
+from emnist_core.data.unipen import Sample, UnipenNotFoundError, bymerge_class
+from emnist_core.data.unipen_format import UnipenFormatError, parse_file
 
 # The shared train_r01_v07 copy (sections 1a, 1b, 1c). Each figure equals the number of
 # ".SEGMENT CHARACTER" lines in that section's data files (checked below too). The data README says
@@ -108,7 +109,7 @@ def release(tmp_path) -> Path:
 
 
 def test_references_nested_includes_and_component_numbering(release):
-    samples = unipen.parse_file(
+    samples = parse_file(
         release / "data/1a/con/sub/w1.dat", release / "include", section="1a", contributor="con", root=release
     )
     assert [s.label for s in samples] == [label for _, _, label, _ in SEGMENTS]  # the WORD segment is ignored
@@ -144,13 +145,13 @@ def test_empty_pen_up_separates_but_pen_up_with_points_is_a_component(tmp_path):
         tmp_path / "data/1c/c/x.dat",
         '.INCLUDE c/x.dat\n.SEGMENT CHARACTER 1 ? "a"\n.SEGMENT CHARACTER 3 ? "b"\n.SEGMENT CHARACTER 1-3 ? "c"\n',
     )
-    a, b, c = unipen.parse_file(data, tmp_path / "include", section="1c", contributor="c")
+    a, b, c = parse_file(data, tmp_path / "include", section="1c", contributor="c")
     assert_strokes(a, pts((2, 2)))
     assert_strokes(b, pts((3, 3), (4, 4)))
     assert_strokes(c, pts((2, 2)), pts((3, 3), (4, 4)))
     write(data, '.INCLUDE c/x.dat\n.SEGMENT CHARACTER 4 ? "a"\n')  # 4 components: 0-3
     with pytest.raises(UnipenFormatError, match="component 4 does not exist"):
-        unipen.parse_file(data, tmp_path / "include", section="1c", contributor="c")
+        parse_file(data, tmp_path / "include", section="1c", contributor="c")
 
 
 def test_iter_samples_walks_sections_in_sorted_order(release):
@@ -183,7 +184,7 @@ def test_writer_keys(tmp_path):
     anon1 = write(tmp_path / "data/1a/p/s1/anon.dat", '.INCLUDE p/anon.dat\n.SEGMENT CHARACTER 0 ? "1"\n')
     anon2 = write(tmp_path / "data/1a/p/s2/anon.dat", '.INCLUDE p/anon.dat\n.SEGMENT CHARACTER 0 ? "1"\n')
     # the writer in force when the sample's first component was recorded
-    writers = [s.writer for s in unipen.parse_file(two, inc, section="1a", contributor="p")]
+    writers = [s.writer for s in parse_file(two, inc, section="1a", contributor="p")]
     assert writers == ["p/anna", "p/bob", "p/anna"]
     # no .WRITER_ID: one anonymous writer per data file, never merged across files
     assert [s.writer for s in unipen.iter_samples(tmp_path, sections=("1a",)) if "file:" in s.writer] == [
@@ -191,7 +192,7 @@ def test_writer_keys(tmp_path):
         "p/file:s2/anon.dat",
     ]
     for path in (anon1, anon2):  # without root the key comes from the <section>/<contributor> folders
-        (sample,) = unipen.parse_file(path, inc, section="1a", contributor="p")
+        (sample,) = parse_file(path, inc, section="1a", contributor="p")
         assert sample.writer == f"p/file:{path.parent.name}/anon.dat" and sample.source == f"{path}:2"
 
 
@@ -218,7 +219,7 @@ def test_malformed_pen_data_names_the_included_file_and_line(tmp_path, problem, 
     bad = write(tmp_path / "include/m/bad.dat", text)
     data = write(tmp_path / "data/1a/m/x.dat", '.INCLUDE m/bad.dat\n.SEGMENT CHARACTER 0 ? "a"\n')
     with pytest.raises(UnipenFormatError, match=rf"^{re.escape(str(bad))}:{line}: expected a point") as info:
-        unipen.parse_file(data, tmp_path / "include", section="1a", contributor="m")
+        parse_file(data, tmp_path / "include", section="1a", contributor="m")
     assert (info.value.path, info.value.line) == (str(bad), line)
 
 
@@ -227,20 +228,20 @@ def test_malformed_data_line_names_the_file_and_line(tmp_path, text):
     write(tmp_path / "include/m/good.dat", pen("PEN_DOWN", (1, 1), (2, 2)) + ".PEN_UP\n")
     data = write(tmp_path / "data/1a/m/x.dat", f".INCLUDE m/good.dat\n{text}\n")
     with pytest.raises(UnipenFormatError, match=rf"^{re.escape(str(data))}:2: \S"):
-        unipen.parse_file(data, tmp_path / "include", section="1a", contributor="m")
+        parse_file(data, tmp_path / "include", section="1a", contributor="m")
 
 
 def test_missing_include_and_include_cycle(tmp_path):
     inc = tmp_path / "include"
     data = write(tmp_path / "data/1a/c/x.dat", ".VERSION 1.0\n.INCLUDE c/nowhere.doc\n")
     with pytest.raises(UnipenFormatError, match=rf"^{re.escape(str(data))}:2: included file .*nowhere.doc not found"):
-        unipen.parse_file(data, inc, section="1a", contributor="c")
+        parse_file(data, inc, section="1a", contributor="c")
     a = write(inc / "c/a.doc", ".COMMENT a\n.INCLUDE c/b.doc\n")
     b = write(inc / "c/b.doc", ".INCLUDE c/a.doc\n")
     write(data, ".INCLUDE c/a.doc\n")
     cycle = rf"^{re.escape(str(b))}:1: include cycle: {re.escape(str(a.resolve()))} -> .*b.doc -> .*a.doc$"
     with pytest.raises(UnipenFormatError, match=cycle):
-        unipen.parse_file(data, inc, section="1a", contributor="c")
+        parse_file(data, inc, section="1a", contributor="c")
 
 
 def test_bymerge_class_uses_the_project_merge_rule():
@@ -322,7 +323,7 @@ def test_real_release_counts(real_release):
     }
     assert counts == segment_lines == REAL_COUNTS
     assert sum(counts.values()) == REAL_TOTAL
-    assert qualities <= set(unipen.QUALITIES) and unmapped == 0
+    assert qualities <= set(unipen_format.QUALITIES) and unmapped == 0
 
 
 def test_real_unipen_partition(real_release):
