@@ -1,7 +1,8 @@
 """Corrections: "it was ___", told by a person after a prediction, kept to score and fine-tune the models on.
 
 ``CorrectionStore().add(x28, "Z", tops)`` keeps the preprocessed 28x28 image the models saw, the class the
-person chose, each model's top guesses and a UTC time stamp, as one small JSON file in ``corrections_dir()``.
+person chose, each model's top guesses and a UTC time stamp, as one small JSON file in ``corrections_dir()``
+(its record: ``correction_record``).
 Nothing about the person or the session is kept: no name, no address, no cookie; the time stamp is what
 lets fine-tuning hold out the newest corrections to score on (see ``finetune``).
 
@@ -19,20 +20,16 @@ This module does not import Keras: storing a correction stays cheap.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import gzip
-import io
-import json
 import logging
 import os
-import re
 import secrets
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -40,22 +37,18 @@ import numpy as np
 from emnist_core.data import cache, files
 from emnist_core.data import strokes as drawn_strokes
 from emnist_core.data.labels import label_map
-from emnist_core.models.evaluation import class_name
+from emnist_core.lab import correction_record as record
+from emnist_core.lab.correction_record import CHALLENGE, SPLIT, CorrectionError
 
-FORMAT = "emnist-sketch-lab correction"
-FORMAT_VERSION = 1
-SPLIT = "bymerge"  # the classes a correction may name, and the label numbers the exports use
 MAX_COUNT = 5000
 MAX_BYTES = 20 * 2**20  # a correction file is about 1 kB, so the count cap is the one normally met
-MAX_TOP = 10  # guesses kept per model
-SLOT_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,40}")  # a model slot's name ("mlp", "cnn"), never free text
 STALE_TEMP_SECONDS = 3600  # a hidden temporary this old is a killed write's leftover, not one in progress
 SUFFIX = ".json"
 # What a kept drawing is: a correction ("it was ___") or a challenge drawing (drawn when the Challenge asked for
 # its class, labelled by that prompt). A challenge drawing's file says so twice: "source" in its JSON, for anyone
 # reading one file, and CHALLENGE_MARK at the end of its name, so counting and picking them reads no file. Files
 # without either (every file written before challenges existed) are corrections.
-CORRECTION, CHALLENGE = "correction", "challenge"
+CORRECTION = "correction"  # CHALLENGE: correction_record's
 SOURCES = (CORRECTION, CHALLENGE)
 CHALLENGE_MARK = f"-{CHALLENGE}"
 CSV_NAME = f"emnist-{SPLIT}-corrections.csv"
@@ -72,27 +65,9 @@ COLLECTION_OFF = (
 log = logging.getLogger(__name__)
 
 
-class CorrectionError(ValueError):
-    """A correction was refused (collection off, store full, bad label or image); the message says what to do."""
-
-
 def corrections_dir() -> Path:
     """Where corrections are kept: ``EMNIST_CORRECTIONS_DIR``, else ``corrections`` in the cache folder."""
     return Path(os.environ.get("EMNIST_CORRECTIONS_DIR") or cache.cache_dir() / "corrections")
-
-
-def class_index(label) -> int:
-    """A ByMerge class name -> its class index (= its label number in the ByMerge files). A lower-case letter
-    that ByMerge merges into its capital ("o", "s") names the capital."""
-    labels = label_map(SPLIT)
-    if not isinstance(label, str):
-        raise CorrectionError(f"the class must be a character name such as 'Z' or 'a', got {label!r}")
-    try:
-        return labels.index_of(class_name(label, labels.names))
-    except ValueError:
-        raise CorrectionError(
-            f"{label!r} is not a class the models know; choose one of {' '.join(labels.names)}"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -168,24 +143,7 @@ class CorrectionStore:
         CorrectionError says why one is refused."""
         if source not in SOURCES:
             raise CorrectionError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-        image, index = _checked_image(x28), class_index(label)
-        when = _utc(when)
-        record = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "time": when.isoformat(timespec="microseconds"),
-            "label": label_map(SPLIT).names[index],
-            "tops": _checked_tops(tops),
-            "image_png": _png(image),
-        }
-        if source == CHALLENGE:  # a correction's file stays exactly as before challenges existed
-            record["source"] = CHALLENGE
-        if strokes is not None:
-            try:
-                record["strokes"] = drawn_strokes.checked(strokes)
-            except ValueError as exc:
-                raise CorrectionError(str(exc)) from None
-        text = json.dumps(record, separators=(",", ":"))
+        when, text = record.written(x28, label, tops, when, strokes, challenge=source == CHALLENGE)
         # The time first, so names sort by time; random hex, so two at the same instant never collide.
         mark = CHALLENGE_MARK if source == CHALLENGE else ""
         ident = f"{when.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(4)}{mark}"
@@ -224,14 +182,15 @@ class CorrectionStore:
         """The ids of what ``load(source)`` would read, oldest first, without reading a file."""
         return tuple(path.stem for path in self._paths(source))
 
-    def load(self, source: str | None = None) -> Corrections:
+    def load(self, source: str | None = None, newest: int | None = None) -> Corrections:
         """Every readable correction and challenge drawing (``source`` None: what fine-tuning trains on), or only
-        one ``source``'s, oldest first; damaged files are skipped (logged), never fatal."""
+        one ``source``'s, or only the ``newest`` few, oldest first; damaged files are skipped (logged), never
+        fatal."""
         self._remove_temporaries(older_than=STALE_TEMP_SECONDS)
         found = []
-        for path in self._paths(source):
+        for path in self._paths(source)[-newest if newest else None :]:
             try:
-                found.append((path.stem, *_read(path)))
+                found.append((path.stem, *record.read(path)))
             except (OSError, ValueError, KeyError, TypeError) as exc:  # ValueError covers JSON, base64, PNG, label
                 log.warning("correction %s skipped: %s", path.name, exc)
         if not found:
@@ -344,82 +303,3 @@ def _read_as(tops: dict, name: str) -> bool:
     "recognized"."""
     guesses = tops.get("cnn") or []
     return bool(guesses) and guesses[0][0] == name
-
-
-def _utc(when: datetime | None) -> datetime:
-    if when is None:
-        return datetime.now(UTC)
-    if not isinstance(when, datetime):
-        raise CorrectionError(f"the time must be a datetime, got {type(when).__name__}")
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _checked_image(x28) -> np.ndarray:
-    image = np.asarray(x28)
-    if image.shape != (files.SIDE, files.SIDE):
-        raise CorrectionError(f"the image must be the preprocessed 28x28 one the models saw, got shape {image.shape}")
-    if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
-        raise CorrectionError(f"the image must hold numbers 0-255, got {image.dtype}")
-    if not np.isfinite(image).all() or image.min() < 0 or image.max() > 255:
-        raise CorrectionError("the image's pixels must be 0-255 (white ink on black, as preprocess returns)")
-    image = np.round(image).astype(np.uint8)
-    if not image.any():
-        raise CorrectionError("the image is blank: draw a character, then say what it was")
-    return image
-
-
-def _checked_tops(tops) -> dict:
-    """{slot: [[class name, probability], ...]}: only names of model slots, class names and numbers, so free
-    text (anything personal) cannot ride along."""
-    if tops is None:
-        return {}
-    if not isinstance(tops, Mapping):
-        raise CorrectionError("tops must map each model slot to its guesses: {'cnn': [('Z', 0.8), ...]}")
-    names, clean = label_map(SPLIT).names, {}
-    for slot, guesses in tops.items():
-        if not isinstance(slot, str) or not SLOT_PATTERN.fullmatch(slot):
-            raise CorrectionError(f"a model slot is a short name such as 'cnn', got {slot!r}")
-        try:
-            pairs = [(str(name), float(p)) for name, p in list(guesses)[:MAX_TOP]]
-        except (TypeError, ValueError):
-            raise CorrectionError(f"tops[{slot!r}] must be (class, probability) pairs") from None
-        for name, p in pairs:
-            if name not in names or not 0 <= p <= 1:
-                raise CorrectionError(f"tops[{slot!r}]: ({name!r}, {p}) is not a ByMerge class with a probability 0-1")
-        clean[slot] = [[name, round(p, 6)] for name, p in pairs]
-    return clean
-
-
-def _png(image: np.ndarray) -> str:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image, mode="L").save(buffer, format="PNG", optimize=True)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _unpng(text: str) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(base64.b64decode(text, validate=True))) as img:
-        if img.size != (files.SIDE, files.SIDE) or img.mode != "L":  # checked before decoding the pixels
-            raise ValueError(f"image is {img.mode} {img.size[0]}x{img.size[1]}, not L 28x28")
-        return np.asarray(img, dtype=np.uint8).copy()
-
-
-def _read(path: Path) -> tuple[datetime, np.ndarray, int, dict, list | None]:
-    record = json.loads(path.read_text())
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError("not a correction file")
-    if record.get("version") != FORMAT_VERSION:
-        raise ValueError(f"format version {record.get('version')!r}, this program reads {FORMAT_VERSION}")
-    when = datetime.fromisoformat(record["time"])
-    if when.tzinfo is None:
-        raise ValueError("time has no time zone")
-    tops = record.get("tops") or {}
-    if not isinstance(tops, dict):
-        raise ValueError("tops is not a mapping")
-    strokes = record.get("strokes")
-    if strokes is not None:
-        strokes = drawn_strokes.checked(strokes)
-    return when.astimezone(UTC), _unpng(record["image_png"]), class_index(record["label"]), tops, strokes
