@@ -63,7 +63,8 @@ def test_find_files_prefers_the_flag_then_the_environment(tmp_path, monkeypatch)
 def test_nist_archive_layout_is_found(tmp_path):
     write_idx_pair(tmp_path / "gzip", "letters", "test", l_shapes(2), [1, 26])
     images, labels = ds.find_files("letters", "test", tmp_path)
-    assert images.parent.name == "gzip" and labels is not None
+    assert images == tmp_path / "gzip" / "emnist-letters-test-images-idx3-ubyte.gz"
+    assert labels == tmp_path / "gzip" / "emnist-letters-test-labels-idx1-ubyte.gz"
 
 
 def test_missing_data_says_how_to_get_it(tmp_path, monkeypatch):

@@ -103,10 +103,29 @@ def test_no_network_is_said_and_the_app_serves_on(tmp_path, caplog):
 
 
 def test_the_real_scheduler_is_huggingface_hubs(tmp_path, monkeypatch):
+    """Without a scheduler class, push_corrections makes huggingface_hub's CommitScheduler, with arguments it takes:
+    the corrections folder, to the private dataset repository named, every few minutes, never a hidden file."""
+    import inspect
+
     import huggingface_hub
 
+    takes = inspect.signature(huggingface_hub.CommitScheduler).parameters
     monkeypatch.setattr(huggingface_hub, "CommitScheduler", FakeScheduler)
-    assert isinstance(hub.push_corrections(tmp_path, BOTH), FakeScheduler)
+    scheduler = hub.push_corrections(tmp_path / "corrections", BOTH)
+    assert isinstance(scheduler, FakeScheduler)
+    assert FakeScheduler.made == [
+        {
+            "repo_id": "a-school/sketch-lab-corrections",
+            "repo_type": "dataset",
+            "folder_path": tmp_path / "corrections",
+            "path_in_repo": "corrections",
+            "every": takes["every"].default,  # CommitScheduler's own default (5 minutes)
+            "private": True,
+            "ignore_patterns": [".*", "*/.*"],
+        }
+    ]
+    assert set(FakeScheduler.made[0]) <= set(takes)  # a keyword CommitScheduler does not know would fail on a Space
+    assert "hf_not_a_real_token" not in repr(FakeScheduler.made)
 
 
 def test_python_app_py_pushes_the_labs_corrections_folder(tmp_path, monkeypatch):
@@ -132,8 +151,10 @@ def test_python_app_py_pushes_the_labs_corrections_folder(tmp_path, monkeypatch)
     for name, value in BOTH.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(huggingface_hub, "CommitScheduler", FakeScheduler)
+    # app.py's way in: emnist_core.Lab. Replaced first: reading it resolves (and keeps) state.Lab, which must still
+    # be the real one then, or the fake would be what is put back afterwards, for every later test in this process.
+    monkeypatch.setattr(emnist_core, "Lab", FakeLab, raising=False)
     monkeypatch.setattr(state, "Lab", FakeLab)
-    monkeypatch.setattr(emnist_core, "Lab", FakeLab, raising=False)  # app.py's way in: emnist_core.Lab
     monkeypatch.setattr(hub, "push_corrections", push_then_stop)
     with pytest.raises(Served):
         runpy.run_path(str(ROOT / "app.py"), run_name="__main__")

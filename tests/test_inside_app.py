@@ -54,27 +54,73 @@ def keras_model(live):
     return store.load_model(live.path)
 
 
+def colour_index(rgb: np.ndarray, cmap: str) -> np.ndarray:
+    """The step (0-255) of matplotlib's ``cmap`` nearest to each RGB pixel: what value a picture shows there."""
+    from matplotlib import colormaps
+
+    steps = np.round(colormaps[cmap](np.arange(256))[:, :3] * 255)
+    return ((rgb[..., None, :].astype(float) - steps) ** 2).sum(axis=-1).argmin(axis=-1)
+
+
 def test_inside_shows_each_cnn_stage_of_this_drawing(client, lab, seven, tmp_path):
+    """Each picture is the grid of one conv stage's maps, worked out here from the model's own layers: how much the
+    drawing raises each map over an empty canvas, the most raised maps first, one colour scale per stage."""
     import keras
 
     path, x28 = seven
     cnn, _, note = client.predict(sketch(path), api_name="/inside")
     other, _, _ = client.predict(sketch(sketch_file(tmp_path, "X")), api_name="/inside")
     model = keras_model(lab.models.get("cnn"))
-    # The conv stages read off the model itself: each image size that has a conv layer, largest first.
-    sizes = []
+    # The conv stages read off the model itself: at each image size that has a conv layer, its last layer.
+    at_size = {}
     for layer in model.layers:
         shape = tuple(layer.output.shape)
-        if isinstance(layer, keras.layers.Conv2D) and shape[1:3] not in [s[:2] for s in sizes]:
-            sizes.append((shape[1], shape[2], shape[3]))
-    assert len(cnn) == len(sizes) >= 2  # one picture per conv stage
-    for i, (panel, (h, w, maps)) in enumerate(zip(cnn, sizes)):
+        if len(shape) == 4 and not isinstance(layer, keras.layers.Dropout):
+            at_size.setdefault(shape[1:3], []).append(layer)
+    stages = [found for found in at_size.values() if any(isinstance(x, keras.layers.Conv2D) for x in found)]
+    assert len(cnn) == len(stages) >= 2  # one picture per conv stage
+    # Each stage's output for the drawing, less its output for an empty canvas: what the drawing switches on.
+    outputs = keras.Model(model.inputs, [found[-1].output for found in stages])
+    run = lambda x: [np.asarray(o)[0] for o in outputs([np.asarray(x, np.float32)[None]], training=False)]
+    rises = [np.maximum(a - b, 0) for a, b in zip(run(x28), run(np.zeros((SIDE, SIDE))))]
+
+    tile, gap, columns, side = layers.TILE_PX, layers.GAP_PX, layers.GRID_COLUMNS, layers.TILE_PX + layers.GAP_PX
+    for i, (panel, rise) in enumerate(zip(cnn, rises)):
+        h, w, maps = rise.shape
         assert panel["caption"].startswith(f"Stage {i + 1}: {h}x{w}, {maps} maps."), panel["caption"]
-        assert pixels(panel["image"]).max() > 0  # a drawing lights maps up
+        shown = np.argsort(-rise.mean(axis=(0, 1)), kind="stable")[: layers.MAPS_SHOWN]  # most raised first
+        rows = -(-len(shown) // columns)
+        image = pixels(panel["image"])
+        assert image.shape == (rows * side - gap, columns * side - gap, 3)
+        for k in range(1, rows):  # grey lines between the tiles
+            assert (image[k * side - gap : k * side] == layers.GAP_GREY).all(), (i, k)
+        for k in range(1, columns):
+            assert (image[:, k * side - gap : k * side] == layers.GAP_GREY).all(), (i, k)
+        top, zoom = rise[..., shown].max(), tile // h
+        assert top > 0  # a drawing lights maps up
+        for n, m in enumerate(shown):
+            r, c = divmod(n, columns)
+            block = image[r * side : r * side + tile, c * side : c * side + tile]
+            cells = block[::zoom, ::zoom]  # one cell per map pixel, drawn zoom x zoom with hard edges
+            assert np.array_equal(block, cells.repeat(zoom, axis=0).repeat(zoom, axis=1)), (i, n)
+            want = np.clip((rise[..., m] / top * 256).astype(int), 0, 255)  # one scale for the stage
+            assert np.abs(colour_index(cells, layers.MAP_CMAP) - want).max() <= 2, (i, n, m)
+    # What the first stage's maps can see: each pixel of a map looks at the drawing through its stacked convs only
+    # (two 3x3: 2 pixels around it), so wherever no ink is that near, the drawing changes nothing and all is dark.
+    reach = sum((x.kernel_size[0] - 1) // 2 for x in stages[0] if isinstance(x, keras.layers.Conv2D))
+    inked = np.pad(x28 > 0, reach)
+    near = np.zeros_like(x28, bool)
+    for dy in range(2 * reach + 1):
+        for dx in range(2 * reach + 1):
+            near |= inked[dy : dy + SIDE, dx : dx + SIDE]
+    assert (~near).sum() > SIDE * SIDE // 3  # much of the picture is far from the 7's strokes
+    first, zoom = pixels(cnn[0]["image"]), tile // SIDE
+    for n in range(min(layers.MAPS_SHOWN, rises[0].shape[-1])):
+        r, c = divmod(n, columns)
+        block = first[r * side : r * side + tile : zoom, c * side : c * side + tile : zoom]
+        cells = colour_index(block, layers.MAP_CMAP)
+        assert (cells[~near] == 0).all(), n
     assert any(not np.array_equal(pixels(a["image"]), pixels(b["image"])) for a, b in zip(cnn, other))  # its own
-    # Served from the exported probe: what the Keras model itself shows, to within a colour step.
-    for panel, want in zip(cnn, layers.inside(model, x28)):
-        assert np.abs(pixels(panel["image"]).astype(int) - want.image).max() <= 2
     assert lab.models.get("cnn").title in note and lab.models.get("mlp").title in note
 
 

@@ -69,14 +69,23 @@ def test_train_help_lists_every_architecture_in_registry_order():
 
 
 def test_every_public_name_resolves():
+    """Each public name is the very object of that name in its submodule (a function or class by its own name,
+    defined in the package, never a module), and ``import *`` gives the same objects."""
+    import importlib
+    import inspect
+
     assert emnist_core.__all__ and len(set(emnist_core.__all__)) == len(emnist_core.__all__)
-    for name in emnist_core.__all__:
-        value = getattr(emnist_core, name)
-        assert value is not None, name
-        assert name in dir(emnist_core)
     namespace = {}
     exec("from emnist_core import *", namespace)
-    assert set(emnist_core.__all__) <= set(namespace)
+    for name in emnist_core.__all__:
+        home = importlib.import_module(f"emnist_core.{emnist_core._EXPORTS[name]}")
+        value = getattr(emnist_core, name)
+        assert value is getattr(home, name) and namespace[name] is value, name
+        assert not inspect.ismodule(value), name
+        if inspect.isfunction(value) or inspect.isclass(value):  # defined in the package under this very name
+            assert value.__name__ == name and value.__module__.startswith("emnist_core."), name
+            assert getattr(importlib.import_module(value.__module__), name) is value, name
+        assert name in dir(emnist_core)
     with pytest.raises(AttributeError):
         emnist_core.no_such_name  # noqa: B018
 

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from emnist_core.data.preprocess import MIN_MARK_SIDE, EmptyCanvasError, ImageInputError, TooSmallError, preprocess
 from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, CHAR_SIZE, PEN_SCALE, render_strokes
 
-from conftest import served, sketch
+from conftest import served, sketch, sketch_file
 
 PEN = 2 * BRUSH_RADIUS  # the sketchpad's brush size is a radius: strokes this wide
 CENTRE = CANVAS // 2
@@ -123,9 +123,16 @@ def client(app_module, demo):
 
 
 def test_api_a_single_dot_gets_draw_it_bigger_and_no_guess(client, tmp_path):
+    # Both models answer on this server: a character drawn at a readable size gets both guesses.
+    mlp, cnn, preview, _ = client.predict(sketch(sketch_file(tmp_path, "7")), api_name="/predict")
+    assert mlp["label"] == cnn["label"] == "7" and mlp["confidences"] and cnn["confidences"]
+    assert "<img" in preview
+    # A dot is refused before either model reads it: no guess at all, no input shown, the refusal as the verdict.
+    with pytest.raises(TooSmallError) as refused:
+        preprocess(canvas(TAP))
     path = tmp_path / "dot.png"
     Image.fromarray(canvas(TAP)).convert("RGBA").save(path)
-    mlp, cnn, _, verdict = client.predict(sketch(path), api_name="/predict")
-    assert "bigger" in verdict
-    for top in (mlp, cnn):  # no guess at all, so none above 50%
-        assert all(c["confidence"] <= 0.5 for c in (top or {}).get("confidences", []))
+    mlp, cnn, preview, verdict = client.predict(sketch(path), api_name="/predict")
+    assert mlp == cnn == {}  # an empty label (None, as a gr.Label sends it): no class, no confidences
+    assert "<img" not in preview
+    assert verdict == str(refused.value) and "draw it bigger" in verdict
