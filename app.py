@@ -11,6 +11,8 @@ http://127.0.0.1:7860 (Gradio honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT)
 - ``EMNIST_DATA_DIR``: folder of the EMNIST gzip files; without it (and without them beside the project) the demo
   data pack in ``assets/data`` serves the test images and a training slice.
 - ``EMNIST_MODELS_DIR``: where retrained models are written (never ``assets/``).
+- ``EMNIST_TEACHER_KEY``: the teacher's key (a Space secret): training, putting models live, clearing the
+  corrections and resetting the class scores need it, and pupils' pages show only the pupils' tabs.
 - ``EMNIST_DISABLE_TRAINING=1``: turn retraining and fine-tuning off, e.g. on a public Space (the API refuses
   them too); corrections are then not collected either, unless ``EMNIST_ALLOW_CORRECTIONS=1``. Both are read
   once, into ``Lab.switches``.
@@ -30,7 +32,7 @@ import gradio as gr
 
 from emnist_core import Lab
 from emnist_core.lab import hub
-from ui import challenge, confusions, draw, inside, models, retrain
+from ui import challenge, classview, confusions, draw, draw_api, finetune, inside, models, retrain, teacher
 from ui.page import DELETE_CACHE, LAUNCH_OPTIONS, PREDICT_CONCURRENCY, SWITCH_INTERVAL, bind
 
 TITLE = "EMNIST Sketch Lab"
@@ -57,19 +59,21 @@ def after_change(lab):
 
 
 def build_demo(lab: Lab) -> gr.Blocks:
-    """The page, its endpoints and their handlers, serving ``lab``."""
+    """The page, its endpoints and their handlers, serving ``lab``; and the class view for the projector."""
     with gr.Blocks(title=TITLE, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
         if lab.models.load_problems:
             gr.Markdown(load_note(lab), elem_id="load-note", container=True, padding=True)
+        held = teacher.pass_holder()  # the teacher's pass: every guarded handler's last input
         with gr.Tabs():
             drawing = draw.build(lab)
             inside.build(lab)
-            challenge.build(lab)
+            playing = challenge.build(lab, held.key)
             confused = confusions.build(lab)
-            training = retrain.build(lab)
-            models.build(lab)
-        draw.endpoints(lab)
+            training = retrain.build(lab, held.key, finetune.build)
+            cards = models.build(lab)
+        area = teacher.build(lab, held)
+        draw_api.endpoints(lab)
         inside.endpoints(lab)
         challenge.endpoints(lab)
 
@@ -83,8 +87,13 @@ def build_demo(lab: Lab) -> gr.Blocks:
             lambda lesson: lesson, drawing.lesson_pick, confused.lesson_pick, api_visibility="private", queue=False
         )
         # Corrections are told on the Draw tab and counted on the Retrain tab.
-        count = bind(retrain.corrections_note, lab)
+        count = bind(finetune.corrections_note, lab)
         drawing.corrected.then(count, None, training.corrections_box, api_visibility="private", queue=False)
+        # The teacher's tabs and controls show on the teacher's page only (everywhere where no key is set).
+        teachers = [training.tab, cards.tab, playing.teacher_row]
+        show = {"api_visibility": "private", "show_progress": "hidden", "queue": False}
+        for event in (area.sign_in, area.sign_out):
+            event.then(teacher.view(lab, len(teachers)), held.key, teachers, **show)
 
         # On page load: the page's stream of explanations, and of the live models' names once another is put live.
         demo.load(
@@ -97,7 +106,10 @@ def build_demo(lab: Lab) -> gr.Blocks:
             concurrency_limit=None,
         )
         demo.unload(bind(draw.page_closed, lab))
-        # On page load: name the live models, say what data there is.
+        # On page load: the teacher's pass this browser kept; name the live models; say what data there is.
+        demo.load(bind(teacher.restored, lab), held.kept, [held.key, area.note], **show).then(
+            teacher.view(lab, len(teachers)), held.key, teachers, **show
+        )
         demo.load(bind(after_change, lab), None, renamed, api_name="names_on_load", api_visibility="private")
         demo.load(
             bind(retrain.retrain_setup, lab),
@@ -106,7 +118,11 @@ def build_demo(lab: Lab) -> gr.Blocks:
             api_name="retrain_setup",
             api_visibility="private",
         )
+        demo.load(bind(retrain.last_trained, lab), None, [training.candidate, training.use_button], **show)
         demo.load(count, None, training.corrections_box, api_visibility="private", queue=False)
+    # The class view is opened from the Teacher area's link, not from a bar on every pupil's page.
+    with demo.route("Class view", "/class", show_in_navbar=False) as class_page:
+        classview.build(lab, class_page)
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY)
     return demo
 

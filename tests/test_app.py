@@ -20,7 +20,7 @@ from emnist_core.lab.testsets import load_emnist
 from emnist_core.models import store
 from emnist_core.models.evaluation import DRAWN, EMNIST
 from emnist_core.models.registry import REGISTRY
-from ui import confusions, draw, retrain
+from ui import confusions, draw, finetune, retrain
 from ui.checks import CLASSES
 
 from conftest import STROKES, emnist_from, pad_value, served, sketch, sketch_file
@@ -396,7 +396,7 @@ def test_downloads_reuse_one_folder(client, lab, corrections, tmp_path, monkeypa
     made = tmp_path / "temporary"
     made.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(made))  # every temporary folder this process makes goes here now
-    downloads = {retrain.corrections_csv(lab)[0] for _ in range(3)}  # three teachers press Download
+    downloads = {finetune.corrections_csv(lab)[0] for _ in range(3)}  # three teachers press Download
     assert len(downloads) == 1 and len(Path(downloads.pop()).read_text().splitlines()) == 1
     assert len(list(made.iterdir())) <= 1  # one folder for this server, made on first use: not one per click
 
@@ -580,19 +580,33 @@ def test_the_api_page_names_the_types_it_takes(demo):
 def test_a_late_tick_cannot_hide_how_the_job_ended():
     """The page's 1-second tick shows the epochs while the batches run, and leaves the status alone once they are
     done: on a busy server a tick answered late would otherwise land after the Done message and hide it."""
-    import threading
     from types import SimpleNamespace
 
     from emnist_core.lab.figures import FigureCache
-    from emnist_core.training.config import EVALUATING, SAVING, TRAINING, TrainConfig
+    from emnist_core.lab.jobs import Job
+    from emnist_core.training.config import EVALUATING, SAVING, TrainConfig
 
-    job = SimpleNamespace(
-        config=TrainConfig("seed-mlp", epochs=2), history={"loss": [1.0]}, stage=TRAINING, done=threading.Event()
-    )
+    job = Job("training", TrainConfig("seed-mlp", epochs=2))
+    job.take(("epoch", {"loss": 1.0}))  # the first epoch has ended, the second is under way
+    job.take(("batch", 1, 3, 10))
     lab = SimpleNamespace(jobs=SimpleNamespace(current=job), figures=FigureCache())
     status, *_ = retrain.training_view(lab, 0)
-    assert status == "Training seed-mlp: 1 of 2 epochs done."
+    assert status.startswith("Training seed-mlp: epoch 2 of 2 · batch 3 of 10")  # the epoch under way
     for stage in (EVALUATING, SAVING):
         job.stage = stage
         status, _, _, timer = retrain.training_view(lab, 1)
         assert status == {"__type__": "update"} and timer.active  # still ticking, saying nothing new
+
+
+def test_a_letter_drawn_in_the_digits_lesson_is_told_it_is_not_a_digit(lab):
+    """Read among the ten digits an "A" is only a doubtful 4 or 1; the page says that, among all characters, both
+    models read it as A and that the lesson reads only digits. A digit drawn in the lesson gets no such hint."""
+    import asyncio
+
+    *_, verdict = asyncio.run(draw.draw(lab, pad_value("A"), "digits"))
+    assert verdict.startswith("## ") and "Not in this lesson?" in verdict, verdict
+    assert "both models read **A**" in verdict and "*Digits 0-9*" in verdict
+    *_, everywhere = asyncio.run(draw.draw(lab, pad_value("A"), "all"))
+    assert "Not in this lesson?" not in everywhere
+    *_, seven = asyncio.run(draw.draw(lab, pad_value("7"), "digits"))
+    assert "Not in this lesson?" not in seven

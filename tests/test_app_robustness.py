@@ -264,12 +264,13 @@ def fake_data(lab, monkeypatch):
 @pytest.mark.parametrize(
     "body, says",
     [
-        ('["seed-mlp", NaN, 128, 0.001, 500]', "epochs must be a number"),
-        ('["seed-mlp", 1, 128, Infinity, 500]', "learning rate must be a number"),
-        ('["seed-mlp", 1, 128, 0.001, -Infinity]', "training images must be a number"),
+        ('["seed-mlp", NaN, 128, 0.001, 500, null, ""]', "epochs must be a number"),
+        ('["seed-mlp", 1, 128, Infinity, 500, null, ""]', "learning rate must be a number"),
+        ('["seed-mlp", 1, 128, 0.001, -Infinity, null, ""]', "training images must be a number"),
     ],
 )
 def test_nan_and_infinity_sent_over_http_get_a_message(base_url, fake_data, body, says):
+    # The raw protocol sends every input: the two last are the confirm state and the teacher key.
     posted = httpx.post(
         f"{base_url}/gradio_api/call/train",
         content=f'{{"data": {body}}}',
@@ -663,7 +664,9 @@ def test_use_model_serves_only_model_files_in_the_models_folder(client, app_modu
     ):
         assert retrain.use_model(lab, retrain.USE_LABEL, str(candidate))[0].startswith("Train a model first"), candidate
         assert lab.models.pair.models == live
-    event, answer = call(base_url, "use_model", [str(outside), None])  # values for the server-side States are ignored
+    # The raw protocol sends every input: the path (ignored: the candidate is a server-side State), the warning
+    # it confirms, the teacher key.
+    event, answer = call(base_url, "use_model", [str(outside), None, ""])
     assert event == "complete" and answer[0].startswith("Train a model first")
     assert lab.models.pair.models == live
 
@@ -692,7 +695,7 @@ def test_the_training_switch_is_enforced_by_the_api(app_module, training_off, mo
     assert client.predict("cnn", api_name="/fine_tune") == off
     assert client.predict(api_name="/use_fine_tuned") == off
     assert client.predict(True, api_name="/clear_corrections") == off
-    assert call(client.src.rstrip("/"), "train", list(TINY_TRAIN))[1][0] == off  # any HTTP client
+    assert call(client.src.rstrip("/"), "train", [*TINY_TRAIN, None, ""])[1][0] == off  # any HTTP client
     assert lab.jobs.current is None and lab.models.pair.models == live
     buttons = {
         c["props"].get("value"): c["props"].get("interactive")
@@ -746,16 +749,20 @@ SERVER_IMAGE = str(Path(__file__).resolve().parent.parent / "assets" / "figures"
 
 
 @pytest.mark.parametrize(
-    "api, payload",
+    "api, payload, refused_by",
     [
-        ("predict", {"composite": {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}}),
-        ("predict", {"composite": {"path": "app.py", "meta": {"_type": "gradio.FileData"}}}),
-        ("predict", {"composite": {"url": "http://127.0.0.1:1/secret.png", "meta": {"_type": "gradio.FileData"}}}),
+        ("predict", {"composite": {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}}, "Gradio"),
+        ("predict", {"composite": {"path": "app.py", "meta": {"_type": "gradio.FileData"}}}, "Gradio"),
+        (
+            "predict",
+            {"composite": {"url": "http://127.0.0.1:1/secret.png", "meta": {"_type": "gradio.FileData"}}},
+            "the app",
+        ),
         # Without Gradio's tag, Gradio passes a file reference on unchecked: the app must not read it.
-        ("predict", {"composite": {"path": SERVER_IMAGE}}),
-        ("predict", {"path": SERVER_IMAGE}),
-        ("explain", {"path": SERVER_IMAGE}),
-        ("predict_photo", {"path": SERVER_IMAGE, "orig_name": "x.png"}),
+        ("predict", {"composite": {"path": SERVER_IMAGE}}, "the app"),
+        ("predict", {"path": SERVER_IMAGE}, "the app"),
+        ("explain", {"path": SERVER_IMAGE}, "the app"),
+        ("predict_photo", {"path": SERVER_IMAGE, "orig_name": "x.png"}, "the app"),
     ],
     ids=[
         "server file",
@@ -767,13 +774,21 @@ SERVER_IMAGE = str(Path(__file__).resolve().parent.parent / "assets" / "figures"
         "untagged photo",
     ],
 )
-def test_a_payload_cannot_make_the_server_read_its_own_files(base_url, api, payload):
+def test_a_payload_cannot_make_the_server_read_its_own_files(base_url, api, payload, refused_by, tmp_path):
     assert Path(SERVER_IMAGE).is_file()
-    event, answer = call(base_url, api, [payload])
-    # Gradio refuses a file it was not sent before any handler runs, with its message hidden from the
-    # caller (it names server paths); the app refuses any other file reference it gets.
+    lesson = [] if api == "predict_photo" else ["all"]  # every input the endpoint takes: only the file is wrong
+    event, answer = call(base_url, api, [payload, *lesson])
     assert event == "error", answer
-    assert answer["error"] is None or answer["error"].startswith(f"/{api} cannot use what was sent"), answer
+    if refused_by == "Gradio":  # a tagged file it was not sent: refused before any handler runs, with its message
+        assert answer == {"error": None}, answer  # hidden from the caller (it names server paths)
+    else:  # any other file reference: refused by the app, which says what the endpoint takes
+        assert answer["error"].startswith(f"/{api} cannot use what was sent"), answer
+    # The same call with an uploaded drawing in the file's place is answered: the file reference alone was refused.
+    drawing = sketch_file(tmp_path, "7")
+    posted = httpx.post(f"{base_url}/gradio_api/upload", files={"files": (drawing.name, drawing.read_bytes())})
+    uploaded = {"path": posted.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": drawing.name}
+    event, answer = call(base_url, api, [{"composite": uploaded} if "composite" in payload else uploaded, *lesson])
+    assert event == "complete", answer
 
 
 def test_what_the_gallery_shows_is_served(app_module, base_url, with_data):

@@ -226,6 +226,11 @@ def test_the_scores_in_words_and_as_a_table(tmp_path):
     scores.add("0", ())  # drawn once: too few to call it the hardest
     assert scores.summary() == ("The class drew 8 characters; the CNN read 75%, the MLP 62%; hardest: q, CNN 75%.")
     assert scores.rows() == [["0 (zero)", 1, 0, 0], ["C / c", 3, 100, 100], ["q", 4, 50, 75]]
+    every_one_read = ClassScores(tmp_path / "right.json")
+    for _ in range(3):
+        every_one_read.add("E", ("mlp", "cnn"))
+    # Nothing was missed: no class is called the hardest ("hardest: E, CNN 100%" was said).
+    assert every_one_read.summary() == "The class drew 3 characters; the CNN read 100%, the MLP 100%."
 
 
 def test_a_damaged_tally_is_set_aside_not_fatal(tmp_path, caplog):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import SEVEN, chromium, launch, new_page, no_sideways_scroll, open_tab, touch_stroke
+from browser import SEVEN, chromium, launch, new_page, no_sideways_scroll, open_tab, settle, touch_stroke
 
 from emnist_core.lab.challenge import prompt_text
 from emnist_core.lab.classroom import Classroom
@@ -54,10 +54,13 @@ def test_a_pupil_plays_one_round_step_on_a_phone(phone, lab, tmp_path, monkeypat
     done = page.locator("#challenge-done")
     done.scroll_into_view_if_needed()
     assert done.bounding_box()["width"] >= 100
-    done.click()
+    done.tap()
+    done.tap()  # a double tap: the second press answers nothing, and must not hide the verdict
 
     verdict = page.locator("#challenge-verdict")
     verdict.get_by_text(re.compile(r"read it")).wait_for()
+    settle(page)
+    assert "read it" in verdict.inner_text() and "first" not in verdict.inner_text(), verdict.inner_text()
     page.locator("#round-score").get_by_text(
         re.compile(r"^Your round: 1 of 47 drawn: CNN [01], MLP [01]\.$")
     ).wait_for()

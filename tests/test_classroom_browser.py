@@ -23,6 +23,7 @@ from browser import (
     new_page,
     no_sideways_scroll,
     open_tab,
+    pad_ready,
     screenshot,
 )
 
@@ -163,6 +164,20 @@ def test_the_whole_confusion_matrix_can_be_seen(page, size, with_data):
     )
 
 
+TABS = ["Draw", "Inside", "Challenge", "Confusions", "Retrain", "Models"]
+
+
+def test_the_tab_bar_names_each_tab_once_after_every_tab_was_visited(page, size):
+    for name in reversed(TABS):
+        open_tab(page, name)
+        page.wait_for_timeout(300)
+    shown = page.get_by_role("tab").locator("visible=true").all_inner_texts()
+    if size == "phone":  # the tabs that do not fit are in the bar's overflow menu
+        page.locator(".overflow-menu > button").first.click()
+        shown += page.locator(".overflow-dropdown button").locator("visible=true").all_inner_texts()
+    assert sorted(name.strip() for name in shown) == sorted(TABS), shown
+
+
 def test_retrain_and_models_tabs(page, size, artifacts, lab):
     open_tab(page, "Retrain")
     page.get_by_role("button", name="Start").wait_for()
@@ -194,6 +209,10 @@ def test_use_this_model_names_it_on_the_draw_tab(browser, url, lab, with_data, a
             field.press("Enter")
         page.get_by_role("button", name="Start").click()
         page.locator("p", has_text=re.compile(r"^Done\. ")).wait_for(timeout=TRAIN_TIMEOUT_MS)
+        page.reload()  # a page reloaded after training can still put the model live
+        pad_ready(page)
+        open_tab(page, "Retrain")
+        chromium().expect(page.get_by_role("button", name="Use this model")).to_be_enabled()
         page.get_by_role("button", name="Use this model").click()
         page.get_by_text("Careful: this model reads worse").wait_for()  # 500 images: it does
         page.get_by_role("button", name="Use it anyway").click()

@@ -119,7 +119,7 @@ def test_a_blank_image_has_blank_maps_and_a_drawing_does_not(cnn):
     assert all(not s.rise.any() for s in ins.stage_maps(cnn, np.zeros((SIDE, SIDE))))
     for image, caption in ins.inside(cnn, drawing()):
         assert len(colours(image)) > 20
-        assert "switches on 0 " not in caption
+        assert caption.startswith("Stage ") and "glow most for your drawing" in caption
 
 
 def test_the_first_stage_lights_up_where_the_ink_is(cnn):
@@ -176,13 +176,12 @@ def test_each_template_is_the_weight_column_of_the_unit_it_names(mlp):
     expected_order = np.argsort(-(act - blank), kind="stable")[: ins.UNITS_SHOWN]
     named = []
     for image, caption in panels:
-        unit = int(re.match(r"Unit (\d+) of 40 in the first layer: activation ([\d.]+)", caption).group(1))
+        unit = int(re.match(r"Unit (\d+) of 40 in the first layer: ", caption).group(1))
         named.append(unit)
         column = effective[:, unit].reshape(SIDE, SIDE)  # pixel (r, c) is input r * 28 + c
         assert np.array_equal(image, ins.template_image(column))
         other = effective[:, (unit + 1) % 40].reshape(SIDE, SIDE)
         assert not np.array_equal(image, ins.template_image(other))
-        assert f"activation {act[unit]:.2f}" in caption
     assert named == list(expected_order)  # the units the drawing raises most, most first
     assert {u % 2 for u in named} == {0, 1}  # some whose normalisation flips the weights' sign
     units = ins.active_units(mlp, x)

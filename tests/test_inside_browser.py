@@ -34,6 +34,20 @@ def captions(page, gallery: str) -> list[str]:
     return [c.strip() for c in page.locator(f"#{gallery} figcaption").all_inner_texts()]
 
 
+CAPTIONS_BELOW = """gallery => [...document.querySelectorAll(`#${gallery} figure`)].map(figure => {
+    const picture = figure.querySelector("img").getBoundingClientRect(), caption = figure.querySelector("figcaption");
+    const box = caption.getBoundingClientRect();
+    return box.top >= picture.bottom - 1 && caption.scrollHeight <= caption.clientHeight + 1
+        && caption.scrollWidth <= caption.clientWidth + 1;
+})"""
+
+
+def captions_whole_and_below(page, gallery: str) -> None:
+    """Every caption sits under its picture (none covers it) and shows all its words (none is cut off)."""
+    placed = page.evaluate(CAPTIONS_BELOW, gallery)
+    assert placed and all(placed), (gallery, placed)
+
+
 def test_drawing_on_the_inside_tab_shows_each_models_inside(page, lab, artifacts):
     open_tab(page, "Inside")
     assert page.locator("#cnn-maps img").count() == 0  # nothing drawn, no pictures
@@ -47,6 +61,8 @@ def test_drawing_on_the_inside_tab_shows_each_models_inside(page, lab, artifacts
     ], stages
     units = captions(page, "mlp-units")
     assert len(units) == 8 and all(re.match(r"Unit \d+ of \d+ in the", c) for c in units), units
+    for gallery in ("cnn-maps", "mlp-units"):
+        captions_whole_and_below(page, gallery)
     page.screenshot(path=str(artifacts / "inside-tab.png"), full_page=True)
 
 
@@ -61,6 +77,7 @@ def test_what_if_shows_the_variants_with_both_answers(page, artifacts):
     table = page.locator("#whatif-table").inner_text()
     assert all(variant in table for variant in VARIANTS) and "MLP sure" in table
     assert "still reads 7" in page.locator("#whatif-note").inner_text()
+    captions_whole_and_below(page, "whatif-grid")
     page.screenshot(path=str(artifacts / "inside-whatif.png"), full_page=True)
 
 

@@ -354,14 +354,14 @@ def test_a_training_job_is_scored_on_drawn_characters_that_load_while_it_trains(
 
     scored_on = []
 
-    def train_and_save(config, path, dataset, listener=None, cancel=None, drawn=None):
+    def train_and_save(config, path, dataset, listener=None, cancel=None, drawn=None, temperature=None):
         scored_on.append(drawn())  # what train_and_save does with a function, once training has ended
         raise RuntimeError("nothing more to do here")
 
     monkeypatch.setenv("EMNIST_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setattr(training, "train_and_save", train_and_save)
     monkeypatch.setattr(testsets, "drawn_test", lambda data, unipen_dir=None: ("the test part of", data.name))
-    data = SimpleNamespace(y_train=np.zeros(3))
+    data = SimpleNamespace(name=EMNIST, y_train=np.zeros(3))
     lab = Lab(data_loader=lambda: data, assets_dir=assets, drawn_loader=slow_drawn, own_processes=False)
     lab.tests.dataset(EMNIST, wait=30)
     started = time.monotonic()

@@ -113,3 +113,14 @@ def test_a_finger_draws_on_a_phone_and_the_page_holds_still(phone):
     page.get_by_role("button", name="Undo the last stroke").tap()
     page.wait_for_function(PREVIEW_IS, arg=[PREVIEW, seven, True])
     assert answer(page) == "7"
+
+
+def test_a_letter_drawn_in_the_digits_lesson_gets_a_hint(desktop):
+    """An A drawn in the Digits lesson is only a doubtful digit there: the page says that it reads as a letter."""
+    page = desktop
+    page.locator("#lesson").get_by_role("radio", name="Digits 0-9").check()
+    draw_stroke(page, [(-90, 120), (0, -120), (90, 120)])
+    answer(page)
+    draw_stroke(page, [(-50, 35), (50, 35)])
+    page.locator("#verdict").get_by_text("Not in this lesson?").wait_for()
+    assert "read A" in page.locator("#verdict").inner_text()

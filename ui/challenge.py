@@ -16,25 +16,24 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 import gradio as gr
-import pandas as pd
 
 from emnist_core.data import labels
 from emnist_core.data.strokes import Strokes
 from emnist_core.lab import challenge
 from emnist_core.lab.challenge import ChallengeError, prompt_text
-from emnist_core.lab.guard import RESET_SCORES, Refused
-from emnist_core.lab.scores import RIGHT
+from emnist_core.lab.guard import RESET_SCORES, Refused, Teacher
 from emnist_core.models.registry import SLOTS
-from ui import draw, pad, plots
+from ui import draw, pad
 from ui.checks import refuse, sketch_part
 from ui.page import PREDICT_CONCURRENCY, bind
+from ui.teacher import teacher
 
 PAD_ID = "challenge-pad"
 LIVE_TOP = 3  # the live answers' top classes: three keep the pad and Done on a phone's screen
 TIME_LIMITS = {"No time limit": 0, "10 s": 10, "20 s": 20, "30 s": 30}
 TICK_SECONDS = 1  # the countdown's step; the tick only reads the clock until the time is up
 SESSIONS_KEPT = 1024  # API sessions whose round is remembered; the oldest is forgotten first
-TABLE_HEADERS = ["Class", "Drawn", *(f"{title} read right (%)" for title in SLOTS.values())]
+RESET_LABEL, RESET_CONFIRM = "Reset the class scores", "Reset now"
 NO_ROUND = "Press **New round** to start."
 DRAW_FIRST = "Draw {} first, then press Done."
 ROUND_OVER = "The round is over: press **New round** to play again."
@@ -46,6 +45,7 @@ class ChallengeTab(NamedTuple):
     """What the other tabs wire to."""
 
     answered: gr.events.Dependency  # the round score moved: a drawing was counted (and maybe kept)
+    teacher_row: gr.Row  # the reset: the teacher's
 
 
 # ---------------------------------------------------------------- a round on the page
@@ -185,35 +185,35 @@ def opened(lab, current, order, limit):
 # ---------------------------------------------------------------- class scores
 
 
-def scores_view(lab):
-    """(summary sentence, table, chart): the server-wide class scores now."""
-    scores = lab.classroom.scores()
-    table = pd.DataFrame(lab.classroom.scores_rows(), columns=TABLE_HEADERS)
-    chart = plots.EMPTY
-    if scores["drawings"]:
-        series = {title: RIGHT[slot] for slot, title in SLOTS.items()}
-        chart = plots.figure_html(
-            lab,
-            "class_scores",
-            [scores["per_class"], series],
-            f"{scores['drawings']:,} drawing{'s' * (scores['drawings'] != 1)}",
-        )
-    return lab.classroom.scores_summary(), table, chart
+def scores_view(lab) -> str:
+    """The server-wide class scores in one sentence (the class view shows them per class)."""
+    return lab.classroom.scores_summary()
 
 
-def reset(lab) -> str:
-    """Clear the class scores (the drawings kept stay); Refused where that is off."""
-    cleared = lab.classroom.reset_scores()
+def reset(lab, teacher: Teacher | None = None) -> str:
+    """Clear the class scores (the drawings kept stay); Refused where that is off or not the teacher's doing."""
+    cleared = lab.classroom.reset_scores(teacher)
     return f"The class scores were reset ({cleared:,} drawing{'s' * (cleared != 1)} had been counted)."
 
 
-def reset_on_page(lab):
-    """The teacher's Reset button: the message (the refusal too), then the scores."""
+def reset_on_page(lab, armed, teacher_key: str | None = None, request: gr.Request = None):
+    """The teacher's *Reset* button: the first press says what would be cleared and asks for a second press
+    (``armed``); the second clears. -> (message, armed, the button, the scores' sentence)."""
+    button = lambda confirm: gr.update(value=RESET_CONFIRM if confirm else RESET_LABEL)
     try:
-        message = reset(lab)
-    except (Refused, ChallengeError) as exc:  # switched off; or the scores file could not be written
+        by = teacher(lab, teacher_key, request)
+        lab.guard.check(RESET_SCORES, by)
+        if not armed:
+            drawn = lab.classroom.scores()["drawings"]
+            ask = (
+                f"This clears the class scores: {drawn:,} drawing{'s' * (drawn != 1)} counted (the drawings kept "
+                f"stay). Press **{RESET_CONFIRM}** to clear them."
+            )
+            return ask, True, button(True), gr.skip()
+        message = reset(lab, by)
+    except (Refused, ChallengeError) as exc:  # not the teacher, switched off; or the scores file could not be written
         message = str(exc)
-    return message, *scores_view(lab)
+    return message, False, button(False), scores_view(lab)
 
 
 # ---------------------------------------------------------------- the API
@@ -275,10 +275,11 @@ def class_scores_api(lab) -> tuple[dict, str, list]:
     return lab.classroom.scores(), lab.classroom.scores_summary(), lab.classroom.scores_rows()
 
 
-def reset_class_scores_api(lab) -> str:
-    """No input -> what was reset. Refused while training is off (EMNIST_DISABLE_TRAINING=1)."""
+def reset_class_scores_api(lab, teacher_key: str | None = None, request: gr.Request = None) -> str:
+    """(the teacher key, where one is set) -> what was reset. Refused while training is off
+    (EMNIST_DISABLE_TRAINING=1), and without the teacher key where one is set."""
     try:
-        return reset(lab)
+        return reset(lab, teacher(lab, teacher_key, request))
     except (Refused, ChallengeError) as exc:
         raise refuse(str(exc)) from None
 
@@ -295,8 +296,9 @@ def endpoints(lab):
 # ---------------------------------------------------------------- the tab
 
 
-def build(lab) -> ChallengeTab:
-    """The Challenge tab and its events, serving ``lab``."""
+def build(lab, teacher_key: gr.Textbox) -> ChallengeTab:
+    """The Challenge tab and its events, serving ``lab``; ``teacher_key``: the page's pass (``ui.teacher``), the
+    reset button's last input. The reset shows only on the teacher's page where a teacher key is set."""
     with gr.Tab("Challenge", id="challenge") as tab:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
@@ -326,39 +328,21 @@ def build(lab) -> ChallengeTab:
                 new_button = gr.Button("New round", elem_id="challenge-new")
         gr.Markdown("### Class scores: every drawing on this server")
         summary = gr.Markdown(elem_id="class-scores-summary")
-        with gr.Row(equal_height=False):
-            chart = gr.HTML(
-                label="Read right per class (drawings above the bars)",
-                show_label=True,
-                container=True,
-                scale=3,
-                min_width=300,
-                elem_id="class-scores-chart",
-            )
-            table = gr.Dataframe(
-                headers=TABLE_HEADERS,
-                label="Class scores",
-                max_height=320,
-                scale=2,
-                min_width=300,
-                elem_id="class-scores",
-            )
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, visible=not lab.guard.locked) as teacher_row:
             reset_button = gr.Button(
-                "Reset the class scores",
-                variant="stop",
-                scale=0,
-                min_width=200,
-                interactive=lab.guard.allows(RESET_SCORES),
+                RESET_LABEL, variant="stop", scale=0, min_width=200, interactive=lab.guard.allows(RESET_SCORES)
             )
             reset_note = gr.Markdown()
-    current, shown, when = gr.State(None), gr.State(None), gr.State(None)  # shown: the prompt's position
-    clock = gr.Timer(TICK_SECONDS, active=False)
+        # Inside the tab: a component made between two tabs would shift the later tabs' places in the tab bar (Gradio
+        # then shows them twice).
+        current, shown, when = gr.State(None), gr.State(None), gr.State(None)  # shown: the prompt's position
+        clock = gr.Timer(TICK_SECONDS, active=False)
+        armed = gr.State(False)  # the next press of the reset button clears
 
     turn = [current, shown, prompt, verdict, round_score, when, clock_note, drawing]
     private = {"api_visibility": "private"}
     tab.select(bind(opened, lab), [current, order, limit], [*turn, clock], **private).then(
-        bind(scores_view, lab), None, [summary, table, chart], **private
+        bind(scores_view, lab), None, summary, **private
     )
     drawing.change(
         bind(live, lab),
@@ -391,6 +375,8 @@ def build(lab) -> ChallengeTab:
     limit.input(set_limit, [current, limit], [when, clock_note, clock], **private)
     # The round score's line changes exactly when a drawing was counted (or a round began): the tally is redrawn
     # then, not on every tick of the clock.
-    answered = round_score.change(bind(scores_view, lab), None, [summary, table, chart], **private)
-    reset_button.click(bind(reset_on_page, lab), None, [reset_note, summary, table, chart], **private)
-    return ChallengeTab(answered)
+    answered = round_score.change(bind(scores_view, lab), None, summary, **private)
+    reset_button.click(
+        bind(reset_on_page, lab), [armed, teacher_key], [reset_note, armed, reset_button, summary], **private
+    )
+    return ChallengeTab(answered, teacher_row)

@@ -187,6 +187,23 @@ def enlarge(x28) -> np.ndarray:
     return np.asarray(Image.fromarray(np.asarray(x28)).resize((28 * GALLERY_ZOOM,) * 2, Image.Resampling.NEAREST))
 
 
+def gallery_after_change(lab, slot, true_class, predicted_class, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
+    """The gallery again once the model, test set or lesson changed: the pair picked before, when the lesson still
+    has both its classes; else an empty gallery and nothing said (a lesson change is no mistake of the teacher's)."""
+    within = labels.lesson_classes(lesson_of(lesson))
+    if not true_class or not predicted_class or not {true_class, predicted_class} <= set(within):
+        return [], ""
+    return gallery(lab, slot, true_class, predicted_class, test_set, lesson)
+
+
+def lesson_controls(lesson, true_class=None, predicted_class=None):
+    """A lesson's choices for the pickers (a class picked outside it cleared), and the shortcut buttons whose two
+    classes it has (O -> 0 in Digits would only be refused): -> (true class, predicted class, *shortcuts shown)."""
+    within = labels.lesson_classes(lesson_of(lesson))
+    pickers = [gr.update(choices=list(within), value=v if v in within else None) for v in (true_class, predicted_class)]
+    return *pickers, *(gr.update(visible={t, p} <= set(within)) for t, p in SHORTCUTS)
+
+
 def gallery_for_pair(lab, slot, pair, test_set=EMNIST, lesson=labels.DEFAULT_LESSON):
     """A ranked pair ("O -> 0") -> (true, predicted, gallery, message)."""
     true_name, _, pred_name = str(pair or "").partition(" -> ")
@@ -259,12 +276,19 @@ def build(lab) -> ConfusionsTab:
         api_name="confusions",
         preprocess=False,
     ).then(
-        bind(gallery, lab),
+        bind(gallery_after_change, lab),
         gallery_inputs,
         gallery_outputs,
         api_name="gallery_for_new_model",
         api_visibility="private",
         preprocess=False,
+    )
+    lesson_pick.change(
+        lesson_controls,
+        [lesson_pick, true_pick, pred_pick],
+        [true_pick, pred_pick, *shortcut_buttons],
+        api_visibility="private",
+        queue=False,
     )
     tab.select(bind(confusions, lab), shown, outputs, api_name="refresh_confusions", preprocess=False)
     gr.on(

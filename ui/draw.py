@@ -6,31 +6,36 @@ The pad (``ui/pad.py``) sends its strokes, once per lifted pen, and the answer c
 it so is worked out afterwards, below the answers' priority (``lab.explainer``), and pushed to the page on a stream
 that the page opens when it loads (``page_stream``), so an explanation never delays an answer and costs no request.
 
-The page's own events are private; the four endpoints are ``gr.api`` endpoints that take the payload as sent (strokes,
-or an image) and check it (``checks``), so a caller who sends the wrong shape is told what to send. Page and API read
-a drawing the one same way (``checks.sketch_part``).
+The page's own events are private; programs call the four endpoints of ``ui/draw_api.py``, which take the payload
+as sent (strokes, or an image) and check it (``checks``), so a caller who sends the wrong shape is told what to send.
+Page and API read a drawing the one same way (``checks.sketch_part``), with the handlers here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-import json
-from typing import NamedTuple, TypedDict
+from typing import NamedTuple
 
 import gradio as gr
-from gradio.data_classes import FileData
 
 from emnist_core.data import labels
 from emnist_core.data.preprocess import ImageInputError, load_image
 from emnist_core.data.strokes import Strokes
 from emnist_core.lab import cards
 from emnist_core.lab.corrections import CorrectionError
-from emnist_core.lab.verdict import NO_MODEL_MESSAGE, candidates, is_sure, not_sure_line, verdict
+from emnist_core.lab.verdict import (
+    NO_MODEL_MESSAGE,
+    candidates,
+    is_sure,
+    not_sure_line,
+    outside_lesson_note,
+    verdict,
+)
 from emnist_core.models.registry import SLOTS
-from ui import pad
-from ui.checks import CLASSES, LESSON_CHOICES, Lesson, Sketch, is_file, lesson_of, photo_part, refuse, sketch_part
-from ui.page import PREDICT_CONCURRENCY, PREVIEW_PX, as_api, bind, inline_png, typed_answers
+from ui import class_pick, pad
+from ui.checks import CLASSES, LESSON_CHOICES, is_file, lesson_of, refuse, sketch_part
+from ui.page import PREDICT_CONCURRENCY, PREVIEW_PX, bind, inline_png
 
 TOP_K = 5
 PAD_ID = "sketchpad"
@@ -136,12 +141,18 @@ async def draw(lab, drawing, lesson=labels.DEFAULT_LESSON, request: gr.Request =
     """The page's pad, each time the pen is lifted, and when the lesson changes: what /predict says. Why each model
     reads it so is worked out afterwards and comes on the page's stream (``page_stream``). A coroutine: the server's
     event loop serves other pages while the worker reads it (no thread is taken for the wait)."""
-    lesson, pair = lesson_of(lesson), lab.models.pair
-    x28, tops = await alook(lab, pair, sketch_part(drawing, "draw"), lesson)
+    lesson, pair, drawing = lesson_of(lesson), lab.models.pair, sketch_part(drawing, "draw")
+    x28, tops = await alook(lab, pair, drawing, lesson)
     session = getattr(request, "session_hash", None)
     if session is not None:
         lab.explainer.submit(session, pair, x28, lesson)
-    return answer(x28, tops, page=True)
+    *shown, said = answer(x28, tops, page=True)
+    if x28 is not None and lesson != labels.DEFAULT_LESSON and not is_sure(tops):
+        # Read among all classes too (a few ms, only then): an "A" in the Digits lesson is told so.
+        _, everywhere = await alook(lab, pair, drawing, labels.DEFAULT_LESSON)
+        note = outside_lesson_note(everywhere, lesson) if isinstance(everywhere, dict) else None
+        said = f"{said}\n\n{note}" if note else said
+    return *shown, said
 
 
 def why_boxes_of(found) -> list[str]:
@@ -242,66 +253,6 @@ def correct(lab, sketch, label, lesson=labels.DEFAULT_LESSON):
     )
 
 
-# ---------------------------------------------------------------- the API's endpoints
-
-# Components that shape the API's answers as the Draw tab's own would be sent (a ``gr.api`` endpoint skips their
-# postprocess), never rendered. Made here, not in a handler: a component made in a handler is an update.
-ANSWER_OUTPUTS = (
-    *(gr.Label(num_top_classes=TOP_K, render=False) for _ in SLOTS),
-    gr.HTML(render=False),
-    gr.Markdown(render=False),
-)
-OVERLAY_OUTPUT = gr.Image(format="png", render=False)
-
-
-# The API page reads the endpoints' parameters and answers from these type hints (the lesson: ``checks.Lesson``).
-class Confidence(TypedDict):
-    label: str
-    confidence: float
-
-
-class TopClasses(TypedDict):
-    """One model's answer, as a gr.Label sends it: the class it reads, then its top-5, best first."""
-
-    label: str
-    confidences: list[Confidence]
-
-
-Answer = tuple[TopClasses | None, TopClasses | None, str, str]
-
-
-def predict_api(lab, sketch: Sketch | FileData | None = None, lesson: Lesson = labels.DEFAULT_LESSON) -> Answer:
-    """A drawing: its strokes {"strokes": [[xs, ys], ...]} (pad pixels 0-400, y down), a sketch {"composite": image
-    file} or the image file alone; and the lesson (what is being drawn: all, digits, letters or upper; default all)
-    -> (MLP top-5, CNN top-5, the 28x28 input as HTML, verdict), both models' answers within the lesson's classes."""
-    return as_api(ANSWER_OUTPUTS, predict(lab, sketch, lesson))
-
-
-def predict_photo_api(lab, photo: FileData | None = None) -> Answer:
-    """A photo or scan of one character (an image file) -> the same four outputs as /predict."""
-    return as_api(ANSWER_OUTPUTS, predict_photo(lab, photo_part(photo)))
-
-
-def explain_api(
-    lab, sketch: Sketch | FileData | None = None, lesson: Lesson = labels.DEFAULT_LESSON
-) -> tuple[FileData | None, FileData | None, str]:
-    """A drawing (strokes, a sketch or an image file, as /predict takes) and the lesson (default all) -> (MLP
-    overlay, CNN overlay, captions): the 28x28 the models see, with heat where hiding the ink lowers each model's
-    answer (within the lesson) most, and one line per model."""
-    found = explain(lab, sketch, lesson)
-    files = [OVERLAY_OUTPUT] * len(found)  # an image file per model, as an image component sends one
-    return *as_api(files, [overlay for overlay, _ in found]), "\n".join(text for _, text in found)
-
-
-def correct_api(
-    lab, sketch: Sketch | FileData | None = None, label: str | None = None, lesson: Lesson = labels.DEFAULT_LESSON
-) -> str:
-    """(a drawing, as /predict takes it; the class it really is; the lesson it was drawn in: default all) -> a short
-    message; the drawing's 28x28 (and its strokes, when sent as strokes) is kept as a correction with what the
-    models read within the lesson (refused while EMNIST_DISABLE_TRAINING=1, unless EMNIST_ALLOW_CORRECTIONS=1)."""
-    return correct(lab, sketch, label, lesson)
-
-
 # ---------------------------------------------------------------- what the tab shows
 
 
@@ -330,39 +281,6 @@ def label_updates(lab):
     """The prediction boxes, one per slot, each titled with the model it shows."""
     pair = lab.models.pair
     return [gr.update(label=pair.get(slot).title if pair.get(slot) else f"{SLOTS[slot]} (none)") for slot in SLOTS]
-
-
-def typed_names(names) -> dict[str, str]:
-    """What a person may type for each class -> the class's name in the correction list: the class ("q", "Q"),
-    a merged class's lower case ("c"), its shown name ("C / c"); by ``labels.class_from_text``'s rule."""
-    typed = {}
-    for name in names:
-        for text in (name, name.lower(), labels.display_name(name)):
-            if labels.class_from_text(text, names) == name:
-                typed[text] = labels.display_name(name)
-    return typed
-
-
-# Gradio's dropdown filters its choices without regard to case and takes the first match on Enter: "q" would pick
-# Q, "o" would pick "0 (zero)". On Enter, this picks the choice the typed text names exactly, when one does
-# (``typed_names``), by the same press on its option a mouse would give; anything else is left to the dropdown.
-EXACT_CASE_JS = """
-() => {
-  const box = document.querySelector('#correct-pick');
-  if (!box || box.dataset.exactCase) return;
-  box.dataset.exactCase = '1';
-  const named = new Map(Object.entries(TYPED));
-  box.addEventListener('keydown', (event) => {
-    const input = box.querySelector('input');
-    const want = event.key === 'Enter' && input && named.get(input.value.trim());
-    const option = want && [...box.querySelectorAll('li[data-index]')].find(li => li.innerText.trim() === want);
-    if (!option) return;
-    event.preventDefault();
-    event.stopImmediatePropagation();
-    option.dispatchEvent(new MouseEvent('mousedown', {bubbles: true, cancelable: true}));
-  }, true);
-}
-""".replace("TYPED", json.dumps(typed_names(CLASSES)))
 
 
 # ---------------------------------------------------------------- the tab
@@ -456,7 +374,7 @@ def build(lab) -> DrawTab:
         preprocess=False,
         **private,
     )
-    correct_pick.focus(None, js=EXACT_CASE_JS)
+    correct_pick.focus(None, js=class_pick.EXACT_CASE_JS)
     corrected = correct_button.click(
         bind(correct, lab),
         [drawing, correct_pick, lesson_pick],
@@ -466,14 +384,3 @@ def build(lab) -> DrawTab:
         trigger_mode="once",
     )
     return DrawTab(serving, label_boxes, why_boxes, corrected, lesson_pick)
-
-
-def endpoints(lab):
-    """The ``gr.api`` endpoints that do what the Draw tab does, for programs; declared outside the page's tabs."""
-    for handler, name in (
-        (predict_api, "predict"),
-        (explain_api, "explain"),
-        (predict_photo_api, "predict_photo"),
-        (correct_api, "correct"),
-    ):
-        gr.api(typed_answers(bind(handler, lab), handler), api_name=name, concurrency_limit=PREDICT_CONCURRENCY)

@@ -1,4 +1,5 @@
-"""The Models tab: each live model's card, training curves, architecture and reliability diagram."""
+"""The Models tab: each live model's card (plain words first, then its technical details), its reliability diagram,
+and under "More details" its robustness table, training curves and architecture."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def model_card(lab, slot):
     if live is None:
         return f"### {SLOTS[slot]}\n{missing_model(slot)}", plots.EMPTY, ""
     card = live.card
-    text = cards.card_markdown(live.title, live.path, card, live.report)
+    text = cards.card_markdown(live.title, live.path, card, live.report, live.drawn_report)
     summary = "\n".join(
         line
         for line in (card.summary if card else "").splitlines()
@@ -79,19 +80,22 @@ def reliability_plots(lab):
 
 def build(lab) -> ModelsTab:
     """The Models tab and its events, serving ``lab``."""
-    with gr.Tab("Models", id="models") as tab:
+    with gr.Tab("Models", id="models", visible=not lab.guard.locked) as tab:  # the teacher's
         card_outputs, reliability_outputs, robustness_outputs = [], [], []
         with gr.Row(equal_height=False):
             for slot in SLOTS:
                 with gr.Column():
                     card_outputs.append(gr.Markdown())
-                    robustness_outputs.append(gr.Markdown(elem_id=f"{slot}-robustness"))
-                    card_outputs += [
-                        gr.HTML(label="Training curves", show_label=True, container=True),
-                        gr.Code(label="Architecture", language=None, interactive=False, show_line_numbers=False),
-                    ]
-                    # The figure's own title says what it is; a label would cover it.
+                    # Under the card, whose "how sure it is" it draws. Its own title says what it is; a label
+                    # would cover it.
                     reliability_outputs.append(gr.HTML(elem_classes="reliability"))
+                    # For the curious, closed: a teacher reads the card first.
+                    with gr.Accordion("More details: robustness, training curves and layers", open=False):
+                        robustness_outputs.append(gr.Markdown(elem_id=f"{slot}-robustness"))
+                        card_outputs += [
+                            gr.HTML(label="Training curves", show_label=True, container=True),
+                            gr.Code(label="Architecture", language=None, interactive=False, show_line_numbers=False),
+                        ]
     tab.select(bind(model_cards, lab), None, card_outputs, api_name="model_cards")
     tab.select(
         bind(reliability_plots, lab), None, reliability_outputs, api_name="reliability", api_visibility="private"

@@ -37,6 +37,8 @@ CSS = f"""
 .inside-figure figcaption {{ font-size: 0.85em; line-height: 1.3; margin-top: 4px; }}
 .inside-whatif img {{ image-rendering: pixelated; background: #000; }}
 img.figure {{ max-width: 100%; height: auto; display: block; }}
+.stroke-pad [data-testid="block-label"] svg {{ display: none; }} /* a pad is not code: no "</>" by its label */
+.nav-holder {{ display: none !important; }} /* the page bar Gradio adds for the class view: opened from a link */
 @media (max-width: 640px) {{ #preview, #verdict {{ min-width: 100% !important; }} }}
 @media (max-width: 640px) {{ #matrix {{ overflow-x: auto !important; }}
   #matrix img {{ width: 640px; min-width: 640px; max-width: none; }} }}

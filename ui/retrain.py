@@ -9,19 +9,16 @@ tab says names models and data, never a path on the server or a shell command.
 
 from __future__ import annotations
 
-import functools
-import tempfile
 from typing import NamedTuple
 
 import gradio as gr
 
 from emnist_core.data.pack import POOL47_SLICE
 from emnist_core.lab import cards
-from emnist_core.lab.corrections import CorrectionError
-from emnist_core.lab.guard import CLEAR_CORRECTIONS, PUT_LIVE, TRAIN, TRAINING_OFF, Refused
+from emnist_core.lab.guard import PUT_LIVE, TRAIN, TRAINING_OFF, Refused
 from emnist_core.models import store
 from emnist_core.models.evaluation import DRAWN, EMNIST
-from emnist_core.models.registry import REGISTRY, SLOTS
+from emnist_core.models.registry import REGISTRY
 from emnist_core.training.config import (
     BATCH_STAGES,
     FORM_BATCH_SIZES,
@@ -32,6 +29,7 @@ from emnist_core.training.config import (
 )
 from ui import plots
 from ui.page import TRAIN_CONCURRENCY, bind
+from ui.teacher import teacher
 
 POLL_SECONDS = 0.5
 TICK_SECONDS = 1.0  # how often a page that started a job shows its epochs
@@ -45,6 +43,8 @@ INTRO = (
     "drawing keeps working meanwhile."
 )
 USE_LABEL, TUNE_USE_LABEL = "Use this model", "Use the fine-tuned model"
+START_LABEL, START_ANYWAY = "Start", "Start anyway"  # the second, once it has said a job would be slow
+CONFIRM_ABOVE_SECONDS = 5 * 60  # a job estimated to take longer says so and waits for a second press
 CONFIRM_LABEL = "Use it anyway"  # the put-live button, once it has said the model reads worse
 NOTHING_TO_USE = {
     USE_LABEL: "Train a model first; *Use this model* serves the model you just trained.",
@@ -55,9 +55,12 @@ NOTHING_TO_USE = {
 class RetrainTab(NamedTuple):
     """What the other tabs and the page's load wire to."""
 
+    tab: gr.Tab  # the teacher's: hidden on a pupil's page
     train_info: gr.Markdown  # the data note, filled on load
     train_size: gr.Slider  # its range is the training set's, set on load
     start_button: gr.Button  # interactive once the data is there
+    candidate: gr.State  # the model *Use this model* puts live
+    use_button: gr.Button
     corrections_box: gr.Markdown  # how many corrections this server keeps
     put_live: dict  # {name: event} of the events that change the live models: the other tabs rename them after
 
@@ -72,27 +75,50 @@ def cannot_train(lab) -> str | None:
     return lab.tests.message(EMNIST) if lab.tests.dataset(EMNIST) is None else None
 
 
-def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, progress=gr.Progress()):
-    """Train in a background thread; yield (status, curves, candidate path, use-button) as it goes."""
-    # A fifth output, for the page only (a gr.State): the job's start time, sent only when this request started
-    # the job. Its change is what switches the page's timer on, so a refused request ("Busy") never shows another
-    # job's progress.
+def start_training(
+    lab,
+    arch,
+    epochs,
+    batch_size,
+    learning_rate,
+    train_size,
+    armed=None,
+    teacher_key: str | None = None,
+    request: gr.Request = None,
+    progress=gr.Progress(),
+):
+    """Train a model of the registry; yield (status, curves, candidate path, use-button) as it goes. Needs the
+    teacher where a teacher key is set: ``teacher_key`` is the key (or, on the page, the pass it gave). A job that
+    would take longer than a few minutes on this server says how long and starts on a second call."""
+    # More outputs, for the page only: the job's start time (a gr.State), sent only when this request started the
+    # job: its change switches the page's timer on, so a refused request ("Busy") never shows another job's
+    # progress; the Start button's label, and the slow job a second press confirms (``armed``, a gr.State).
 
-    def update(status, history=None, candidate=None, started=gr.update()):
+    def update(status, history=None, candidate=None, started=gr.update(), confirm=None):
         use = gr.update(interactive=candidate is not None, value=USE_LABEL)
-        return status, plots.curves(lab, history, arch), candidate, use, started
+        start = gr.update(value=START_ANYWAY if confirm else START_LABEL)
+        return status, plots.curves(lab, history, arch), candidate, use, started, start, confirm
 
     if cannot_train(lab):
         yield update(cannot_train(lab))
         return
     n_train = len(lab.tests.dataset(EMNIST).y_train)
     try:
+        by = teacher(lab, teacher_key, request)
+        lab.guard.check(TRAIN, by)  # first: a pupil is told so, never asked to confirm
         config = form_config(arch, epochs, batch_size, learning_rate, train_size, n_train, EMNIST)
+    except Refused as exc:
+        yield update(str(exc))
+        return
     except ValueError as exc:
         yield update(f"Check the settings: {exc}")
         return
+    seconds = lab.jobs.estimate(config)
+    if seconds is not None and seconds > CONFIRM_ABOVE_SECONDS and armed != repr(config):
+        yield update(slow_job_message(config, seconds, n_train), confirm=repr(config))
+        return
     try:
-        job = lab.jobs.start_training(config)
+        job = lab.jobs.start_training(config, by)
     except ValueError as exc:  # Refused, the models folder inside assets/, the data gone
         yield update(str(exc))
         return
@@ -107,6 +133,15 @@ def start_training(lab, arch, epochs, batch_size, learning_rate, train_size, pro
         yield update(f"Training failed: {cards.no_paths(job.error)}", job.history)
     else:
         yield update(f"Done. {done_message(lab, job, USE_LABEL)}", job.history, str(job.path))
+
+
+def slow_job_message(config, seconds: float, n_train: int) -> str:
+    images = config.subset or n_train
+    return (
+        f"**This job would take about {cards.format_seconds(seconds)} on this server** ({config.model}: "
+        f"{config.epochs} epoch{'s' * (config.epochs != 1)} of {images:,} images), and hold its one job slot "
+        f"meanwhile. Press **{START_ANYWAY}** to run it, or choose fewer epochs or training images."
+    )
 
 
 def done_message(lab, job, use_label: str) -> str:
@@ -144,11 +179,8 @@ def training_view(lab, shown):
     epochs = len(job.history.get("loss", []))
     # Once the batches are done the status is left alone: a tick answered late (a busy server) must not land
     # after start_training's last answer and hide how the job ended.
-    status = (
-        f"Training {job.config.model}: {epochs} of {job.config.epochs} epochs done."
-        if job.stage in BATCH_STAGES
-        else gr.update()
-    )
+    # The same words as the progress bar's: the epoch under way, never "0 of 10 done" beside "epoch 3".
+    status = f"Training {job.config.model}: {job.describe()}" if job.stage in BATCH_STAGES else gr.update()
     figure = plots.curves(lab, job.history, job.config.model) if epochs != shown else gr.update()
     return status, figure, epochs, gr.Timer(active=True)
 
@@ -172,9 +204,10 @@ def retrain_setup(lab):
     )
 
 
-def cancel_training(lab):
+def cancel_training(lab, teacher_key: str | None = None, request: gr.Request = None):
+    """Stop the running job (the teacher's, where a teacher key is set) -> what happened."""
     try:
-        stage = lab.jobs.cancel()
+        stage = lab.jobs.cancel(teacher(lab, teacher_key, request))
     except Refused as exc:
         return str(exc)
     if stage is None:
@@ -184,14 +217,15 @@ def cancel_training(lab):
     return "Cancelling after the current batch..." if stage in BATCH_STAGES else "Cancelling before saving..."
 
 
-def use_model(lab, label, candidate, warned=None):
+def use_model(lab, label, candidate, warned=None, teacher_key: str | None = None, request: gr.Request = None):
     """Serve the model this page just trained or fine-tuned (its path is held server-side in a gr.State) when it
     reads at least as well as the live model it replaces. When it reads worse, say so with both figures and serve
     it on the next press. -> (message, the warning that the next press confirms, the button: ``label`` or
     CONFIRM_LABEL)."""
     button = gr.update(value=label)
     try:
-        lab.guard.check(PUT_LIVE)  # before anything is read: a refusal says so, whatever was sent
+        by = teacher(lab, teacher_key, request)
+        lab.guard.check(PUT_LIVE, by)  # before anything is read: a refusal says so, whatever was sent
     except Refused as exc:
         return str(exc), None, button
     path = lab.models.retrained_path(candidate)
@@ -205,100 +239,50 @@ def use_model(lab, label, candidate, warned=None):
         warning = f"{path} for {live.path if live else ''}"
         if found.confirm and warned != warning:
             return cards.put_live_warning(found, CONFIRM_LABEL), warning, gr.update(value=CONFIRM_LABEL)
-        lab.models.put_live(model)
+        lab.models.put_live(model, by)
     except (ValueError, store.ModelFileError) as exc:  # Refused too
         return f"Could not use it: {cards.no_paths(exc)}", None, button
     return f"**{model.title}** is live in the Draw and Confusions tabs for everyone on this server.", None, button
 
 
-def restore_models(lab):
+def restore_models(lab, teacher_key: str | None = None, request: gr.Request = None):
+    """Serve the shipped pair again (the teacher's doing, where a teacher key is set) -> what happened."""
     try:
-        pair = lab.models.restore()
+        pair = lab.models.restore(teacher(lab, teacher_key, request))
     except Refused as exc:
         return str(exc)
     return "The shipped models are live again: " + ", ".join(pair.titles()) + "."
 
 
-# ---------------------------------------------------------------- corrections
-
-
-def start_finetune(lab, slot, progress=gr.Progress()):
-    """Fine-tune a live model on the corrections in a background thread; yield (status, candidate path, use-button)."""
-
-    def update(status, candidate=None):
-        return status, candidate, gr.update(interactive=candidate is not None, value=TUNE_USE_LABEL)
-
-    if cannot_train(lab):
-        yield update(cannot_train(lab))
-        return
-    try:
-        job = lab.jobs.start_fine_tune(slot if isinstance(slot, str) else "")
-    except ValueError as exc:  # Refused, no model in that slot, or the models folder is inside assets/
-        yield update(str(exc))
-        return
-    if job is None:
-        yield update(BUSY_MESSAGE)
-        return
-    yield update(f"Fine-tuning the {job.live.title} on the corrections...")
-    follow(job, progress)
-    if job.cancelled:
-        yield update("Fine-tuning cancelled; nothing was saved.")
-    elif job.error:
-        yield update(f"Fine-tuning did not run: {cards.no_paths(job.error)}")
-    else:
-        figures = cards.before_after(job.live.title, job.path.stem, job.before, job.after)
-        yield update(f"{figures}\n\n{done_message(lab, job, TUNE_USE_LABEL)}", str(job.path))
-
-
-def corrections_note(lab) -> str:
-    return cards.corrections_note(lab.classroom.count())
-
-
-@functools.cache
-def downloads() -> tempfile.TemporaryDirectory:
-    """The one folder of this server process for the files its page offers to download, made on first use and
-    removed when the process ends: the next download rewrites a file there, it never adds a folder."""
-    return tempfile.TemporaryDirectory(prefix="emnist-sketch-lab-downloads-")
-
-
-def corrections_csv(lab):
-    """All corrections as one Kaggle-style EMNIST CSV, which `evaluate --csv` and `train --extra-csv` read."""
-    try:
-        return str(lab.classroom.export_csv(downloads().name)), ""
-    except CorrectionError as exc:
-        return None, str(exc)
-
-
-def clear_corrections(lab, downloaded):
-    """Delete every correction on this server, once the box says they were downloaded. Refused while training
-    is off: on a public server a stranger must not delete what a class gave."""
-    try:
-        lab.guard.check(CLEAR_CORRECTIONS)  # first: a refusal says so, ticked or not
-    except Refused as exc:
-        return str(exc)
-    if downloaded is not True:
-        return "Download the corrections first, then tick the box: clearing deletes every one of them."
-    count = lab.classroom.clear()
-    return f"Deleted {count:,} correction{'s' * (count != 1)}; new ones can be collected."
-
-
 # ---------------------------------------------------------------- the tab
 
 
-def build(lab) -> RetrainTab:
-    """The Retrain tab and its events, serving ``lab``."""
-    with gr.Tab("Retrain", id="retrain"):
+def build(lab, teacher_key: gr.Textbox, corrections_part) -> RetrainTab:
+    """The Retrain tab and its events, serving ``lab``; only the teacher's page shows it where a teacher key is set.
+    ``teacher_key``: the page's pass (``ui.teacher``), every guarded handler's last input. ``corrections_part``:
+    (lab, live note, teacher_key) -> (the corrections' count, its put-live event): the tab's second part
+    (``ui.finetune.build``), which uses this module's job helpers."""
+    with gr.Tab("Retrain", id="retrain", visible=not lab.guard.locked) as tab:
         gr.Markdown(INTRO if lab.guard.allows(TRAIN) else TRAINING_OFF_MESSAGE)
-        train_info, train_size, start_button, live_status, put_live = training_part(lab)
-        corrections_box, tune_use = corrections_part(lab, live_status)
+        train_info, train_size, start_button, live_status, put_live, candidate, use_button = training_part(
+            lab, teacher_key
+        )
+        corrections_box, tune_use = corrections_part(lab, live_status, teacher_key)
     return RetrainTab(
-        train_info, train_size, start_button, corrections_box, {**put_live, "names_after_fine_tune": tune_use}
+        tab,
+        train_info,
+        train_size,
+        start_button,
+        candidate,
+        use_button,
+        corrections_box,
+        {**put_live, "names_after_fine_tune": tune_use},
     )
 
 
-def training_part(lab):
+def training_part(lab, teacher_key):
     """Training a model and putting it live: (data note, training-set slider, Start, live note, put-live events
-    by the name of what follows them)."""
+    by the name of what follows them, the model to put live, its button)."""
     on = lab.guard.allows(TRAIN)
     start_epochs, start_batch, start_lr = architecture_defaults(DEFAULT_ARCHITECTURE)
     with gr.Row():
@@ -308,7 +292,7 @@ def training_part(lab):
         learning_rate = gr.Number(start_lr, label="Learning rate")  # TrainConfig checks the range
         train_size = gr.Slider(FORM_MIN_IMAGES, 200_000, value=DEFAULT_TRAIN_SIZE, step=500, label="Training images")
     with gr.Row():
-        start_button = gr.Button("Start", variant="primary", interactive=on)
+        start_button = gr.Button(START_LABEL, variant="primary", interactive=on)
         cancel_button = gr.Button("Cancel", variant="stop", interactive=on)
     # Also where the progress bar shows: the job never writes to this box, so Gradio keeps the
     # full bar there while the curves below update.
@@ -317,6 +301,7 @@ def training_part(lab):
     train_curves = gr.HTML(label="Loss and accuracy per epoch", show_label=True, container=True, elem_id="train-curves")
     candidate, epochs_shown, ticker = gr.State(None), gr.State(0), gr.Timer(TICK_SECONDS, active=False)
     warned = gr.State(None)  # the warning the next press of *Use this model* confirms
+    armed = gr.State(None)  # the slow job the next press of *Start anyway* starts
     job_started = gr.State(None)  # when the last job this page started began
     with gr.Row():
         use_button = gr.Button(USE_LABEL, interactive=False)
@@ -326,8 +311,8 @@ def training_part(lab):
     arch.input(architecture_defaults, arch, [epochs, batch_size, learning_rate], api_name="architecture_defaults")
     start_button.click(
         bind(start_training, lab),
-        [arch, epochs, batch_size, learning_rate, train_size],
-        [train_status, train_curves, candidate, use_button, job_started],
+        [arch, epochs, batch_size, learning_rate, train_size, armed, teacher_key],
+        [train_status, train_curves, candidate, use_button, job_started, start_button, armed],
         api_name="train",
         preprocess=False,
         concurrency_limit=TRAIN_CONCURRENCY,
@@ -342,58 +327,27 @@ def training_part(lab):
         show_progress="hidden",
         queue=False,
     )
-    cancel_button.click(bind(cancel_training, lab), None, train_status, api_name="cancel_training", queue=False)
+    cancel_button.click(bind(cancel_training, lab), teacher_key, train_status, api_name="cancel_training", queue=False)
     put_live = {
         "names_after_use": use_button.click(
             bind(use_model, lab, USE_LABEL),
-            [candidate, warned],
+            [candidate, warned, teacher_key],
             [live_status, warned, use_button],
             api_name="use_model",
         ),
         "names_after_restore": restore_button.click(
-            bind(restore_models, lab), None, live_status, api_name="restore_models"
+            bind(restore_models, lab), teacher_key, live_status, api_name="restore_models"
         ),
     }
-    return train_info, train_size, start_button, live_status, put_live
+    return train_info, train_size, start_button, live_status, put_live, candidate, use_button
 
 
-def corrections_part(lab, live_status):
-    """Fine-tuning on the corrections, downloading and clearing them: (the corrections' count, put-live event)."""
-    on = lab.guard.allows(TRAIN)
-    gr.Markdown("### Teach the live models your class's handwriting")
-    corrections_box = gr.Markdown()
-    with gr.Row():
-        tune_pick = gr.Radio(
-            [(title, slot) for slot, title in SLOTS.items()], value="cnn", label="Model to fine-tune", scale=1
-        )
-        tune_button = gr.Button("Fine-tune on the corrections", variant="primary", scale=1, interactive=on)
-        export_button = gr.Button("Download the corrections (CSV)", scale=1)
-    tune_status = gr.Markdown(container=True, padding=True, min_height=60)
-    tune_candidate, tune_warned = gr.State(None), gr.State(None)
-    with gr.Row():
-        tune_use = gr.Button(TUNE_USE_LABEL, interactive=False)
-        corrections_file = gr.File(label="Corrections: Kaggle EMNIST CSV (ByMerge labels)")
-    with gr.Row():
-        clear_check = gr.Checkbox(False, label="I have downloaded the corrections: delete them here")
-        clear_button = gr.Button("Clear the corrections", variant="stop", interactive=on)
-
-    tune_button.click(
-        bind(start_finetune, lab),
-        tune_pick,
-        [tune_status, tune_candidate, tune_use],
-        api_name="fine_tune",
-        preprocess=False,
-        concurrency_limit=TRAIN_CONCURRENCY,
-        show_progress_on=tune_status,
-    )
-    put_live = tune_use.click(
-        bind(use_model, lab, TUNE_USE_LABEL),
-        [tune_candidate, tune_warned],
-        [live_status, tune_warned, tune_use],
-        api_name="use_fine_tuned",
-    )
-    clear_button.click(
-        bind(clear_corrections, lab), clear_check, tune_status, api_name="clear_corrections", preprocess=False
-    ).then(bind(corrections_note, lab), None, corrections_box, api_visibility="private", queue=False)
-    export_button.click(bind(corrections_csv, lab), None, [corrections_file, tune_status], api_name="corrections_csv")
-    return corrections_box, put_live
+def last_trained(lab):
+    """On load: the model this server's last job made, ready for *Use this model* when it is not live (a page
+    reloaded after training can still put it live). -> (the model, the button)."""
+    job = lab.jobs.current
+    path = None if job is None or job.kind != "training" or not job.done.is_set() else job.path
+    live = [m.path for m in lab.models.pair.models.values()]
+    if path is None or path in live or lab.models.retrained_path(str(path)) is None:
+        return None, gr.update(interactive=False, value=USE_LABEL)
+    return str(path), gr.update(interactive=True, value=USE_LABEL)

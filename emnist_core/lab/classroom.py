@@ -18,7 +18,7 @@ import numpy as np
 
 from emnist_core.lab import challenge
 from emnist_core.lab.corrections import CHALLENGE, CORRECTION, CorrectionError, Corrections, CorrectionStore
-from emnist_core.lab.guard import CLEAR_CORRECTIONS, COLLECT, RESET_SCORES, Guard, Refused
+from emnist_core.lab.guard import CLEAR_CORRECTIONS, COLLECT, RESET_SCORES, Guard, Refused, Teacher
 from emnist_core.lab.scores import ClassScores, ScoresWriteError, scores_path
 
 ANSWERS_REMEMBERED = 100_000  # prompts remembered as answered: a class's whole day
@@ -89,10 +89,10 @@ class Classroom:
         many); CorrectionError when there are none."""
         return self._store.export_ndjson(folder)
 
-    def clear(self) -> int:
-        """Delete every correction and Challenge drawing (the scores stay); how many were deleted. Refused by the
-        guard on a server where that is off."""
-        self._guard.check(CLEAR_CORRECTIONS)
+    def clear(self, teacher: Teacher | None = None) -> int:
+        """Delete every correction and Challenge drawing (the scores stay), at ``teacher``'s asking; how many were
+        deleted. Refused by the guard."""
+        self._guard.check(CLEAR_CORRECTIONS, teacher)
         return self._store.clear()
 
     # ---------------------------------------------------------------- the Challenge
@@ -150,15 +150,20 @@ class Classroom:
         """The class scores as the table's rows: [class, drawn, one % per model], classes drawn only."""
         return self._scores.rows()
 
-    def reset_scores(self) -> int:
-        """Clear the class scores (the drawings kept stay); how many drawings they had counted. Refused by the guard
-        on a server where that is off: on a public server a stranger must not wipe a class's scores."""
-        self._guard.check(RESET_SCORES)
+    def reset_scores(self, teacher: Teacher | None = None) -> int:
+        """Clear the class scores (the drawings kept stay), at ``teacher``'s asking; how many drawings they had
+        counted. Refused by the guard: on a public server a stranger must not wipe a class's scores."""
+        self._guard.check(RESET_SCORES, teacher)
         return self._scores.reset()
 
     def drawing_ids(self) -> tuple[str, ...]:
         """The ids of the class's Challenge drawings, oldest first (a folder listing: no drawing is read)."""
         return self._store.ids(CHALLENGE)
+
+    def latest_drawings(self, count: int) -> Corrections:
+        """The class's ``count`` newest Challenge drawings, oldest first, with what each model read (the class
+        view's mosaic): only those files are read."""
+        return self._store.load(CHALLENGE, newest=count)
 
     def drawings(self) -> Corrections:
         """The class's Challenge drawings as a test set (``.x`` 28x28 images, ``.y`` the prompts' class indices),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -22,13 +23,13 @@ from pathlib import Path
 
 from emnist_core.lab import job_process
 from emnist_core.lab.cards import format_seconds
-from emnist_core.lab.guard import CANCEL, FINE_TUNE, TRAIN, Guard
+from emnist_core.lab.guard import CANCEL, FINE_TUNE, TRAIN, Guard, Teacher
 from emnist_core.lab.job_process import JobSpec
 from emnist_core.lab.live import LiveModel, LiveModels
 from emnist_core.lab.testsets import TestSets
 from emnist_core.models import store
 from emnist_core.models.evaluation import DRAWN, EMNIST
-from emnist_core.models.registry import SLOTS
+from emnist_core.models.registry import REGISTRY, SLOTS
 from emnist_core.serving import export
 from emnist_core.training.config import BATCH_STAGES, DONE, LOADING_CORRECTIONS, SAVING, TRAINING, TrainConfig
 
@@ -37,6 +38,7 @@ POLL_SECONDS = 0.1
 CANCEL_GRACE_SECONDS = 1.0  # a cancelled job that has not stopped by then is ended
 STOP_WAIT_SECONDS = 5
 FINE_TUNE_EPOCHS = 3  # finetune.EPOCHS, named here without importing Keras
+JOB_SET_UP_SECONDS = 30  # a job's process starting, its data read, its model scored on both test sets
 MODELS_KEPT = 5  # retrained models kept besides the live ones (their exports with them): the newest
 log = logging.getLogger(__name__)
 
@@ -122,11 +124,11 @@ class Jobs:
         """Whether a job holds the slot now."""
         return self._slot.locked()
 
-    def start_training(self, config: TrainConfig) -> Job | None:
-        """Train ``config`` on this server's EMNIST data in the job's own process; None when a job is running.
-        Refused by the guard where training is off; ValueError when the data is not here or the models folder
-        is inside the shipped assets. The model is scored on the drawn characters too: they load meanwhile."""
-        self._guard.check(TRAIN)
+    def start_training(self, config: TrainConfig, teacher: Teacher | None = None) -> Job | None:
+        """Train ``config`` on this server's EMNIST data in the job's own process, at ``teacher``'s asking; None when
+        a job is running. Refused by the guard; ValueError when the data is not here or the models folder is inside
+        the shipped assets. The model is scored on the drawn characters too: they load meanwhile."""
+        self._guard.check(TRAIN, teacher)
         data = self._tests.dataset(EMNIST)
         if data is None:
             raise ValueError(self._tests.message(EMNIST))
@@ -138,10 +140,11 @@ class Jobs:
 
         return self._start(Job(job_process.TRAINING, config), spec)
 
-    def start_fine_tune(self, slot: str) -> Job | None:
-        """Fine-tune ``slot``'s live model on the class's corrections (``finetune``) in the job's own process; None
-        when a job is running. Refused by the guard where training is off; ValueError when no model is live there."""
-        self._guard.check(FINE_TUNE)
+    def start_fine_tune(self, slot: str, teacher: Teacher | None = None) -> Job | None:
+        """Fine-tune ``slot``'s live model on the class's corrections (``finetune``) in the job's own process, at
+        ``teacher``'s asking; None when a job is running. Refused by the guard; ValueError when no model is live
+        there."""
+        self._guard.check(FINE_TUNE, teacher)
         live = self._models.get(slot)
         if live is None:
             raise ValueError(f"No {SLOTS.get(slot, slot)} is live to fine-tune.")
@@ -160,11 +163,22 @@ class Jobs:
 
         return self._start(Job(job_process.FINE_TUNE, config, live), spec)
 
-    def cancel(self) -> str | None:
-        """Ask the running job to stop. -> None when no job is running, else the stage it was asked in: ``SAVING``
-        means too late, the model is being saved whole and is kept; any earlier stage stops before anything is
-        saved. Refused by the guard where training is off."""
-        self._guard.check(CANCEL)
+    def estimate(self, config: TrainConfig) -> float | None:
+        """Seconds a training job of ``config`` would take on this server: its images and epochs at the rate its
+        architecture trains in a job (``ModelSpec.cpu_images_per_second``, measured by bench/bench_job_speed.py),
+        and the job's set-up and scoring; None where no rate is known or the data is not here."""
+        rate = REGISTRY[config.model].cpu_images_per_second if config.model in REGISTRY else None
+        data = self._tests.dataset(EMNIST)
+        if not rate or data is None:
+            return None
+        images = config.subset or len(data.y_train)
+        return JOB_SET_UP_SECONDS + config.epochs * images / rate
+
+    def cancel(self, teacher: Teacher | None = None) -> str | None:
+        """Ask the running job to stop, at ``teacher``'s asking. -> None when no job is running, else the stage it
+        was asked in: ``SAVING`` means too late, the model is being saved whole and is kept; any earlier stage stops
+        before anything is saved. Refused by the guard."""
+        self._guard.check(CANCEL, teacher)
         job = self.current
         if job is None or job.done.is_set():
             return None
@@ -233,7 +247,6 @@ def run_in_process(job: Job, spec: JobSpec, drawn=None) -> None:
     child.stdin.close()
     child.stdout.close()
     try:
-        writer.send(spec)
         converse(
             job,
             reader,
@@ -242,11 +255,14 @@ def run_in_process(job: Job, spec: JobSpec, drawn=None) -> None:
             alive=lambda: child.poll() is None,
             stop=child.kill,
             exit_code=lambda: child.returncode,
+            opening=spec,  # sent while the child still imports: a cancel meanwhile must not wait for it
         )
-    except (BrokenPipeError, EOFError, OSError) as exc:
+    except (EOFError, OSError) as exc:
         if job.error is None and not job.cancelled:
             job.error = f"the job's process stopped ({exc or type(exc).__name__}; exit code {child.poll()})"
     finally:
+        if job.cancelled or job.error:
+            child.kill()  # it has nothing left to save: the slot is free now, not after the process's own teardown
         for connection in (reader, writer):
             connection.close()
         try:
@@ -269,30 +285,42 @@ def run_in_thread(job: Job, spec: JobSpec, drawn=None) -> None:
         there.close()
 
 
-def converse(job: Job, reader, writer, drawn=None, alive=lambda: True, stop=None, exit_code=lambda: None) -> None:
-    """Follow a running job: its messages into ``job``; ``drawn()`` (the drawn test set, which may take a while to
-    load) sent to it once there; a cancel passed on, and the job ended by ``stop`` if it has not stopped within
-    ``CANCEL_GRACE_SECONDS``; a job that stops without its last message reported as failed."""
-    sending = threading.Lock()
+def converse(
+    job: Job, reader, writer, drawn=None, alive=lambda: True, stop=None, exit_code=lambda: None, opening=None
+) -> None:
+    """Follow a running job: its messages into ``job``; ``opening`` (the job's spec) sent to it first, then
+    ``drawn()`` (the drawn test set, which may take a while to load) once there; a cancel passed on, and the job
+    ended by ``stop`` if it has not stopped within ``CANCEL_GRACE_SECONDS``; a job that stops without its last
+    message reported as failed. What is sent goes through one thread, in order: a child that is not reading yet
+    (still importing) never holds up this loop."""
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
 
-    def send(message):
-        with sending:
-            writer.send(message)
-
-    if drawn is not None:
-
-        def feed():
+    def send_all():
+        for message in iter(outbox.get, None):
             try:
-                send(("drawn", drawn()))
-            except (OSError, ValueError):  # the job ended first
-                pass
+                writer.send(message)
+            except (OSError, ValueError, TypeError):  # the job ended first (TypeError: its pipe closed meanwhile)
+                return
 
-        threading.Thread(target=feed, name="job-drawn", daemon=True).start()
+    sender = threading.Thread(target=send_all, name="job-send", daemon=True)
+    sender.start()
+    if opening is not None:
+        outbox.put(opening)
+    if drawn is not None:
+        threading.Thread(target=lambda: outbox.put(("drawn", drawn())), name="job-drawn", daemon=True).start()
+    try:
+        _follow_messages(job, reader, outbox, alive, stop, exit_code)
+    finally:
+        outbox.put(None)
+        sender.join(POLL_SECONDS)  # done, or stuck on a pipe nobody reads: the caller's close ends it
+
+
+def _follow_messages(job: Job, reader, outbox, alive, stop, exit_code) -> None:
     cancelled_at = None
     while True:
         if job.cancel.is_set() and cancelled_at is None:
             cancelled_at = time.monotonic()
-            send(("cancel",))
+            outbox.put(("cancel",))
         if reader.poll(POLL_SECONDS):
             if job.take(reader.recv()):
                 return

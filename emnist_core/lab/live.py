@@ -16,7 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from emnist_core.data.labels import check_lesson
-from emnist_core.lab.guard import PUT_LIVE, RESTORE, Guard
+from emnist_core.lab.guard import PUT_LIVE, RESTORE, Guard, Teacher
 from emnist_core.models import store
 from emnist_core.models.card import ModelCard
 from emnist_core.models.evaluation import DRAWN, TEST_SETS
@@ -208,10 +208,11 @@ class LiveModels:
 
     # ---------------------------------------------------------------- changing the pair (guarded)
 
-    def put_live(self, model) -> LiveModel:
+    def put_live(self, model, teacher: Teacher | None = None) -> LiveModel:
         """Serve ``model`` (a retrained model's path, or the ``candidate`` read from it) in its slot, for every user
-        of this server. Refused when the guard says so; ModelFileError, naming the file, leaves the pair as it was."""
-        self._guard.check(PUT_LIVE)
+        of this server, at ``teacher``'s asking (``guard.Guard.sign_in``). Refused when the guard says so;
+        ModelFileError, naming the file, leaves the pair as it was."""
+        self._guard.check(PUT_LIVE, teacher)
         live = model if isinstance(model, LiveModel) else self.candidate(model)
         with self._lock:
             try:
@@ -221,10 +222,10 @@ class LiveModels:
             self._pair = new  # built first: a stroke in flight keeps the old pair
         return live
 
-    def restore(self) -> Pair:
-        """Serve the shipped pair again (its Predictor, built at start, is reused); refused when the guard says
-        so."""
-        self._guard.check(RESTORE)
+    def restore(self, teacher: Teacher | None = None) -> Pair:
+        """Serve the shipped pair again (its Predictor, built at start, is reused), at ``teacher``'s asking; refused
+        when the guard says so."""
+        self._guard.check(RESTORE, teacher)
         with self._lock:
             self._pair = self.shipped
         return self.shipped

@@ -23,7 +23,7 @@ from emnist_core.lab.classroom import Classroom
 from emnist_core.lab.corrections import CorrectionStore
 from emnist_core.lab.explainer import Explainer
 from emnist_core.lab.figures import FigureCache
-from emnist_core.lab.guard import Guard, Switches
+from emnist_core.lab.guard import Guard, Switches, TeacherKey
 from emnist_core.lab.jobs import Jobs
 from emnist_core.lab.live import LiveModels
 from emnist_core.lab.reader import Reader
@@ -36,9 +36,10 @@ SERVICES = ("models", "tests", "classroom", "jobs", "reader", "explainer", "figu
 
 class Lab:
     """All server state (see the module doc). ``data_loader``, ``assets_dir`` and ``drawn_loader`` are where the
-        data and the shipped models come from, and ``corrections`` where the class's drawings are kept; tests pass their
-        own. ``own_processes=False`` runs jobs, answers and explanations in this process instead of processes of their
-    own."""
+    data and the shipped models come from, and ``corrections`` where the class's drawings are kept; ``switches`` and
+    ``teacher_key`` what the owner turned off and the teacher's key (else read from the environment); tests pass
+    their own. ``own_processes=False`` runs jobs, answers and explanations in this process instead of processes of
+    their own."""
 
     def __init__(
         self,
@@ -47,10 +48,11 @@ class Lab:
         drawn_loader=load_drawn,
         corrections: CorrectionStore | None = None,
         switches: Switches | None = None,
+        teacher_key: TeacherKey | None = None,
         own_processes: bool = True,
     ):
         self.switches = switches or Switches.from_env()
-        self.guard = Guard(self.switches)
+        self.guard = Guard(self.switches, teacher_key or TeacherKey.from_env())
         self.models = LiveModels(self.guard, assets_dir)
         self.classroom = Classroom(self.guard, corrections)
         # The class's drawings as the classroom of this moment has them (a test may give the lab another classroom).

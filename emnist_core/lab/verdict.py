@@ -16,7 +16,7 @@ Plain text and Markdown only: no Gradio, no model.
 
 from __future__ import annotations
 
-from emnist_core.data.labels import DOUBT_MAX, display_name, doubt_label, lookalike_note
+from emnist_core.data.labels import DOUBT_MAX, LESSONS, display_name, doubt_label, lesson_classes, lookalike_note
 from emnist_core.models.registry import SLOTS
 
 # A calibrated top probability under this, from either model, makes the verdict "Not sure". Chosen on the
@@ -28,6 +28,7 @@ from emnist_core.models.registry import SLOTS
 NOT_SURE = 0.75
 NOTE_MIN_PROB = 0.10  # a second guess this likely counts when looking for look-alikes or candidates
 MAX_CANDIDATES = DOUBT_MAX  # "Not sure: O, 0 or D?" names at most this many classes
+OUTSIDE_MIN_PROB = 0.5  # read among all classes, a drawing this likely outside the lesson gets the hint
 NO_MODEL_MESSAGE = "No model could be loaded on this server: see the note at the top of the page."
 
 
@@ -99,3 +100,20 @@ def lone_verdict(tops) -> str:
         f"no {missing} is available on this server."
     )
     return text if is_sure(tops) else f"{not_sure_line(tops)}\n\n{text}"
+
+
+def outside_lesson_note(everywhere, lesson: str) -> str | None:
+    """A hint for a drawing the models are not sure of within ``lesson``, where, read among all classes, every
+    model reads one class outside the lesson (an "A" drawn in the Digits lesson): ``everywhere`` is that reading,
+    {slot: top-k among all classes}. None when the drawing may well belong to the lesson."""
+    within = set(lesson_classes(lesson))
+    firsts = {top[0][0] for top in everywhere.values() if top}
+    if len(firsts) != 1 or len(everywhere) < len(SLOTS):
+        return None
+    (name,) = firsts
+    if name in within or any(top[0][1] < OUTSIDE_MIN_PROB for top in everywhere.values()):
+        return None
+    return (
+        f"**Not in this lesson?** Among all characters both models read **{display_name(name)}**; the lesson "
+        f"*{LESSONS[lesson]}* reads only its own classes. Draw one of them, or choose *{LESSONS['all']}*."
+    )

@@ -42,6 +42,9 @@ class ModelSpec:
     description: str
     builder: str  # name of the function in ``emnist_core.models.build`` that builds it: (num_classes) -> keras.Model
     hyperparameters: dict = field(default_factory=dict)
+    # Images a second it trains at in a server's job (one thread, lower priority) on a 2-core machine like a free
+    # Space, measured by bench/bench_job_speed.py: the Retrain tab's time estimate before a job starts.
+    cpu_images_per_second: float | None = None
 
 
 REGISTRY: dict[str, ModelSpec] = {

@@ -259,23 +259,24 @@ def template_image(template) -> np.ndarray:
 
 
 def stage_caption(index: int, stages: int, stage: Stage) -> str:
+    """In a pupil's words: what the stage's maps look for, and which are shown. (The counts say how big the stage
+    is; "switches on 125 of the 128" meant nothing to a pupil.)"""
     h, w, maps = stage.rise.shape
     job = FIRST_STAGE if index == 0 else LAST_STAGE if index == stages - 1 and stages > 2 else MIDDLE_STAGE
-    on = int((stage.rise.max(axis=(0, 1)) > 0).sum())
     shown = min(MAPS_SHOWN, maps)
     return (
-        f"Stage {index + 1}: {h}x{w}, {maps} maps. Each map is one detector slid over the picture; it is bright "
-        f"where it finds its pattern, here {job}. Your drawing switches on {on} of the {maps}; the "
-        f"{shown} most active are shown, strongest first."
+        f"Stage {index + 1}: {h}x{w}, {maps} maps. Each map looks for one kind of shape all over the picture and "
+        f"glows where it finds it; here the shapes are {job}. The {shown} that glow most for your drawing, "
+        "brightest first."
     )
 
 
 def unit_caption(unit: Unit, rank: int, units: int) -> str:
-    where = "most strongly of all" if rank == 0 else f"number {rank + 1} in strength"
+    """In a pupil's words: how strongly the drawing wakes the unit, and how to read its template."""
+    where = "the one your drawing wakes most" if rank == 0 else f"number {rank + 1} of those your drawing wakes most"
     return (
-        f"Unit {unit.index} of {units} in the first layer: activation {unit.activation:.2f} "
-        f"({unit.rise:+.2f} against an empty canvas), {where}. Its template: ink on red pixels raises it, "
-        "ink on blue pixels lowers it."
+        f"Unit {unit.index} of {units} in the first layer: {where}. Ink on its red pixels wakes it up, ink on its "
+        "blue pixels calms it down."
     )
 
 
