@@ -234,7 +234,7 @@ def build(lab) -> ConfusionsTab:
                 scale=1,
                 elem_id="confusions-lesson",
             )
-            summary = gr.Markdown()
+            summary = gr.Markdown(elem_id="confusions-summary")
         data_box = gr.Markdown()
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -267,6 +267,9 @@ def build(lab) -> ConfusionsTab:
     gallery_inputs = [model_pick, true_pick, pred_pick, test_pick, lesson_pick]
     gallery_outputs = [mistakes, gallery_note]
     shown = [model_pick, test_pick, lesson_pick]
+    # Opening the tab and changing a control share one queue slot, so their reports land in the order asked: a test set
+    # chosen while the tab's first (slower) report is still being worked out is not painted over by it.
+    in_order = {"concurrency_id": "confusions", "concurrency_limit": 1}
     # .change, not .input: a lesson set on the Draw tab redraws this tab too, so its control and its matrix agree.
     gr.on(
         [model_pick.change, test_pick.change, lesson_pick.change],
@@ -275,6 +278,7 @@ def build(lab) -> ConfusionsTab:
         outputs,
         api_name="confusions",
         preprocess=False,
+        **in_order,
     ).then(
         bind(gallery_after_change, lab),
         gallery_inputs,
@@ -290,7 +294,7 @@ def build(lab) -> ConfusionsTab:
         api_visibility="private",
         queue=False,
     )
-    tab.select(bind(confusions, lab), shown, outputs, api_name="refresh_confusions", preprocess=False)
+    tab.select(bind(confusions, lab), shown, outputs, api_name="refresh_confusions", preprocess=False, **in_order)
     gr.on(
         [show_button.click, true_pick.input, pred_pick.input],
         bind(gallery, lab),
