@@ -820,3 +820,23 @@ def test_a_bad_upload_shows_its_message_on_the_page_and_the_page_goes_on(app_mod
             assert top.inner_text().strip() == "7"
         finally:
             browser.close()
+
+
+def test_a_job_that_would_take_long_says_how_long_and_starts_on_a_second_press(lab, fake_data, monkeypatch):
+    """wide-resnet's own settings on 5,000 images would hold the one job slot for over half an hour on this
+    server: the first press says so and starts nothing; the same settings pressed again start it. A quick job
+    starts at once."""
+    asked = []
+    monkeypatch.setattr(lab.jobs, "start_training", lambda config, teacher=None: asked.append(config))  # -> Busy
+    slow = ("wide-resnet", 20, 512, 0.001, 5000)
+    status, *_, start_button, armed = list(retrain.start_training(lab, *slow))[-1]
+    assert status.startswith("**This job would take about ") and " min " in status and "wide-resnet" in status
+    assert start_button["value"] == retrain.START_ANYWAY and armed and asked == []
+    confirmed = armed
+    status, *_, start_button, armed = list(retrain.start_training(lab, *slow, confirmed))[-1]
+    assert [c.model for c in asked] == ["wide-resnet"] and status == retrain.BUSY_MESSAGE
+    assert start_button["value"] == retrain.START_LABEL and armed is None
+    # Other settings than those confirmed ask again; a seed MLP's job (seconds) never asks.
+    assert "would take" in list(retrain.start_training(lab, "wide-resnet", 5, 512, 0.001, 5000, confirmed))[-1][0]
+    list(retrain.start_training(lab, "seed-mlp", 10, 256, 0.001, 5000))
+    assert [c.model for c in asked] == ["wide-resnet", "seed-mlp"]

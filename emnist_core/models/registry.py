@@ -43,7 +43,8 @@ class ModelSpec:
     builder: str  # name of the function in ``emnist_core.models.build`` that builds it: (num_classes) -> keras.Model
     hyperparameters: dict = field(default_factory=dict)
     # Images a second it trains at in a server's job (one thread, lower priority) on a 2-core machine like a free
-    # Space, measured by bench/bench_job_speed.py: the Retrain tab's time estimate before a job starts.
+    # Space, measured by bench/bench_job_speed.py (2 significant figures, 2026-12-07): the Retrain tab's time
+    # estimate before a job starts.
     cpu_images_per_second: float | None = None
 
 
@@ -56,6 +57,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "The seed report's MLP (784-512-512-47, ReLU, dropout 0.2).",
             "build_seed_mlp",
             dict(SEED_HYPERPARAMETERS),
+            cpu_images_per_second=17500,
         ),
         ModelSpec(
             "seed-cnn",
@@ -64,6 +66,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "32 then 64 filters, dense 256-128-47).",
             "build_seed_cnn",
             dict(SEED_HYPERPARAMETERS),
+            cpu_images_per_second=810,
         ),
         ModelSpec(
             "mlp-bn",
@@ -72,6 +75,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "trained with augmentation and label smoothing.",
             "build_mlp_bn",
             {**AUGMENTED_HYPERPARAMETERS, "epochs": 40},
+            cpu_images_per_second=4700,
         ),
         ModelSpec(
             "cnn-bn",
@@ -81,6 +85,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "build_cnn_bn",
             # The shipped cnn-bn was trained before hard-ink redraws existed; 0 reproduces it.
             {**AUGMENTED_HYPERPARAMETERS, "hard_ink_rate": 0.0},
+            cpu_images_per_second=400,
         ),
         # Models that read drawings: the same architectures, fine-tuned from the EMNIST-only weights on
         # pool47 + pen-drawn UNIPEN characters (python -m emnist_core train --dataset pool47+unipen --init ...).
@@ -91,6 +96,7 @@ REGISTRY: dict[str, ModelSpec] = {
             "UNIPEN pen strokes rendered with the app's brush.",
             "build_mlp_bn",
             {**AUGMENTED_HYPERPARAMETERS, "epochs": 12, "learning_rate": 1e-3},
+            cpu_images_per_second=4000,
         ),
         ModelSpec(
             "cnn-pen",
@@ -99,15 +105,18 @@ REGISTRY: dict[str, ModelSpec] = {
             "UNIPEN pen strokes rendered with the app's brush.",
             "build_cnn_bn",
             {**AUGMENTED_HYPERPARAMETERS, "epochs": 8, "learning_rate": 1e-3},
+            cpu_images_per_second=390,
         ),
         ModelSpec(
             "wide-resnet",
             "cnn",
             "Pre-activation wide ResNet (3 stages x 2 blocks, 64-128-256 filters, "
-            "~2.8M parameters). For GPU training (about 20 epochs in a few GPU minutes; see README, "
-            "Training on a GPU): not meant for CPU training (over 10 minutes an epoch on 2 cores, hours a run).",
+            "~2.8M parameters). For GPU training (about 20 epochs in a few GPU minutes; see docs/models.md, "
+            "Training on any backend, and on a GPU): not meant for CPU training (over 10 minutes an epoch on 2 "
+            "cores, hours a run).",
             "build_wide_resnet",
             {**AUGMENTED_HYPERPARAMETERS, "epochs": 20, "batch_size": 512},
+            cpu_images_per_second=47,
         ),
     )
 }
