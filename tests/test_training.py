@@ -57,10 +57,12 @@ def test_seed_mlp_learns_far_above_chance(small_pool, tmp_path):
     assert result.history["loss"][-1] < result.history["loss"][0]
 
 
-def test_augmented_cnn_recipe_runs(small_pool, tmp_path):
-    result = train_and_save(TrainConfig(model="cnn-bn", epochs=2), tmp_path / "m.keras", small_pool)
+def test_augmented_recipe_learns(small_pool, tmp_path):
+    # mlp-bn: the augmented recipe cnn-bn also trains with, at ten times its speed on a CPU (the CNN's own layers
+    # train in test_backends.py).
+    result = train_and_save(TrainConfig(model="mlp-bn", epochs=3), tmp_path / "m.keras", small_pool)
     assert result.card.hyperparameters["augmentation"]["rotation_degrees"] > 0
-    assert result.test_metrics["accuracy"] > 0.3  # chance is 1/47
+    assert result.test_metrics["accuracy"] > 0.5  # chance is 1/47; 0.71 when written
 
 
 def test_cancel_stops_between_batches(small_pool):
