@@ -49,21 +49,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(command: list[str], env: dict) -> tuple[subprocess.Popen, str]:
-    """Start a server on a free port; -> (its process, its URL) once its page answers."""
+def start(command: list[str], env: dict, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start a server on a free port, its output in ``log`` (a new temporary file by default); -> (its process, its
+    URL) once its page answers."""
     port = free_port()
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**env, "GRADIO_SERVER_PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = log or Path(tempfile.mkdtemp(prefix="bench-class-")) / "server.log"
+    with open(log, "wb") as out:  # a file, not a pipe: a pipe nobody reads would stall a server that logs under load
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**env, "GRADIO_SERVER_PORT": str(port)}, stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{command} exited: {process.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"{command} exited: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"{url}/config", timeout=2).status_code == 200:
                 return process, url

@@ -2,15 +2,18 @@
 
 Prints, on pool47 test images:
 
-1. the median (and p95) latency of ``explain`` for both shipped models in one call, as the app
-   makes it, and for each model alone, with the batch size (occluded images per drawing); for the
-   models as the app serves them (LiteRT when installed, ``lab.serve``) and as Keras/TensorFlow;
-2. the deletion check per model: mean area under the target-probability curve as ink pixels are
+1. the median (and p95) latency of ``explain`` for both live models in one call, as the lab makes it
+   (``Pair.explain``), and for each model alone, with the batch size (occluded images per drawing); for the shipped
+   pair as the lab serves it (LiteRT when installed: ``lab.models.pair``) and as Keras/TensorFlow;
+2. the same pair's explanation as a page gets it: through the lab's ``Explainer`` (a worker process at idle
+   priority, the drawing and the explanation sent over its pipe);
+3. the deletion check per model: mean area under the target-probability curve as ink pixels are
    deleted most-salient-first vs in random order (lower = the probability falls sooner), and the
    share of images where salient-first falls sooner.
 
 Usage: python bench/bench_explain.py [--images 50] [--repeats 3] [--patch 6 --stride 3]
-(--patch/--stride try another occlusion grid; the defaults are explain.PATCH and explain.STRIDE.)
+(--patch/--stride try another occlusion grid; the defaults are explain.PATCH and explain.STRIDE; the Explainer row
+always uses the defaults, as the page does.)
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import time
 import numpy as np
 
 from emnist_core.data.datasets import load_dataset
-from emnist_core.lab import state as lab
+from emnist_core.lab.state import Lab
 from emnist_core.serving import explain as ex
 from emnist_core.serving.export import LiteModel
 from emnist_core.serving.predictor import Predictor
@@ -45,6 +48,10 @@ def latencies(fn, images, repeats):
     return np.array(out)
 
 
+def row(label, ms) -> str:
+    return f"{label:<40}{np.median(ms):>9.2f}{np.percentile(ms, 95):>9.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=50)
@@ -58,9 +65,11 @@ def main() -> None:
     classes = data.label_map.names
     pick = np.random.default_rng(SEED).choice(len(data.x_test), args.images, replace=False)
     images = data.x_test[pick]
-    live = {slot: lab.read_live(slot, slot) for slot in MODELS}  # the shipped pair, as the app serves it
-    served = "LiteRT" if isinstance(live["cnn"].model, LiteModel) else "Keras, LiteRT missing"
-    runtimes = {f"as served ({served})": lab.serve(live), "Keras/TensorFlow": Predictor.load(MODELS)}
+    # The shipped pair as a server serves it; its Explainer starts its worker process on the first explanation.
+    lab = Lab(data_loader=lambda: None, drawn_loader=lambda: None)
+    pair = lab.models.pair
+    served = "LiteRT" if all(isinstance(m.model, LiteModel) for m in pair.models.values()) else "Keras, LiteRT missing"
+    runtimes = {f"as served ({served})": pair.predictor, "Keras/TensorFlow": Predictor.load(MODELS)}
 
     masks = ex._patch_masks(args.patch, args.stride)
     batch = np.array([1 + (masks @ (x.ravel() >= ex.INK_LEVEL) > 0).sum() for x in images])
@@ -75,24 +84,32 @@ def main() -> None:
     def explaining(predictor):
         return lambda x: ex.explain(predictor.probabilities, x, classes, **grid)
 
-    for runtime, both in runtimes.items():
-        print(f"\n{'explain, ' + runtime:<36}{'p50 ms':>9}{'p95 ms':>9}")
-        # Beside the pair, the models' call alone on batches of the same sizes: the rest is explain's own cost.
-        rows = [
-            ("+".join(MODELS) + " (one call)", explaining(both), images),
-            ("  of which the models' call", both.probabilities, batches),
-        ]
-        rows += [
-            (name, explaining(Predictor({name: both.models[name]}, temperatures=both.temperatures)), images)
-            for name in MODELS
-        ]
-        for label, fn, inputs in rows:
-            ms = latencies(fn, inputs, args.repeats)
-            print(f"{label:<36}{np.median(ms):>9.2f}{np.percentile(ms, 95):>9.2f}")
+    try:
+        for runtime, both in runtimes.items():
+            print(f"\n{'explain, ' + runtime:<40}{'p50 ms':>9}{'p95 ms':>9}")
+            # Beside the pair, the models' call alone on batches of the same sizes: the rest is explain's own cost.
+            rows = [
+                ("+".join(MODELS) + " (one call)", explaining(both), images),
+                ("  of which the models' call", both.probabilities, batches),
+            ]
+            rows += [
+                (slot, explaining(Predictor({slot: both.models[slot]}, temperatures=both.temperatures)), images)
+                for slot in MODELS
+            ]
+            for label, fn, inputs in rows:
+                print(row(label, latencies(fn, inputs, args.repeats)))
 
-    t = time.perf_counter()
-    checks = ex.deletion_check(next(iter(runtimes.values())).probabilities, images, seed=SEED, **grid)
-    took = time.perf_counter() - t
+        # What a page waits for: the drawing to the Explainer's worker (idle priority) and the explanation back.
+        print(f"\n{'as a page gets it (default grid)':<40}{'p50 ms':>9}{'p95 ms':>9}")
+        print(row("lab.explainer, worker process", latencies(lambda x: lab.explainer.explain(pair, x), images, 1)))
+        print(row("Pair.explain, in the server", latencies(pair.explain, images, 1)))
+
+        t = time.perf_counter()
+        checks = ex.deletion_check(pair.predictor.probabilities, images, seed=SEED, **grid)
+        took = time.perf_counter() - t
+    finally:
+        lab.reader.close()
+        lab.explainer.close()
     print(f"\ndeletion check ({ex.DELETION_STEPS} steps, {took:.1f} s): area under the target's probability")
     print(f"{'model':<8}{'salient-first':>15}{'random order':>14}{'salient wins':>14}")
     for name, check in checks.items():

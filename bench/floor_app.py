@@ -19,17 +19,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ui.pad import stroke_pad
 from ui.page import PREDICT_CONCURRENCY
 
-OK = "ok"
+answered = iter(range(1, 10**12))
 
 
 def nothing(*values):
-    return OK
+    """An answer that differs each time (a counter), so that a page shows each one as the app's page does."""
+    return f"ok {next(answered)}"
 
 
 def build() -> gr.Blocks:
     """One pad per tab the bench drives, each with the app's event names and concurrency, answering at once."""
     with gr.Blocks() as demo:
-        answer = gr.Markdown()
+        answer = gr.Markdown(elem_id="verdict")
         settings = {"show_progress": "hidden", "concurrency_limit": PREDICT_CONCURRENCY, "api_visibility": "private"}
         for tab, events in (("draw", ["draw"]), ("inside", ["inside_drawing"]), ("challenge", ["challenge_live"])):
             with gr.Tab(tab):
