@@ -211,6 +211,20 @@ def test_done_counts_and_moves_on(lab, kept, tmp_path):
     assert board.count('class="cv-class"') == 1 and "1 drawn" in board and board.count("✓") == 2
 
 
+def test_the_class_view_names_a_hard_class_only_once_it_was_drawn_a_few_times():
+    counts = lambda drawn, mlp, cnn: {"drawn": drawn, "mlp_right": mlp, "cnn_right": cnn}
+    # Each class drawn once and read wrong: too soon to name one, and never "every class was read right".
+    once = classview.hardest({"D": counts(1, 0, 0), "W": counts(1, 0, 0)})
+    assert "Too soon to say" in once and "read right" not in once
+    # Drawn twice and read right, beside a class read wrong once: nothing hard, said of the classes drawn enough.
+    assert "every class drawn 2 times or more was read right" in classview.hardest(
+        {"7": counts(2, 2, 2), "D": counts(1, 0, 0)}
+    )
+    # A class drawn twice and read wrong once is named, with each model's share.
+    named = classview.hardest({"7": counts(2, 2, 2), "Q": counts(2, 1, 2)})
+    assert 'class="cv-hard"' in named and ">Q<" in named and "CNN 100% · MLP 50% of 2" in named and ">7<" not in named
+
+
 def test_the_time_limit_skips_an_empty_pad_and_answers_a_drawn_one(lab, kept, tmp_path):
     current = Round(("7", "X", "g"))
     seven = np.asarray(Image.open(sketch_file(tmp_path, "7")).convert("RGB"))

@@ -63,13 +63,19 @@ def headline(scores: dict) -> str:
 
 def hardest(per_class: dict) -> str:
     """The classes the models read worst (both models' share right, averaged), among those drawn a few times."""
+    enough = [name for name, c in per_class.items() if c[DRAWN] >= HARDEST_MIN_DRAWN]
     ranked = sorted(
-        (name for name, c in per_class.items() if c[DRAWN] >= HARDEST_MIN_DRAWN),
-        key=lambda name: (np.mean([_rate(per_class[name], slot) for slot in SLOTS]), -per_class[name][DRAWN]),
+        enough, key=lambda name: (np.mean([_rate(per_class[name], slot) for slot in SLOTS]), -per_class[name][DRAWN])
     )
     worst = [name for name in ranked if min(_rate(per_class[name], slot) for slot in SLOTS) < 1][:HARDEST_SHOWN]
     if not worst:
-        return '<p class="cv-head">No class is hard yet: every class drawn a few times was read right.</p>'
+        # Not "no class is hard" while the classes read wrong were drawn too seldom to tell.
+        said = (
+            f"No class is hard yet: every class drawn {HARDEST_MIN_DRAWN} times or more was read right."
+            if enough
+            else f"Too soon to say: no class has been drawn {HARDEST_MIN_DRAWN} times yet."
+        )
+        return f'<p class="cv-head">{said}</p>'
     items = "".join(
         f'<div class="cv-hard"><span class="cv-char">{html.escape(labels.display_name(name))}</span> '
         + " · ".join(f"{SLOTS[slot]} {_rate(per_class[name], slot):.0%}" for slot in reversed(SLOTS))
