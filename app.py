@@ -90,10 +90,11 @@ def build_demo(lab: Lab) -> gr.Blocks:
         count = bind(finetune.corrections_note, lab)
         drawing.corrected.then(count, None, training.corrections_box, api_visibility="private", queue=False)
         # The teacher's tabs and controls show on the teacher's page only (everywhere where no key is set).
-        teachers = [training.tab, cards.tab, playing.teacher_row]
+        teachers = [training.tab, cards.tab, playing.teacher_row, area.leave]
+        shown = teacher.view(lab, len(teachers), signed_out_only=1)
         show = {"api_visibility": "private", "show_progress": "hidden", "queue": False}
         for event in (area.sign_in, area.sign_out):
-            event.then(teacher.view(lab, len(teachers)), held.key, teachers, **show)
+            event.then(shown, held.key, [*teachers, area.signing], **show)
 
         # On page load: the page's stream of explanations, and of the live models' names once another is put live.
         demo.load(
@@ -108,7 +109,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
         demo.unload(bind(draw.page_closed, lab))
         # On page load: the teacher's pass this browser kept; name the live models; say what data there is.
         demo.load(bind(teacher.restored, lab), held.kept, [held.key, area.note], **show).then(
-            teacher.view(lab, len(teachers)), held.key, teachers, **show
+            shown, held.key, [*teachers, area.signing], **show
         )
         demo.load(bind(after_change, lab), None, renamed, api_name="names_on_load", api_visibility="private")
         demo.load(

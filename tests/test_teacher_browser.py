@@ -92,6 +92,7 @@ def test_a_pupils_page_cannot_reset_train_or_put_live(locked, size, artifacts):
         sign_in(page, "not the key")
         page.locator("#teacher-note").get_by_text("not the teacher key").wait_for()
         assert tabs_shown(page) == sorted(PUPIL_TABS)
+        assert not page.locator("#teacher-sign-out").is_visible()  # nobody signed in to sign out
     finally:
         page.context.close()
 
@@ -106,6 +107,9 @@ def test_the_teacher_signs_in_once_and_can_reset_train_and_put_live(locked, arti
         page.get_by_role("tab", name="Retrain").wait_for()
         assert tabs_shown(page) == sorted(PUPIL_TABS + TEACHER_TABS)
         assert "a-teacher-key" not in page.content()  # the key is not on the page, only the pass
+        # Signed in, the foot offers Sign out, not the key's box again.
+        page.locator("#teacher-sign-out").wait_for()
+        page.locator("#teacher-key").wait_for(state="hidden")
         # The browser keeps the pass: a reload is still the teacher's page.
         page.reload()
         settle(page)
@@ -136,8 +140,10 @@ def test_the_teacher_signs_in_once_and_can_reset_train_and_put_live(locked, arti
         teacher_area(page)
         page.locator("#teacher-sign-out").click()
         page.locator("#teacher-note").get_by_text("Signed out").wait_for()
+        page.locator("#teacher-key").wait_for()
         page.wait_for_timeout(500)
         assert tabs_shown(page) == sorted(PUPIL_TABS)
+        assert not page.locator("#teacher-sign-out").is_visible()
     finally:
         page.context.close()
         lab.models.restore(lab.guard.sign_in(KEY, "test"))

@@ -44,6 +44,8 @@ class TeacherArea(NamedTuple):
     note: gr.Markdown
     sign_in: object
     sign_out: object
+    signing: gr.Column  # the key's box and Sign in: a signed-in teacher's page shows Sign out instead
+    leave: gr.Button
 
 
 def asker(request: gr.Request | None) -> str:
@@ -94,11 +96,13 @@ def pass_holder() -> Pass:
     return Pass(gr.BrowserState(None, storage_key=PASS_KEPT_AS), gr.Textbox(visible=False, elem_id="teacher-pass"))
 
 
-def view(lab, count: int):
-    """A handler: (the page's pass) -> a visibility update for each of ``count`` teacher-only tabs and controls."""
+def view(lab, count: int, signed_out_only: int = 0):
+    """A handler: (the page's pass) -> a visibility update for each of ``count`` teacher-only tabs and controls, then
+    the opposite for each of ``signed_out_only`` (the sign-in fields)."""
 
     def shown(teacher_key, request: gr.Request):
-        return [gr.update(visible=is_teacher(lab, teacher_key, request))] * count
+        signed_in = is_teacher(lab, teacher_key, request)
+        return [gr.update(visible=signed_in)] * count + [gr.update(visible=not signed_in)] * signed_out_only
 
     return shown
 
@@ -109,9 +113,10 @@ def build(lab, held: Pass) -> TeacherArea:
     with gr.Accordion("Teacher", open=not lab.guard.locked, elem_id="teacher-area"):  # open: the note shows
         signed_in = gr.Markdown(OPEN_NOTE if not lab.guard.locked else SIGNED_OUT, elem_id="teacher-note")
         with gr.Row(visible=lab.guard.locked):
-            typed = gr.Textbox(label="Teacher key", type="password", max_lines=1, scale=3, elem_id="teacher-key")
-            enter = gr.Button("Sign in", variant="primary", scale=1, elem_id="teacher-sign-in")
-            leave = gr.Button("Sign out", scale=1, elem_id="teacher-sign-out")
+            with gr.Column(scale=4) as signing, gr.Row():
+                typed = gr.Textbox(label="Teacher key", type="password", max_lines=1, scale=3, elem_id="teacher-key")
+                enter = gr.Button("Sign in", variant="primary", scale=1, elem_id="teacher-sign-in")
+            leave = gr.Button("Sign out", scale=1, visible=False, elem_id="teacher-sign-out")
         gr.Markdown(CLASS_VIEW_LINK)
     signing_in = gr.on(
         [enter.click, typed.submit],
@@ -122,4 +127,4 @@ def build(lab, held: Pass) -> TeacherArea:
         show_progress="hidden",
     )
     signing_out = leave.click(sign_out, None, [kept, key, typed, signed_in], api_visibility="private", queue=False)
-    return TeacherArea(signed_in, signing_in, signing_out)
+    return TeacherArea(signed_in, signing_in, signing_out, signing, leave)
