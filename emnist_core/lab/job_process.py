@@ -6,7 +6,9 @@ module as a child process at a lower priority (``JOB_NICENESS``) with a bounded 
 as ``multiprocessing.connection`` messages:
 
 - the server sends the ``JobSpec`` first, then ``("drawn", test set or None)`` once the drawn characters have
-  loaded (a model is scored on them), and ``("cancel",)`` when a teacher cancels;
+  loaded (a model is scored on them), and ``("cancel",)`` when a teacher cancels. Where the server's data comes
+  from its own loaders, the spec and the drawn message carry the loaders instead, and the job reads the data
+  here (``testsets.OWN_LOADERS``);
 - the job sends ``("stage", name)``, ``("batch", epoch, batch, batches)``, ``("epoch", history)`` as it goes,
   and ends with ``("done", outcome)``, ``("cancelled",)`` or ``("error", message)``.
 
@@ -42,15 +44,16 @@ TRAINING, FINE_TUNE = "training", "fine-tune"
 
 @dataclass
 class JobSpec:
-    """What a job is asked to do: everything it needs, so the child reads nothing of the server's."""
+    """What a job is asked to do: everything it needs, or the loaders that read it, so the child shares nothing with
+    the server."""
 
     kind: str  # TRAINING or FINE_TUNE
     path: Path  # where the model is saved (with its card and reports)
-    dataset: object  # datasets.Dataset: the EMNIST data it trains on and is scored on
+    dataset: object  # datasets.Dataset, or its loader: the EMNIST data it trains on and is scored on
     config: object = None  # training: the resolved TrainConfig
     source: Path | None = None  # fine-tuning: the live model's file
     corrections: object = None  # fine-tuning: corrections.Corrections
-    drawn: object = None  # fine-tuning: the drawn characters (datasets.Dataset), mixed in and scored on
+    drawn: object = None  # fine-tuning: the drawn characters (datasets.Dataset, or its loader), mixed in and scored on
 
 
 def thread_environment(threads: int = JOB_THREADS) -> dict[str, str]:
@@ -127,18 +130,47 @@ def _waited(drawn: queue.Queue, cancel: threading.Event):
     return None
 
 
+def _loaded(sent, missing_is_none: bool = False):
+    """A data set the server sent, or read here with the loader it sent (a ``Dataset`` is not callable); a drawn set
+    that cannot be had here is None, as it was on the server."""
+    if not callable(sent):
+        return sent
+    try:
+        return sent()
+    except (FileNotFoundError, ValueError) as exc:
+        if not missing_is_none:
+            raise
+        print(f"the drawn characters are not here: {exc}", file=sys.stderr)
+        return None
+
+
+def _drawn_test(sent):
+    """The drawn test set a model is scored on: as the server sent it, or read here with the loader it sent."""
+    if not callable(sent):
+        return sent
+    from emnist_core.lab.testsets import drawn_test_part
+
+    drawn = _loaded(sent, missing_is_none=True)
+    try:
+        return None if drawn is None else drawn_test_part(drawn)
+    except (FileNotFoundError, ValueError) as exc:  # the model is still saved, with its EMNIST report
+        print(f"drawn test set not scored: {exc}", file=sys.stderr)
+        return None
+
+
 def _train(spec: JobSpec, reporter: Reporter, cancel, drawn) -> dict:
     from emnist_core.lab import own_temperature
     from emnist_core.training import train as training
 
-    name = spec.dataset.name if spec.dataset is not None else spec.config.dataset
+    dataset = _loaded(spec.dataset)
+    name = dataset.name if dataset is not None else spec.config.dataset
     result = training.train_and_save(
         spec.config,
         spec.path,
-        spec.dataset,
+        dataset,
         listener=reporter,
         cancel=cancel,
-        drawn=lambda: _waited(drawn, cancel),
+        drawn=lambda: _drawn_test(_waited(drawn, cancel)),
         temperature=own_temperature.for_training(name),  # served with a T of its own weights, not T = 1
     )
     _export(result.path)
@@ -150,8 +182,9 @@ def _fine_tune(spec: JobSpec, reporter: Reporter, cancel, drawn) -> dict:
     from emnist_core.models import store
     from emnist_core.training.config import SAVING, TrainingCancelled
 
+    drawn = _loaded(spec.drawn, missing_is_none=True)
     result = finetune.fine_tune(
-        spec.source, spec.corrections, spec.dataset, spec.drawn, listener=reporter, cancel=cancel
+        spec.source, spec.corrections, _loaded(spec.dataset), drawn, listener=reporter, cancel=cancel
     )
     reporter.on_stage(SAVING)
     if cancel.is_set():

@@ -116,6 +116,7 @@ class Jobs:
         when a fine-tune starts."""
         self._guard, self._models, self._tests, self._corrections = guard, models, tests, corrections
         self._run = run_in_process if in_process else run_in_thread
+        self._own_process = in_process
         self._slot = threading.Lock()
         self.current: Job | None = None
 
@@ -133,10 +134,12 @@ class Jobs:
         if data is None:
             raise ValueError(self._tests.message(EMNIST))
         path = self._model_path(config.model)
-        self._tests.dataset(DRAWN)  # starts loading them now, while the model trains
+        if not self._loader(DRAWN):
+            self._tests.dataset(DRAWN)  # starts loading them here now, while the model trains
 
         def spec():
-            return JobSpec(job_process.TRAINING, path, data, config=config), lambda: self._tests.drawn_test()
+            made = JobSpec(job_process.TRAINING, path, self._loader(EMNIST) or data, config=config)
+            return made, lambda: self._loader(DRAWN) or self._tests.drawn_test()
 
         return self._start(Job(job_process.TRAINING, config), spec)
 
@@ -154,11 +157,12 @@ class Jobs:
         path = self._model_path(f"{live.name}-fixed")
         config = TrainConfig(model=live.name, epochs=FINE_TUNE_EPOCHS)
 
-        def spec():  # in the job's thread: the corrections and the drawn characters load there, not in a request
+        def spec():  # in the job's thread: the corrections (and the drawn characters) load there, not in a request
             corrections = self._corrections()
-            drawn = self._tests.dataset(DRAWN, wait=None)  # scored on them before and after
+            drawn = self._loader(DRAWN) or self._tests.dataset(DRAWN, wait=None)  # mixed in; scored before and after
+            sent = self._loader(EMNIST) or data
             return JobSpec(
-                job_process.FINE_TUNE, path, data, source=live.path, corrections=corrections, drawn=drawn
+                job_process.FINE_TUNE, path, sent, source=live.path, corrections=corrections, drawn=drawn
             ), None
 
         return self._start(Job(job_process.FINE_TUNE, config, live), spec)
@@ -194,6 +198,12 @@ class Jobs:
         for path in store.prune(self._models.models_folder(), MODELS_KEPT, protect=live):
             if path.name.endswith(store.MODEL_SUFFIX):
                 export.remove_exports(store.model_name(path))
+
+    def _loader(self, name: str):
+        """For a job in a process of its own, the set's loader, where that is the server's own, for the job to call
+        there (``TestSets.own_loader``): the server then keeps no set only a job needs (the drawn characters, 74 MB)
+        and pipes it no images (EMNIST's, 171 MB). None otherwise: the job is sent the set loaded here."""
+        return self._tests.own_loader(name) if self._own_process else None
 
     def _model_path(self, stem: str) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -59,12 +59,23 @@ def load_drawn():
     return datasets.load_dataset(DRAWN, unipen_dir=unipen_dir())
 
 
+def drawn_test_part(drawn):
+    """(images, classes, sections) of the drawn characters' test part, as a model is scored on it; None where
+    ``drawn`` holds none; FileNotFoundError or ValueError when its sections cannot be read."""
+    return drawn_test(drawn, unipen_dir())
+
+
+# A server's own loaders: named functions that a job's own process calls itself, reading the same files under the
+# same environment, so that the server sends it a name rather than its images (``TestSets.own_loader``).
+OWN_LOADERS = (load_emnist, load_drawn)
+
+
 class Loading:
     """One data set, loaded in a background thread on first need; a failure is said (``message``) and the next
     ``start`` tries again."""
 
     def __init__(self, name: str, loader):
-        self.name, self._loader = name, loader
+        self.name, self.loader = name, loader
         self.value = None
         self.message = ""  # why the set is not here: loading, or what failed and what to do
         self._thread: threading.Thread | None = None
@@ -88,7 +99,7 @@ class Loading:
 
     def _load(self):
         try:
-            self.value = self._loader()
+            self.value = self.loader()
             if self.value is None:  # a loader that has nothing for this server
                 raise FileNotFoundError("no data")
             self.message = ""
@@ -139,6 +150,16 @@ class TestSets:
         ``message`` says why."""
         return self._sets[check_test_set(name)].wait(wait)
 
+    def loaded(self, name: str) -> bool:
+        """Whether the set is in this server's memory now (asking starts no load)."""
+        return self._sets[check_test_set(name)].value is not None
+
+    def own_loader(self, name: str):
+        """The set's loader where it is a server's own (``OWN_LOADERS``: a job's process can call it itself), else
+        None (a test's own data, which only this process has)."""
+        loader = self._sets[check_test_set(name)].loader
+        return loader if loader in OWN_LOADERS else None
+
     def message(self, name: str) -> str:
         """Why the set is not here (loading, or missing and what to do), or ""."""
         return self._sets[check_test_set(name)].message
@@ -156,7 +177,7 @@ class TestSets:
         if drawn is None:
             return None
         try:
-            return drawn_test(drawn, unipen_dir())
+            return drawn_test_part(drawn)
         except (FileNotFoundError, ValueError) as exc:  # the model is still saved, with its EMNIST report
             log.warning("drawn test set not scored: %s", exc)
             self._sets[DRAWN].message = f"The drawn characters' sections could not be read ({exc})."
