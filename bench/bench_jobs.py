@@ -8,11 +8,12 @@ training jobs one after the other through the page's own API (``/train``, as a t
 seed-mlp, 1 epoch, 2,000 images by default) and reads the memory again after each.
 
 Prints one line per reading: MB for the server alone and with its children, and the change from before the first
-job; then the change from the end of the first job to the end of the last, where a leak shows (the first job
-also loads the drawn characters it is scored on, once: about 70 MB of images). Target: within 10% of before after
-three jobs.
+job; then the change from the end of the first job to the end of the last, where a leak shows. Target: within 10%
+of before after three jobs. Then ``--cancels`` times a cancel: a long CNN job started through ``/train``, Cancel
+pressed (``/cancel_training``) once it trains, and the seconds until its process is gone and until ``/train``
+answers. Target: within 1 s.
 
-    python bench/bench_jobs.py [--jobs 3] [--images 2000] [--epochs 1] [--url http://127.0.0.1:7860]
+    python bench/bench_jobs.py [--jobs 3] [--images 2000] [--epochs 1] [--cancels 3] [--url http://127.0.0.1:7860]
 
 With --url, measures a server already running on this machine (found by the port it listens on).
 """
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
-from bench_class import start
+from bench_class import TRAINING, start
 from gradio_client import Client
 from pupils import Page, Pupil, strokes
 
@@ -39,6 +40,7 @@ WARM_UP_TIMEOUT = 60
 SETTLE_SECONDS = 3  # after a job: its process reaped, the server's threads done with it
 TARGET_CHANGE = 0.10
 ARCHITECTURE, BATCH_SIZE, LEARNING_RATE = "seed-mlp", 128, 1e-3
+TRAINING_AFTER_SECONDS = 15  # from its process's start to inside model.fit, with room to spare
 
 
 def start_app(folder: Path, env: dict | None = None) -> tuple[subprocess.Popen, str]:
@@ -157,11 +159,44 @@ def wait_for_no_job(pid: int, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def job_pids(pid: int) -> list[int]:
+    found = []
+    for c in descendants(pid):
+        try:
+            if b"job_process" in Path(f"/proc/{c}/cmdline").read_bytes():
+                found.append(c)
+        except OSError:
+            continue
+    return found
+
+
+def time_a_cancel(client: Client, pid: int) -> tuple[float, float]:
+    """A long job started as Start does, cancelled as Cancel does once it trains -> (seconds from the press to its
+    process gone, to /train's last answer)."""
+    pending = client.submit(*TRAINING, api_name="/train")
+    deadline = time.monotonic() + WARM_UP_TIMEOUT
+    while not job_pids(pid):
+        if time.monotonic() > deadline or pending.done():
+            raise SystemExit(f"the job's process did not start: {str(pending.result()[0])[:300]}")
+        time.sleep(0.1)
+    time.sleep(TRAINING_AFTER_SECONDS)  # past its imports and set-up: inside model.fit
+    pressed = time.monotonic()
+    client.predict(api_name="/cancel_training")
+    while job_pids(pid):
+        time.sleep(0.02)
+    gone = time.monotonic() - pressed
+    status = str(pending.result()[0])
+    if "cancel" not in status.lower():
+        raise SystemExit(f"the job was not cancelled: {status[:300]}")
+    return gone, time.monotonic() - pressed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=3)
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--cancels", type=int, default=3)
     parser.add_argument("--url", help="a server already running on this machine (default: start app.py)")
     args = parser.parse_args()
 
@@ -201,6 +236,7 @@ def main() -> None:
             rows.append((f"after job {n}", reading(pid)))
             show(f"after job {n}", rows[-1][1])
             print(f"{'':<14}(job {n} took {took:.0f} s)")
+        cancels = [time_a_cancel(client, pid) for _ in range(args.cancels)]
     finally:
         if process is not None:
             stop_app(process)
@@ -216,6 +252,15 @@ def main() -> None:
         f"target within {TARGET_CHANGE:.0%}: {'met' if abs(change) <= TARGET_CHANGE else 'NOT met'}); "
         f"from the end of job 1 to the end of job {args.jobs}: {(last[1] - first[1]) / first[1]:+.1%}"
     )
+    if cancels:
+        worst = max(gone for gone, _ in cancels)
+        print(
+            f"\ncancel, {len(cancels)} times ({TRAINING[0]} training): its process gone "
+            + ", ".join(f"{gone:.2f}" for gone, _ in cancels)
+            + " s after the press; /train answered "
+            + ", ".join(f"{answered:.2f}" for _, answered in cancels)
+            + f" s after (target within 1 s: {'met' if worst <= 1 else 'NOT met'})"
+        )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from emnist_core.training.config import BATCH_STAGES, DONE, LOADING_CORRECTIONS,
 
 SETTLE_BATCHES = 5  # a job's time estimate starts after this many batches
 POLL_SECONDS = 0.1
-CANCEL_GRACE_SECONDS = 1.0  # a cancelled job that has not stopped by then is ended
+CANCEL_GRACE_SECONDS = 0.5  # a cancelled job that has not stopped by then is ended: a cancel takes under 1 s
 STOP_WAIT_SECONDS = 5
 FINE_TUNE_EPOCHS = 3  # finetune.EPOCHS, named here without importing Keras
 JOB_SET_UP_SECONDS = 30  # a job's process starting, its data read, its model scored on both test sets
