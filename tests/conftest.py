@@ -183,12 +183,11 @@ def app_module(tmp_path_factory):
 
 
 def drawn_from_pack():
-    """The drawn characters from the demo data pack, even where the UNIPEN files are: its test part is the one the
-    files give, drawn the same way, and it loads in a fraction of a second where drawing the files takes a minute
-    (``test_drawn`` checks the files' partition against it)."""
-    from emnist_core.data.drawn import unipen_dataset
+    """The drawn characters from the demo data pack, even where the UNIPEN files are (``testsets.load_drawn_pack``;
+    ``test_drawn`` checks the files' partition against it)."""
+    from emnist_core.lab.testsets import load_drawn_pack
 
-    return unipen_dataset(pack_only=True)
+    return load_drawn_pack()
 
 
 @pytest.fixture(scope="module")

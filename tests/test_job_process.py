@@ -177,18 +177,19 @@ def test_a_finished_job_is_saved_and_older_retrained_models_are_pruned_with_thei
 
 
 def test_the_server_never_imports_tensorflow_while_a_job_trains(tmp_path):
-    """A Lab of its own processes, on its own data (the EMNIST files, else the demo pack), trains a model and
-    fine-tunes another to the end and puts one live; TensorFlow and Keras were loaded only in the jobs' processes.
-    Each job read the data itself: the server never loaded the drawn characters the jobs were scored on (and mixed
-    in). (``test_lab`` checks the same for reading drawings with the shipped models.)"""
+    """A Lab of its own processes, on a server's own loaders (the EMNIST files, else the demo pack; the pack's drawn
+    characters), trains a model and fine-tunes it to the end and puts it live; TensorFlow and Keras were loaded only
+    in the jobs' processes. Each job read the data itself: the server never loaded the drawn characters the jobs were
+    scored on (and mixed in). (``test_lab`` checks the same for reading drawings with the shipped models.)"""
     script = textwrap.dedent(
         f"""
         import sys, numpy as np
         from emnist_core.lab.state import Lab
+        from emnist_core.lab.testsets import load_drawn_pack
         from emnist_core.models.evaluation import DRAWN, EMNIST
         from emnist_core.training.config import TrainConfig
 
-        lab = Lab()
+        lab = Lab(drawn_loader=load_drawn_pack)  # a server's own loader: the pack's, not a minute's drawing
         data = lab.tests.dataset(EMNIST, wait=60)
         job = lab.jobs.start_training(TrainConfig(model="seed-mlp", epochs=1, batch_size=32, subset={TRAIN_IMAGES}))
         assert job.done.wait({JOB_TIMEOUT}) and job.error is None, job.error
