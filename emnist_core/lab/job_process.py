@@ -158,10 +158,34 @@ def _drawn_test(sent):
         return None
 
 
+def _in_background(load):
+    """Start ``load`` in a thread now; -> () -> its result (or its exception), once it has one."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = load()
+        except BaseException as exc:  # raised where the result is asked for
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name="job-drawn", daemon=True)
+    thread.start()
+
+    def get():
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        return result.get("value")
+
+    return get
+
+
 def _train(spec: JobSpec, reporter: Reporter, cancel, drawn) -> dict:
     from emnist_core.lab import own_temperature
     from emnist_core.training import train as training
 
+    # The drawn characters the model is scored on load while it trains (drawing UNIPEN the first time: a minute).
+    drawn_test = _in_background(lambda: _drawn_test(_waited(drawn, cancel)))
     dataset = _loaded(spec.dataset)
     name = dataset.name if dataset is not None else spec.config.dataset
     result = training.train_and_save(
@@ -170,7 +194,7 @@ def _train(spec: JobSpec, reporter: Reporter, cancel, drawn) -> dict:
         dataset,
         listener=reporter,
         cancel=cancel,
-        drawn=lambda: _drawn_test(_waited(drawn, cancel)),
+        drawn=drawn_test,
         temperature=own_temperature.for_training(name),  # served with a T of its own weights, not T = 1
     )
     _export(result.path)
