@@ -269,7 +269,10 @@ ON_SCREEN = (
 
 def big_answer(page) -> str:
     answer = page.locator("#verdict h2")
-    answer.wait_for()
+    try:
+        answer.wait_for()
+    except chromium().TimeoutError:  # say what the page shows instead: a lost stroke, an error, a message
+        raise AssertionError(f"no answer shown; the verdict says {page.locator('#verdict').inner_text()!r}") from None
     return answer.inner_text().strip()
 
 
