@@ -97,7 +97,7 @@ def page(browser, url, size):
 
 def test_the_preview_is_square_and_nothing_covers_it(page, size, artifacts):
     draw_stroke(page, SEVEN)
-    page.locator("#verdict h2").wait_for()
+    big_answer(page)
     image = page.locator("#preview img")
     image.wait_for()
     image.scroll_into_view_if_needed()
