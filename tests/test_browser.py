@@ -185,6 +185,39 @@ def test_start_while_another_job_runs_says_busy_and_keeps_saying_it(page, lab, w
     assert other.cancelled and not lab.jobs.busy
 
 
+def test_a_job_that_would_take_long_starts_only_on_start_anyway(page, url, lab, with_data, monkeypatch):
+    """A teacher picks wide-resnet and presses Start: the page says how long it would hold the server and starts
+    nothing; the button now reads Start anyway, and pressing it starts the job. On a page of its own, so the
+    architecture it picks is not left to the tests after it."""
+    from emnist_core.training import train as training
+    from emnist_core.training.config import TrainingCancelled
+    from ui import retrain
+
+    def train_until_cancelled(config, dataset, listener=None, cancel=None, **kwargs):
+        cancel.wait(120)
+        raise TrainingCancelled()
+
+    monkeypatch.setattr(training, "train", train_until_cancelled)
+    page = new_page(page.context.browser, url, timeout_ms=TIMEOUT_MS)
+    try:
+        open_tab(page, "Retrain")
+        page.get_by_text("training images available").wait_for()
+        page.get_by_label("Architecture").click()
+        page.get_by_role("option", name="wide-resnet").click()
+        page.get_by_role("button", name=retrain.START_LABEL, exact=True).click()
+        page.get_by_text("This job would take about").wait_for()
+        assert lab.jobs.current is None or lab.jobs.current.done.is_set()  # nothing started
+        page.get_by_role("button", name=retrain.START_ANYWAY).click()
+        page.get_by_text(re.compile(r"^Training wide-resnet")).wait_for()
+        assert lab.jobs.busy and lab.jobs.current.config.model == "wide-resnet"
+    finally:
+        if lab.jobs.current is not None:
+            lab.jobs.current.cancel.set()
+            lab.jobs.current.done.wait(30)
+        page.context.close()
+    assert not lab.jobs.busy
+
+
 def test_a_worse_model_goes_live_only_once_the_teacher_confirms(page, lab, with_data, artifacts):
     """A teacher trains a tiny model and presses *Use this model*: the page says it reads worse than the live MLP,
     with both figures, and puts it live only when *Use it anyway* is pressed."""
