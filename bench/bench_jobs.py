@@ -149,25 +149,23 @@ def wait_for_data(url: str) -> str:
     raise SystemExit(f"the server's EMNIST data did not load within {DATA_TIMEOUT} s: {note}")
 
 
-def wait_for_no_job(pid: int, timeout: float = 30) -> None:
-    """Until no job process is left below the server (a job's process exits after its last message)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        commands = [Path(f"/proc/{c}/cmdline").read_bytes() for c in descendants(pid) if Path(f"/proc/{c}").exists()]
-        if not any(b"job_process" in c for c in commands):
-            return
-        time.sleep(0.2)
-
-
 def job_pids(pid: int) -> list[int]:
+    """The job processes below the server now."""
     found = []
     for c in descendants(pid):
         try:
             if b"job_process" in Path(f"/proc/{c}/cmdline").read_bytes():
                 found.append(c)
-        except OSError:
+        except OSError:  # ended meanwhile
             continue
     return found
+
+
+def wait_for_no_job(pid: int, timeout: float = 30) -> None:
+    """Until no job process is left below the server (a job's process exits after its last message)."""
+    deadline = time.monotonic() + timeout
+    while job_pids(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def time_a_cancel(client: Client, pid: int) -> tuple[float, float]:

@@ -159,7 +159,9 @@ def _drawn_test(sent):
 
 
 def _in_background(load):
-    """Start ``load`` in a thread now; -> () -> its result (or its exception), once it has one."""
+    """Start ``load`` in a thread now; -> () -> its result (or its exception), once it has one. A daemon thread, not
+    concurrent.futures': those are joined when the process exits, and this one may still be waiting for a drawn
+    set that a job ended by an error never gets."""
     result = {}
 
     def run():
