@@ -187,8 +187,9 @@ def test_start_while_another_job_runs_says_busy_and_keeps_saying_it(page, lab, w
 
 def test_a_job_that_would_take_long_starts_only_on_start_anyway(page, url, lab, with_data, monkeypatch):
     """A teacher picks wide-resnet and presses Start: the page says how long it would hold the server and starts
-    nothing; the button now reads Start anyway, and pressing it starts the job. On a page of its own, so the
-    architecture it picks is not left to the tests after it."""
+    nothing; the button now reads Start anyway. Changing a setting makes it read Start again (the warning was about
+    the old settings), and Start then warns afresh; pressing Start anyway starts the job with the settings shown.
+    On a page of its own, so the architecture it picks is not left to the tests after it."""
     from emnist_core.training import train as training
     from emnist_core.training.config import TrainingCancelled
     from ui import retrain
@@ -198,17 +199,33 @@ def test_a_job_that_would_take_long_starts_only_on_start_anyway(page, url, lab, 
         raise TrainingCancelled()
 
     monkeypatch.setattr(training, "train", train_until_cancelled)
+    expect = chromium().expect
+    expect.set_options(timeout=TIMEOUT_MS)
     page = new_page(page.context.browser, url, timeout_ms=TIMEOUT_MS)
+    epochs = page.locator("input[aria-label='number input for Epochs']")
+    status = page.locator("#train-status")
+    start = page.get_by_role("button", name=retrain.START_LABEL, exact=True)
+    start_anyway = page.get_by_role("button", name=retrain.START_ANYWAY)
     try:
         open_tab(page, "Retrain")
         page.get_by_text("training images available").wait_for()
         page.get_by_label("Architecture").click()
         page.get_by_role("option", name="wide-resnet").click()
-        page.get_by_role("button", name=retrain.START_LABEL, exact=True).click()
-        page.get_by_text("This job would take about").wait_for()
+        expect(epochs).to_have_value("20")  # wide-resnet's own settings, as the teacher sees them
+        start.click()
+        expect(status).to_contain_text("This job would take about")
+        expect(status).to_contain_text("20 epochs")
+        start_anyway.wait_for()
         assert lab.jobs.current is None or lab.jobs.current.done.is_set()  # nothing started
-        page.get_by_role("button", name=retrain.START_ANYWAY).click()
-        page.get_by_text(re.compile(r"^Training wide-resnet")).wait_for()
+
+        epochs.fill("19")
+        epochs.press("Tab")
+        start.wait_for()  # the warning was about 20 epochs
+        start.click()
+        expect(status).to_contain_text("19 epochs")
+        assert lab.jobs.current is None or lab.jobs.current.done.is_set()
+        start_anyway.click()
+        expect(status).to_contain_text("Training wide-resnet: epoch 1 of 19")
         assert lab.jobs.busy and lab.jobs.current.config.model == "wide-resnet"
     finally:
         if lab.jobs.current is not None:

@@ -185,6 +185,11 @@ def training_view(lab, shown):
     return status, figure, epochs, gr.Timer(active=True)
 
 
+def disarm():
+    """Forget the slow job a press of *Start anyway* would start: (armed, Start button)."""
+    return None, gr.update(value=START_LABEL)
+
+
 def architecture_defaults(arch):
     """An architecture's own (epochs, batch size, learning rate), the settings to start from."""
     spec = REGISTRY[arch].hyperparameters
@@ -309,6 +314,17 @@ def training_part(lab, teacher_key):
     live_status = gr.Markdown()
 
     arch.input(architecture_defaults, arch, [epochs, batch_size, learning_rate], api_name="architecture_defaults")
+    # A warning is about the settings it quoted: once they change, Start asks afresh. (An architecture's defaults
+    # can land just after a quick press of Start, which then quoted the previous ones.)
+    gr.on(
+        [arch.change, epochs.change, batch_size.change, learning_rate.change, train_size.change],
+        disarm,
+        None,
+        [armed, start_button],
+        api_visibility="private",
+        show_progress="hidden",
+        queue=False,
+    )
     start_button.click(
         bind(start_training, lab),
         [arch, epochs, batch_size, learning_rate, train_size, armed, teacher_key],
