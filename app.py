@@ -32,7 +32,7 @@ import gradio as gr
 
 from emnist_core import Lab
 from emnist_core.lab import hub
-from ui import challenge, classview, confusions, draw, draw_api, finetune, inside, models, retrain, teacher
+from ui import challenge, classview, confusions, draw, draw_api, finetune, inside, models, pad, retrain, teacher
 from ui.page import DELETE_CACHE, LAUNCH_OPTIONS, PREDICT_CONCURRENCY, SWITCH_INTERVAL, bind
 
 TITLE = "EMNIST Sketch Lab"
@@ -96,6 +96,7 @@ def build_demo(lab: Lab) -> gr.Blocks:
         for event in (area.sign_in, area.sign_out):
             event.then(shown, held.key, [*teachers, area.signing], **show)
 
+        pad.on_load(demo)  # the pads send strokes from now on, and any drawn while the page loaded
         # On page load: the page's stream of explanations, and of the live models' names once another is put live.
         demo.load(
             bind(draw.page_stream, lab, after_change),

@@ -16,7 +16,7 @@ from pathlib import Path
 import gradio as gr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ui.pad import stroke_pad
+from ui.pad import on_load, stroke_pad
 from ui.page import PREDICT_CONCURRENCY
 
 answered = iter(range(1, 10**12))
@@ -41,6 +41,7 @@ def build() -> gr.Blocks:
         current, shown, limit, done = gr.State(None), gr.State(None), gr.Radio(["No time limit"]), gr.Button("Done")
         done.click(nothing, [current, shown, pad, limit], answer, api_name="challenge_done", **settings)
         gr.Button("New").click(nothing, None, answer, api_name="challenge_new", **settings)
+        on_load(demo)
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY)
     return demo
 

@@ -6,7 +6,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser import BAR, SEVEN, chromium, draw_stroke, launch, new_page, settle, touch_stroke
+from browser import (
+    BAR,
+    SCALE_TO,
+    SEVEN,
+    STROKE_STEPS,
+    chromium,
+    draw_stroke,
+    launch,
+    new_page,
+    settle,
+    touch_stroke,
+)
 
 from conftest import served
 
@@ -65,6 +76,50 @@ def test_a_stroke_is_one_small_request_and_no_upload(desktop):
     assert len(joins) == 1 and len(joins[0]) <= MAX_STROKE_BYTES, joins
     strokes = json.loads(joins[0])["data"][0]["strokes"]
     assert len(strokes) == 1 and len(strokes[0]) == 3  # one stroke: its xs, ys and times
+
+
+# In the page before it loads: as soon as the pad's script has run (it sizes the canvas), a mouse draws the points
+# (offsets from the pad's centre, in pixels of a pad SCALE_TO wide) on it, and notes whether the page had loaded.
+EARLY_STROKE = """([points, scaleTo, steps]) => new MutationObserver((changes, observer) => {
+  const canvas = document.querySelector('#sketchpad canvas.pad-canvas');
+  if (!canvas || !canvas.hasAttribute('width')) return;
+  observer.disconnect();
+  const draw = () => {
+  const box = canvas.getBoundingClientRect(), scale = box.width / scaleTo;
+  if (!box.width || Math.abs(box.width - box.height) > 1) return requestAnimationFrame(draw);  // laid out yet?
+  const at = (type, [x, y]) => canvas.dispatchEvent(new PointerEvent(type, {pointerId: 1, pointerType: 'mouse',
+    isPrimary: true, button: 0, buttons: type === 'pointerup' ? 0 : 1, bubbles: true,
+    clientX: box.left + box.width / 2 + scale * x, clientY: box.top + box.height / 2 + scale * y}));
+  at('pointerdown', points[0]);
+  for (let i = 1; i < points.length; i++) {
+    const [[x0, y0], [x1, y1]] = [points[i - 1], points[i]];
+    for (let k = 1; k <= steps; k++) at('pointermove', [x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps]);
+  }
+  at('pointerup', points[points.length - 1]);
+  window.earlyStroke = {pageLoaded: Boolean(window[LOADED])};
+  };
+  draw();
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['width']})"""
+
+
+def test_a_stroke_lifted_while_the_page_loads_is_answered_once_it_has(browser):
+    """A pupil on a slow phone draws before the page has finished loading: Gradio hears no event then, and sets the
+    pad's first value as it finishes. The stroke stays on the pad and is answered once the page has loaded."""
+    from ui.pad import LOADED
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    script = EARLY_STROKE.replace("LOADED", json.dumps(LOADED))
+    page.add_init_script(f"({script})({json.dumps([SEVEN, SCALE_TO, STROKE_STEPS])})")
+    try:
+        page.goto(browser.app_url)
+        page.wait_for_function("() => window.earlyStroke")
+        assert page.evaluate("() => window.earlyStroke") == {"pageLoaded": False}  # drawn before the page loaded
+        assert answer(page) == "7"
+        assert page.get_by_role("button", name="Undo the last stroke").is_enabled()  # the stroke is still there
+    finally:
+        context.close()
 
 
 def test_undo_takes_the_last_stroke_back_and_clear_empties_the_pad(desktop):

@@ -22,6 +22,7 @@ from emnist_core.data.sketchpad import BRUSH_RADIUS, CANVAS, draw_strokes
 
 PAD_PX = 340  # the pad's largest side on the page; it shrinks to fit a phone
 EMPTY = {"strokes": []}
+LOADED = "sketch-lab-loaded"  # the window's flag and event: the page has loaded, Gradio hears the pads' events
 
 HTML = """
 <div class="pad-frame">
@@ -43,11 +44,14 @@ CSS = f"""
 """
 # Runs once per pad, in the page (Gradio's js_on_load: ``element``, ``props``, ``watch``).
 JS = """
-const SIDE = __CANVAS__, RADIUS = __RADIUS__;
+const SIDE = __CANVAS__, RADIUS = __RADIUS__, LOADED = __LOADED__;
 const canvas = element.querySelector('.pad-canvas');
 const undo = element.querySelector('.pad-undo'), clear = element.querySelector('.pad-clear');
 const ctx = canvas.getContext('2d');
 let strokes = [], current = null, start = null, sent = 0;
+// Gradio drops the events of a page that has not finished loading (a slow phone, a busy server): a stroke lifted
+// before then is sent again once the page has loaded (``on_load``), so no first stroke goes unanswered.
+let heard = false;
 
 const round = (v) => Math.round(v * 10) / 10;
 function fit() {  // the canvas's own pixels follow its size on the screen: sharp on any screen
@@ -101,7 +105,8 @@ canvas.addEventListener('pointermove', (event) => {
   if (!current) return;
   event.preventDefault();
   const from = current[0].length - 1;
-  for (const e of (event.getCoalescedEvents ? event.getCoalescedEvents() : [event])) add(at(e));
+  const coalesced = event.getCoalescedEvents ? event.getCoalescedEvents() : [];  // empty for a script's events
+  for (const e of (coalesced.length ? coalesced : [event])) add(at(e));
   brush();
   line(current, from);
 });
@@ -127,17 +132,29 @@ function onPress(button, act) {
 }
 onPress(undo, () => { strokes.pop(); if (!strokes.length) start = null; redraw(); send(); });
 onPress(clear, () => { strokes = []; start = null; redraw(); send(); });
-// The server set the pad's value (a new Challenge prompt clears it): show what it holds.
+// The server set the pad's value (a new Challenge prompt clears it): show what it holds. (Before the page has
+// loaded, the value Gradio sets is the pad's first, empty one: the strokes drawn meanwhile stay, to be sent.)
 watch('value', () => {
   const value = props.value;
+  if (!heard) return;
   if (!value || !Array.isArray(value.strokes) || value.strokes.length === 0) {
     strokes = []; current = null; start = null; redraw();
   }
 });
 new ResizeObserver(fit).observe(canvas);
 fit();
-canvas.dataset.ready = '1';  // drawing is heard from now on (tests wait for it)
-""".replace("__CANVAS__", str(CANVAS)).replace("__RADIUS__", json.dumps(BRUSH_RADIUS))
+function loaded() {
+  if (heard) return;
+  heard = true;
+  canvas.dataset.ready = '1';  // drawing is heard from now on (tests wait for it)
+  if (strokes.length) send();
+}
+if (window[LOADED]) loaded(); else window.addEventListener(LOADED, loaded, {once: true});
+"""
+JS = JS.replace("__CANVAS__", str(CANVAS)).replace("__RADIUS__", json.dumps(BRUSH_RADIUS))
+JS = JS.replace("__LOADED__", json.dumps(LOADED))
+# The page's load event, in the page: from then on Gradio hears the pads (and a pad made later hears at once).
+LOADED_JS = f"() => {{ window[{json.dumps(LOADED)}] = true; window.dispatchEvent(new Event({json.dumps(LOADED)})); }}"
 
 
 def stroke_pad(elem_id: str, label: str = "Draw here") -> gr.HTML:
@@ -154,6 +171,11 @@ def stroke_pad(elem_id: str, label: str = "Draw here") -> gr.HTML:
         container=True,
         padding=False,
     )
+
+
+def on_load(page: gr.Blocks) -> None:
+    """Tell ``page``'s pads when it has loaded (in the page, no request): a page with pads calls this once."""
+    page.load(None, js=LOADED_JS)
 
 
 def is_strokes(value) -> bool:
