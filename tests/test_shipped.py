@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from emnist_core.models.evaluation import evaluate_arrays
+from emnist_core.models.evaluation import predict_probabilities
 from emnist_core.models.store import (
     ALIASES,
     ASSETS_DIR,
@@ -17,6 +17,8 @@ from emnist_core.models.store import (
 from emnist_core.serving.predictor import Predictor
 
 NAMES = list(SHIPPED)
+REREAD_STRIDE = 4
+MAX_TIPPED = 2
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -53,12 +55,20 @@ def test_aliases_point_at_shipped_models():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_report_accuracy_reproduces_on_pool47_test(name, pool47):
-    model = load_model(resolve_model_path(name))
-    again = evaluate_arrays(
-        model, pool47.x_test, pool47.labels_as_classes(pool47.y_test), pool47.label_map, with_details=False
-    )
-    assert again["accuracy"] == pytest.approx(load_report(report_path(resolve_model_path(name)))["accuracy"], abs=2e-4)
+def test_report_reproduces_image_by_image_on_pool47_test(name, pool47):
+    """Every REREAD_STRIDE-th test image read again: the ones the report lists as misread are misread again, as the
+    same class, and no other is (float sums may tip an image or two: at most MAX_TIPPED). A quarter of the images
+    catches a model or a test set that is not the one reported, in a quarter of the time."""
+    report = load_report(report_path(resolve_model_path(name)))
+    rows = np.arange(0, len(pool47.y_test), REREAD_STRIDE)
+    probs = predict_probabilities(load_model(resolve_model_path(name)), pool47.x_test[rows])
+    now = dict(zip(rows.tolist(), probs.argmax(axis=1).tolist()))
+    y = pool47.labels_as_classes(pool47.y_test)
+    assert report["n"] == len(y)
+    misread = {i: top[0][0] for i, true, top in report["misclassified"] if i % REREAD_STRIDE == 0}
+    misread_now = {i: p for i, p in now.items() if p != y[i]}
+    tipped = set(misread.items()) ^ set(misread_now.items())
+    assert len(misread) > 10 and len(tipped) <= MAX_TIPPED, sorted(tipped)[:10]
 
 
 def test_predictor_top5_on_real_images(pool47):
