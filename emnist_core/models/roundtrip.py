@@ -9,7 +9,8 @@ measures how EMNIST-like the preprocessed drawings look.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
+from scipy import ndimage
 
 from emnist_core.data.preprocess import preprocess
 
@@ -27,23 +28,20 @@ def render_canvas(image28: np.ndarray, rng: np.random.Generator, canvas: int = C
     # A thinner or thicker pen: grow or shrink the binary ink by a few canvas pixels.
     stroke = 2.5 * height / 28  # a typical EMNIST stroke is ~2.5 of its 28 pixels
     change = round(rng.uniform(*PEN_CHANGE) * stroke)
-    mask = Image.fromarray(ink.astype(np.uint8) * 255)
-    if change:
+    if change:  # a square pen tip of 2|change|+1 pixels (scipy's filters take it a row and a column at a time)
         size = 2 * abs(change) + 1
-        grown = mask.filter(ImageFilter.MaxFilter(size) if change > 0 else ImageFilter.MinFilter(size))
-        if np.asarray(grown).any():
-            mask = grown
+        grown = (ndimage.maximum_filter if change > 0 else ndimage.minimum_filter)(ink, size, mode="nearest")
+        if grown.any():
+            ink = grown
     out = np.full((canvas, canvas, 4), 255, np.uint8)
     top, left = rng.integers(0, canvas - height + 1, size=2)
     region = out[top : top + height, left : left + height]
-    region[np.asarray(mask) > 0, :3] = 0
+    region[ink, :3] = 0
     return out
 
 
 def ink_statistics(images: np.ndarray, level: int = 128) -> dict:
     """How a set of 28x28 images looks: bounding box, centring, stroke width, intensities."""
-    from scipy.ndimage import distance_transform_edt
-
     images = np.asarray(images)
     grid = np.arange(28)
     long_side, cy, cx, width = [], [], [], []
@@ -57,7 +55,7 @@ def ink_statistics(images: np.ndarray, level: int = 128) -> dict:
         cy.append((w.sum(1) * grid).sum() / w.sum())
         cx.append((w.sum(0) * grid).sum() / w.sum())
         # For a stroke of width s the distance to the background averages about s/4 inside it.
-        width.append(4 * distance_transform_edt(mask)[mask].mean())
+        width.append(4 * ndimage.distance_transform_edt(mask)[mask].mean())
     ink = images[images > 0]
     hist = np.histogram(ink, bins=[1, 64, 128, 192, 256])[0] / max(len(ink), 1)
     summary = lambda v: [round(float(np.mean(v)), 2), round(float(np.std(v)), 2)]
