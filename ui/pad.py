@@ -44,7 +44,8 @@ CSS = f"""
 """
 # Runs once per pad, in the page (Gradio's js_on_load: ``element``, ``props``, ``watch``).
 JS = """
-const SIDE = __CANVAS__, RADIUS = __RADIUS__, LOADED = __LOADED__;
+const SIDE = __CANVAS__, RADIUS = __RADIUS__;
+const LOADED = __LOADED__;  // the window's flag and event once the page has loaded
 const canvas = element.querySelector('.pad-canvas');
 const undo = element.querySelector('.pad-undo'), clear = element.querySelector('.pad-clear');
 const ctx = canvas.getContext('2d');
