@@ -5,6 +5,8 @@ It records pointer events (mouse, touch, pen) in the server's canvas pixels (``s
 with the server's brush (``sketchpad.BRUSH_RADIUS``), so what a pupil sees is what the server draws with
 ``sketchpad.draw_strokes``, the renderer that drew every training character. *Undo* takes the last stroke back,
 *Clear* empties the pad; both tell the server. The server may clear the pad by setting its value to ``EMPTY``.
+A page with pads calls ``on_load``: strokes lifted before the page has loaded (Gradio hears no event then) are kept
+and sent once it has.
 
 Its value: ``{"strokes": [[xs, ys, ts], ...]}``, one entry per stroke, as Quick, Draw! records a drawing: x and y
 in canvas pixels (y down), t in milliseconds since the drawing's first point.
