@@ -6,6 +6,7 @@ page can, across a reload; the class view follows the class for the projector. S
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from browser import (
@@ -60,6 +61,15 @@ def tabs_shown(page) -> list[str]:
     return sorted(name.strip() for name in names)
 
 
+def wait_for_tabs(page, expected: list[str], timeout_ms: int = TIMEOUT_MS):
+    """Wait until the tab bar shows ``expected``: the tabs follow a sign-in or sign-out in an event of their own,
+    after its note."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while (shown := tabs_shown(page)) != sorted(expected):
+        assert time.monotonic() < deadline, f"the page shows the tabs {shown}, not {sorted(expected)}"
+        page.wait_for_timeout(200)
+
+
 def teacher_area(page):
     """Open the Teacher area at the foot of the page (closed on a page where a key is set)."""
     if not page.locator("#teacher-note").is_visible():
@@ -104,8 +114,7 @@ def test_the_teacher_signs_in_once_and_can_reset_train_and_put_live(locked, arti
         settle(page)
         sign_in(page, KEY)
         page.locator("#teacher-note").get_by_text("Signed in as the teacher").wait_for()
-        page.get_by_role("tab", name="Retrain").wait_for()
-        assert tabs_shown(page) == sorted(PUPIL_TABS + TEACHER_TABS)
+        wait_for_tabs(page, PUPIL_TABS + TEACHER_TABS)
         assert "a-teacher-key" not in page.content()  # the key is not on the page, only the pass
         # Signed in, the foot offers Sign out, not the key's box again.
         page.locator("#teacher-sign-out").wait_for()
@@ -113,8 +122,7 @@ def test_the_teacher_signs_in_once_and_can_reset_train_and_put_live(locked, arti
         # The browser keeps the pass: a reload is still the teacher's page.
         page.reload()
         settle(page)
-        page.get_by_role("tab", name="Retrain").wait_for()
-        assert tabs_shown(page) == sorted(PUPIL_TABS + TEACHER_TABS)
+        wait_for_tabs(page, PUPIL_TABS + TEACHER_TABS)
         # Reset asks first, then resets.
         open_tab(page, "Challenge")
         page.get_by_role("button", name="Reset the class scores").click()
@@ -141,8 +149,7 @@ def test_the_teacher_signs_in_once_and_can_reset_train_and_put_live(locked, arti
         page.locator("#teacher-sign-out").click()
         page.locator("#teacher-note").get_by_text("Signed out").wait_for()
         page.locator("#teacher-key").wait_for()
-        page.wait_for_timeout(500)
-        assert tabs_shown(page) == sorted(PUPIL_TABS)
+        wait_for_tabs(page, PUPIL_TABS)
         assert not page.locator("#teacher-sign-out").is_visible()
     finally:
         page.context.close()
@@ -156,7 +163,7 @@ def test_a_teacher_on_a_phone_gets_the_teachers_controls(locked, artifacts):
         settle(page)
         sign_in(page, KEY)
         page.locator("#teacher-note").get_by_text("Signed in as the teacher").wait_for()
-        assert set(tabs_shown(page)) == set(PUPIL_TABS + TEACHER_TABS)
+        wait_for_tabs(page, PUPIL_TABS + TEACHER_TABS)
         open_tab(page, "Challenge")
         page.get_by_role("button", name="Reset the class scores").wait_for()
         no_sideways_scroll(page)
